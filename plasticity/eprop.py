@@ -1,0 +1,534 @@
+"""e-prop: eligibility propagation in a recurrent spiking network, written as Brian2 code.
+
+Bellec, Scherr, Subramoney, Hajek, Salaj, Legenstein & Maass (2020), "A solution to the
+learning dilemma for recurrent networks of spiking neurons", Nat Commun 11:3625,
+doi:10.1038/s41467-020-17236-y.
+
+The gradient of the loss ``E`` with respect to a weight ``W_ji`` (presynaptic ``i``,
+postsynaptic ``j``) is approximated by the product of a learning signal and an
+eligibility trace, summed over the steps of a trial,
+
+.. math::
+
+    \\frac{dE}{dW_{ji}} \\approx \\sum_t L_j^t\\, \\bar e_{ji}^t
+        + c_{reg}\\,(r_j - r^*)\\,\\frac{1}{T\\,\\Delta t_{ms}} \\sum_t e_{ji}^t .
+
+- Presynaptic trace: :math:`\\bar s_i^t = \\alpha \\bar s_i^{t-1} + s_i^t` with ``s = x^t`` for
+  input synapses and ``s = z^{t-1}`` for recurrent ones (what entered ``v^t``); ``c`` is the
+  model's input scale (see :mod:`brian2learn.models.eprop_neurons`).
+- LIF eligibility: :math:`e_{ji}^t = \\psi_j^t\\, c\\, \\bar s_i^t`.
+- ALIF eligibility vector: :math:`\\epsilon^{a,t}_{ji} = \\psi_j^{t-1} c \\bar s_i^{t-1}
+  + (\\rho - \\beta_j \\psi_j^{t-1}) \\epsilon^{a,t-1}_{ji}` and
+  :math:`e_{ji}^t = \\psi_j^t (c \\bar s_i^t - \\beta_j \\epsilon^{a,t}_{ji})`.
+- Readout-filtered eligibility: :math:`\\bar e^t = \\kappa \\bar e^{t-1} + (1-\\kappa) e^t`.
+- Learning signal: :math:`L_j^t = \\sum_k B_{jk}\\, \\delta_k^t` with
+  :math:`\\delta_k^t = m_t (y_k^t - y_k^{*t})` (mean squared error) or
+  :math:`m_t (\\pi_k^t - \\pi_k^{*t})` (softmax cross-entropy), ``m_t`` the learning window.
+- Feedback ``B``: ``symmetric`` (:math:`B = W_{out}^T`, kept equal), ``random`` (fixed
+  random ``B``), ``adaptive`` (``B`` receives the same updates as :math:`W_{out}`, minus a
+  weight decay).
+- Readout weights use their exact gradient :math:`\\sum_t \\delta_k^t \\tilde z_j^t`, with
+  :math:`\\tilde z = \\kappa \\tilde z + (1 - \\kappa) z^t`.
+- Firing-rate regularization :math:`E_{reg} = \\frac{c_{reg}}{2}\\sum_j (r_j - r^*)^2`, rates
+  ``r`` in spikes per ms over the trial, as in the reference code; its term uses the trial's
+  own rate, so it is added at the end of the trial.
+
+With symmetric feedback and no recurrent weights these sums are the exact gradient of
+the model in which the reset does not carry a gradient (Bellec et al., Methods); the
+BPTT reference :mod:`brian2learn.plasticity.bptt` checks this.
+
+Everything runs as Brian2 code in the time step (summed variables and ``run_regularly``
+operations in fixed scheduling slots), and at trial and batch boundaries
+(``run_regularly`` on clocks of one trial and one batch): the per-trial reset of the
+neurons, the regularization term, and the optimizer step (gradient descent or Adam, with
+per-synapse state, gradients averaged over the trials of a batch, optional weight
+clipping). The same objects therefore run on the runtime device and in
+``cpp_standalone``, where one build serves every training run through ``run_args``.
+"""
+
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import numpy as np
+
+from brian2learn.models import eprop_neurons
+
+FEEDBACK_MODES = ("symmetric", "random", "adaptive")
+OPTIMIZERS = ("gd", "adam")
+LOSSES = ("mse", "softmax")
+
+
+@dataclass
+class EpropConfig:
+    """Structure and hyper-parameters of an e-prop network.
+
+    Parameters
+    ----------
+    n_in, n_rec, n_out : int
+        Number of input channels, recurrent neurons and readouts.
+    n_steps : int
+        Steps per trial.
+    neuron_params : dict
+        Neuron parameters with units, see :mod:`brian2learn.models.eprop_neurons`.
+    beta : Quantity array or None
+        Adaptation strength per recurrent neuron (volt); ``None`` uses
+        ``neuron_params['beta']`` for all.
+    loss : {'mse', 'softmax'}
+    c_reg : float
+        Strength of the firing-rate regularization.
+    f_target : Quantity
+        Target rate of the regularization (Hz).
+    optimizer : {'gd', 'adam'}
+    learning_rate : float
+    adam_beta1, adam_beta2, adam_epsilon : float
+    batch_size : int
+        Trials whose gradients are averaged before one update.
+    weight_clip : tuple of Quantity or None
+        ``(w_min, w_max)`` for input and recurrent weights (volt), or ``None``.
+    feedback_decay : float
+        Weight decay of ``B`` per update in the ``adaptive`` feedback mode.
+    """
+
+    n_in: int
+    n_rec: int
+    n_out: int
+    n_steps: int
+    neuron_params: dict
+    beta: object = None
+    loss: str = "mse"
+    c_reg: float = 0.0
+    f_target: object = field(default_factory=lambda: 10.0 * b2.Hz)
+    optimizer: str = "gd"
+    learning_rate: float = 1e-4
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    batch_size: int = 1
+    weight_clip: object = None
+    feedback_decay: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("n_in", "n_rec", "n_out", "n_steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; allowed: {', '.join(LOSSES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if self.loss == "softmax" and self.n_out < 2:
+            raise ValueError("the softmax loss needs 'n_out' >= 2")
+        if not isinstance(self.f_target, b2.Quantity) or not self.f_target.has_same_dimensions(b2.Hz):
+            raise ValueError(f"'f_target' must be a rate with units (e.g. 10*Hz), got {self.f_target!r}")
+        if self.c_reg < 0 or not np.isfinite(self.c_reg):
+            raise ValueError(f"'c_reg' must be a non-negative number, got {self.c_reg!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"'learning_rate' must be positive, got {self.learning_rate!r}")
+        self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
+        if self.beta is None:
+            self.beta = np.full(self.n_rec, float(self.neuron_params["beta"])) * b2.volt
+        else:
+            if not isinstance(self.beta, b2.Quantity) or not self.beta.has_same_dimensions(b2.volt):
+                raise ValueError("'beta' must be an array in volt (one value per recurrent neuron)")
+            self.beta = np.broadcast_to(np.asarray(self.beta), (self.n_rec,)).copy() * b2.volt
+        if self.weight_clip is not None:
+            w_min, w_max = self.weight_clip
+            for bound in (w_min, w_max):
+                if not isinstance(bound, b2.Quantity) or not bound.has_same_dimensions(b2.volt):
+                    raise ValueError("'weight_clip' must be (w_min, w_max) in volt, e.g. (-1*volt, 1*volt)")
+            if not w_min < w_max:
+                raise ValueError(f"'weight_clip' needs w_min < w_max, got {self.weight_clip!r}")
+
+    @property
+    def adaptive(self):
+        """Whether any recurrent neuron has threshold adaptation (ALIF)."""
+        return bool(np.any(np.asarray(self.beta) > 0))
+
+    @property
+    def dt(self):
+        return self.neuron_params["dt"]
+
+
+def connectivity(config):
+    """Presynaptic and postsynaptic indices of the three synapse groups.
+
+    All-to-all input and readout connections, recurrent connections without autapses.
+    Synapse ``k`` of a group connects ``pre[k]`` to ``post[k]``; weight matrices are
+    ``[post, pre]``.
+    """
+    post_in, pre_in = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_in), indexing="ij")
+    post_rec, pre_rec = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_rec), indexing="ij")
+    no_autapse = post_rec != pre_rec
+    post_out, pre_out = np.meshgrid(np.arange(config.n_out), np.arange(config.n_rec), indexing="ij")
+    return {
+        "in": (pre_in.ravel(), post_in.ravel()),
+        "rec": (pre_rec[no_autapse], post_rec[no_autapse]),
+        "out": (pre_out.ravel(), post_out.ravel()),
+    }
+
+
+def matrix_to_synapses(matrix, pre, post):
+    """Values of a ``[post, pre]`` matrix in synapse order."""
+    return np.asarray(matrix)[post, pre]
+
+
+def synapses_to_matrix(values, pre, post, shape):
+    """A ``[post, pre]`` matrix from values in synapse order (zeros where unconnected)."""
+    matrix = np.zeros(shape)
+    matrix[post, pre] = values
+    return matrix
+
+
+PLASTIC_SYNAPSE_EQS = """
+w : volt               # synaptic weight
+grad : 1/volt          # accumulated gradient dE/dw of the current batch
+ebar : 1/volt          # eligibility trace filtered with the readout's kappa
+esum : 1/volt          # eligibility trace summed over the trial (regularization)
+adam_m : 1/volt        # Adam first moment
+adam_v : 1/volt**2     # Adam second moment
+adam_k : 1             # number of Adam steps taken
+"""
+
+ALIF_SYNAPSE_EQS = """
+eps_a : 1/volt         # adaptation component of the eligibility vector
+"""
+
+READOUT_SYNAPSE_EQS = """
+w : 1                  # readout weight W_out[k, j]
+B : 1                  # feedback weight B[j, k]
+grad : 1               # accumulated gradient dE/dW_out of the current batch
+adam_m : 1
+adam_v : 1
+adam_k : 1
+fb_symmetric : 1 (constant)   # 1: B is kept equal to w
+fb_adaptive : 1 (constant)    # 1: B receives the updates of w
+I_out_post = w*z_pre : 1 (summed)
+L_pre = B*err_post : 1 (summed)
+"""
+
+LIF_ELIGIBILITY_STEP = """
+e_now = psi_post*input_scale*{trace}_pre
+ebar = kappa*ebar + (1 - kappa)*e_now
+grad += L_post*ebar
+esum += e_now
+"""
+
+ALIF_ELIGIBILITY_STEP = """
+eps_a = psi_prev_post*input_scale*{trace}_prev_pre + (rho - beta_post*psi_prev_post)*eps_a
+e_now = psi_post*(input_scale*{trace}_pre - beta_post*eps_a)
+ebar = kappa*ebar + (1 - kappa)*e_now
+grad += L_post*ebar
+esum += e_now
+"""
+
+READOUT_GRADIENT_STEP = "grad += err_post*zfilt_pre"
+
+REGULARIZATION_SIGNAL = "L_reg = c_reg*(n_spikes/(n_steps*dt_ms) - f_target_per_ms)/(n_steps*dt_ms)"
+
+PLASTIC_TRIAL_END = """
+grad += L_reg_post*esum
+ebar = 0/volt
+esum = 0/volt
+"""
+
+GD_UPDATE = """
+apply_update = int(learning_rate_schedule(t) > 0)
+w_old = w
+w = w - learning_rate_schedule(t)*grad/batch_size*{w_unit}**2
+grad = grad*(1 - apply_update)
+"""
+
+ADAM_UPDATE = """
+apply_update = int(learning_rate_schedule(t) > 0)
+g_mean = grad/batch_size
+adam_m = apply_update*(adam_beta1*adam_m + (1 - adam_beta1)*g_mean) + (1 - apply_update)*adam_m
+adam_v = apply_update*(adam_beta2*adam_v + (1 - adam_beta2)*g_mean**2) + (1 - apply_update)*adam_v
+adam_k = adam_k + apply_update
+m_hat = adam_m/(1 - adam_beta1**clip(adam_k, 1, 1e300))
+v_hat = adam_v/(1 - adam_beta2**clip(adam_k, 1, 1e300))
+w_old = w
+w = w - learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + adam_epsilon/{w_unit})
+grad = grad*(1 - apply_update)
+"""
+
+FEEDBACK_UPDATE = """
+B = fb_symmetric*w + (1 - fb_symmetric)*(B + fb_adaptive*((w - w_old) - apply_update*feedback_decay*B))
+"""
+
+
+class EpropNetwork:
+    """The Brian2 objects of an e-prop network for a fixed number of trials per run.
+
+    Parameters
+    ----------
+    config : EpropConfig
+    n_trials : int
+        Trials simulated per run (a multiple of ``config.batch_size``).
+    n_distinct : int
+        Number of distinct trials in the stimulus arrays; trial ``k`` uses stimulus
+        ``k % n_distinct``.
+    record_spikes, record_output : bool
+        Whether to record spikes of inputs and recurrent neurons, and the readout traces.
+    name : str
+        Prefix of the Brian2 object names.
+
+    Notes
+    -----
+    The objects are created with placeholder state; :meth:`state_variables` and
+    :meth:`stimulus_arrays` name what a run takes (for ``run_args`` in standalone or for
+    direct assignment on the runtime device).
+    """
+
+    def __init__(self, config, n_trials, n_distinct=1, record_spikes=True, record_output=True,
+                 name="eprop"):
+        if n_trials % config.batch_size:
+            raise ValueError(
+                f"'n_trials' ({n_trials}) must be a multiple of 'batch_size' ({config.batch_size})"
+            )
+        if n_trials % n_distinct:
+            raise ValueError(f"'n_trials' ({n_trials}) must be a multiple of 'n_distinct' ({n_distinct})")
+        self.config = config
+        self.n_trials = n_trials
+        self.n_distinct = n_distinct
+        self.n_batches = n_trials // config.batch_size
+        dt = config.dt
+        self.dt = dt
+        self.trial_duration = config.n_steps * dt
+        constants = eprop_neurons.discrete_constants(config.neuron_params)
+        period_steps = n_distinct * config.n_steps
+
+        self.input_stimulus = b2.TimedArray(np.zeros((period_steps, config.n_in)), dt=dt,
+                                            name=f"{name}_input_stimulus")
+        self.target_stimulus = b2.TimedArray(np.zeros((period_steps, config.n_out)), dt=dt,
+                                             name=f"{name}_target_stimulus")
+        self.window_stimulus = b2.TimedArray(np.zeros(period_steps), dt=dt,
+                                             name=f"{name}_window_stimulus")
+        self.learning_rate_schedule = b2.TimedArray(
+            np.zeros(self.n_batches + 1), dt=config.batch_size * self.trial_duration,
+            name=f"{name}_learning_rate_schedule",
+        )
+        namespace = {
+            **constants,
+            "v_th": config.neuron_params["v_th"],
+            "gamma": float(config.neuron_params["gamma"]),
+            "period_steps": period_steps,
+            "n_steps": config.n_steps,
+            "dt_ms": float(dt / b2.ms),
+            "c_reg": float(config.c_reg),
+            "f_target_per_ms": float(config.f_target * b2.ms),
+            "batch_size": config.batch_size,
+            "adam_beta1": config.adam_beta1,
+            "adam_beta2": config.adam_beta2,
+            "adam_epsilon": config.adam_epsilon,
+            "feedback_decay": config.feedback_decay,
+            "input_stimulus": self.input_stimulus,
+            "target_stimulus": self.target_stimulus,
+            "window_stimulus": self.window_stimulus,
+            "learning_rate_schedule": self.learning_rate_schedule,
+        }
+        self.namespace = namespace
+        lookup = "((int(t/dt + 0.5)) % period_steps)*dt"
+        trial_dt = self.trial_duration
+        batch_dt = config.batch_size * self.trial_duration
+        per_step = []  # objects that act in every step (inactive in the closing step)
+
+        # Input channels: stimulus from a TimedArray, with the alpha-trace of e-prop.
+        self.inputs = b2.NeuronGroup(
+            config.n_in,
+            """
+            x : 1          # input spike of this step (0 or 1)
+            xbar : 1       # low-pass (alpha) of x
+            xbar_prev : 1  # xbar of the previous step
+            """,
+            threshold="x > 0.5", reset="", dt=dt, namespace=namespace, name=f"{name}_inputs",
+        )
+        per_step.append(self.inputs.run_regularly(
+            f"""
+            x = input_stimulus({lookup}, i)
+            xbar_prev = xbar
+            xbar = alpha*xbar + x
+            """, when="before_groups", name=f"{name}_inputs_step"))
+        per_step.append(self.inputs.thresholder["spike"])
+
+        # Recurrent LIF/ALIF neurons.
+        self.recurrent = b2.NeuronGroup(
+            config.n_rec,
+            eprop_neurons.RECURRENT_EQS + "L : 1  # learning signal of this step\n"
+            "L_reg : 1  # regularization signal of the trial\n",
+            threshold=eprop_neurons.RECURRENT_THRESHOLD,
+            reset=eprop_neurons.RECURRENT_RESET,
+            dt=dt, namespace=namespace, name=f"{name}_recurrent",
+        )
+        self.recurrent.beta = config.beta
+        per_step.append(self.recurrent.run_regularly(
+            eprop_neurons.RECURRENT_STEP, when="groups", name=f"{name}_recurrent_step"))
+        per_step.append(self.recurrent.thresholder["spike"])
+        per_step.append(self.recurrent.resetter["spike"])
+        per_step.append(self.recurrent.run_regularly(
+            eprop_neurons.RECURRENT_READOUT_TRACE, when="after_resets", order=0,
+            name=f"{name}_recurrent_readout_trace"))
+
+        # Readout neurons.
+        readout_eqs = eprop_neurons.READOUT_EQS
+        if config.loss == "softmax":
+            readout_eqs += eprop_neurons.READOUT_SOFTMAX_EQS
+        self.readout = b2.NeuronGroup(config.n_out, readout_eqs, dt=dt, namespace=namespace,
+                                      name=f"{name}_readout")
+        target_lookup = f"""
+            y_target = target_stimulus({lookup}, i)
+            window = window_stimulus({lookup})
+            """
+        if config.loss == "mse":
+            per_step.append(self.readout.run_regularly(
+                target_lookup + eprop_neurons.READOUT_STEP_MSE, when="after_resets", order=2,
+                name=f"{name}_readout_step"))
+        else:
+            per_step.append(self.readout.run_regularly(
+                target_lookup + eprop_neurons.READOUT_STEP_SOFTMAX_INTEGRATE, when="after_resets",
+                order=2, name=f"{name}_readout_integrate"))
+            self.softmax_sum = b2.Synapses(
+                self.readout, self.readout, "exp_sum_post = exp(y_pre) : 1 (summed)",
+                dt=dt, namespace=namespace, name=f"{name}_softmax_sum")
+            self.softmax_sum.connect()
+            self._schedule(self.softmax_sum.summed_updaters["exp_sum_post"], "after_resets", 3)
+            per_step.append(self.softmax_sum.summed_updaters["exp_sum_post"])
+            per_step.append(self.readout.run_regularly(
+                eprop_neurons.READOUT_STEP_SOFTMAX_ERROR, when="after_resets", order=4,
+                name=f"{name}_readout_error"))
+
+        # Plastic input and recurrent synapses.
+        eligibility = ALIF_ELIGIBILITY_STEP if config.adaptive else LIF_ELIGIBILITY_STEP
+        synapse_eqs = PLASTIC_SYNAPSE_EQS + (ALIF_SYNAPSE_EQS if config.adaptive else "")
+        conn = connectivity(config)
+        self.connectivity = conn
+        self.synapses_in = b2.Synapses(
+            self.inputs, self.recurrent, synapse_eqs + "I_in_post = w*x_pre : volt (summed)",
+            dt=dt, namespace=namespace, name=f"{name}_synapses_in")
+        self.synapses_rec = b2.Synapses(
+            self.recurrent, self.recurrent, synapse_eqs + "I_rec_post = w*z_pre : volt (summed)",
+            dt=dt, namespace=namespace, name=f"{name}_synapses_rec")
+        self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS,
+                                        dt=dt, namespace=namespace, name=f"{name}_synapses_out")
+        for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
+            pre, post = conn[key]
+            syn.connect(i=pre, j=post)
+        # Summed inputs to the recurrent neurons run in 'groups' just before their update
+        # (Brian2's default for summed variables).
+        per_step.append(self.synapses_in.summed_updaters["I_in_post"])
+        per_step.append(self.synapses_rec.summed_updaters["I_rec_post"])
+        self._schedule(self.synapses_out.summed_updaters["I_out_post"], "after_resets", 1)
+        self._schedule(self.synapses_out.summed_updaters["L_pre"], "after_resets", 5)
+        per_step.append(self.synapses_out.summed_updaters["I_out_post"])
+        per_step.append(self.synapses_out.summed_updaters["L_pre"])
+
+        per_step.append(self.synapses_in.run_regularly(
+            eligibility.format(trace="xbar"), when="after_resets", order=6,
+            name=f"{name}_synapses_in_eligibility"))
+        per_step.append(self.synapses_rec.run_regularly(
+            eligibility.format(trace="zbar"), when="after_resets", order=6,
+            name=f"{name}_synapses_rec_eligibility"))
+        per_step.append(self.synapses_out.run_regularly(
+            READOUT_GRADIENT_STEP, when="after_resets", order=6, name=f"{name}_synapses_out_gradient"))
+
+        # Trial boundaries: per-trial records (order -1), regularization term (0, 1),
+        # reset of the neurons (2); batch boundaries: optimizer step (3).
+        self.trial_loss_monitor = b2.StateMonitor(self.readout, "loss", record=True, dt=trial_dt,
+                                                  when="start", order=-1, name=f"{name}_trial_loss")
+        self.trial_spike_count_monitor = b2.StateMonitor(
+            self.recurrent, "n_spikes", record=True, dt=trial_dt, when="start", order=-1,
+            name=f"{name}_trial_spike_count")
+        self.recurrent.run_regularly(REGULARIZATION_SIGNAL, dt=trial_dt, when="start", order=0,
+                                     name=f"{name}_regularization_signal")
+        plastic_trial_end = PLASTIC_TRIAL_END + ("eps_a = 0/volt\n" if config.adaptive else "")
+        for syn in (self.synapses_in, self.synapses_rec):
+            syn.run_regularly(plastic_trial_end, dt=trial_dt, when="start", order=1,
+                              name=f"{syn.name}_trial_end")
+        self.recurrent.run_regularly(
+            """
+            v = 0*volt
+            a = 0
+            z = 0
+            psi = 0/volt
+            psi_prev = 0/volt
+            refractory_left = 0
+            blocked = 0
+            zbar = 0
+            zbar_prev = 0
+            zfilt = 0
+            n_spikes = 0
+            """, dt=trial_dt, when="start", order=2, name=f"{name}_recurrent_trial_reset")
+        self.readout.run_regularly("y = 0\nerr = 0\nloss = 0", dt=trial_dt, when="start", order=2,
+                                   name=f"{name}_readout_trial_reset")
+        self.inputs.run_regularly("xbar = 0\nxbar_prev = 0", dt=trial_dt, when="start", order=2,
+                                  name=f"{name}_inputs_trial_reset")
+
+        update = GD_UPDATE if config.optimizer == "gd" else ADAM_UPDATE
+        clip = ""
+        if config.weight_clip is not None:
+            namespace["w_min"], namespace["w_max"] = config.weight_clip
+            clip = "w = clip(w, w_min, w_max)\n"
+        for syn in (self.synapses_in, self.synapses_rec):
+            syn.run_regularly(update.format(w_unit="volt") + clip, dt=batch_dt, when="start", order=3,
+                              name=f"{syn.name}_update")
+        self.synapses_out.run_regularly(update.format(w_unit="1") + FEEDBACK_UPDATE, dt=batch_dt,
+                                        when="start", order=3, name=f"{name}_synapses_out_update")
+
+        if record_spikes:
+            self.spike_monitor_inputs = b2.SpikeMonitor(self.inputs, name=f"{name}_spikes_inputs")
+            self.spike_monitor_recurrent = b2.SpikeMonitor(self.recurrent, name=f"{name}_spikes_recurrent")
+            per_step += [self.spike_monitor_inputs, self.spike_monitor_recurrent]
+        else:
+            self.spike_monitor_inputs = self.spike_monitor_recurrent = None
+        if record_output:
+            self.output_monitor = b2.StateMonitor(self.readout, ["y", "y_target"], record=True,
+                                                  when="end", name=f"{name}_output")
+            per_step.append(self.output_monitor)
+        else:
+            self.output_monitor = None
+        self.per_step_objects = per_step
+        self.network = b2.Network(
+            [obj for obj in vars(self).values() if isinstance(obj, (b2.Group, b2.SpikeMonitor, b2.StateMonitor))]
+        )
+
+    @staticmethod
+    def _schedule(obj, when, order):
+        obj.when = when
+        obj.order = order
+
+    def run(self):
+        """Simulate all trials, then one closing step that finishes the last trial and batch.
+
+        The trial and batch boundary operations act at the start of a trial; the closing
+        step runs them once more (with the per-step dynamics switched off) so that the
+        last trial's regularization term and the last batch's update are applied.
+        """
+        self.network.run(self.n_trials * self.trial_duration, namespace={})
+        for obj in self.per_step_objects:
+            obj.active = False
+        self.network.run(self.dt, namespace={})
+        for obj in self.per_step_objects:
+            obj.active = True
+
+    # What a run takes and gives -------------------------------------------------------
+    def state_variables(self):
+        """The variables that carry the learning state from run to run, by name."""
+        names = {
+            "w_in": (self.synapses_in, "w"), "w_rec": (self.synapses_rec, "w"),
+            "w_out": (self.synapses_out, "w"), "B": (self.synapses_out, "B"),
+            "fb_symmetric": (self.synapses_out, "fb_symmetric"),
+            "fb_adaptive": (self.synapses_out, "fb_adaptive"),
+        }
+        for key, syn in (("in", self.synapses_in), ("rec", self.synapses_rec), ("out", self.synapses_out)):
+            for var in ("adam_m", "adam_v", "adam_k", "grad"):
+                names[f"{var}_{key}"] = (syn, var)
+        return names
+
+    def stimulus_arrays(self):
+        """The TimedArrays a run takes, by name."""
+        return {
+            "inputs": self.input_stimulus,
+            "targets": self.target_stimulus,
+            "window": self.window_stimulus,
+            "learning_rate": self.learning_rate_schedule,
+        }

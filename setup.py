@@ -1,0 +1,36 @@
+"""Installation of brian2learn.
+
+The top-level folders of this repository are installed under the one import name
+``brian2learn`` (``brian2learn.models`` is ``models/``, and so on); ``benchmarks/`` and
+``tests/`` are not installed.
+"""
+
+from setuptools import setup
+
+SUBPACKAGES = ["models", "plasticity", "tasks", "simulation", "analysis", "studies"]
+
+setup(
+    name="brian2learn",
+    version="0.1.0",
+    description="Learning in recurrent spiking networks with Brian2",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.12",
+    packages=["brian2learn"] + [f"brian2learn.{name}" for name in SUBPACKAGES],
+    package_dir={"brian2learn": "brian2learn", **{f"brian2learn.{name}": name for name in SUBPACKAGES}},
+    install_requires=[
+        "brian2>=2.10.1",
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "networkx",
+        "matplotlib",
+        "cython",
+    ],
+    extras_require={
+        "test": ["pytest", "ruff"],
+        "bptt": ["jax"],
+    },
+    entry_points={"console_scripts": ["brian2learn = brian2learn.studies.cli:main"]},
+)

@@ -1,0 +1,257 @@
+"""Devices: one model, simulated on Brian2's runtime device or compiled once with ``cpp_standalone``.
+
+A *model* here is any object with
+
+- ``network``: the :class:`brian2.Network` to simulate,
+- ``run()``: the simulation of one run (it may call ``network.run`` several times),
+- ``state_variables()``: a dict name -> (group, variable name) of what a run takes,
+- ``stimulus_arrays()``: a dict name -> :class:`brian2.TimedArray` of what a run takes.
+
+:class:`DeviceRunner` builds the model once and runs it as often as asked, each run
+starting from the values passed to it. In ``cpp_standalone`` this is one compilation,
+then a re-run of the binary per call with ``run_args`` (Brian2 >= 2.10); on the runtime
+device the model is constructed anew for each call, which is slower but convenient for
+debugging. Brian2's silent failures in standalone mode are turned into errors:
+
+- a :class:`brian2.NetworkOperation` never runs in standalone mode; it is refused;
+- synapses whose number or indices change between runs (for example from an unseeded
+  ``connect(p=...)``) would silently keep the old weights; each run is checked;
+- the files ``run_args`` writes for array values are removed after the run.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+
+import brian2 as b2
+import numpy as np
+
+DEVICES = ("runtime", "cpp_standalone")
+
+
+class StandaloneGuardError(RuntimeError):
+    """A Brian2 construct that would fail silently in standalone mode."""
+
+
+def _all_objects(network):
+    seen = []
+    stack = list(network.objects)
+    while stack:
+        obj = stack.pop()
+        if any(obj is other for other in seen):
+            continue
+        seen.append(obj)
+        stack.extend(getattr(obj, "contained_objects", []))
+    return seen
+
+
+def check_no_network_operation(network):
+    """Raise :class:`StandaloneGuardError` if the network holds a NetworkOperation."""
+    operations = [obj.name for obj in _all_objects(network) if isinstance(obj, b2.NetworkOperation)]
+    if operations:
+        raise StandaloneGuardError(
+            f"network_operation {operations} would never run in cpp_standalone mode (Brian2 skips "
+            "it without warning); write it as Brian2 code (run_regularly) or use the runtime device"
+        )
+
+
+def _synapse_groups(network):
+    return [obj for obj in _all_objects(network) if isinstance(obj, b2.Synapses)]
+
+
+class DeviceRunner:
+    """Build a model once and run it many times with new values.
+
+    Parameters
+    ----------
+    build : callable
+        ``build()`` constructs the model's Brian2 objects and returns the model.
+    device : {'runtime', 'cpp_standalone'}
+    directory : str or None
+        Project directory of the standalone build (a temporary one if ``None``).
+    threads : int or None
+        OpenMP threads of the standalone build (random streams depend on this number).
+    codegen_target : str
+        Code generation target of the runtime device (``'numpy'`` or ``'cython'``).
+
+    Attributes
+    ----------
+    n_builds, n_runs : int
+        How many compilations and runs happened.
+    compile_seconds, run_seconds : float
+    """
+
+    def __init__(self, build, device="cpp_standalone", directory=None, threads=None, codegen_target="numpy"):
+        if device not in DEVICES:
+            raise ValueError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+        self.build = build
+        self.device = device
+        self._own_directory = directory is None
+        self.directory = directory
+        self.threads = threads
+        self.codegen_target = codegen_target
+        self.model = None
+        self.n_builds = 0
+        self.n_runs = 0
+        self.compile_seconds = 0.0
+        self.run_seconds = 0.0
+        self._structure = None
+
+    # -- public ----------------------------------------------------------------------------
+    def run(self, values=None, stimuli=None):
+        """Run the model once, starting from ``values`` and with ``stimuli``.
+
+        Parameters
+        ----------
+        values : dict
+            name -> array for the model's ``state_variables()`` (with units where the
+            variable has them). Variables not given start from their built values.
+        stimuli : dict
+            name -> array for the model's ``stimulus_arrays()``, of the built shape.
+
+        Returns
+        -------
+        model
+            The model, whose monitors and variables hold the results of this run.
+        """
+        values = values or {}
+        stimuli = stimuli or {}
+        if self.device == "runtime":
+            return self._run_runtime(values, stimuli)
+        return self._run_standalone(values, stimuli)
+
+    def close(self):
+        """Release the standalone device and delete a temporary project directory."""
+        if self.device == "cpp_standalone" and self.model is not None:
+            b2.device.reinit()
+            b2.device.activate()
+            b2.set_device("runtime")
+            if self._own_directory and self.directory and os.path.isdir(self.directory):
+                shutil.rmtree(self.directory, ignore_errors=True)
+        self.model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- runtime -----------------------------------------------------------------------------
+    def _run_runtime(self, values, stimuli):
+        b2.set_device("runtime")
+        previous_target = b2.prefs.codegen.target
+        b2.prefs.codegen.target = self.codegen_target
+        try:
+            model = self.build()
+            self._check_values(model, values, stimuli)
+            for name, value in values.items():
+                group, var = model.state_variables()[name]
+                setattr(group, var, value)
+            for name, value in stimuli.items():
+                model.stimulus_arrays()[name].values[:] = np.asarray(value).reshape(
+                    model.stimulus_arrays()[name].values.shape)
+            start = time.perf_counter()
+            model.run()
+            self.run_seconds += time.perf_counter() - start
+        finally:
+            b2.prefs.codegen.target = previous_target
+        self.model = model
+        self.n_builds += 1
+        self.n_runs += 1
+        return model
+
+    # -- standalone --------------------------------------------------------------------------
+    def _run_standalone(self, values, stimuli):
+        if self.model is None:
+            self._build_standalone(values, stimuli)
+        model = self.model
+        self._check_values(model, values, stimuli)
+        run_args = {}
+        for name, value in values.items():
+            group, var = model.state_variables()[name]
+            run_args[getattr(group, var)] = value
+        for name, value in stimuli.items():
+            array = model.stimulus_arrays()[name]
+            run_args[array] = np.asarray(value, dtype=float).reshape(array.values.shape)
+        start = time.perf_counter()
+        try:
+            b2.device.run(directory=self.directory, with_output=False, run_args=run_args)
+        finally:
+            self._remove_run_args_files()
+        self.run_seconds += time.perf_counter() - start
+        self.n_runs += 1
+        self._check_structure(model)
+        return model
+
+    def _build_standalone(self, values, stimuli):
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix="brian2learn_build_")
+        if b2.get_device().__class__.__name__ == "CPPStandaloneDevice" and b2.device.has_been_run:
+            b2.device.reinit()
+            b2.device.activate()
+        b2.set_device("cpp_standalone", build_on_run=False)
+        if self.threads:
+            b2.prefs.devices.cpp_standalone.openmp_threads = int(self.threads)
+        model = self.build()
+        check_no_network_operation(model.network)
+        self._check_values(model, values, stimuli)
+        model.run()
+        start = time.perf_counter()
+        b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+        self.compile_seconds += time.perf_counter() - start
+        self.n_builds += 1
+        self.model = model
+        self._structure = {syn.name: None for syn in _synapse_groups(model.network)}
+
+    def _remove_run_args_files(self):
+        for name in list(getattr(b2.device, "run_args_arrays", [])):
+            path = os.path.join(self.directory, "static_arrays", name)
+            for leftover in (path, path + ".lock"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+        if hasattr(b2.device, "run_args_arrays"):
+            b2.device.run_args_arrays.clear()
+
+    # -- guards ------------------------------------------------------------------------------
+    def _check_values(self, model, values, stimuli):
+        known = model.state_variables()
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown state variable {name!r}; known: {', '.join(sorted(known))}")
+            group, var = known[name]
+            known_indices = (self._structure or {}).get(group.name)
+            if isinstance(group, b2.Synapses) and known_indices is not None:
+                expected = len(known_indices[0])
+                size = np.size(value)
+                if size not in (1, expected):
+                    raise ValueError(
+                        f"'{name}' has {size} values but {group.name} has {expected} synapses"
+                    )
+        arrays = model.stimulus_arrays()
+        for name, value in stimuli.items():
+            if name not in arrays:
+                raise ValueError(f"unknown stimulus {name!r}; known: {', '.join(sorted(arrays))}")
+            shape = arrays[name].values.shape
+            if np.size(value) != int(np.prod(shape)):
+                raise ValueError(f"stimulus '{name}' must have shape {shape}, got {np.shape(value)}")
+
+    def _check_structure(self, model):
+        """Synapse indices must not change from run to run (run_args would go to other synapses)."""
+        for syn in _synapse_groups(model.network):
+            indices = (np.asarray(syn.i[:]).copy(), np.asarray(syn.j[:]).copy())
+            known = self._structure.get(syn.name) if self._structure is not None else None
+            if self._structure is None:
+                self._structure = {}
+            if known is None:
+                self._structure[syn.name] = indices
+                continue
+            if len(indices[0]) != len(known[0]) or not (
+                np.array_equal(indices[0], known[0]) and np.array_equal(indices[1], known[1])
+            ):
+                raise StandaloneGuardError(
+                    f"the synapses of '{syn.name}' changed between runs ({len(known[0])} -> "
+                    f"{len(indices[0])} synapses); values passed by run_args would land on other "
+                    "synapses. Seed the connection (b2.seed before connect) or connect with explicit "
+                    "indices."
+                )

@@ -1,0 +1,321 @@
+"""Training schedule of an e-prop network: many iterations per run, one build for all runs.
+
+One *iteration* is one batch of ``config.batch_size`` trials followed by one weight update
+(all inside Brian2 code, see :mod:`brian2learn.plasticity.eprop`). A run of the compiled
+network simulates ``iterations_per_run`` iterations; between runs only the learning state
+(weights, feedback weights, optimizer state) travels, through ``run_args`` in
+``cpp_standalone``. Between runs the losses are checked: a non-finite or exploding loss
+stops training with :class:`TrainingDivergedError`, after the weights of the last good
+iteration are recovered (by re-running the run with the updates after it switched off) and
+saved.
+"""
+
+import os
+import time
+
+import brian2 as b2
+import numpy as np
+import pandas as pd
+
+from brian2learn.plasticity import eprop
+from brian2learn.simulation.devices import DeviceRunner
+
+FEEDBACK_MODES = eprop.FEEDBACK_MODES
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became non-finite or exploded; ``weights_path`` holds the last good weights."""
+
+    def __init__(self, message, iteration, loss, weights_path):
+        super().__init__(message)
+        self.iteration = iteration
+        self.loss = loss
+        self.weights_path = weights_path
+
+
+def _check_matrix(name, value, shape):
+    array = np.asarray(value, dtype=float)
+    if array.shape != shape:
+        raise ValueError(f"'{name}' must have shape {shape}, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"'{name}' contains non-finite values")
+    return array
+
+
+def check_task_arrays(task, config):
+    """Validate and normalise a task dict: inputs (n, T, n_in), targets (n, T, n_out), window (n, T)."""
+    for key in ("inputs", "targets", "window"):
+        if key not in task:
+            raise ValueError(f"the task lacks '{key}'; it needs inputs, targets and window arrays")
+    inputs = np.asarray(task["inputs"], dtype=float)
+    if inputs.ndim == 2:
+        inputs = inputs[None]
+    n_distinct = inputs.shape[0]
+    expected = (n_distinct, config.n_steps, config.n_in)
+    if inputs.shape != expected:
+        raise ValueError(f"'inputs' must have shape (n_trials, n_steps, n_in) = {expected}, got {inputs.shape}")
+    targets = np.asarray(task["targets"], dtype=float).reshape(-1, *np.shape(task["targets"])[-2:])
+    if targets.shape != (n_distinct, config.n_steps, config.n_out):
+        raise ValueError(
+            f"'targets' must have shape (n_trials, n_steps, n_out) = "
+            f"{(n_distinct, config.n_steps, config.n_out)}, got {np.shape(task['targets'])}"
+        )
+    window = np.broadcast_to(np.asarray(task["window"], dtype=float), (n_distinct, config.n_steps))
+    return inputs, targets, np.array(window)
+
+
+class EpropTrainer:
+    """Train an e-prop network on a task, on the runtime device or compiled once in C++.
+
+    Parameters
+    ----------
+    config : brian2learn.plasticity.eprop.EpropConfig
+    weights : dict
+        Initial ``w_in`` (n_rec, n_in) and ``w_rec`` (n_rec, n_rec) in volt (plain floats),
+        ``w_out`` (n_out, n_rec); matrices ``[post, pre]``; the diagonal of ``w_rec`` is
+        not connected.
+    task : dict
+        ``inputs`` (n, n_steps, n_in), ``targets`` (n, n_steps, n_out) and ``window``
+        (n, n_steps) or (n_steps,); trial ``k`` of a run uses sample ``k % n``.
+    feedback : {'symmetric', 'random', 'adaptive'}
+    feedback_matrix : array or None
+        ``B`` (n_rec, n_out) for the random and adaptive modes.
+    device : {'cpp_standalone', 'runtime'}
+    iterations_per_run : int
+        Iterations simulated per run of the compiled network.
+    directory : str or None
+        Build directory of the standalone project.
+    runner : DeviceRunner or None
+        An existing runner of the same configuration, to share its build.
+    loss_limit : float or None
+        A loss above it counts as exploding; default 100 times the first loss.
+    """
+
+    def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None,
+                 device="cpp_standalone", iterations_per_run=50, directory=None, runner=None,
+                 record_spikes=True, loss_limit=None):
+        if feedback not in FEEDBACK_MODES:
+            raise ValueError(f"unknown feedback mode {feedback!r}; allowed: {', '.join(FEEDBACK_MODES)}")
+        if not isinstance(iterations_per_run, (int, np.integer)) or iterations_per_run < 1:
+            raise ValueError(f"'iterations_per_run' must be a positive integer, got {iterations_per_run!r}")
+        self.config = config
+        self.feedback = feedback
+        self.inputs, self.targets, self.window = check_task_arrays(task, config)
+        n_distinct = self.inputs.shape[0]
+        n_trials = iterations_per_run * config.batch_size
+        if n_trials % n_distinct:
+            raise ValueError(
+                f"the task has {n_distinct} distinct trials, which must divide the "
+                f"{n_trials} trials of a run (iterations_per_run * batch_size)"
+            )
+        self.iterations_per_run = iterations_per_run
+        self.n_trials = n_trials
+        self.loss_limit = loss_limit
+        self.connectivity = eprop.connectivity(config)
+        w_in = _check_matrix("w_in", weights["w_in"], (config.n_rec, config.n_in))
+        w_rec = _check_matrix("w_rec", weights["w_rec"], (config.n_rec, config.n_rec))
+        w_out = _check_matrix("w_out", weights["w_out"], (config.n_out, config.n_rec))
+        if feedback == "symmetric":
+            b_matrix = w_out.T
+        else:
+            if feedback_matrix is None:
+                raise ValueError(f"feedback '{feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
+            b_matrix = _check_matrix("feedback_matrix", feedback_matrix, (config.n_rec, config.n_out))
+        conn = self.connectivity
+        n_out_syn = len(conn["out"][0])
+        self.state = {
+            "w_in": eprop.matrix_to_synapses(w_in, *conn["in"]),
+            "w_rec": eprop.matrix_to_synapses(w_rec, *conn["rec"]),
+            "w_out": eprop.matrix_to_synapses(w_out, *conn["out"]),
+            "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
+            "fb_symmetric": np.full(n_out_syn, float(feedback == "symmetric")),
+            "fb_adaptive": np.full(n_out_syn, float(feedback == "adaptive")),
+        }
+        for key in ("in", "rec", "out"):
+            size = len(conn[key][0])
+            for var in ("adam_m", "adam_v", "adam_k", "grad"):
+                self.state[f"{var}_{key}"] = np.zeros(size)
+        self.iteration = 0
+        self._previous_run = None
+        self.history = []
+        self.last_spikes = None
+        self.last_output = None
+        if runner is None:
+            def build():
+                return eprop.EpropNetwork(config, n_trials, n_distinct=n_distinct,
+                                          record_spikes=record_spikes)
+            runner = DeviceRunner(build, device=device, directory=directory)
+        self.runner = runner
+
+    # -- state ---------------------------------------------------------------------------------
+    _UNITS = {"w_in": b2.volt, "w_rec": b2.volt, "grad_in": 1 / b2.volt, "grad_rec": 1 / b2.volt,
+              "adam_m_in": 1 / b2.volt, "adam_m_rec": 1 / b2.volt,
+              "adam_v_in": 1 / b2.volt ** 2, "adam_v_rec": 1 / b2.volt ** 2}
+
+    def _values(self, state):
+        return {name: value * self._UNITS.get(name, 1) for name, value in state.items()}
+
+    def weights(self, state=None):
+        """Current weight matrices ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out)."""
+        state = self.state if state is None else state
+        conn, cfg = self.connectivity, self.config
+        return {
+            "w_in": eprop.synapses_to_matrix(state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
+            "w_rec": eprop.synapses_to_matrix(state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
+            "w_out": eprop.synapses_to_matrix(state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
+            "B": eprop.synapses_to_matrix(state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
+        }
+
+    # -- runs ------------------------------------------------------------------------------------
+    def _run(self, state, learning_rates):
+        stimuli = {
+            "inputs": self.inputs.reshape(-1, self.config.n_in),
+            "targets": self.targets.reshape(-1, self.config.n_out),
+            "window": self.window.reshape(-1),
+            "learning_rate": learning_rates,
+        }
+        # Gradients never carry over: each run accumulates its own.
+        state = {**state, **{f"grad_{key}": np.zeros_like(state[f"grad_{key}"]) for key in ("in", "rec", "out")}}
+        model = self.runner.run(self._values(state), stimuli)
+        new_state = {}
+        for name, (group, var) in model.state_variables().items():
+            new_state[name] = np.asarray(getattr(group, var)[:], dtype=float).copy()
+        cfg = self.config
+        trial_loss = np.asarray(model.trial_loss_monitor.loss, dtype=float)[:, 1:].sum(axis=0)
+        spike_counts = np.asarray(model.trial_spike_count_monitor.n_spikes, dtype=float)[:, 1:]
+        dt_ms = float(cfg.dt / b2.ms)
+        rates_per_ms = spike_counts / (cfg.n_steps * dt_ms)
+        reg_loss = 0.5 * cfg.c_reg * np.sum((rates_per_ms - float(cfg.f_target * b2.ms)) ** 2, axis=0)
+        per_batch = (-1, cfg.batch_size)
+        metrics = {
+            "loss": trial_loss.reshape(per_batch).mean(axis=1),
+            "reg_loss": reg_loss.reshape(per_batch).mean(axis=1),
+            "rate_hz": (rates_per_ms.mean(axis=0) * 1000.0).reshape(per_batch).mean(axis=1),
+        }
+        return model, new_state, metrics
+
+    def _learning_rates(self, n_updates):
+        rates = np.zeros(self.iterations_per_run + 1)
+        rates[1:1 + n_updates] = self.config.learning_rate
+        return rates
+
+    def train(self, n_iterations, run_dir=None, progress=None):
+        """Train for ``n_iterations`` iterations.
+
+        Parameters
+        ----------
+        n_iterations : int
+        run_dir : str or None
+            Where the weights of the last good iteration are saved if training diverges.
+        progress : callable or None
+            ``progress(iterations_done, n_iterations, metrics)`` after every run.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per iteration: iteration, loss, reg_loss, rate_hz.
+        """
+        if not isinstance(n_iterations, (int, np.integer)) or n_iterations < 1:
+            raise ValueError(f"'n_iterations' must be a positive integer, got {n_iterations!r}")
+        done = 0
+        while done < n_iterations:
+            n_now = min(self.iterations_per_run, n_iterations - done)
+            start_state = self.state
+            model, new_state, metrics = self._run(start_state, self._learning_rates(n_now))
+            losses = metrics["loss"][:n_now]
+            if self.loss_limit is None and self.iteration == 0 and np.isfinite(losses[0]):
+                self.loss_limit = 100.0 * max(losses[0], 1e-12)
+            bad = np.flatnonzero(~np.isfinite(losses) | (losses > self.loss_limit))
+            if bad.size:
+                self._diverged(int(bad[0]), losses, metrics, start_state, run_dir)
+            self._previous_run = (start_state, n_now)
+            for k in range(n_now):
+                self.history.append({"iteration": self.iteration + k,
+                                     **{key: float(value[k]) for key, value in metrics.items()}})
+            self.state = new_state
+            self.iteration += n_now
+            done += n_now
+            self._keep_last_trial(model, n_now)
+            if progress is not None:
+                progress(done, n_iterations, self.history[-1])
+        return pd.DataFrame(self.history)
+
+    def _diverged(self, bad, losses, metrics, start_state, run_dir):
+        """Recover the weights of the iteration before ``bad``, save them, and raise."""
+        for k in range(bad):
+            self.history.append({"iteration": self.iteration + k,
+                                 **{key: float(value[k]) for key, value in metrics.items()}})
+        iteration = self.iteration + bad
+        if bad >= 1:
+            good_state = start_state
+            if bad > 1:
+                _, good_state, _ = self._run(start_state, self._learning_rates(bad - 1))
+        elif self._previous_run is not None:
+            previous_start, previous_n = self._previous_run
+            _, good_state, _ = self._run(previous_start, self._learning_rates(previous_n - 1))
+        else:
+            good_state = start_state  # the very first iteration failed: keep the initial weights
+        path = None
+        if run_dir is not None:
+            os.makedirs(run_dir, exist_ok=True)
+            path = os.path.join(run_dir, "last_good_weights.npz")
+            np.savez(path, iteration=iteration - 1, **self.weights(good_state))
+        self.state = good_state
+        where = f"; weights of iteration {iteration - 1} saved to {path}" if path else ""
+        raise TrainingDivergedError(
+            f"training diverged: loss {losses[bad]:.4g} at iteration {iteration} "
+            f"(limit {self.loss_limit:.4g}){where}",
+            iteration, float(losses[bad]), path,
+        )
+
+    def _keep_last_trial(self, model, n_now):
+        """Spikes and readout of the last trained trial of the last run."""
+        cfg = self.config
+        trial = n_now * cfg.batch_size - 1
+        t0 = float(trial * cfg.n_steps * cfg.dt)
+        t1 = t0 + float(cfg.n_steps * cfg.dt)
+        spikes = {}
+        for label, monitor in (("inputs", model.spike_monitor_inputs),
+                               ("recurrent", model.spike_monitor_recurrent)):
+            if monitor is None:
+                continue
+            times = np.asarray(monitor.t[:], dtype=float)
+            indices = np.asarray(monitor.i[:])
+            keep = (times >= t0 - 1e-9) & (times < t1 - 1e-9)
+            spikes[label] = (indices[keep], times[keep] - t0)
+        self.last_spikes = spikes
+        if model.output_monitor is not None:
+            steps = slice(trial * cfg.n_steps, (trial + 1) * cfg.n_steps)
+            self.last_output = {
+                "t": np.arange(cfg.n_steps) * float(cfg.dt),
+                "y": np.asarray(model.output_monitor.y[:, steps], dtype=float),
+                "y_target": np.asarray(model.output_monitor.y_target[:, steps], dtype=float),
+            }
+
+    def gradients(self):
+        """e-prop gradients of the current weights, averaged over the trials of one run.
+
+        Runs without applying updates; returns ``w_in``, ``w_rec``, ``w_out`` gradient
+        matrices (``[post, pre]``, zero where unconnected) and the per-trial metrics.
+        """
+        _, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1))
+        conn, cfg = self.connectivity, self.config
+        scale = 1.0 / self.n_trials
+        grads = {
+            "w_in": eprop.synapses_to_matrix(new_state["grad_in"] * scale, *conn["in"], (cfg.n_rec, cfg.n_in)),
+            "w_rec": eprop.synapses_to_matrix(new_state["grad_rec"] * scale, *conn["rec"],
+                                              (cfg.n_rec, cfg.n_rec)),
+            "w_out": eprop.synapses_to_matrix(new_state["grad_out"] * scale, *conn["out"],
+                                              (cfg.n_out, cfg.n_rec)),
+        }
+        return grads, metrics
+
+    def close(self):
+        self.runner.close()
+
+
+def timed(function, *args, **kwargs):
+    """``(result, seconds)`` of a call."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
