@@ -234,8 +234,8 @@ esum = 0/volt
 
 GD_UPDATE = """
 apply_update = int(learning_rate_schedule(t) > 0)
-w_old = w
-w = w - learning_rate_schedule(t)*grad/batch_size*{w_unit}**2
+delta_w = -learning_rate_schedule(t)*grad/batch_size*{w_unit}**2
+w = w + delta_w
 grad = grad*(1 - apply_update)
 """
 
@@ -247,13 +247,13 @@ adam_v = apply_update*(adam_beta2*adam_v + (1 - adam_beta2)*g_mean**2) + (1 - ap
 adam_k = adam_k + apply_update
 m_hat = adam_m/(1 - adam_beta1**clip(adam_k, 1, 1e300))
 v_hat = adam_v/(1 - adam_beta2**clip(adam_k, 1, 1e300))
-w_old = w
-w = w - learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + adam_epsilon/{w_unit})
+delta_w = -learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + adam_epsilon/{w_unit})
+w = w + delta_w
 grad = grad*(1 - apply_update)
 """
 
 FEEDBACK_UPDATE = """
-B = fb_symmetric*w + (1 - fb_symmetric)*(B + fb_adaptive*((w - w_old) - apply_update*feedback_decay*B))
+B = fb_symmetric*w + (1 - fb_symmetric)*(B + fb_adaptive*(delta_w - apply_update*feedback_decay*B))
 """
 
 
@@ -467,7 +467,7 @@ class EpropNetwork:
         clip = ""
         if config.weight_clip is not None:
             namespace["w_min"], namespace["w_max"] = config.weight_clip
-            clip = "w = clip(w, w_min, w_max)\n"
+            clip = "w = apply_update*clip(w, w_min, w_max) + (1 - apply_update)*w\n"
         for syn in (self.synapses_in, self.synapses_rec):
             syn.run_regularly(update.format(w_unit="volt") + clip, dt=batch_dt, when="start", order=3,
                               name=f"{syn.name}_update")
@@ -532,3 +532,24 @@ class EpropNetwork:
             "window": self.window_stimulus,
             "learning_rate": self.learning_rate_schedule,
         }
+
+
+def initial_weights(config, seed):
+    """Initial weights as in the reference code of Bellec et al. (2020).
+
+    :math:`W^{in} \\sim N(0, 1)/\\sqrt{n_{in}}`, :math:`W^{rec} \\sim N(0, 1)/\\sqrt{n_{rec}}`
+    (no autapses) and :math:`W^{out} \\sim N(0, 1)/\\sqrt{n_{rec}}`, drawn in this order from
+    ``numpy.random.default_rng(seed)``; ``w_in`` and ``w_rec`` in volt (as floats).
+    """
+    rng = np.random.default_rng(seed)
+    w_in = rng.normal(size=(config.n_rec, config.n_in)) / np.sqrt(config.n_in)
+    w_rec = rng.normal(size=(config.n_rec, config.n_rec)) / np.sqrt(config.n_rec)
+    np.fill_diagonal(w_rec, 0.0)
+    w_out = rng.normal(size=(config.n_out, config.n_rec)) / np.sqrt(config.n_rec)
+    return {"w_in": w_in, "w_rec": w_rec, "w_out": w_out}
+
+
+def random_feedback(config, seed):
+    """Fixed random feedback weights :math:`B \\sim N(0, 1)/\\sqrt{n_{rec}}`, shape (n_rec, n_out)."""
+    rng = np.random.default_rng([seed, 1])
+    return rng.normal(size=(config.n_rec, config.n_out)) / np.sqrt(config.n_rec)

@@ -298,7 +298,8 @@ class EpropTrainer:
         Runs without applying updates; returns ``w_in``, ``w_rec``, ``w_out`` gradient
         matrices (``[post, pre]``, zero where unconnected) and the per-trial metrics.
         """
-        _, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1))
+        model, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1))
+        self._keep_last_trial(model, self.iterations_per_run)
         conn, cfg = self.connectivity, self.config
         scale = 1.0 / self.n_trials
         grads = {

@@ -1,0 +1,19 @@
+"""Studies: one per published experiment, run as ``brian2learn run NAME``.
+
+Each study module defines ``NAME``, ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> dict`` (the summary it also writes to ``summary.json`` in its run directory).
+"""
+
+import importlib
+
+#: Study name -> module, imported only when the study runs.
+STUDIES = {
+    "eprop-pattern": "brian2learn.studies.eprop_pattern",
+}
+
+
+def load_study(name):
+    """The module of study ``name``; ``ValueError`` naming the known studies otherwise."""
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(STUDIES))}")
+    return importlib.import_module(STUDIES[name])

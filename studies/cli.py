@@ -1,0 +1,55 @@
+"""Command line: ``brian2learn list`` and ``brian2learn run NAME [options]``.
+
+Errors are reported in one line on stderr, with exit status 2 and no traceback.
+"""
+
+import argparse
+import sys
+
+from brian2learn.studies import STUDIES, load_study
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit with status 2."""
+
+    def error(self, message):
+        print(f"brian2learn: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser():
+    parser = OneLineParser(prog="brian2learn", description="Learning in recurrent spiking networks with Brian2.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    commands.add_parser("list", help="list the studies")
+    run = commands.add_parser("run", help="run a study")
+    studies = run.add_subparsers(dest="study", required=True, parser_class=OneLineParser,
+                                 metavar="NAME", title="studies")
+    for name in STUDIES:
+        module = load_study(name)
+        sub = studies.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
+        module.add_arguments(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name in STUDIES:
+            print(f"{name:20s} {load_study(name).DESCRIPTION}")
+        return 0
+    module = load_study(args.study)
+    try:
+        module.run(args)
+    except KeyboardInterrupt:
+        print("brian2learn: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, RuntimeError, OSError) as error:
+        message = " ".join(str(error).split())
+        print(f"brian2learn: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Helpers shared by the studies: run directories, summaries, progress lines."""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+class StudyError(RuntimeError):
+    """A study could not run or finish; the message is shown to the user in one line."""
+
+
+def prepare_run_dir(path):
+    """Create the run directory ``path`` and return its absolute path."""
+    path = os.path.abspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise StudyError(f"cannot create the run directory '{path}': {error.strerror}") from error
+    return path
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_summary(run_dir, summary):
+    """Write ``summary.json`` (NaN and infinity become null) and return its path."""
+    path = os.path.join(run_dir, "summary.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(_plain(summary), handle, indent=2, sort_keys=False)
+        handle.write("\n")
+    return path
+
+
+class Progress:
+    """Progress lines on stderr: ``[label] iteration 100/2000  loss 85.8  rate 15.1 Hz  (9.4 s)``."""
+
+    def __init__(self, label, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+
+    def __call__(self, done, total, metrics):
+        elapsed = time.perf_counter() - self.start
+        print(f"[{self.label}] iteration {done}/{total}  loss {metrics['loss']:.4g}  "
+              f"rate {metrics['rate_hz']:.1f} Hz  ({elapsed:.1f} s)", file=self.stream, flush=True)

@@ -1,0 +1,265 @@
+"""e-prop on pattern generation (Bellec et al. 2020, Nat Commun 11:3625, Fig. S7).
+
+100 frozen Poisson inputs at 50 Hz drive 100 LIF neurons whose leaky readout must
+produce a sum of four sines over 1000 steps of 1 ms (:mod:`brian2learn.tasks.pattern_generation`).
+The network is trained with e-prop under random and symmetric feedback (one C++ build for
+both) and, when the ``bptt`` extra (JAX) is installed, with BPTT on the same discrete-time
+model, from the same initial weights.
+
+Targets (full mode, 2000 iterations): loss <= 5 for random e-prop, <= 3 for symmetric,
+mean rate 10-20 Hz. Reference runs of Bellec's setup (seeds 1 / 2): random 3.00 / 3.72,
+symmetric 1.47 / 2.24, BPTT 3.31 / 1.23 (shared/REFERENCES.md).
+"""
+
+import os
+import time
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.analysis import energy, plotting, spikes
+from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
+from brian2learn.plasticity import eprop
+from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
+from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, write_summary
+from brian2learn.tasks.pattern_generation import pattern_generation_task
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "eprop-pattern"
+DESCRIPTION = "e-prop (random, symmetric) and BPTT on pattern generation, Bellec et al. 2020 Fig. S7"
+
+#: Network, task and learning parameters (Bellec et al. 2020; NEST 3.10 example).
+NETWORK = {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}
+LEARNING = {
+    "c_reg": 300.0,  # firing-rate regularization strength
+    "f_target": 10.0 * b2.Hz,  # target rate of the regularization
+    "optimizer": "gd",
+    "learning_rate": 1e-4,
+    "batch_size": 1,
+}
+ITERATIONS = {"full": 2000, "quick": 200}
+TARGETS = {"eprop-random": 5.0, "eprop-symmetric": 3.0}  # largest final loss, full mode
+RATE_RANGE_HZ = (10.0, 20.0)
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help=f"{ITERATIONS['quick']} iterations instead of "
+                        f"{ITERATIONS['full']}")
+    parser.add_argument("--seed", type=int, default=1, help="seed of task, weights and feedback (default 1)")
+    parser.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
+    parser.add_argument("--iterations", type=int, default=None, help="override the number of iterations")
+    parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
+    parser.add_argument("--out", default=None, help="run directory (default runs/eprop-pattern-seedN)")
+
+
+def make_config():
+    return eprop.EpropConfig(neuron_params=BELLEC2020_PATTERN_GENERATION, **NETWORK, **LEARNING)
+
+
+def _bptt_available():
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, args, run_dir, runner):
+    return EpropTrainer(config, weights, task, feedback=feedback, feedback_matrix=feedback_matrix,
+                        device=args.device, iterations_per_run=min(100, n_iterations), runner=runner,
+                        directory=os.path.join(run_dir, "build") if runner is None else None)
+
+
+def _train_bptt(config, weights, task, n_iterations):
+    from brian2learn.plasticity import bptt
+
+    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss,
+                                      c_reg=config.c_reg, f_target=config.f_target)
+    progress = Progress("bptt")
+    rows = []
+
+    def callback(iteration, metrics):
+        rows.append({"iteration": iteration, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
+                     "rate_hz": metrics["mean_rate_hz"]})
+        if (iteration + 1) % 100 == 0 or iteration + 1 == n_iterations:
+            progress(iteration + 1, n_iterations, rows[-1])
+
+    def batches(iteration):
+        return task["inputs"], task["targets"], task["window"]
+
+    start = time.perf_counter()
+    final, _ = bptt.train_bptt(weights, batches, params, optimizer=config.optimizer,
+                               learning_rate=config.learning_rate, n_iterations=n_iterations, callback=callback)
+    wall = time.perf_counter() - start
+    trial = bptt.simulate(final, task["inputs"][0], params)
+    return pd.DataFrame(rows), wall, trial
+
+
+def run(args):
+    """Train every method, write summary.json, Parquet tables and figures; return the summary."""
+    mode = "quick" if args.quick else "full"
+    n_iterations = args.iterations if args.iterations is not None else ITERATIONS[mode]
+    if n_iterations < 1:
+        raise ValueError(f"'--iterations' must be a positive integer, got {n_iterations}")
+    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    config = make_config()
+    task = pattern_generation_task(seed=args.seed, n_in=config.n_in, n_steps=config.n_steps)
+    weights = eprop.initial_weights(config, args.seed)
+    feedback_matrix = eprop.random_feedback(config, args.seed)
+    print(f"{NAME}: {mode} mode, {n_iterations} iterations, seed {args.seed}, device {args.device}, "
+          f"run directory {run_dir}", flush=True)
+
+    results = {}
+    histories = []
+    spike_frames = []
+    outputs = {}
+    runner = None
+    status = "completed"
+    failure = None
+    try:
+        for feedback in ("random", "symmetric"):
+            label = f"eprop-{feedback}"
+            trainer = _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, args,
+                                    run_dir, runner)
+            runner = trainer.runner
+            start = time.perf_counter()
+            try:
+                history = trainer.train(n_iterations, run_dir=os.path.join(run_dir, label),
+                                        progress=Progress(label))
+            except TrainingDivergedError as error:
+                status, failure = "diverged", f"{label}: {error}"
+                histories.append(pd.DataFrame(trainer.history).assign(method=label))
+                break
+            wall = time.perf_counter() - start
+            histories.append(history.assign(method=label))
+            results[label] = {"final_loss": float(history["loss"].iloc[-1]),
+                              "final_rate_hz": float(history["rate_hz"].iloc[-1]),
+                              "wall_seconds": wall}
+            for group, (indices, times) in trainer.last_spikes.items():
+                frame = spikes.spikes_to_dataframe(indices, times, group=group)
+                spike_frames.append(frame.assign(method=label))
+            outputs[label] = trainer.last_output
+    finally:
+        if runner is not None:
+            runner.close()
+
+    compile_seconds = runner.compile_seconds if runner is not None else 0.0
+    n_builds = runner.n_builds if runner is not None else 0
+    n_runs = runner.n_runs if runner is not None else 0
+    bptt_skipped = None
+    if status == "completed" and not args.no_bptt and _bptt_available():
+        history, wall, trial = _train_bptt(config, weights, task, n_iterations)
+        histories.append(history.assign(method="bptt"))
+        results["bptt"] = {"final_loss": float(history["loss"].iloc[-1]),
+                           "final_rate_hz": float(history["rate_hz"].iloc[-1]), "wall_seconds": wall}
+        z = np.asarray(trial["z"])
+        steps, neurons = np.nonzero(z)
+        spike_frames.append(spikes.spikes_to_dataframe(neurons, steps * float(config.dt), group="recurrent")
+                            .assign(method="bptt"))
+        outputs["bptt"] = {"t": np.arange(config.n_steps) * float(config.dt), "y": np.asarray(trial["y"]).T,
+                           "y_target": task["targets"][0].T}
+    elif status == "completed":
+        bptt_skipped = "--no-bptt given" if args.no_bptt else "JAX not installed (pip install -e '.[bptt]')"
+
+    losses = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    if not losses.empty:
+        losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
+    if spike_frames:
+        all_spikes = pd.concat(spike_frames, ignore_index=True)
+        all_spikes.to_parquet(os.path.join(run_dir, "spikes_last_trial.parquet"), index=False)
+        for label in results:
+            frame = all_spikes[all_spikes["method"] == label]
+            out_degree = {"recurrent": np.full(config.n_rec, config.n_rec - 1 + config.n_out),
+                          "inputs": np.full(config.n_in, config.n_rec)}
+            frame = frame.drop(columns="method")
+            results[label]["energy_last_trial"] = {
+                "spike_count": energy.spike_count(frame[frame["group"] == "recurrent"]),
+                "synaptic_operations": energy.synaptic_operations(frame, out_degree),
+                "energy_complexity": energy.energy_complexity(frame[frame["group"] == "recurrent"],
+                                                              dt=float(config.dt)),
+            }
+    if outputs:
+        rows = [pd.DataFrame({"method": label, "t": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
+                for label, out in outputs.items()]
+        pd.concat(rows, ignore_index=True).to_parquet(os.path.join(run_dir, "outputs_last_trial.parquet"),
+                                                      index=False)
+    figures = _figures(run_dir, losses, spike_frames, outputs)
+
+    if mode == "full" and args.iterations is None:
+        for label, limit in TARGETS.items():
+            if label in results:
+                entry = results[label]
+                entry["target_loss"] = limit
+                entry["target_met"] = bool(entry["final_loss"] <= limit and
+                                           RATE_RANGE_HZ[0] <= entry["final_rate_hz"] <= RATE_RANGE_HZ[1])
+    summary = {
+        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": args.seed,
+        "device": args.device, "iterations": n_iterations, "methods": results,
+        "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
+        "bptt_skipped": bptt_skipped, "figures": figures,
+        "reference_final_loss": {"seed1": {"eprop-random": 3.00, "eprop-symmetric": 1.47, "bptt": 3.31},
+                                 "seed2": {"eprop-random": 3.72, "eprop-symmetric": 2.24, "bptt": 1.23}},
+    }
+    write_summary(run_dir, summary)
+    _print_table(losses, n_iterations)
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    if failure:
+        raise StudyError(f"{failure} (partial results in {run_dir})")
+    return summary
+
+
+def _print_table(losses, n_iterations):
+    if losses.empty:
+        return
+    checkpoints = sorted({0, *range(max(n_iterations // 10, 1) - 1, n_iterations, max(n_iterations // 10, 1)),
+                          n_iterations - 1})
+    methods = list(dict.fromkeys(losses["method"]))
+    header = f"{'iteration':>9}" + "".join(f"  {m + ' loss':>22} {'rate Hz':>8}" for m in methods)
+    print(header)
+    indexed = {m: losses[losses["method"] == m].set_index("iteration") for m in methods}
+    for it in checkpoints:
+        line = f"{it + 1:>9}"
+        for m in methods:
+            if it in indexed[m].index:
+                row = indexed[m].loc[it]
+                line += f"  {row['loss']:>22.3f} {row['rate_hz']:>8.1f}"
+            else:
+                line += f"  {'-':>22} {'-':>8}"
+        print(line)
+
+
+def _figures(run_dir, losses, spike_frames, outputs):
+    written = []
+    if not losses.empty:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
+                                      axes=ax)
+        ax.set_title("Pattern generation: loss per iteration")
+        written.append(_save(fig, run_dir, "learning_curves.png"))
+    if spike_frames:
+        frames = pd.concat(spike_frames, ignore_index=True)
+        methods = list(dict.fromkeys(frames["method"]))
+        fig, axes = plt.subplots(len(methods), 1, figsize=(7, 2.5 * len(methods)), squeeze=False)
+        for ax, method in zip(axes[:, 0], methods):
+            plotting.plot_raster(frames[frames["method"] == method].drop(columns="method"), axes=ax)
+            ax.set_title(f"{method}: last trial")
+        written.append(_save(fig, run_dir, "raster.png"))
+    if outputs:
+        fig, axes = plt.subplots(len(outputs), 1, figsize=(7, 2.2 * len(outputs)), squeeze=False)
+        for ax, (method, out) in zip(axes[:, 0], outputs.items()):
+            plotting.plot_output_vs_target(out["t"], out["y"][0], out["y_target"][0], axes=ax)
+            ax.set_title(f"{method}: readout vs target (last trial)")
+        written.append(_save(fig, run_dir, "output_vs_target.png"))
+    return written
+
+
+def _save(fig, run_dir, name):
+    fig.tight_layout()
+    path = os.path.join(run_dir, name)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return name
