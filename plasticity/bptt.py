@@ -71,6 +71,7 @@ import brian2 as b2
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from brian2learn.models.eprop_neurons import discrete_constants
 
 jax.config.update("jax_enable_x64", True)
@@ -117,6 +118,11 @@ class NetworkParams:
         Target firing rate in Hz.
     dt_ms : float
         Length of one step in ms.
+    reset_gradient : bool
+        Whether the gradient flows through the reset term :math:`-v_{th} z^{t-1}`. ``False``
+        (default) is the model whose exact gradient e-prop computes without recurrent weights;
+        ``True`` is plain BPTT through every term, as the BPTT baseline of the reference code,
+        where the reset path damps the gradients of long recurrent trials.
     """
 
     alpha: float
@@ -131,6 +137,7 @@ class NetworkParams:
     c_reg: float = 0.0
     f_target_hz: float = 10.0
     dt_ms: float = 1.0
+    reset_gradient: bool = False
 
     def __post_init__(self):
         beta = np.array(self.beta, dtype=np.float64)
@@ -163,7 +170,8 @@ class NetworkParams:
             object.__setattr__(self, name, float(getattr(self, name)))
 
 
-def network_params_from(neuron_params, n_rec, loss="mse", c_reg=0.0, f_target=10.0 * b2.Hz):
+def network_params_from(neuron_params, n_rec, loss="mse", c_reg=0.0, f_target=10.0 * b2.Hz,
+                        reset_gradient=False):
     """Build :class:`NetworkParams` from a Brian2 neuron parameter dict.
 
     Parameters
@@ -180,6 +188,8 @@ def network_params_from(neuron_params, n_rec, loss="mse", c_reg=0.0, f_target=10
         Strength of the firing-rate regularization.
     f_target : brian2.Quantity
         Target firing rate (a frequency, e.g. ``10*Hz``).
+    reset_gradient : bool
+        See :class:`NetworkParams`.
 
     Returns
     -------
@@ -216,6 +226,7 @@ def network_params_from(neuron_params, n_rec, loss="mse", c_reg=0.0, f_target=10
         c_reg=float(c_reg),
         f_target_hz=float(f_target / b2.Hz),
         dt_ms=float(neuron_params["dt"] / b2.ms),
+        reset_gradient=bool(reset_gradient),
     )
 
 
@@ -260,6 +271,7 @@ def _constants(params):
         "c_reg": jnp.float64(params.c_reg),
         "r_target": jnp.float64(params.f_target_hz / 1000.0),
         "dt_ms": jnp.float64(params.dt_ms),
+        "reset_gradient": jnp.float64(bool(params.reset_gradient)),
     }
 
 
@@ -274,7 +286,9 @@ def _run_trial(weights, inputs, const):
     def step(carry, input_current_t):
         v, a, z, r, y = carry
         current = input_current_t + w_rec @ z
-        v = alpha * v + c * current - v_th * jax.lax.stop_gradient(z)
+        # the reset carries gradient only when const["reset_gradient"] is 1
+        z_reset = const["reset_gradient"] * z + (1.0 - const["reset_gradient"]) * jax.lax.stop_gradient(z)
+        v = alpha * v + c * current - v_th * z_reset
         a = rho * a + z
         threshold = v_th + beta * a
         u = (v - threshold) / v_th  # u > 0 exactly when v > threshold

@@ -97,6 +97,7 @@ class DeviceRunner:
         self.compile_seconds = 0.0
         self.run_seconds = 0.0
         self._structure = None
+        self._standalone_active = False
 
     # -- public ----------------------------------------------------------------------------
     def run(self, values=None, stimuli=None):
@@ -123,7 +124,8 @@ class DeviceRunner:
 
     def close(self):
         """Release the standalone device and delete a temporary project directory."""
-        if self.device == "cpp_standalone" and self.model is not None:
+        if self._standalone_active:
+            self._standalone_active = False
             b2.device.reinit()
             b2.device.activate()
             b2.set_device("runtime")
@@ -191,6 +193,7 @@ class DeviceRunner:
             b2.device.reinit()
             b2.device.activate()
         b2.set_device("cpp_standalone", build_on_run=False)
+        self._standalone_active = True
         if self.threads:
             b2.prefs.devices.cpp_standalone.openmp_threads = int(self.threads)
         model = self.build()

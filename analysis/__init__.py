@@ -1,0 +1,47 @@
+"""Analysis of spiking activity: spikes as tidy pandas DataFrames, rates, sparsity, energy, plots.
+
+:mod:`~brian2learn.analysis.spikes` turns Brian2 spikes (index/time arrays or a
+``SpikeMonitor``) into DataFrames with columns ``neuron, t, trial, group`` and stores them
+as Parquet; :mod:`~brian2learn.analysis.rates` computes firing rates and population
+sparsity; :mod:`~brian2learn.analysis.energy` spike counts, synaptic operations and Šíma's
+energy complexity; :mod:`~brian2learn.analysis.plotting` raster plots, learning curves and
+outputs against targets.
+"""
+
+from .energy import energy_complexity, energy_summary, out_degrees, spike_count, synaptic_operations
+from .plotting import plot_learning_curves, plot_output_vs_target, plot_raster
+from .rates import firing_rates, mean_rate, population_sparsity
+from .spikes import (
+    SPIKE_COLUMNS,
+    TRIAL_TOLERANCE,
+    concat_spikes,
+    empty_spikes,
+    load_spikes,
+    save_spikes,
+    select_group,
+    spike_monitor_to_dataframe,
+    spikes_to_dataframe,
+)
+
+__all__ = [
+    "SPIKE_COLUMNS",
+    "TRIAL_TOLERANCE",
+    "spikes_to_dataframe",
+    "spike_monitor_to_dataframe",
+    "concat_spikes",
+    "empty_spikes",
+    "select_group",
+    "save_spikes",
+    "load_spikes",
+    "firing_rates",
+    "mean_rate",
+    "population_sparsity",
+    "spike_count",
+    "out_degrees",
+    "synaptic_operations",
+    "energy_complexity",
+    "energy_summary",
+    "plot_raster",
+    "plot_learning_curves",
+    "plot_output_vs_target",
+]
