@@ -36,8 +36,10 @@ one set of weights gives the same spikes in Brian2 and in the BPTT reference
 In Brian2 the step is split over the scheduling slots of one time step (see
 :func:`brian2learn.plasticity.eprop` for the synaptic part):
 
-- ``groups``: :data:`RECURRENT_STEP` advances ``v``, ``a`` and ``psi`` (summed synaptic
-  inputs ``I_in``, ``I_rec`` are computed just before it from ``x^t`` and ``z^{t-1}``);
+- ``groups``: :data:`RECURRENT_STEP` advances ``v``, ``a`` and ``psi`` from the synaptic
+  inputs ``I_in`` (input spikes ``x^t``, delivered in ``before_groups``) and ``I_rec``
+  (recurrent spikes ``z^{t-1}``, delivered in the ``synapses`` slot of the previous step),
+  then clears both;
 - ``thresholds``: :data:`RECURRENT_THRESHOLD`;
 - ``resets``: :data:`RECURRENT_RESET` marks the spike (``z = 1``); the potential is reset
   in the next step's update;
@@ -84,8 +86,8 @@ psi : 1/volt                  # pseudo-derivative dz/dv of this step
 psi_prev : 1/volt             # pseudo-derivative of the previous step (ALIF eligibility)
 refractory_left : integer     # steps during which the neuron cannot spike
 blocked : 1                   # 1 while refractory in this step
-I_in : volt                   # summed feed-forward input of this step
-I_rec : volt                  # summed recurrent input of this step (from z of last step)
+I_in : volt                   # feed-forward input of this step (sum of w over input spikes)
+I_rec : volt                  # recurrent input of this step (sum of w over last step's spikes)
 zbar : 1                      # low-pass (alpha) of the recurrent presynaptic signal z^{t-1}
 zbar_prev : 1                 # zbar of the previous step (ALIF eligibility)
 zfilt : 1                     # low-pass (kappa, gain 1-kappa) of z^t, for readout gradients
@@ -98,6 +100,8 @@ psi_prev = psi
 zbar_prev = zbar
 zbar = alpha*zbar + z
 v = alpha*v + input_scale*(I_in + I_rec) - v_th*z
+I_in = 0*volt
+I_rec = 0*volt
 a = rho*a + z
 blocked = int(refractory_left > 0)
 refractory_left = refractory_left - int(refractory_left > 0)
@@ -126,6 +130,7 @@ window : 1             # weight of this step in the loss (0 outside the learning
 err : 1                # dE/dy of this step: window*(y - y_target) or window*(pi - pi*)
 I_out : 1              # summed input sum_j W_out z_j of this step
 loss : 1               # loss of this neuron accumulated over the current trial
+vote : 1               # window-weighted sum of y over the current trial (the decision variable)
 """
 
 #: Per-step readout with mean squared error E = 1/2 sum_t window_t (y - y*)^2.
@@ -133,6 +138,7 @@ READOUT_STEP_MSE = """
 y = kappa*y + (1 - kappa)*I_out
 err = window*(y - y_target)
 loss += 0.5*window*(y - y_target)**2
+vote += window*y
 """
 
 #: Extra readout variables for softmax cross-entropy (summed over the readout population).
@@ -148,6 +154,7 @@ READOUT_STEP_SOFTMAX_INTEGRATE = "y = kappa*y + (1 - kappa)*I_out"
 READOUT_STEP_SOFTMAX_ERROR = """
 err = window*(exp(y)/exp_sum - y_target)
 loss += -window*y_target*(y - log(exp_sum))
+vote += window*y
 """
 
 

@@ -332,6 +332,7 @@ def _batch_loss(weights, inputs, targets, windows, const, loss_kind):
 
 _value_and_grad = jax.jit(jax.value_and_grad(_batch_loss, has_aux=True), static_argnames="loss_kind")
 _simulate = jax.jit(_run_trial)
+_simulate_batch = jax.jit(jax.vmap(lambda w, x, c: _run_trial(w, x, c)["y"], in_axes=(None, 0, None)))
 
 
 def _as_weights(weights):
@@ -395,6 +396,18 @@ def simulate(weights, inputs, params):
         raise ValueError(f"inputs must have shape (T, {w['w_in'].shape[1]}), got {inputs.shape}")
     traces = _simulate(w, jnp.asarray(inputs), _constants(params))
     return {name: np.asarray(value) for name, value in traces.items()}
+
+
+def readout_batch(weights, inputs, params):
+    """Readout traces ``y`` of a batch of trials, shape ``(B, T, n_out)``.
+
+    ``inputs`` has shape ``(B, T, n_in)``; the network is the one of :func:`simulate`.
+    """
+    w = _as_weights(weights)
+    inputs = np.asarray(inputs, dtype=np.float64)
+    if inputs.ndim != 3 or inputs.shape[2] != w["w_in"].shape[1]:
+        raise ValueError(f"inputs must have shape (B, T, {w['w_in'].shape[1]}), got {inputs.shape}")
+    return np.asarray(_simulate_batch(w, jnp.asarray(inputs), _constants(params)))
 
 
 def loss_and_gradients(weights, inputs, targets, window, params):

@@ -270,6 +270,8 @@ class EpropNetwork:
         ``k % n_distinct``.
     record_spikes, record_output : bool
         Whether to record spikes of inputs and recurrent neurons, and the readout traces.
+    record_recurrent : sequence of int
+        Recurrent neurons whose ``v`` and ``a`` are recorded in every step.
     name : str
         Prefix of the Brian2 object names.
 
@@ -281,7 +283,7 @@ class EpropNetwork:
     """
 
     def __init__(self, config, n_trials, n_distinct=1, record_spikes=True, record_output=True,
-                 name="eprop"):
+                 record_recurrent=(), name="eprop"):
         if n_trials % config.batch_size:
             raise ValueError(
                 f"'n_trials' ({n_trials}) must be a multiple of 'batch_size' ({config.batch_size})"
@@ -403,20 +405,22 @@ class EpropNetwork:
         conn = connectivity(config)
         self.connectivity = conn
         self.synapses_in = b2.Synapses(
-            self.inputs, self.recurrent, synapse_eqs + "I_in_post = w*x_pre : volt (summed)",
+            self.inputs, self.recurrent, synapse_eqs, on_pre="I_in_post += w",
             dt=dt, namespace=namespace, name=f"{name}_synapses_in")
         self.synapses_rec = b2.Synapses(
-            self.recurrent, self.recurrent, synapse_eqs + "I_rec_post = w*z_pre : volt (summed)",
+            self.recurrent, self.recurrent, synapse_eqs, on_pre="I_rec_post += w",
             dt=dt, namespace=namespace, name=f"{name}_synapses_rec")
         self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS,
                                         dt=dt, namespace=namespace, name=f"{name}_synapses_out")
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
             pre, post = conn[key]
             syn.connect(i=pre, j=post)
-        # Summed inputs to the recurrent neurons run in 'groups' just before their update
-        # (Brian2's default for summed variables).
-        per_step.append(self.synapses_in.summed_updaters["I_in_post"])
-        per_step.append(self.synapses_rec.summed_updaters["I_rec_post"])
+        # Input spikes of step t reach I_in before the neuron update of step t; recurrent
+        # spikes of step t (synapses slot) reach I_rec for the update of step t+1. Event-driven
+        # delivery costs a fraction of a summed variable over all synapses.
+        self._schedule(self.inputs.thresholder["spike"], "before_groups", 1)
+        self._schedule(self.synapses_in.pre, "before_groups", 2)
+        per_step += [self.synapses_in.pre, self.synapses_rec.pre]
         self._schedule(self.synapses_out.summed_updaters["I_out_post"], "after_resets", 1)
         self._schedule(self.synapses_out.summed_updaters["L_pre"], "after_resets", 5)
         per_step.append(self.synapses_out.summed_updaters["I_out_post"])
@@ -433,7 +437,7 @@ class EpropNetwork:
 
         # Trial boundaries: per-trial records (order -1), regularization term (0, 1),
         # reset of the neurons (2); batch boundaries: optimizer step (3).
-        self.trial_loss_monitor = b2.StateMonitor(self.readout, "loss", record=True, dt=trial_dt,
+        self.trial_loss_monitor = b2.StateMonitor(self.readout, ["loss", "vote"], record=True, dt=trial_dt,
                                                   when="start", order=-1, name=f"{name}_trial_loss")
         self.trial_spike_count_monitor = b2.StateMonitor(
             self.recurrent, "n_spikes", record=True, dt=trial_dt, when="start", order=-1,
@@ -447,6 +451,8 @@ class EpropNetwork:
         self.recurrent.run_regularly(
             """
             v = 0*volt
+            I_in = 0*volt
+            I_rec = 0*volt
             a = 0
             z = 0
             psi = 0/volt
@@ -458,7 +464,7 @@ class EpropNetwork:
             zfilt = 0
             n_spikes = 0
             """, dt=trial_dt, when="start", order=2, name=f"{name}_recurrent_trial_reset")
-        self.readout.run_regularly("y = 0\nerr = 0\nloss = 0", dt=trial_dt, when="start", order=2,
+        self.readout.run_regularly("y = 0\nerr = 0\nloss = 0\nvote = 0", dt=trial_dt, when="start", order=2,
                                    name=f"{name}_readout_trial_reset")
         self.inputs.run_regularly("xbar = 0\nxbar_prev = 0", dt=trial_dt, when="start", order=2,
                                   name=f"{name}_inputs_trial_reset")
@@ -486,6 +492,12 @@ class EpropNetwork:
             per_step.append(self.output_monitor)
         else:
             self.output_monitor = None
+        if len(record_recurrent):
+            self.recurrent_monitor = b2.StateMonitor(self.recurrent, ["v", "a"], record=list(record_recurrent),
+                                                     when="end", name=f"{name}_recurrent_state")
+            per_step.append(self.recurrent_monitor)
+        else:
+            self.recurrent_monitor = None
         self.per_step_objects = per_step
         self.network = b2.Network(
             [obj for obj in vars(self).values() if isinstance(obj, (b2.Group, b2.SpikeMonitor, b2.StateMonitor))]

@@ -74,9 +74,11 @@ class EpropTrainer:
         Initial ``w_in`` (n_rec, n_in) and ``w_rec`` (n_rec, n_rec) in volt (plain floats),
         ``w_out`` (n_out, n_rec); matrices ``[post, pre]``; the diagonal of ``w_rec`` is
         not connected.
-    task : dict
-        ``inputs`` (n, n_steps, n_in), ``targets`` (n, n_steps, n_out) and ``window``
-        (n, n_steps) or (n_steps,); trial ``k`` of a run uses sample ``k % n``.
+    task : dict or callable
+        Fixed trials: ``inputs`` (n, n_steps, n_in), ``targets`` (n, n_steps, n_out) and
+        ``window`` (n, n_steps) or (n_steps,); trial ``k`` of a run uses sample ``k % n``.
+        Or a sampler ``task(draw, n_trials) -> dict`` of such arrays, called with
+        ``draw = 0, 1, 2, ...`` for fresh trials in every run (``draw`` makes it reproducible).
     feedback : {'symmetric', 'random', 'adaptive'}
     feedback_matrix : array or None
         ``B`` (n_rec, n_out) for the random and adaptive modes.
@@ -89,20 +91,31 @@ class EpropTrainer:
         An existing runner of the same configuration, to share its build.
     loss_limit : float or None
         A loss above it counts as exploding; default 100 times the first loss.
+    record_spikes : bool
+        Record spikes (of the last trial of each run, kept in ``last_spikes``).
+    record_recurrent : sequence of int
+        Recurrent neurons whose ``v`` and adaptation ``a`` of the last trial are kept in
+        ``last_recurrent``.
     """
 
     def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None,
                  device="cpp_standalone", iterations_per_run=50, directory=None, runner=None,
-                 record_spikes=True, loss_limit=None):
+                 record_spikes=True, loss_limit=None, record_recurrent=()):
         if feedback not in FEEDBACK_MODES:
             raise ValueError(f"unknown feedback mode {feedback!r}; allowed: {', '.join(FEEDBACK_MODES)}")
         if not isinstance(iterations_per_run, (int, np.integer)) or iterations_per_run < 1:
             raise ValueError(f"'iterations_per_run' must be a positive integer, got {iterations_per_run!r}")
         self.config = config
         self.feedback = feedback
-        self.inputs, self.targets, self.window = check_task_arrays(task, config)
-        n_distinct = self.inputs.shape[0]
         n_trials = iterations_per_run * config.batch_size
+        if callable(task):
+            self.sampler = task
+            self._draws = 0
+            self.trials = self._sample(n_trials)
+        else:
+            self.sampler = None
+            self.trials = check_task_arrays(task, config)
+        n_distinct = self.trials[0].shape[0]
         if n_trials % n_distinct:
             raise ValueError(
                 f"the task has {n_distinct} distinct trials, which must divide the "
@@ -140,10 +153,11 @@ class EpropTrainer:
         self.history = []
         self.last_spikes = None
         self.last_output = None
+        self.last_recurrent = None
         if runner is None:
             def build():
                 return eprop.EpropNetwork(config, n_trials, n_distinct=n_distinct,
-                                          record_spikes=record_spikes)
+                                          record_spikes=record_spikes, record_recurrent=record_recurrent)
             runner = DeviceRunner(build, device=device, directory=directory)
         self.runner = runner
 
@@ -167,11 +181,20 @@ class EpropTrainer:
         }
 
     # -- runs ------------------------------------------------------------------------------------
-    def _run(self, state, learning_rates):
+    def _sample(self, n_trials):
+        """Fresh trials from the sampler (reproducible: the k-th call passes ``draw = k``)."""
+        trials = check_task_arrays(self.sampler(self._draws, n_trials), self.config)
+        self._draws += 1
+        if trials[0].shape[0] != n_trials:
+            raise ValueError(f"the task sampler returned {trials[0].shape[0]} trials, {n_trials} were asked for")
+        return trials
+
+    def _run(self, state, learning_rates, trials=None):
+        inputs, targets, window = self.trials if trials is None else trials
         stimuli = {
-            "inputs": self.inputs.reshape(-1, self.config.n_in),
-            "targets": self.targets.reshape(-1, self.config.n_out),
-            "window": self.window.reshape(-1),
+            "inputs": inputs.reshape(-1, self.config.n_in),
+            "targets": targets.reshape(-1, self.config.n_out),
+            "window": window.reshape(-1),
             "learning_rate": learning_rates,
         }
         # Gradients never carry over: each run accumulates its own.
@@ -180,6 +203,10 @@ class EpropTrainer:
         new_state = {}
         for name, (group, var) in model.state_variables().items():
             new_state[name] = np.asarray(getattr(group, var)[:], dtype=float).copy()
+        return model, new_state, self._metrics(model, targets, window)
+
+    def _metrics(self, model, targets, window):
+        """Per-iteration loss, regularization loss, rate and (for several readouts) error."""
         cfg = self.config
         trial_loss = np.asarray(model.trial_loss_monitor.loss, dtype=float)[:, 1:].sum(axis=0)
         spike_counts = np.asarray(model.trial_spike_count_monitor.n_spikes, dtype=float)[:, 1:]
@@ -192,7 +219,14 @@ class EpropTrainer:
             "reg_loss": reg_loss.reshape(per_batch).mean(axis=1),
             "rate_hz": (rates_per_ms.mean(axis=0) * 1000.0).reshape(per_batch).mean(axis=1),
         }
-        return model, new_state, metrics
+        if cfg.n_out > 1:
+            votes = np.asarray(model.trial_loss_monitor.vote, dtype=float)[:, 1:]  # (n_out, n_trials)
+            n_distinct = targets.shape[0]
+            labels = np.argmax(np.einsum("nt,nto->no", window, targets), axis=1)
+            labels = np.tile(labels, self.n_trials // n_distinct)
+            wrong = (np.argmax(votes, axis=0) != labels).astype(float)
+            metrics["error"] = wrong.reshape(per_batch).mean(axis=1)
+        return metrics
 
     def _learning_rates(self, n_updates):
         rates = np.zeros(self.iterations_per_run + 1)
@@ -221,6 +255,8 @@ class EpropTrainer:
         while done < n_iterations:
             n_now = min(self.iterations_per_run, n_iterations - done)
             start_state = self.state
+            if self.sampler is not None and self.iteration > 0:
+                self.trials = self._sample(self.n_trials)
             model, new_state, metrics = self._run(start_state, self._learning_rates(n_now))
             losses = metrics["loss"][:n_now]
             if self.loss_limit is None and self.iteration == 0 and np.isfinite(losses[0]):
@@ -228,7 +264,7 @@ class EpropTrainer:
             bad = np.flatnonzero(~np.isfinite(losses) | (losses > self.loss_limit))
             if bad.size:
                 self._diverged(int(bad[0]), losses, metrics, start_state, run_dir)
-            self._previous_run = (start_state, n_now)
+            self._previous_run = (start_state, n_now, self.trials)
             for k in range(n_now):
                 self.history.append({"iteration": self.iteration + k,
                                      **{key: float(value[k]) for key, value in metrics.items()}})
@@ -251,8 +287,8 @@ class EpropTrainer:
             if bad > 1:
                 _, good_state, _ = self._run(start_state, self._learning_rates(bad - 1))
         elif self._previous_run is not None:
-            previous_start, previous_n = self._previous_run
-            _, good_state, _ = self._run(previous_start, self._learning_rates(previous_n - 1))
+            previous_start, previous_n, previous_trials = self._previous_run
+            _, good_state, _ = self._run(previous_start, self._learning_rates(previous_n - 1), previous_trials)
         else:
             good_state = start_state  # the very first iteration failed: keep the initial weights
         path = None
@@ -291,14 +327,24 @@ class EpropTrainer:
                 "y": np.asarray(model.output_monitor.y[:, steps], dtype=float),
                 "y_target": np.asarray(model.output_monitor.y_target[:, steps], dtype=float),
             }
+        if model.recurrent_monitor is not None:
+            steps = slice(trial * cfg.n_steps, (trial + 1) * cfg.n_steps)
+            self.last_recurrent = {
+                "neurons": np.asarray(model.recurrent_monitor.record),
+                "v": np.asarray(model.recurrent_monitor.v[:, steps] / b2.volt, dtype=float),
+                "a": np.asarray(model.recurrent_monitor.a[:, steps], dtype=float),
+            }
 
-    def gradients(self):
+    def gradients(self, trials=None):
         """e-prop gradients of the current weights, averaged over the trials of one run.
 
-        Runs without applying updates; returns ``w_in``, ``w_rec``, ``w_out`` gradient
-        matrices (``[post, pre]``, zero where unconnected) and the per-trial metrics.
+        Runs without applying updates, on ``trials`` (a task dict of one run's trials) or on
+        the trials of the last run; returns ``w_in``, ``w_rec``, ``w_out`` gradient matrices
+        (``[post, pre]``, zero where unconnected) and the per-iteration metrics.
         """
-        model, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1))
+        if trials is not None:
+            trials = check_task_arrays(trials, self.config)
+        model, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1), trials)
         self._keep_last_trial(model, self.iterations_per_run)
         conn, cfg = self.connectivity, self.config
         scale = 1.0 / self.n_trials
@@ -310,6 +356,35 @@ class EpropTrainer:
                                               (cfg.n_out, cfg.n_rec)),
         }
         return grads, metrics
+
+    def evaluate(self, n_runs=1, trials=None):
+        """Loss, rate and error of the current weights on fresh trials, without learning.
+
+        Parameters
+        ----------
+        n_runs : int
+            Runs of fresh trials from the sampler (each ``iterations_per_run * batch_size``
+            trials); ignored when ``trials`` is given.
+        trials : dict or None
+            A task dict of one run's trials.
+
+        Returns
+        -------
+        dict
+            Means over all evaluated trials: ``loss``, ``reg_loss``, ``rate_hz`` (and ``error``).
+        """
+        if trials is not None:
+            batches = [check_task_arrays(trials, self.config)]
+        elif self.sampler is not None:
+            batches = [self._sample(self.n_trials) for _ in range(n_runs)]
+        else:
+            batches = [self.trials]
+        collected = {}
+        for batch in batches:
+            _, _, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1), batch)
+            for key, value in metrics.items():
+                collected.setdefault(key, []).append(np.mean(value))
+        return {key: float(np.mean(values)) for key, values in collected.items()}
 
     def close(self):
         self.runner.close()

@@ -9,6 +9,7 @@ import importlib
 #: Study name -> module, imported only when the study runs.
 STUDIES = {
     "eprop-pattern": "brian2learn.studies.eprop_pattern",
+    "eprop-evidence": "brian2learn.studies.eprop_evidence",
 }
 
 

@@ -1,0 +1,416 @@
+"""e-prop with adaptive neurons on evidence accumulation (Bellec et al. 2020, Fig. 3).
+
+50 LIF and 50 ALIF neurons (threshold adaptation over 2 s) must report which side
+received more of seven cues, 1 s after the last cue (:mod:`brian2learn.tasks.evidence_accumulation`).
+Training uses fresh batches of 32 trials per iteration, Adam (lr 5e-3) and softmax
+cross-entropy over the recall period, and stops when the error on 8 fresh validation batches
+falls below 7 % (the criterion of the reference code) or after ``--max-iterations``. Each
+feedback mode asked for is trained with e-prop (one C++ build for all), and BPTT (the ``bptt``
+extra) trains the same network from the same initial weights on the same trials.
+
+Along training, at checkpoints, the cosine similarity between the e-prop and the BPTT
+gradient of the recurrent weights is measured on the same batch: the number behind
+"e-prop approaches BPTT".
+
+Reference (shared/REFERENCES.md, re-implementation with batch 32, seed 1): random e-prop
+reached the criterion after 560 iterations (test error 8.6 %), symmetric after 660 (3.1 %);
+the reference README quotes 200-500 iterations.
+"""
+
+import os
+import time
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.analysis import plotting, spikes
+from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
+from brian2learn.plasticity import eprop
+from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
+from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, write_summary
+from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "eprop-evidence"
+DESCRIPTION = "e-prop (LIF+ALIF) vs BPTT on evidence accumulation, Bellec et al. 2020 Fig. 3"
+
+#: Network: 50 LIF + 50 ALIF, 40 inputs, 2 readouts (Bellec et al. 2020, Fig. 3).
+NETWORK = {"n_in": 40, "n_lif": 50, "n_alif": 50, "n_out": 2}
+LEARNING = {
+    "loss": "softmax",
+    "c_reg": 2.0,  # firing-rate regularization (NEST 3.10 example)
+    "f_target": 10.0 * b2.Hz,
+    "optimizer": "adam",
+    "learning_rate": 5e-3,
+}
+SCHEDULE = {
+    "full": {"batch_size": 32, "max_iterations": 2000, "validation_batches": 8, "test_batches": 8,
+             "checkpoints": 5},
+    "quick": {"batch_size": 8, "max_iterations": 12, "validation_batches": 1, "test_batches": 1,
+              "checkpoints": 2},
+}
+CRITERION_ERROR = 0.07  # validation error that stops training
+SCREEN_WINDOW = 8  # training batches whose mean error must be below the criterion before validating
+RECORDED_NEURONS = (0, 1, 50, 51, 52)  # v and a recorded in the example trial (two LIF, three ALIF)
+TEST_ERROR_TARGET = 0.10
+STREAMS = {"train": 0, "validation": 1, "test": 2, "checkpoint": 3}
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help="a small smoke run (batch 8, 12 iterations)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of trials, weights and feedback (default 1)")
+    parser.add_argument("--feedback", nargs="+", choices=eprop.FEEDBACK_MODES, default=["random", "symmetric"],
+                        help="feedback modes to train (default: random symmetric)")
+    parser.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
+    parser.add_argument("--max-iterations", type=int, default=None, help="override the iteration limit")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the batch size")
+    parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
+    parser.add_argument("--out", default=None, help="run directory (default runs/eprop-evidence-seedN)")
+
+
+def make_config(batch_size):
+    params = BELLEC2020_EVIDENCE_ACCUMULATION
+    beta = np.r_[np.zeros(NETWORK["n_lif"]), np.full(NETWORK["n_alif"], float(params["beta"]))] * b2.volt
+    return eprop.EpropConfig(n_in=NETWORK["n_in"], n_rec=NETWORK["n_lif"] + NETWORK["n_alif"],
+                             n_out=NETWORK["n_out"], n_steps=trial_length(), neuron_params=params, beta=beta,
+                             batch_size=batch_size, **LEARNING)
+
+
+def trials(seed, stream, draw, n_trials):
+    """Trials of one batch: independent streams for training, validation, test and checkpoints."""
+    return evidence_accumulation_trials(n_trials, seed=[seed, STREAMS[stream], draw])
+
+
+def _bptt_module():
+    try:
+        from brian2learn.plasticity import bptt
+    except ImportError:
+        return None
+    return bptt
+
+
+def _decision_error(y, targets, window):
+    """Fraction of trials whose readout with the largest window-mean output is not the label."""
+    votes = np.einsum("nt,nto->no", window, y)
+    labels = np.argmax(np.einsum("nt,nto->no", window, targets), axis=1)
+    return float(np.mean(np.argmax(votes, axis=1) != labels))
+
+
+class EpropMethod:
+    """e-prop with one feedback mode, trained batch by batch."""
+
+    def __init__(self, config, weights, feedback, feedback_matrix, seed, args, run_dir, runner):
+        self.label = f"eprop-{feedback}"
+        self.seed = seed
+        self.trainer = EpropTrainer(
+            config, weights, lambda draw, n: trials(seed, "train", draw, n), feedback=feedback,
+            feedback_matrix=feedback_matrix, device=args.device, iterations_per_run=1, runner=runner,
+            directory=os.path.join(run_dir, "build") if runner is None else None,
+            record_recurrent=RECORDED_NEURONS)
+        self.run_dir = run_dir
+
+    def step(self):
+        self.trainer.train(1, run_dir=os.path.join(self.run_dir, self.label))
+        return self.trainer.history[-1]
+
+    def evaluate(self, stream, n_batches, batch_size):
+        errors, losses = [], []
+        for k in range(n_batches):
+            metrics = self.trainer.evaluate(trials=trials(self.seed, stream, k, batch_size))
+            errors.append(metrics["error"])
+            losses.append(metrics["loss"])
+        return float(np.mean(errors)), float(np.mean(losses))
+
+    def gradient(self, batch):
+        grads, _ = self.trainer.gradients(trials=batch)
+        return grads
+
+    def weights(self):
+        return self.trainer.weights()
+
+
+class BpttMethod:
+    """BPTT of the same discrete model (plain BPTT, the reset included), with Adam."""
+
+    def __init__(self, config, weights, seed, bptt):
+        self.label = "bptt"
+        self.bptt = bptt
+        self.seed = seed
+        self.config = config
+        self.params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss,
+                                               c_reg=config.c_reg, f_target=config.f_target, reset_gradient=True)
+        self.params = bptt.NetworkParams(**{**self.params.__dict__, "beta": np.asarray(config.beta)})
+        self.weights_now = {key: np.array(value) for key, value in weights.items()}
+        self.adam = {key: (np.zeros_like(value), np.zeros_like(value)) for key, value in self.weights_now.items()}
+        self.iteration = 0
+        self.history = []
+
+    def _loss(self, batch):
+        return self.bptt.loss_and_gradients(self.weights_now, batch["inputs"], batch["targets"], batch["window"],
+                                            self.params)
+
+    def step(self):
+        batch = trials(self.seed, "train", self.iteration, self.config.batch_size)
+        metrics, grads = self._loss(batch)
+        grads["w_rec"] = grads["w_rec"] * (1 - np.eye(self.config.n_rec))
+        y = self.bptt.readout_batch(self.weights_now, batch["inputs"], self.params)
+        error = _decision_error(y, batch["targets"], batch["window"])
+        cfg = self.config
+        k = self.iteration + 1
+        for key, grad in grads.items():
+            m, v = self.adam[key]
+            m[:] = cfg.adam_beta1 * m + (1 - cfg.adam_beta1) * grad
+            v[:] = cfg.adam_beta2 * v + (1 - cfg.adam_beta2) * grad ** 2
+            m_hat = m / (1 - cfg.adam_beta1 ** k)
+            v_hat = v / (1 - cfg.adam_beta2 ** k)
+            self.weights_now[key] = self.weights_now[key] - cfg.learning_rate * m_hat / (np.sqrt(v_hat) +
+                                                                                         cfg.adam_epsilon)
+        row = {"iteration": self.iteration, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
+               "rate_hz": metrics["mean_rate_hz"], "error": error}
+        self.history.append(row)
+        self.iteration += 1
+        if not np.isfinite(row["loss"]):
+            raise TrainingDivergedError(f"training diverged: loss {row['loss']} at iteration {row['iteration']}",
+                                        row["iteration"], row["loss"], None)
+        return row
+
+    def evaluate(self, stream, n_batches, batch_size):
+        errors, losses = [], []
+        for k in range(n_batches):
+            batch = trials(self.seed, stream, k, batch_size)
+            metrics, _ = self._loss(batch)
+            y = self.bptt.readout_batch(self.weights_now, batch["inputs"], self.params)
+            errors.append(_decision_error(y, batch["targets"], batch["window"]))
+            losses.append(metrics["task_loss"])
+        return float(np.mean(errors)), float(np.mean(losses))
+
+    def gradient(self, batch):
+        _, grads = self._loss(batch)
+        return grads
+
+    def weights(self):
+        return self.weights_now
+
+
+def _cosine(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm > 0 else float("nan")
+
+
+def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkpoint_iterations=()):
+    """Train until the validation error is below the criterion or the iteration limit.
+
+    Returns the history DataFrame, the iterations to criterion (None if not reached), the
+    validation log and the gradient-agreement log.
+    """
+    progress = Progress(method.label)
+    validations, agreement = [], []
+    reached = None
+    start = time.perf_counter()
+    for iteration in range(schedule["max_iterations"]):
+        if bptt_reference is not None and iteration in checkpoint_iterations:
+            batch = trials(method.seed, "checkpoint", iteration, batch_size)
+            eprop_grad = method.gradient(batch)
+            exact = bptt_reference.bptt.loss_and_gradients(method.weights(), batch["inputs"], batch["targets"],
+                                                           batch["window"], bptt_reference.params)[1]
+            off = ~np.eye(exact["w_rec"].shape[0], dtype=bool)
+            agreement.append({"iteration": iteration,
+                              "cosine_w_rec": _cosine(eprop_grad["w_rec"][off], exact["w_rec"][off]),
+                              "cosine_w_in": _cosine(eprop_grad["w_in"], exact["w_in"]),
+                              "cosine_w_out": _cosine(eprop_grad["w_out"], exact["w_out"])})
+        row = method.step()
+        done = iteration + 1
+        if done % 10 == 0 or done == schedule["max_iterations"]:
+            progress(done, schedule["max_iterations"], row)
+        recent = [r["error"] for r in method_history(method)[-SCREEN_WINDOW:]]
+        screen = len(recent) >= min(SCREEN_WINDOW, schedule["max_iterations"]) and np.mean(recent) < CRITERION_ERROR
+        if screen:
+            error, loss = method.evaluate("validation", schedule["validation_batches"], batch_size)
+            validations.append({"iteration": iteration, "validation_error": error, "validation_loss": loss})
+            if error < CRITERION_ERROR:
+                reached = done
+                break
+    wall = time.perf_counter() - start
+    return pd.DataFrame(method_history(method)), reached, validations, agreement, wall
+
+
+def method_history(method):
+    return method.trainer.history if hasattr(method, "trainer") else method.history
+
+
+def run(args):
+    """Train every method, write summary.json, Parquet tables and figures; return the summary."""
+    mode = "quick" if args.quick else "full"
+    schedule = dict(SCHEDULE[mode])
+    if args.max_iterations is not None:
+        if args.max_iterations < 1:
+            raise ValueError(f"'--max-iterations' must be a positive integer, got {args.max_iterations}")
+        schedule["max_iterations"] = args.max_iterations
+    batch_size = args.batch_size if args.batch_size is not None else schedule["batch_size"]
+    if batch_size < 1:
+        raise ValueError(f"'--batch-size' must be a positive integer, got {batch_size}")
+    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    config = make_config(batch_size)
+    weights = eprop.initial_weights(config, args.seed)
+    feedback_matrix = eprop.random_feedback(config, args.seed)
+    bptt = None if args.no_bptt else _bptt_module()
+    n_checkpoints = schedule["checkpoints"]
+    checkpoints = sorted({int(round(x)) for x in np.linspace(0, schedule["max_iterations"] - 1, n_checkpoints)})
+    print(f"{NAME}: {mode} mode, batch {batch_size}, up to {schedule['max_iterations']} iterations, seed "
+          f"{args.seed}, feedback {' '.join(args.feedback)}, device {args.device}, run directory {run_dir}",
+          flush=True)
+
+    reference = BpttMethod(config, weights, args.seed, bptt) if bptt is not None else None
+    results, histories, validations, agreements = {}, [], [], []
+    example = None
+    runner = None
+    failure = None
+    try:
+        for feedback in args.feedback:
+            method = EpropMethod(config, weights, feedback, feedback_matrix, args.seed, args, run_dir, runner)
+            runner = method.trainer.runner
+            try:
+                history, reached, validation, agreement, wall = train_to_criterion(
+                    method, schedule, batch_size, reference, checkpoints)
+            except TrainingDivergedError as error:
+                failure = f"{method.label}: {error}"
+                histories.append(pd.DataFrame(method.trainer.history).assign(method=method.label))
+                break
+            test_error, test_loss = method.evaluate("test", schedule["test_batches"], batch_size)
+            results[method.label] = _result(history, reached, test_error, test_loss, wall)
+            if agreement:
+                results[method.label]["gradient_cosine_w_rec"] = [a["cosine_w_rec"] for a in agreement]
+            histories.append(history.assign(method=method.label))
+            validations += [dict(v, method=method.label) for v in validation]
+            agreements += [dict(a, method=method.label) for a in agreement]
+            if example is None:
+                example = _example_trial(method.trainer, config)
+        builds = runner.n_builds if runner is not None else 0
+        binary_runs = runner.n_runs if runner is not None else 0
+        compile_seconds = runner.compile_seconds if runner is not None else 0.0
+    finally:
+        if runner is not None:
+            runner.close()
+
+    if reference is not None and failure is None:
+        history, reached, validation, _, wall = train_to_criterion(reference, schedule, batch_size)
+        test_error, test_loss = reference.evaluate("test", schedule["test_batches"], batch_size)
+        results["bptt"] = _result(history, reached, test_error, test_loss, wall)
+        histories.append(history.assign(method="bptt"))
+        validations += [dict(v, method="bptt") for v in validation]
+
+    tables = {"losses": pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
+              "validation": pd.DataFrame(validations), "gradient_agreement": pd.DataFrame(agreements)}
+    for name, table in tables.items():
+        if not table.empty:
+            table.to_parquet(os.path.join(run_dir, f"{name}.parquet"), index=False)
+    if example is not None:
+        example["spikes"].to_parquet(os.path.join(run_dir, "example_trial_spikes.parquet"), index=False)
+    figures = _figures(run_dir, tables, example, config)
+    if mode == "full" and args.max_iterations is None and args.batch_size is None:
+        for entry in results.values():
+            entry["target_met"] = bool(entry["iterations_to_criterion"] is not None
+                                       and entry["test_error"] < TEST_ERROR_TARGET)
+    summary = {
+        "study": NAME, "status": "diverged" if failure else "completed", "failure": failure, "mode": mode,
+        "seed": args.seed, "device": args.device, "batch_size": batch_size,
+        "max_iterations": schedule["max_iterations"], "criterion_validation_error": CRITERION_ERROR,
+        "methods": results, "gradient_checkpoints": checkpoints if reference is not None else [],
+        "builds": builds, "binary_runs": binary_runs, "compile_seconds": compile_seconds,
+        "bptt_skipped": None if reference is not None else ("--no-bptt given" if args.no_bptt else
+                                                            "JAX not installed (pip install -e '.[bptt]')"),
+        "figures": figures,
+        "reference": {"eprop-random": {"iterations": 560, "test_error": 0.086},
+                      "eprop-symmetric": {"iterations": 660, "test_error": 0.031}},
+    }
+    write_summary(run_dir, summary)
+    _print_table(results)
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    if failure:
+        raise StudyError(f"{failure} (partial results in {run_dir})")
+    return summary
+
+
+def _result(history, reached, test_error, test_loss, wall):
+    last = history.iloc[-1]
+    return {"iterations": int(len(history)), "iterations_to_criterion": reached, "test_error": test_error,
+            "test_loss": test_loss, "final_train_loss": float(last["loss"]),
+            "mean_rate_hz": float(history["rate_hz"].iloc[-10:].mean()), "wall_seconds": wall}
+
+
+def _print_table(results):
+    print(f"{'method':18s} {'iterations':>10s} {'to criterion':>12s} {'test error':>10s} {'rate Hz':>8s} "
+          f"{'wall s':>8s}")
+    for label, entry in results.items():
+        reached = entry["iterations_to_criterion"]
+        print(f"{label:18s} {entry['iterations']:>10d} {str(reached) if reached else '-':>12s} "
+              f"{100 * entry['test_error']:>9.1f}% {entry['mean_rate_hz']:>8.1f} {entry['wall_seconds']:>8.1f}")
+
+
+def _example_trial(trainer, config):
+    frames = [spikes.spikes_to_dataframe(indices, times, group=group)
+              for group, (indices, times) in trainer.last_spikes.items()]
+    y = trainer.last_output["y"]
+    softmax = np.exp(y - y.max(axis=0)) / np.exp(y - y.max(axis=0)).sum(axis=0)
+    recorded = trainer.last_recurrent
+    beta = np.asarray(config.beta)[recorded["neurons"]]
+    thresholds = float(config.neuron_params["v_th"]) + beta[:, None] * recorded["a"]
+    return {"spikes": pd.concat(frames, ignore_index=True), "t": trainer.last_output["t"], "softmax": softmax,
+            "target": trainer.last_output["y_target"], "neurons": recorded["neurons"], "thresholds": thresholds,
+            "v": recorded["v"]}
+
+
+def _figures(run_dir, tables, example, config):
+    written = []
+    losses = tables["losses"]
+    if not losses.empty:
+        fig, (ax_loss, ax_error) = plt.subplots(1, 2, figsize=(10, 3.8))
+        plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
+                                      axes=ax_loss)
+        ax_loss.set_title("training loss")
+        for method, group in losses.groupby("method", sort=False):
+            ax_error.plot(group["iteration"], 100 * group["error"].rolling(8, min_periods=1).mean(), label=method)
+        ax_error.axhline(100 * CRITERION_ERROR, color="k", lw=0.8, ls=":")
+        ax_error.set(xlabel="iteration", ylabel="training error (%), mean of 8", title="error")
+        ax_error.legend()
+        written.append(_save(fig, run_dir, "learning_curves.png"))
+    agreement = tables["gradient_agreement"]
+    if not agreement.empty:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for method, group in agreement.groupby("method", sort=False):
+            ax.plot(group["iteration"], group["cosine_w_rec"], "o-", label=method)
+        ax.set(xlabel="iteration", ylabel="cosine(e-prop, BPTT), W_rec", ylim=(-0.1, 1.05))
+        ax.legend()
+        written.append(_save(fig, run_dir, "gradient_agreement.png"))
+    if example is not None:
+        fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
+        frame = example["spikes"]
+        plotting.plot_raster(frame[frame["group"] == "inputs"], axes=axes[0])
+        axes[0].set_title("example trial: inputs (left, right, recall, background)")
+        plotting.plot_raster(frame[frame["group"] == "recurrent"], axes=axes[1])
+        axes[1].set_title("recurrent neurons (0-49 LIF, 50-99 ALIF)")
+        t_ms = example["t"] * 1000
+        for k, name in enumerate(("left", "right")):
+            axes[2].plot(t_ms, example["softmax"][k], label=f"softmax {name}")
+        axes[2].plot(t_ms, example["target"][1], "k:", label="target right")
+        axes[2].set(ylabel="readout", title="readout softmax")
+        axes[2].legend(loc="upper left")
+        for neuron, threshold in zip(example["neurons"], example["thresholds"]):
+            axes[3].plot(t_ms, threshold * 1000, label=f"neuron {neuron}")
+        axes[3].set(xlabel="time (ms)", ylabel="threshold A (mV)", title="adaptive thresholds")
+        axes[3].legend(loc="upper left", fontsize=7)
+        written.append(_save(fig, run_dir, "example_trial.png"))
+    return written
+
+
+def _save(fig, run_dir, name):
+    fig.tight_layout()
+    path = os.path.join(run_dir, name)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return name
