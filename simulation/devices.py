@@ -129,6 +129,7 @@ class DeviceRunner:
             b2.device.reinit()
             b2.device.activate()
             b2.set_device("runtime")
+            b2.prefs.devices.cpp_standalone.openmp_threads = self._previous_threads
             if self._own_directory and self.directory and os.path.isdir(self.directory):
                 shutil.rmtree(self.directory, ignore_errors=True)
         self.model = None
@@ -194,6 +195,7 @@ class DeviceRunner:
             b2.device.activate()
         b2.set_device("cpp_standalone", build_on_run=False)
         self._standalone_active = True
+        self._previous_threads = b2.prefs.devices.cpp_standalone.openmp_threads
         if self.threads:
             b2.prefs.devices.cpp_standalone.openmp_threads = int(self.threads)
         model = self.build()

@@ -96,11 +96,14 @@ class EpropTrainer:
     record_recurrent : sequence of int
         Recurrent neurons whose ``v`` and adaptation ``a`` of the last trial are kept in
         ``last_recurrent``.
+    threads : int or None
+        OpenMP threads of the standalone build (e-prop draws no random numbers, so results
+        do not depend on it).
     """
 
     def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None,
                  device="cpp_standalone", iterations_per_run=50, directory=None, runner=None,
-                 record_spikes=True, loss_limit=None, record_recurrent=()):
+                 record_spikes=True, loss_limit=None, record_recurrent=(), threads=None):
         if feedback not in FEEDBACK_MODES:
             raise ValueError(f"unknown feedback mode {feedback!r}; allowed: {', '.join(FEEDBACK_MODES)}")
         if not isinstance(iterations_per_run, (int, np.integer)) or iterations_per_run < 1:
@@ -158,7 +161,7 @@ class EpropTrainer:
             def build():
                 return eprop.EpropNetwork(config, n_trials, n_distinct=n_distinct,
                                           record_spikes=record_spikes, record_recurrent=record_recurrent)
-            runner = DeviceRunner(build, device=device, directory=directory)
+            runner = DeviceRunner(build, device=device, directory=directory, threads=threads)
         self.runner = runner
 
     # -- state ---------------------------------------------------------------------------------

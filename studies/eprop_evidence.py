@@ -69,6 +69,7 @@ def add_arguments(parser):
     parser.add_argument("--max-iterations", type=int, default=None, help="override the iteration limit")
     parser.add_argument("--batch-size", type=int, default=None, help="override the batch size")
     parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
+    parser.add_argument("--threads", type=int, default=None, help="OpenMP threads of the C++ build")
     parser.add_argument("--out", default=None, help="run directory (default runs/eprop-evidence-seedN)")
 
 
@@ -110,7 +111,7 @@ class EpropMethod:
             config, weights, lambda draw, n: trials(seed, "train", draw, n), feedback=feedback,
             feedback_matrix=feedback_matrix, device=args.device, iterations_per_run=1, runner=runner,
             directory=os.path.join(run_dir, "build") if runner is None else None,
-            record_recurrent=RECORDED_NEURONS)
+            record_recurrent=RECORDED_NEURONS, threads=args.threads)
         self.run_dir = run_dir
 
     def step(self):
