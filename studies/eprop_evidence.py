@@ -203,11 +203,14 @@ def _cosine(a, b):
     return float(a @ b / norm) if norm > 0 else float("nan")
 
 
-def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkpoint_iterations=()):
+def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkpoint_iterations=(),
+                       partial_path=None):
     """Train until the validation error is below the criterion or the iteration limit.
 
-    Returns the history DataFrame, the iterations to criterion (None if not reached), the
-    validation log and the gradient-agreement log.
+    Every 10 iterations the history so far is written to ``partial_path`` (Parquet), so that
+    an interrupted training keeps its learning curve. Returns the history DataFrame, the
+    iterations to criterion (None if not reached), the validation log, the gradient-agreement
+    log and the wall time.
     """
     progress = Progress(method.label)
     validations, agreement = [], []
@@ -228,6 +231,8 @@ def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkp
         done = iteration + 1
         if done % 10 == 0 or done == schedule["max_iterations"]:
             progress(done, schedule["max_iterations"], row)
+            if partial_path is not None:
+                pd.DataFrame(method_history(method)).to_parquet(partial_path, index=False)
         recent = [r["error"] for r in method_history(method)[-SCREEN_WINDOW:]]
         screen = len(recent) >= min(SCREEN_WINDOW, schedule["max_iterations"]) and np.mean(recent) < CRITERION_ERROR
         if screen:
@@ -277,7 +282,8 @@ def run(args):
             runner = method.trainer.runner
             try:
                 history, reached, validation, agreement, wall = train_to_criterion(
-                    method, schedule, batch_size, reference, checkpoints)
+                    method, schedule, batch_size, reference, checkpoints,
+                    partial_path=os.path.join(run_dir, f"losses_partial_{method.label}.parquet"))
             except TrainingDivergedError as error:
                 failure = f"{method.label}: {error}"
                 histories.append(pd.DataFrame(method.trainer.history).assign(method=method.label))
@@ -299,7 +305,8 @@ def run(args):
             runner.close()
 
     if reference is not None and failure is None:
-        history, reached, validation, _, wall = train_to_criterion(reference, schedule, batch_size)
+        history, reached, validation, _, wall = train_to_criterion(
+            reference, schedule, batch_size, partial_path=os.path.join(run_dir, "losses_partial_bptt.parquet"))
         test_error, test_loss = reference.evaluate("test", schedule["test_batches"], batch_size)
         results["bptt"] = _result(history, reached, test_error, test_loss, wall)
         histories.append(history.assign(method="bptt"))

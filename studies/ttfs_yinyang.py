@@ -1,0 +1,413 @@
+"""Time-to-first-spike learning on Yin-Yang (Göltz, Kriener et al. 2021, Nat Mach Intell 3:823).
+
+Göltz et al. (2021), "Fast and energy-efficient neuromorphic deep learning with first-spike
+times", doi:10.1038/s42256-021-00388-x; data set: Kriener, Göltz & Petrovici (2021),
+arXiv:2102.08211 (:mod:`brian2learn.tasks.yinyang`).
+
+A layered network of LIF neurons with exponential synaptic currents, each firing at most once
+(:mod:`brian2learn.models.ttfs`): 4 input spikes (the features x, y, 1-x, 1-y) plus a bias
+spike -> 120 hidden -> 3 outputs; the output neuron of the correct class should fire first.
+Training uses the exact derivatives of the spike times (:mod:`brian2learn.plasticity.ttfs`)
+with the forward pass either in closed form (``--substrate analytic``) or simulated by Brian2
+(``--substrate brian2``: one network holds a batch of 150 samples as neuron copies, built once
+with ``cpp_standalone`` and re-run with ``run_args``; spike times are read from SpikeMonitors
+and the gradient is computed from these recorded times).
+
+Constants (time in units of ``tau_s``; weights in ``g_l (v_th - E_l)``):
+
+- from the paper / the issue: ``tau_m = tau_s``, threshold 1 (natural units), 120 hidden
+  neurons, loss with ``xi = 0.2`` and ``alpha = 0.005``, Adam with learning rate 5e-3, batch
+  150, 300 epochs; per-neuron gradient clipping and weight bumping of silent layers;
+- our choices: input times ``t_early = 0.15``, ``t_late = 2.0``, bias spike at ``0.9``;
+  ``beta = 1``; initial weights N(1.5, 0.8) (input -> hidden) and N(0.5, 0.8) (hidden ->
+  output); clipping norm 0.2 per neuron; bump 5e-3 when more than 30 % of the hidden spikes or
+  any output spike of a batch is missing; learning rate x0.95 every 20 epochs; substrate step
+  ``0.01 tau_s`` over ``4 tau_s``, ``tau_s = 5 ms``.
+
+Target (full mode): test accuracy >= 95 % (paper: 95.9 % in simulation).
+"""
+
+import os
+import time
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.analysis import energy, spikes
+from brian2learn.models import ttfs as ttfs_model
+from brian2learn.plasticity import ttfs
+from brian2learn.studies.common import StudyError, prepare_run_dir, write_summary
+from brian2learn.tasks import yinyang
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.colors import to_rgb  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+
+NAME = "ttfs-yinyang"
+DESCRIPTION = "time-to-first-spike learning with exact spike-time gradients on Yin-Yang, Göltz et al. 2021"
+
+SUBSTRATES = ("analytic", "brian2")
+DEVICES = ("cpp_standalone", "runtime")
+#: Input encoding, in units of tau_s.
+ENCODING = {"t_early": 0.15, "t_late": 2.0, "t_bias": 0.9}
+#: Brian2 substrate: step and simulated time (units of tau_s), samples per network run.
+SUBSTRATE = {"dt": 0.01, "duration": 4.0, "n_copies": 150}
+EPOCHS = {"full": 300, "quick": {"analytic": 20, "brian2": 4}}
+TARGET_TEST_ACCURACY = 0.95
+PAPER_TEST_ACCURACY = 0.959
+MAP_RESOLUTION = 150
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{EPOCHS['quick']['analytic']} epochs ({EPOCHS['quick']['brian2']} with --substrate "
+                        f"brian2) instead of {EPOCHS['full']}")
+    parser.add_argument("--seed", type=int, default=1, help="seed of weights and batch order (default 1)")
+    parser.add_argument("--substrate", choices=SUBSTRATES, default="analytic",
+                        help="forward pass in closed form or simulated by Brian2 (default analytic)")
+    parser.add_argument("--device", choices=DEVICES, default="cpp_standalone",
+                        help="Brian2 device of the brian2 substrate (default cpp_standalone)")
+    parser.add_argument("--tau-ratio", type=int, choices=ttfs_model.TAU_RATIOS, default=1,
+                        help="tau_m / tau_s (default 1)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    parser.add_argument("--out", default=None, help="run directory (default runs/ttfs-yinyang[-brian2]-seedN)")
+
+
+def _options(args):
+    """The options of ``args`` (an argparse Namespace), checked; missing ones take their defaults."""
+    options = {
+        "quick": bool(getattr(args, "quick", False)),
+        "seed": getattr(args, "seed", 1),
+        "substrate": getattr(args, "substrate", "analytic"),
+        "device": getattr(args, "device", "cpp_standalone"),
+        "tau_ratio": getattr(args, "tau_ratio", 1),
+        "epochs": getattr(args, "epochs", None),
+        "out": getattr(args, "out", None),
+    }
+    if options["substrate"] not in SUBSTRATES:
+        raise ValueError(f"'--substrate' must be one of {', '.join(SUBSTRATES)}, got {options['substrate']!r}")
+    if options["device"] not in DEVICES:
+        raise ValueError(f"'--device' must be one of {', '.join(DEVICES)}, got {options['device']!r}")
+    if options["tau_ratio"] not in ttfs_model.TAU_RATIOS:
+        raise ValueError(f"'--tau-ratio' must be 1 or 2, got {options['tau_ratio']!r}")
+    seed = options["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise ValueError(f"'--seed' must be an integer in [0, 2**32), got {seed!r}")
+    epochs = options["epochs"]
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1):
+        raise ValueError(f"'--epochs' must be a positive integer, got {epochs!r}")
+    return options
+
+
+def neuron_params(tau_ratio):
+    """:data:`brian2learn.models.ttfs.GOELTZ2021_PARAMS` with ``tau_m = tau_ratio * tau_s``."""
+    params = dict(ttfs_model.GOELTZ2021_PARAMS)
+    params["tau_m"] = tau_ratio * params["tau_s"]
+    return params
+
+
+class Brian2Substrate:
+    """Forward pass ``f(t_in, weights)`` simulated by Brian2, a batch of samples per network run.
+
+    Samples are split into runs of ``n_copies``; a short last run is padded with silent copies.
+    Returns the recorded spike times ``[inputs, hidden, outputs]`` in units of ``tau_s``.
+    """
+
+    def __init__(self, layer_sizes, params, device="cpp_standalone", directory=None, n_copies=150,
+                 dt=0.01, duration=4.0):
+        from brian2learn.simulation.devices import DeviceRunner
+
+        self.layer_sizes = list(layer_sizes)
+        self.params = params
+        self.n_copies = n_copies
+        self.dt = dt * params["tau_s"]
+        self.duration = duration * params["tau_s"]
+        self._checked = False
+
+        def build():
+            return ttfs_model.TTFSBatchNetwork(self.layer_sizes, n_copies, params, dt=self.dt,
+                                               duration=self.duration)
+
+        self.runner = DeviceRunner(build, device=device, directory=directory)
+
+    def __call__(self, t_in, weights):
+        t_in = np.asarray(t_in, dtype=float)
+        parts = []
+        for start in range(0, len(t_in), self.n_copies):
+            chunk = t_in[start:start + self.n_copies]
+            padded = np.full((self.n_copies, chunk.shape[1]), np.inf)
+            padded[:len(chunk)] = chunk
+            values = ttfs_model.batch_network_values(padded, weights, self.layer_sizes, self.n_copies,
+                                                     self.params, self.dt, self.duration)
+            model = self.runner.run(values)
+            if not self._checked:
+                model.check_synapse_order()
+                self._checked = True
+            parts.append([times[:len(chunk)] for times in model.spike_times()])
+        return [np.concatenate([p[layer] for p in parts]) for layer in range(len(parts[0]))]
+
+    def close(self):
+        self.runner.close()
+
+
+def _progress(epoch, n_epochs, row, start):
+    print(f"[{NAME}] epoch {epoch}/{n_epochs}  loss {row['train_loss']:.4g}  train {100 * row['train_accuracy']:.1f} %"
+          f"  validation {100 * row['validation_accuracy']:.1f} %  ({time.perf_counter() - start:.1f} s)",
+          flush=True)
+
+
+def run(args):
+    """Train, evaluate, write summary.json, Parquet tables and figures; return the summary."""
+    opts = _options(args)
+    mode = "quick" if opts["quick"] else "full"
+    substrate = opts["substrate"]
+    n_epochs = opts["epochs"] or (EPOCHS["quick"][substrate] if opts["quick"] else EPOCHS["full"])
+    default_dir = f"{NAME}-seed{opts['seed']}" if substrate == "analytic" else f"{NAME}-brian2-seed{opts['seed']}"
+    run_dir = prepare_run_dir(opts["out"] or os.path.join("runs", default_dir))
+    params = neuron_params(opts["tau_ratio"])
+    tau_s_ms = float(params["tau_s"] / b2.ms)
+    device_note = f", device {opts['device']}" if substrate == "brian2" else ""
+    print(f"{NAME}: {mode} mode, {n_epochs} epochs, seed {opts['seed']}, substrate {substrate}{device_note}, "
+          f"tau_m/tau_s {opts['tau_ratio']}, run directory {run_dir}", flush=True)
+
+    data = yinyang.yin_yang_splits()
+    inputs = {name: yinyang.encode_spike_times(split["features"], **ENCODING) for name, split in data.items()}
+    labels = {name: split["labels"] for name, split in data.items()}
+    config = ttfs.TTFSConfig(tau_ratio=opts["tau_ratio"])
+    weights = ttfs.initial_weights(config, opts["seed"])
+    substrate_runner = None
+    if substrate == "brian2":
+        substrate_runner = Brian2Substrate(config.layer_sizes, params, device=opts["device"],
+                                           directory=os.path.join(run_dir, "build"), **SUBSTRATE)
+    trainer = ttfs.TTFSTrainer(config, weights, forward=substrate_runner)
+    rng = np.random.default_rng(opts["seed"])
+    rows = []
+    status, failure = "completed", None
+    last_good = [w.copy() for w in trainer.weights]
+    start = time.perf_counter()
+    every = max(1, n_epochs // 20)
+    try:
+        for epoch in range(n_epochs):
+            epoch_start = time.perf_counter()
+            stats = trainer.train_epoch(inputs["train"], labels["train"], rng)
+            train_seconds = time.perf_counter() - epoch_start
+            if not (np.isfinite(stats["loss"]) and all(np.isfinite(w).all() for w in trainer.weights)):
+                status, failure = "diverged", f"training diverged at epoch {epoch + 1} (non-finite loss or weights)"
+                np.savez(os.path.join(run_dir, "last_good_weights.npz"), *last_good, epoch=epoch)
+                break
+            last_good = [w.copy() for w in trainer.weights]
+            validation = trainer.evaluate(inputs["validation"], labels["validation"])
+            row = {"epoch": epoch + 1, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
+                   "validation_loss": validation["loss"], "validation_accuracy": validation["accuracy"],
+                   "learning_rate": trainer.learning_rate(epoch), "bumped_batches": stats["bumped_batches"],
+                   "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start}
+            rows.append(row)
+            if (epoch + 1) % every == 0 or epoch == 0 or epoch + 1 == n_epochs:
+                _progress(epoch + 1, n_epochs, row, start)
+        train_wall = time.perf_counter() - start
+        results = {name: trainer.evaluate(inputs[name], labels[name]) for name in ("train", "validation", "test")}
+        analytic_test = None
+        if substrate == "brian2":
+            analytic_test = ttfs.TTFSTrainer(config, trainer.weights).evaluate(inputs["test"], labels["test"])
+    finally:
+        if substrate_runner is not None:
+            substrate_runner.close()
+
+    history = pd.DataFrame(rows)
+    if not history.empty:
+        history.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
+    np.savez(os.path.join(run_dir, "weights.npz"), *trainer.weights)
+    test = results["test"]
+    tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, tau_s_ms)
+    metrics = _test_metrics(test, labels["test"], config, tau_s_ms)
+    figures = _figures(run_dir, history, trainer, config, data["test"], test, substrate)
+
+    summary = {
+        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": opts["seed"],
+        "substrate": substrate, "device": opts["device"] if substrate == "brian2" else None,
+        "epochs": n_epochs, "epochs_completed": len(rows),
+        "accuracy": {name: result["accuracy"] for name, result in results.items()},
+        "loss": {name: result["loss"] for name, result in results.items()},
+        "test_accuracy_analytic_forward": analytic_test["accuracy"] if analytic_test else None,
+        **metrics,
+        "wall_seconds": {"training": train_wall, "mean_epoch": float(history["epoch_seconds"].mean())
+                         if not history.empty else None,
+                         "mean_epoch_training_only": float(history["train_seconds"].mean())
+                         if not history.empty else None},
+        "brian2": _runner_summary(substrate_runner),
+        "network": {"layer_sizes": list(config.layer_sizes), "tau_ratio": config.tau_ratio,
+                    "theta": config.theta, "encoding_tau_s": ENCODING,
+                    "neuron_params": {name: str(value) for name, value in params.items()},
+                    "substrate": SUBSTRATE if substrate == "brian2" else None},
+        "training": {name: getattr(config, name) for name in (
+            "xi", "alpha", "beta", "learning_rate", "batch_size", "lr_decay", "lr_decay_every", "max_grad_norm",
+            "max_missing", "weight_bump", "weight_init", "t_missing")},
+        "target_test_accuracy": TARGET_TEST_ACCURACY,
+        "target_met": (bool(results["test"]["accuracy"] >= TARGET_TEST_ACCURACY)
+                       if mode == "full" and opts["epochs"] is None and status == "completed" else None),
+        "paper_test_accuracy": PAPER_TEST_ACCURACY,
+        "figures": figures, "tables": tables,
+    }
+    write_summary(run_dir, summary)
+    _print_table(summary)
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    if failure:
+        raise StudyError(f"{failure} (partial results in {run_dir})")
+    return summary
+
+
+def _runner_summary(substrate_runner):
+    if substrate_runner is None:
+        return None
+    runner = substrate_runner.runner
+    return {"compile_seconds": runner.compile_seconds, "builds": runner.n_builds, "runs": runner.n_runs,
+            "run_seconds": runner.run_seconds}
+
+
+def _test_metrics(result, labels, config, tau_s_ms):
+    """Time to decision, spikes and synaptic operations per classification on the test set."""
+    t_inputs, t_hidden, t_out = result["times"]
+    t_decision = result["t_decision"]
+    decided = np.isfinite(t_decision)
+    hidden_spikes = np.isfinite(t_hidden).sum(axis=1)
+    output_spikes = np.isfinite(t_out).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        hidden_before = np.sum(t_hidden <= t_decision[:, None], axis=1)
+    sizes = config.layer_sizes
+    frame = _spike_frame(result["times"], 1.0)
+    sops = energy.synaptic_operations(frame, {"inputs": np.full(sizes[0], sizes[1]),
+                                              "hidden": np.full(sizes[1], sizes[2]),
+                                              "output": np.zeros(sizes[2], dtype=int)})
+    return {
+        "time_to_decision": {
+            "mean_tau_s": float(np.mean(t_decision[decided])) if decided.any() else None,
+            "median_tau_s": float(np.median(t_decision[decided])) if decided.any() else None,
+            "mean_ms": float(np.mean(t_decision[decided]) * tau_s_ms) if decided.any() else None,
+            "mean_after_first_input_tau_s": float(np.mean(t_decision[decided] - t_inputs[decided].min(axis=1)))
+            if decided.any() else None,
+            "undecided_fraction": float(np.mean(~decided)),
+        },
+        "spikes_per_classification": {
+            "hidden": float(hidden_spikes.mean()), "output": float(output_spikes.mean()),
+            "hidden_and_output": float((hidden_spikes + output_spikes).mean()),
+            "until_decision": float((hidden_before[decided] + 1).mean()) if decided.any() else None,
+            "inputs": float(np.isfinite(t_inputs).sum(axis=1).mean()),
+        },
+        "synaptic_operations_per_classification": sops / len(labels),
+    }
+
+
+def _spike_frame(times, tau_s_seconds):
+    """Spike frame (neuron, t in s, trial = sample, group) of every layer."""
+    frames = []
+    for group, layer in zip(("inputs", "hidden", "output"), times):
+        samples, neurons = np.nonzero(np.isfinite(layer))
+        frame = spikes.spikes_to_dataframe(neurons, layer[samples, neurons] * tau_s_seconds, group=group)
+        frame["trial"] = samples.astype(np.int64)
+        frames.append(frame)
+    return spikes.concat_spikes(frames)
+
+
+def _test_tables(run_dir, split, result, tau_s_ms):
+    t_out = result["times"][-1]
+    table = pd.DataFrame({"sample": np.arange(len(split["labels"])), "x": split["features"][:, 0],
+                          "y": split["features"][:, 1], "label": split["labels"],
+                          "prediction": result["prediction"], "t_decision_tau_s": result["t_decision"]})
+    for n in range(t_out.shape[1]):
+        table[f"t_out{n}_tau_s"] = t_out[:, n]
+    table.to_parquet(os.path.join(run_dir, "test_outputs.parquet"), index=False)
+    spikes.save_spikes(_spike_frame(result["times"], tau_s_ms * 1e-3), os.path.join(run_dir, "spikes_test.parquet"))
+    return ["test_outputs.parquet", "spikes_test.parquet"]
+
+
+def _print_table(summary):
+    acc = summary["accuracy"]
+    print(f"{'split':>10} {'accuracy %':>10} {'loss':>8}")
+    for name in ("train", "validation", "test"):
+        print(f"{name:>10} {100 * acc[name]:>10.2f} {summary['loss'][name]:>8.4f}")
+    decision = summary["time_to_decision"]
+    if decision["mean_tau_s"] is not None:
+        print(f"time to decision {decision['mean_tau_s']:.3f} tau_s ({decision['mean_ms']:.2f} ms), "
+              f"spikes per classification {summary['spikes_per_classification']['hidden_and_output']:.1f} "
+              f"({summary['spikes_per_classification']['until_decision']:.1f} until the decision)")
+
+
+def _decision_map(trainer, config):
+    grid = (np.arange(MAP_RESOLUTION) + 0.5) / MAP_RESOLUTION
+    x, y = np.meshgrid(grid, grid)
+    features = np.stack([x.ravel(), y.ravel(), 1 - x.ravel(), 1 - y.ravel()], axis=1)
+    t_in = yinyang.encode_spike_times(features, **ENCODING)
+    forward = ttfs.analytic_forward(config)
+    predictions = [ttfs.classify(forward(t_in[s:s + 5000], trainer.weights)[-1])[0]
+                   for s in range(0, len(t_in), 5000)]
+    return x, y, np.concatenate(predictions).reshape(x.shape)
+
+
+def _figures(run_dir, history, trainer, config, split, result, substrate):
+    colors = np.array(["#1f77b4", "#ff7f0e", "#2ca02c"])
+    names = yinyang.CLASS_NAMES
+    written = []
+    if not history.empty:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        axes[0].plot(history["epoch"], history["train_loss"], label="train (during epoch)")
+        axes[0].plot(history["epoch"], history["validation_loss"], label="validation")
+        axes[0].set_yscale("log")
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[1].plot(history["epoch"], 100 * history["train_accuracy"], label="train (during epoch)")
+        axes[1].plot(history["epoch"], 100 * history["validation_accuracy"], label="validation")
+        axes[1].axhline(100 * TARGET_TEST_ACCURACY, color="gray", lw=0.8, ls="--", label="target (test)")
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("accuracy (%)")
+        for ax in axes:
+            ax.legend()
+        fig.suptitle(f"TTFS on Yin-Yang ({substrate} forward pass)")
+        written.append(_save(fig, run_dir, "learning_curves.png"))
+
+    x, y, prediction = _decision_map(trainer, config)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    image = np.ones(prediction.shape + (3,)) * 0.85
+    for c in range(3):
+        image[prediction == c] = to_rgb(colors[c])
+    outside = ~yinyang.in_disc(x, y)
+    image[outside] = 0.6 * image[outside] + 0.4
+    ax.imshow(image, origin="lower", extent=(0, 1, 0, 1), alpha=0.45)
+    features, labels = split["features"], split["labels"]
+    wrong = result["prediction"] != labels
+    for c in range(3):
+        chosen = (labels == c) & ~wrong
+        ax.scatter(features[chosen, 0], features[chosen, 1], s=6, color=colors[c], label=names[c])
+    ax.scatter(features[wrong, 0], features[wrong, 1], s=18, marker="x", color="k",
+               label=f"misclassified ({wrong.sum()})")
+    ax.add_patch(Circle((0.5, 0.5), 0.5, fill=False, color="k", lw=0.8))
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"decision map (closed form), test accuracy {100 * result['accuracy']:.1f} %")
+    ax.legend(loc="upper right", fontsize=7)
+    written.append(_save(fig, run_dir, "decision_map.png"))
+
+    t_out = result["times"][-1]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+    finite = t_out[np.isfinite(t_out)]
+    bins = np.linspace(finite.min(), finite.max(), 40) if finite.size else 10
+    for c, ax in enumerate(axes):
+        for n in range(t_out.shape[1]):
+            values = t_out[labels == c, n]
+            ax.hist(values[np.isfinite(values)], bins=bins, alpha=0.55, color=colors[n],
+                    label=f"output {n} ({names[n]})")
+        ax.set_title(f"samples of class {c} ({names[c]})")
+        ax.set_xlabel("output spike time (tau_s)")
+    axes[0].set_ylabel("count")
+    axes[0].legend(fontsize=7)
+    written.append(_save(fig, run_dir, "output_spike_times.png"))
+    return written
+
+
+def _save(fig, run_dir, name):
+    fig.tight_layout()
+    fig.savefig(os.path.join(run_dir, name), dpi=110)
+    plt.close(fig)
+    return name
