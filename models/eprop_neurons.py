@@ -128,7 +128,7 @@ y : 1                  # readout value
 y_target : 1           # target of this step
 window : 1             # weight of this step in the loss (0 outside the learning window)
 err : 1                # dE/dy of this step: window*(y - y_target) or window*(pi - pi*)
-I_out : 1              # summed input sum_j W_out z_j of this step
+I_out : 1              # input sum_j W_out z_j of this step (delivered by the spikes)
 loss : 1               # loss of this neuron accumulated over the current trial
 vote : 1               # window-weighted sum of y over the current trial (the decision variable)
 """
@@ -136,6 +136,7 @@ vote : 1               # window-weighted sum of y over the current trial (the de
 #: Per-step readout with mean squared error E = 1/2 sum_t window_t (y - y*)^2.
 READOUT_STEP_MSE = """
 y = kappa*y + (1 - kappa)*I_out
+I_out = 0
 err = window*(y - y_target)
 loss += 0.5*window*(y - y_target)**2
 vote += window*y
@@ -147,7 +148,7 @@ exp_sum : 1            # sum_k exp(y_k) over the readout population
 """
 
 #: First half of the softmax readout: the leaky integration.
-READOUT_STEP_SOFTMAX_INTEGRATE = "y = kappa*y + (1 - kappa)*I_out"
+READOUT_STEP_SOFTMAX_INTEGRATE = "y = kappa*y + (1 - kappa)*I_out\nI_out = 0"
 
 #: Second half of the softmax readout, after ``exp_sum`` is summed:
 #: E = -sum_t window_t sum_k pi*_k log pi_k with pi = softmax(y).

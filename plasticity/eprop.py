@@ -52,8 +52,10 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import eprop_neurons
+from brian2learn.plasticity.eprop_trial_end import TrialHistories
 
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
+ENGINES = ("trial_end", "online")
 OPTIMIZERS = ("gd", "adam")
 LOSSES = ("mse", "softmax")
 
@@ -87,6 +89,12 @@ class EpropConfig:
         ``(w_min, w_max)`` for input and recurrent weights (volt), or ``None``.
     feedback_decay : float
         Weight decay of ``B`` per update in the ``adaptive`` feedback mode.
+    engine : {'trial_end', 'online'}
+        How the gradient of the input and recurrent weights is accumulated: ``online``
+        updates eligibility traces of every synapse in every step (the rule as written);
+        ``trial_end`` (default) computes the same sum once per trial from per-neuron
+        histories (:mod:`brian2learn.plasticity.eprop_trial_end`), several times faster.
+        Both give the same gradients to rounding.
     """
 
     n_in: int
@@ -106,7 +114,7 @@ class EpropConfig:
     batch_size: int = 1
     weight_clip: object = None
     feedback_decay: float = 0.0
-    extra: dict = field(default_factory=dict)
+    engine: str = "trial_end"
 
     def __post_init__(self):
         for name in ("n_in", "n_rec", "n_out", "n_steps", "batch_size"):
@@ -117,6 +125,8 @@ class EpropConfig:
             raise ValueError(f"unknown loss {self.loss!r}; allowed: {', '.join(LOSSES)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; allowed: {', '.join(ENGINES)}")
         if self.loss == "softmax" and self.n_out < 2:
             raise ValueError("the softmax loss needs 'n_out' >= 2")
         if not isinstance(self.f_target, b2.Quantity) or not self.f_target.has_same_dimensions(b2.Hz):
@@ -183,11 +193,14 @@ def synapses_to_matrix(values, pre, post, shape):
 PLASTIC_SYNAPSE_EQS = """
 w : volt               # synaptic weight
 grad : 1/volt          # accumulated gradient dE/dw of the current batch
-ebar : 1/volt          # eligibility trace filtered with the readout's kappa
-esum : 1/volt          # eligibility trace summed over the trial (regularization)
 adam_m : 1/volt        # Adam first moment
 adam_v : 1/volt**2     # Adam second moment
 adam_k : 1             # number of Adam steps taken
+"""
+
+ONLINE_SYNAPSE_EQS = """
+ebar : 1/volt          # eligibility trace filtered with the readout's kappa
+esum : 1/volt          # eligibility trace summed over the trial (regularization)
 """
 
 ALIF_SYNAPSE_EQS = """
@@ -203,7 +216,6 @@ adam_v : 1
 adam_k : 1
 fb_symmetric : 1 (constant)   # 1: B is kept equal to w
 fb_adaptive : 1 (constant)    # 1: B receives the updates of w
-I_out_post = w*z_pre : 1 (summed)
 L_pre = B*err_post : 1 (summed)
 """
 
@@ -225,6 +237,16 @@ esum += e_now
 READOUT_GRADIENT_STEP = "grad += err_post*zfilt_pre"
 
 REGULARIZATION_SIGNAL = "L_reg = c_reg*(n_spikes/(n_steps*dt_ms) - f_target_per_ms)/(n_steps*dt_ms)"
+
+#: Closed form of the trial's gradient (engine 'trial_end'), see eprop_trial_end.
+STORE_RECURRENT_HISTORY = """
+history_write = store_psi(i, (int(t/dt + 0.5)) % n_steps, psi*volt)
+history_write += store_L(i, (int(t/dt + 0.5)) % n_steps, L)
+history_write += store_zbar(i, (int(t/dt + 0.5)) % n_steps, zbar)
+"""
+STORE_INPUT_HISTORY = "history_write = store_xbar(i, (int(t/dt + 0.5)) % n_steps, xbar)"
+TRIAL_END_ADJOINT = "history_write = adjoint(i, L_reg, beta/volt)"
+TRIAL_END_GRADIENT = "grad += input_scale*{dot}(i, j)/volt"
 
 PLASTIC_TRIAL_END = """
 grad += L_reg_post*esum
@@ -329,6 +351,11 @@ class EpropNetwork:
             "window_stimulus": self.window_stimulus,
             "learning_rate_schedule": self.learning_rate_schedule,
         }
+        trial_end = config.engine == "trial_end"
+        if trial_end:
+            self.histories = TrialHistories(name, config.n_steps, config.n_in, config.n_rec,
+                                            constants["kappa"], constants["rho"])
+            namespace.update(self.histories.functions)
         self.namespace = namespace
         lookup = "((int(t/dt + 0.5)) % period_steps)*dt"
         trial_dt = self.trial_duration
@@ -342,6 +369,7 @@ class EpropNetwork:
             x : 1          # input spike of this step (0 or 1)
             xbar : 1       # low-pass (alpha) of x
             xbar_prev : 1  # xbar of the previous step
+            history_write : 1  # return value of the history functions (engine 'trial_end')
             """,
             threshold="x > 0.5", reset="", dt=dt, namespace=namespace, name=f"{name}_inputs",
         )
@@ -357,7 +385,8 @@ class EpropNetwork:
         self.recurrent = b2.NeuronGroup(
             config.n_rec,
             eprop_neurons.RECURRENT_EQS + "L : 1  # learning signal of this step\n"
-            "L_reg : 1  # regularization signal of the trial\n",
+            "L_reg : 1  # regularization signal of the trial\n"
+            "history_write : 1  # return value of the history functions (engine 'trial_end')\n",
             threshold=eprop_neurons.RECURRENT_THRESHOLD,
             reset=eprop_neurons.RECURRENT_RESET,
             dt=dt, namespace=namespace, name=f"{name}_recurrent",
@@ -401,7 +430,9 @@ class EpropNetwork:
 
         # Plastic input and recurrent synapses.
         eligibility = ALIF_ELIGIBILITY_STEP if config.adaptive else LIF_ELIGIBILITY_STEP
-        synapse_eqs = PLASTIC_SYNAPSE_EQS + (ALIF_SYNAPSE_EQS if config.adaptive else "")
+        synapse_eqs = PLASTIC_SYNAPSE_EQS
+        if not trial_end:
+            synapse_eqs += ONLINE_SYNAPSE_EQS + (ALIF_SYNAPSE_EQS if config.adaptive else "")
         conn = connectivity(config)
         self.connectivity = conn
         self.synapses_in = b2.Synapses(
@@ -410,7 +441,7 @@ class EpropNetwork:
         self.synapses_rec = b2.Synapses(
             self.recurrent, self.recurrent, synapse_eqs, on_pre="I_rec_post += w",
             dt=dt, namespace=namespace, name=f"{name}_synapses_rec")
-        self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS,
+        self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS, on_pre="I_out_post += w",
                                         dt=dt, namespace=namespace, name=f"{name}_synapses_out")
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
             pre, post = conn[key]
@@ -421,22 +452,29 @@ class EpropNetwork:
         self._schedule(self.inputs.thresholder["spike"], "before_groups", 1)
         self._schedule(self.synapses_in.pre, "before_groups", 2)
         per_step += [self.synapses_in.pre, self.synapses_rec.pre]
-        self._schedule(self.synapses_out.summed_updaters["I_out_post"], "after_resets", 1)
+        # Readout input W_out z^t arrives with the spikes of step t (synapses slot).
         self._schedule(self.synapses_out.summed_updaters["L_pre"], "after_resets", 5)
-        per_step.append(self.synapses_out.summed_updaters["I_out_post"])
-        per_step.append(self.synapses_out.summed_updaters["L_pre"])
+        per_step += [self.synapses_out.pre, self.synapses_out.summed_updaters["L_pre"]]
 
-        per_step.append(self.synapses_in.run_regularly(
-            eligibility.format(trace="xbar"), when="after_resets", order=6,
-            name=f"{name}_synapses_in_eligibility"))
-        per_step.append(self.synapses_rec.run_regularly(
-            eligibility.format(trace="zbar"), when="after_resets", order=6,
-            name=f"{name}_synapses_rec_eligibility"))
+        if trial_end:
+            per_step.append(self.recurrent.run_regularly(
+                STORE_RECURRENT_HISTORY, when="after_resets", order=6, name=f"{name}_recurrent_history"))
+            per_step.append(self.inputs.run_regularly(
+                STORE_INPUT_HISTORY, when="after_resets", order=6, name=f"{name}_inputs_history"))
+        else:
+            per_step.append(self.synapses_in.run_regularly(
+                eligibility.format(trace="xbar"), when="after_resets", order=6,
+                name=f"{name}_synapses_in_eligibility"))
+            per_step.append(self.synapses_rec.run_regularly(
+                eligibility.format(trace="zbar"), when="after_resets", order=6,
+                name=f"{name}_synapses_rec_eligibility"))
         per_step.append(self.synapses_out.run_regularly(
             READOUT_GRADIENT_STEP, when="after_resets", order=6, name=f"{name}_synapses_out_gradient"))
 
-        # Trial boundaries: per-trial records (order -1), regularization term (0, 1),
-        # reset of the neurons (2); batch boundaries: optimizer step (3).
+        # Trial boundaries: per-trial records (order -1), regularization signal (0), the
+        # trial's closed-form gradient (1, 2; engine 'trial_end') or the regularization term
+        # of the online traces (2), reset of the neurons (3); batch boundaries: optimizer
+        # step (4).
         self.trial_loss_monitor = b2.StateMonitor(self.readout, ["loss", "vote"], record=True, dt=trial_dt,
                                                   when="start", order=-1, name=f"{name}_trial_loss")
         self.trial_spike_count_monitor = b2.StateMonitor(
@@ -444,10 +482,17 @@ class EpropNetwork:
             name=f"{name}_trial_spike_count")
         self.recurrent.run_regularly(REGULARIZATION_SIGNAL, dt=trial_dt, when="start", order=0,
                                      name=f"{name}_regularization_signal")
-        plastic_trial_end = PLASTIC_TRIAL_END + ("eps_a = 0/volt\n" if config.adaptive else "")
-        for syn in (self.synapses_in, self.synapses_rec):
-            syn.run_regularly(plastic_trial_end, dt=trial_dt, when="start", order=1,
-                              name=f"{syn.name}_trial_end")
+        if trial_end:
+            self.recurrent.run_regularly(TRIAL_END_ADJOINT, dt=trial_dt, when="start", order=1,
+                                         name=f"{name}_recurrent_adjoint")
+            for syn, dot in ((self.synapses_in, "dot_in"), (self.synapses_rec, "dot_rec")):
+                syn.run_regularly(TRIAL_END_GRADIENT.format(dot=dot), dt=trial_dt, when="start", order=2,
+                                  name=f"{syn.name}_trial_end")
+        else:
+            plastic_trial_end = PLASTIC_TRIAL_END + ("eps_a = 0/volt\n" if config.adaptive else "")
+            for syn in (self.synapses_in, self.synapses_rec):
+                syn.run_regularly(plastic_trial_end, dt=trial_dt, when="start", order=2,
+                                  name=f"{syn.name}_trial_end")
         self.recurrent.run_regularly(
             """
             v = 0*volt
@@ -463,10 +508,10 @@ class EpropNetwork:
             zbar_prev = 0
             zfilt = 0
             n_spikes = 0
-            """, dt=trial_dt, when="start", order=2, name=f"{name}_recurrent_trial_reset")
-        self.readout.run_regularly("y = 0\nerr = 0\nloss = 0\nvote = 0", dt=trial_dt, when="start", order=2,
+            """, dt=trial_dt, when="start", order=3, name=f"{name}_recurrent_trial_reset")
+        self.readout.run_regularly("y = 0\nerr = 0\nloss = 0\nvote = 0", dt=trial_dt, when="start", order=3,
                                    name=f"{name}_readout_trial_reset")
-        self.inputs.run_regularly("xbar = 0\nxbar_prev = 0", dt=trial_dt, when="start", order=2,
+        self.inputs.run_regularly("xbar = 0\nxbar_prev = 0", dt=trial_dt, when="start", order=3,
                                   name=f"{name}_inputs_trial_reset")
 
         update = GD_UPDATE if config.optimizer == "gd" else ADAM_UPDATE
@@ -475,10 +520,10 @@ class EpropNetwork:
             namespace["w_min"], namespace["w_max"] = config.weight_clip
             clip = "w = apply_update*clip(w, w_min, w_max) + (1 - apply_update)*w\n"
         for syn in (self.synapses_in, self.synapses_rec):
-            syn.run_regularly(update.format(w_unit="volt") + clip, dt=batch_dt, when="start", order=3,
+            syn.run_regularly(update.format(w_unit="volt") + clip, dt=batch_dt, when="start", order=4,
                               name=f"{syn.name}_update")
         self.synapses_out.run_regularly(update.format(w_unit="1") + FEEDBACK_UPDATE, dt=batch_dt,
-                                        when="start", order=3, name=f"{name}_synapses_out_update")
+                                        when="start", order=4, name=f"{name}_synapses_out_update")
 
         if record_spikes:
             self.spike_monitor_inputs = b2.SpikeMonitor(self.inputs, name=f"{name}_spikes_inputs")

@@ -234,3 +234,24 @@ def test_adam_and_clipping():
                           -0.05, 0.05)
     np.testing.assert_allclose(after["w_in"], expected_in, rtol=1e-9, atol=1e-15)
     assert np.max(np.abs(after["w_in"])) <= 0.05
+
+
+@pytest.mark.parametrize("kind,loss", [("lif", "mse"), ("alif", "softmax")])
+def test_online_traces_and_trial_end_closed_form_agree(kind, loss):
+    """The gradient accumulated online per synapse equals the closed form at the trial's end."""
+    n_out = 1 if loss == "mse" else 2
+    task = small_task(n_out, loss)
+    gradients = {}
+    for engine in ("online", "trial_end"):
+        config = small_config(kind, loss, n_out)
+        config.engine = engine
+        config.batch_size = 2
+        weights = small_weights(config, recurrent=True)
+        weights["w_rec"] *= 2.0
+        trainer = EpropTrainer(config, weights, task, feedback="random",
+                               feedback_matrix=eprop.random_feedback(config, 4), device="runtime", iterations_per_run=1)
+        gradients[engine], metrics = trainer.gradients()
+        assert metrics["rate_hz"][0] > 5
+    for name in ("w_in", "w_rec", "w_out"):
+        assert np.linalg.norm(gradients["online"][name]) > 0
+        np.testing.assert_allclose(gradients["trial_end"][name], gradients["online"][name], rtol=1e-9, atol=1e-12)

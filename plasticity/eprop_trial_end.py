@@ -1,0 +1,176 @@
+"""The e-prop gradient of a trial in closed form at the trial's end.
+
+Weights change only at batch boundaries, so the gradient e-prop accumulates online during
+a trial (:mod:`brian2learn.plasticity.eprop`) can equally be computed once the trial is over,
+from per-neuron histories, with the same result to rounding. Writing the effective learning
+signal that multiplies the eligibility trace as
+
+.. math::
+
+    \\bar A_j^t = \\tilde L_j^t + L^{reg}_j, \\qquad
+    \\tilde L_j^t = (1-\\kappa) L_j^t + \\kappa \\tilde L_j^{t+1}
+
+(the readout filter moved from the eligibility trace onto the learning signal, backwards in
+time), and unrolling the ALIF eligibility vector
+:math:`\\epsilon^{a,t}_{ji} = \\sum_{t'<t} \\prod_{u=t'+1}^{t-1} (\\rho - \\beta_j \\psi_j^u)\\,
+\\psi_j^{t'} c \\bar s_i^{t'}`, the gradient of a trial factorises into a presynaptic and a
+postsynaptic history,
+
+.. math::
+
+    \\Delta_{ji} = \\sum_t \\bar A_j^t e_{ji}^t = c \\sum_t \\bar s_i^t D_j^t, \\qquad
+    D_j^t = \\psi_j^t (\\bar A_j^t - \\beta_j G_j^t),
+
+    G_j^t = \\bar A_j^{t+1} \\psi_j^{t+1} + (\\rho - \\beta_j \\psi_j^{t+1}) G_j^{t+1},
+    \\qquad G_j^{T-1} = 0 .
+
+For LIF neurons (:math:`\\beta_j = 0`) this is :math:`c \\sum_t \\bar s_i^t \\psi_j^t \\bar A_j^t`.
+Per step only the neurons store :math:`\\psi`, :math:`L` and their presynaptic trace
+:math:`\\bar s`; at the trial's end each neuron runs the backward recursion for :math:`D`,
+and each synapse takes one dot product over the trial. That replaces four read-modify-write
+state variables per synapse and step by one streaming product per synapse and trial.
+
+The histories live in arrays shared by Brian2 functions with a C++ implementation (for
+``cpp_standalone``) and a numpy implementation (for the runtime device with the numpy
+target); the functions write and read them as side effects, so they are marked stateful.
+"""
+
+import brian2 as b2
+import numpy as np
+
+
+class TrialHistories:
+    """History arrays of one trial and the Brian2 functions that fill and use them.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the C++ names (unique per network).
+    n_steps : int
+        Steps per trial.
+    n_inputs, n_recurrent : int
+    kappa, rho : float
+        Readout and adaptation decay per step.
+
+    Attributes
+    ----------
+    functions : dict
+        Brian2 functions, to be put into the namespace of the groups that call them:
+        ``store_psi``, ``store_L``, ``store_zbar`` (recurrent neurons, every step),
+        ``store_xbar`` (inputs, every step), ``adjoint`` (recurrent neurons, at the trial's
+        end: ``adjoint(i, L_reg, beta/volt)``), ``dot_in`` and ``dot_rec`` (synapses, at the
+        trial's end: ``dot_in(i, j)``).
+    """
+
+    def __init__(self, name, n_steps, n_inputs, n_recurrent, kappa, rho):
+        self.name = name
+        self.n_steps = n_steps
+        self.kappa = float(kappa)
+        self.rho = float(rho)
+        self.arrays = {
+            "psi": np.zeros(n_recurrent * n_steps),
+            "L": np.zeros(n_recurrent * n_steps),
+            "D": np.zeros(n_recurrent * n_steps),
+            "zbar": np.zeros(n_recurrent * n_steps),
+            "xbar": np.zeros(n_inputs * n_steps),
+        }
+        self.keys = {label: f"_{name}_history_{label}" for label in self.arrays}
+        self.functions = {f"store_{label}": self._store(label) for label in ("psi", "L", "zbar", "xbar")}
+        self.functions["adjoint"] = self._adjoint()
+        self.functions["dot_in"] = self._dot("xbar")
+        self.functions["dot_rec"] = self._dot("zbar")
+
+    def _view(self, label):
+        return self.arrays[label].reshape(-1, self.n_steps)
+
+    def _function(self, pyfunc, n_args, arg_types, cpp_name, cpp_code, labels):
+        function = b2.Function(pyfunc, arg_units=[1] * n_args, return_unit=1, arg_types=arg_types,
+                               return_type="float", stateless=False)
+        function.implementations.add_implementation(
+            "cpp", cpp_code, name=cpp_name,
+            namespace={self.keys[label]: self.arrays[label] for label in labels})
+        return function
+
+    def _store(self, label):
+        history = self._view(label)
+
+        def store(neuron, step, value):
+            history[neuron, step] = value
+            return np.zeros(np.shape(neuron))
+
+        cpp_name = f"{self.name}_store_{label}"
+        code = f"""
+        double {cpp_name}(const int32_t neuron, const int32_t step, const double value)
+        {{
+            _namespace{self.keys[label]}[(size_t)neuron * {self.n_steps} + step] = value;
+            return 0.0;
+        }}
+        """
+        return self._function(store, 3, ["integer", "integer", "float"], cpp_name, code, [label])
+
+    def _adjoint(self):
+        psi, learning_signal, d_history = self._view("psi"), self._view("L"), self._view("D")
+        kappa, rho, n_steps = self.kappa, self.rho, self.n_steps
+
+        def adjoint(neuron, reg_signal, beta):
+            neuron = np.atleast_1d(neuron)
+            reg_signal = np.broadcast_to(reg_signal, neuron.shape)
+            beta = np.broadcast_to(beta, neuron.shape)
+            filtered = np.zeros(neuron.shape)
+            carried = np.zeros(neuron.shape)
+            a_next = np.zeros(neuron.shape)
+            psi_next = np.zeros(neuron.shape)
+            for step in range(n_steps - 1, -1, -1):
+                filtered = (1 - kappa) * learning_signal[neuron, step] + kappa * filtered
+                a_now = filtered + reg_signal
+                if step < n_steps - 1:
+                    carried = a_next * psi_next + (rho - beta * psi_next) * carried
+                psi_now = psi[neuron, step]
+                d_history[neuron, step] = psi_now * (a_now - beta * carried)
+                a_next, psi_next = a_now, psi_now
+            return np.zeros(neuron.shape)
+
+        cpp_name = f"{self.name}_adjoint"
+        keys = self.keys
+        code = f"""
+        double {cpp_name}(const int32_t neuron, const double reg_signal, const double beta)
+        {{
+            const double* psi = _namespace{keys['psi']} + (size_t)neuron * {n_steps};
+            const double* signal = _namespace{keys['L']} + (size_t)neuron * {n_steps};
+            double* d = _namespace{keys['D']} + (size_t)neuron * {n_steps};
+            double filtered = 0.0, carried = 0.0, a_next = 0.0, psi_next = 0.0;
+            for (int step = {n_steps} - 1; step >= 0; --step)
+            {{
+                filtered = {1 - kappa!r}*signal[step] + {kappa!r}*filtered;
+                const double a_now = filtered + reg_signal;
+                if (step < {n_steps} - 1)
+                    carried = a_next*psi_next + ({rho!r} - beta*psi_next)*carried;
+                d[step] = psi[step]*(a_now - beta*carried);
+                a_next = a_now;
+                psi_next = psi[step];
+            }}
+            return 0.0;
+        }}
+        """
+        return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, ["psi", "L", "D"])
+
+    def _dot(self, presynaptic_label):
+        pre_history, d_history = self._view(presynaptic_label), self._view("D")
+
+        def dot(pre, post):
+            return (d_history @ pre_history.T)[post, pre]
+
+        cpp_name = f"{self.name}_dot_{presynaptic_label}"
+        keys = self.keys
+        code = f"""
+        double {cpp_name}(const int32_t pre, const int32_t post)
+        {{
+            const double* s = _namespace{keys[presynaptic_label]} + (size_t)pre * {self.n_steps};
+            const double* d = _namespace{keys['D']} + (size_t)post * {self.n_steps};
+            double total = 0.0;
+            for (int step = 0; step < {self.n_steps}; ++step)
+                total += s[step]*d[step];
+            return total;
+        }}
+        """
+        return self._function(dot, 2, ["integer", "integer"], cpp_name, code, [presynaptic_label, "D"])
