@@ -10,6 +10,7 @@ import importlib
 STUDIES = {
     "eprop-pattern": "brian2learn.studies.eprop_pattern",
     "eprop-evidence": "brian2learn.studies.eprop_evidence",
+    "ttfs-yinyang": "brian2learn.studies.ttfs_yinyang",
 }
 
 

@@ -28,6 +28,7 @@ Target (full mode): test accuracy >= 95 % (paper: 95.9 % in simulation).
 """
 
 import os
+import sys
 import time
 
 import brian2 as b2
@@ -55,7 +56,7 @@ DEVICES = ("cpp_standalone", "runtime")
 ENCODING = {"t_early": 0.15, "t_late": 2.0, "t_bias": 0.9}
 #: Brian2 substrate: step and simulated time (units of tau_s), samples per network run.
 SUBSTRATE = {"dt": 0.01, "duration": 4.0, "n_copies": 150}
-EPOCHS = {"full": 300, "quick": {"analytic": 20, "brian2": 4}}
+EPOCHS = {"full": 300, "quick": {"analytic": 20, "brian2": 8}}
 TARGET_TEST_ACCURACY = 0.95
 PAPER_TEST_ACCURACY = 0.959
 MAP_RESOLUTION = 150
@@ -156,7 +157,7 @@ class Brian2Substrate:
 def _progress(epoch, n_epochs, row, start):
     print(f"[{NAME}] epoch {epoch}/{n_epochs}  loss {row['train_loss']:.4g}  train {100 * row['train_accuracy']:.1f} %"
           f"  validation {100 * row['validation_accuracy']:.1f} %  ({time.perf_counter() - start:.1f} s)",
-          flush=True)
+          file=sys.stderr, flush=True)
 
 
 def run(args):
@@ -197,6 +198,7 @@ def run(args):
             if not (np.isfinite(stats["loss"]) and all(np.isfinite(w).all() for w in trainer.weights)):
                 status, failure = "diverged", f"training diverged at epoch {epoch + 1} (non-finite loss or weights)"
                 np.savez(os.path.join(run_dir, "last_good_weights.npz"), *last_good, epoch=epoch)
+                trainer.weights = [w.copy() for w in last_good]  # evaluate the last good weights
                 break
             last_good = [w.copy() for w in trainer.weights]
             validation = trainer.evaluate(inputs["validation"], labels["validation"])
