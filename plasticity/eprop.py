@@ -53,6 +53,7 @@ import numpy as np
 
 from brian2learn.models import eprop_neurons
 from brian2learn.plasticity.eprop_trial_end import TrialHistories
+from brian2learn.simulation.devices import check_clock_lockstep
 
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
 ENGINES = ("trial_end", "online")
@@ -321,6 +322,9 @@ class EpropNetwork:
         self.trial_duration = config.n_steps * dt
         constants = eprop_neurons.discrete_constants(config.neuron_params)
         period_steps = n_distinct * config.n_steps
+        # Trial and batch operations run on their own clocks, which must stay in step with dt.
+        check_clock_lockstep(dt, config.n_steps, n_trials)
+        check_clock_lockstep(dt, config.n_steps * config.batch_size, self.n_batches)
 
         self.input_stimulus = b2.TimedArray(np.zeros((period_steps, config.n_in)), dt=dt,
                                             name=f"{name}_input_stimulus")

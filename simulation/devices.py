@@ -29,6 +29,67 @@ import numpy as np
 
 DEVICES = ("runtime", "cpp_standalone")
 
+_SEED_CODE = """
+{{
+    const unsigned long _brian2learn_seed = (unsigned long)({array}[0]);
+    for (size_t _k = 0; _k < brian::_random_generators.size(); _k++)
+        brian::_random_generators[_k].seed(_brian2learn_seed + _k);
+}}
+"""
+
+
+#: Default step length: a power of two, so that every time of the step clock and of the trial clock
+#: is an exact binary fraction and the two clocks stay in lock-step (see :func:`check_clock_lockstep`).
+STEP_DT = 2.0 ** -10 * b2.second
+
+
+def check_clock_lockstep(dt, steps_per_trial, n_trials):
+    """Raise ``ValueError`` if a trial clock of ``steps_per_trial * dt`` drifts from the step clock.
+
+    Brian2 runs clocks together when their times differ by at most 1e-14 s (an absolute
+    tolerance); ``k * (T dt)`` and ``(k T) * dt`` can differ by more once the times reach tens of
+    seconds (with ``dt = 1 ms`` and ``T = 99`` first at trial 650, 64.35 s), and the trial-boundary
+    operations then run one step late. A power-of-two ``dt`` (:data:`STEP_DT`) makes both exact.
+    """
+    step = float(dt)
+    boundaries = np.arange(n_trials + 2, dtype=np.int64)
+    trial_times = boundaries * (steps_per_trial * step)
+    step_times = (boundaries * steps_per_trial) * step
+    drift = np.abs(trial_times - step_times)
+    if np.any(drift > 1e-14):
+        first = int(np.flatnonzero(drift > 1e-14)[0])
+        raise ValueError(f"'dt' = {dt!r} lets the trial clock drift from the step clock at trial {first} "
+                         f"({drift[first]:.3g} s > Brian2's 1e-14 s); use a power of two, e.g. 2**-10*second")
+
+
+def is_standalone():
+    """Whether Brian2's current device is ``cpp_standalone``."""
+    return b2.get_device().__class__.__name__ == "CPPStandaloneDevice"
+
+
+def reactivate_standalone(runner):
+    """Make the standalone device current again before re-running ``runner``'s built binary.
+
+    :class:`~brian2learn.simulation.devices.DeviceRunner` switches Brian2's global device to
+    ``runtime`` whenever a runtime runner runs; a standalone runner built earlier would then send
+    its next run to the runtime device. :meth:`DeviceRunner.run` calls it before every run.
+    """
+    if runner.device == "cpp_standalone" and runner.model is not None and not is_standalone():
+        b2.set_device("cpp_standalone", build_on_run=False)
+
+
+def seed_standalone_from_variable(variable):
+    """Make a ``cpp_standalone`` binary seed its random generators from ``variable[0]`` at every run.
+
+    Call it while building, before the first ``network.run``: it applies ``run_args`` (so that the
+    value passed to a run is in place) and inserts the seeding right after. A generic helper that
+    """
+    if not is_standalone():
+        raise RuntimeError("seed_standalone_from_variable() needs the cpp_standalone device")
+    if not b2.device.run_args_applied:
+        b2.device.apply_run_args()
+    b2.device.insert_code("main", _SEED_CODE.format(array=b2.device.get_array_name(variable)))
+
 
 class StandaloneGuardError(RuntimeError):
     """A Brian2 construct that would fail silently in standalone mode."""
@@ -166,6 +227,7 @@ class DeviceRunner:
 
     # -- standalone --------------------------------------------------------------------------
     def _run_standalone(self, values, stimuli):
+        reactivate_standalone(self)
         if self.model is None:
             self._build_standalone(values, stimuli)
         model = self.model

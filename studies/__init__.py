@@ -11,6 +11,8 @@ STUDIES = {
     "eprop-pattern": "brian2learn.studies.eprop_pattern",
     "eprop-evidence": "brian2learn.studies.eprop_evidence",
     "ttfs-yinyang": "brian2learn.studies.ttfs_yinyang",
+    "perturbation-linear": "brian2learn.studies.perturbation_linear",
+    "rflo": "brian2learn.studies.rflo",
 }
 
 
