@@ -45,6 +45,16 @@ def write_summary(run_dir, summary):
     return path
 
 
+def save_figure(fig, run_dir, name):
+    """Save ``fig`` as ``run_dir/name`` (PNG, 110 dpi), close it, and return ``name``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(os.path.join(run_dir, name), dpi=110)
+    plt.close(fig)
+    return name
+
+
 class Progress:
     """Progress lines on stderr: ``[label] iteration 100/2000  loss 85.8  rate 15.1 Hz  (9.4 s)``."""
 

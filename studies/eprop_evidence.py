@@ -29,7 +29,7 @@ from brian2learn.analysis import plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
-from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, write_summary
+from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
 
 matplotlib.use("Agg")
@@ -386,7 +386,7 @@ def _figures(run_dir, tables, example, config):
         ax_error.axhline(100 * CRITERION_ERROR, color="k", lw=0.8, ls=":")
         ax_error.set(xlabel="iteration", ylabel="training error (%), mean of 8", title="error")
         ax_error.legend()
-        written.append(_save(fig, run_dir, "learning_curves.png"))
+        written.append(save_figure(fig, run_dir, "learning_curves.png"))
     agreement = tables["gradient_agreement"]
     if not agreement.empty:
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -394,7 +394,7 @@ def _figures(run_dir, tables, example, config):
             ax.plot(group["iteration"], group["cosine_w_rec"], "o-", label=method)
         ax.set(xlabel="iteration", ylabel="cosine(e-prop, BPTT), W_rec", ylim=(-0.1, 1.05))
         ax.legend()
-        written.append(_save(fig, run_dir, "gradient_agreement.png"))
+        written.append(save_figure(fig, run_dir, "gradient_agreement.png"))
     if example is not None:
         fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
         frame = example["spikes"]
@@ -412,13 +412,6 @@ def _figures(run_dir, tables, example, config):
             axes[3].plot(t_ms, threshold * 1000, label=f"neuron {neuron}")
         axes[3].set(xlabel="time (ms)", ylabel="threshold A (mV)", title="adaptive thresholds")
         axes[3].legend(loc="upper left", fontsize=7)
-        written.append(_save(fig, run_dir, "example_trial.png"))
+        written.append(save_figure(fig, run_dir, "example_trial.png"))
     return written
 
-
-def _save(fig, run_dir, name):
-    fig.tight_layout()
-    path = os.path.join(run_dir, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return name

@@ -23,7 +23,7 @@ from brian2learn.analysis import energy, plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
-from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, write_summary
+from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 
 matplotlib.use("Agg")
@@ -236,7 +236,7 @@ def _figures(run_dir, losses, spike_frames, outputs):
         plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
                                       axes=ax)
         ax.set_title("Pattern generation: loss per iteration")
-        written.append(_save(fig, run_dir, "learning_curves.png"))
+        written.append(save_figure(fig, run_dir, "learning_curves.png"))
     if spike_frames:
         frames = pd.concat(spike_frames, ignore_index=True)
         methods = list(dict.fromkeys(frames["method"]))
@@ -244,19 +244,12 @@ def _figures(run_dir, losses, spike_frames, outputs):
         for ax, method in zip(axes[:, 0], methods):
             plotting.plot_raster(frames[frames["method"] == method].drop(columns="method"), axes=ax)
             ax.set_title(f"{method}: last trial")
-        written.append(_save(fig, run_dir, "raster.png"))
+        written.append(save_figure(fig, run_dir, "raster.png"))
     if outputs:
         fig, axes = plt.subplots(len(outputs), 1, figsize=(7, 2.2 * len(outputs)), squeeze=False)
         for ax, (method, out) in zip(axes[:, 0], outputs.items()):
             plotting.plot_output_vs_target(out["t"], out["y"][0], out["y_target"][0], axes=ax)
             ax.set_title(f"{method}: readout vs target (last trial)")
-        written.append(_save(fig, run_dir, "output_vs_target.png"))
+        written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
 
-
-def _save(fig, run_dir, name):
-    fig.tight_layout()
-    path = os.path.join(run_dir, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return name

@@ -35,7 +35,7 @@ from brian2learn.plasticity.perturbation import (
     PerturbationConfig,
     PerturbationTrainer,
 )
-from brian2learn.studies.common import StudyError, prepare_run_dir, write_summary
+from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
 
 matplotlib.use("Agg")
@@ -215,7 +215,7 @@ def _figures(run_dir, means, weights, tasks):
         ax.set_ylabel("error E")
         ax.set_title(f"{name} subtask{'s' if name == 'multiple' else ''}: N_eff,trial = {task.n_eff_trial}")
         ax.legend(fontsize=8)
-    written.append(_save(fig, run_dir, "learning_curves.png"))
+    written.append(save_figure(fig, run_dir, "learning_curves.png"))
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.6), squeeze=False)
     for ax, (name, task) in zip(axes[0], tasks.items()):
@@ -231,15 +231,9 @@ def _figures(run_dir, means, weights, tasks):
         ax.set_xlabel("final weight")
         ax.set_title(f"{name}: weights (zero-input weights diffuse under WP)")
         ax.legend(fontsize=7)
-    written.append(_save(fig, run_dir, "final_weights.png"))
+    written.append(save_figure(fig, run_dir, "final_weights.png"))
     return written
 
-
-def _save(fig, run_dir, name):
-    fig.tight_layout()
-    fig.savefig(os.path.join(run_dir, name), dpi=110)
-    plt.close(fig)
-    return name
 
 
 def main(argv=None):

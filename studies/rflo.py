@@ -23,7 +23,7 @@ import matplotlib
 import pandas as pd
 
 from brian2learn.plasticity import rflo
-from brian2learn.studies.common import StudyError, prepare_run_dir, write_summary
+from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.periodic_target import periodic_target_task
 
 matplotlib.use("Agg")
@@ -176,7 +176,7 @@ def _figures(run_dir, losses, outputs):
     axes[1].set_ylabel("angle W_out vs B (deg)")
     axes[1].set_title("Feedback alignment")
     axes[1].legend()
-    written.append(_save(fig, run_dir, "learning_curves.png"))
+    written.append(save_figure(fig, run_dir, "learning_curves.png"))
     fig, axes = plt.subplots(len(outputs), 1, figsize=(7, 2.4 * len(outputs)), squeeze=False)
     for ax, (method, out) in zip(axes[:, 0], outputs.items()):
         ax.plot(out["t"], out["y_target"][0], "k--", lw=1.0, label="target")
@@ -184,15 +184,9 @@ def _figures(run_dir, losses, outputs):
         ax.set_xlabel("time step")
         ax.set_title(f"{method.upper()}: output after training")
         ax.legend(fontsize=8)
-    written.append(_save(fig, run_dir, "output_vs_target.png"))
+    written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
 
-
-def _save(fig, run_dir, name):
-    fig.tight_layout()
-    fig.savefig(os.path.join(run_dir, name), dpi=110)
-    plt.close(fig)
-    return name
 
 
 def main(argv=None):

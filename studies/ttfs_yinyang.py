@@ -39,7 +39,7 @@ import pandas as pd
 from brian2learn.analysis import energy, spikes
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.plasticity import ttfs
-from brian2learn.studies.common import StudyError, prepare_run_dir, write_summary
+from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import yinyang
 
 matplotlib.use("Agg")
@@ -367,7 +367,7 @@ def _figures(run_dir, history, trainer, config, split, result, substrate):
         for ax in axes:
             ax.legend()
         fig.suptitle(f"TTFS on Yin-Yang ({substrate} forward pass)")
-        written.append(_save(fig, run_dir, "learning_curves.png"))
+        written.append(save_figure(fig, run_dir, "learning_curves.png"))
 
     x, y, prediction = _decision_map(trainer, config)
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -389,7 +389,7 @@ def _figures(run_dir, history, trainer, config, split, result, substrate):
     ax.set_ylabel("y")
     ax.set_title(f"decision map (closed form), test accuracy {100 * result['accuracy']:.1f} %")
     ax.legend(loc="upper right", fontsize=7)
-    written.append(_save(fig, run_dir, "decision_map.png"))
+    written.append(save_figure(fig, run_dir, "decision_map.png"))
 
     t_out = result["times"][-1]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
@@ -404,12 +404,6 @@ def _figures(run_dir, history, trainer, config, split, result, substrate):
         ax.set_xlabel("output spike time (tau_s)")
     axes[0].set_ylabel("count")
     axes[0].legend(fontsize=7)
-    written.append(_save(fig, run_dir, "output_spike_times.png"))
+    written.append(save_figure(fig, run_dir, "output_spike_times.png"))
     return written
 
-
-def _save(fig, run_dir, name):
-    fig.tight_layout()
-    fig.savefig(os.path.join(run_dir, name), dpi=110)
-    plt.close(fig)
-    return name
