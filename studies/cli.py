@@ -38,7 +38,11 @@ def main(argv=None):
         for name in STUDIES:
             print(f"{name:20s} {load_study(name).DESCRIPTION}")
         return 0
-    module = load_study(args.study)
+    return run_study(load_study(args.study), args)
+
+
+def run_study(module, args):
+    """Run a study module with parsed ``args``; errors become one line on stderr and status 2."""
     try:
         module.run(args)
     except KeyboardInterrupt:
@@ -49,6 +53,13 @@ def main(argv=None):
         print(f"brian2learn: error: {message}", file=sys.stderr)
         return 2
     return 0
+
+
+def study_main(module, argv=None):
+    """``python -m brian2learn.studies.NAME [options]``: parse ``argv`` for ``module`` and run it."""
+    parser = OneLineParser(prog=f"python -m {module.__name__}", description=module.DESCRIPTION)
+    module.add_arguments(parser)
+    return run_study(module, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from brian2learn.plasticity.perturbation import (
     PerturbationConfig,
     PerturbationTrainer,
 )
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
 
 matplotlib.use("Agg")
@@ -238,21 +238,9 @@ def _figures(run_dir, means, weights, tasks):
 
 def main(argv=None):
     """``python -m brian2learn.studies.perturbation_linear [options]``: errors in one line, exit status 2."""
-    from brian2learn.studies.cli import OneLineParser
+    from brian2learn.studies.cli import study_main
 
-    parser = OneLineParser(prog=f"python -m brian2learn.studies.{__name__.rsplit('.', 1)[-1]}",
-                           description=DESCRIPTION)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("brian2learn: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, RuntimeError, OSError, StudyError) as error:
-        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    return 0
+    return study_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

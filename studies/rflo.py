@@ -23,7 +23,7 @@ import matplotlib
 import pandas as pd
 
 from brian2learn.plasticity import rflo
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.periodic_target import periodic_target_task
 
 matplotlib.use("Agg")
@@ -191,20 +191,9 @@ def _figures(run_dir, losses, outputs):
 
 def main(argv=None):
     """``python -m brian2learn.studies.rflo [options]``: errors in one line, exit status 2."""
-    from brian2learn.studies.cli import OneLineParser
+    from brian2learn.studies.cli import study_main
 
-    parser = OneLineParser(prog="python -m brian2learn.studies.rflo", description=DESCRIPTION)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("brian2learn: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, RuntimeError, OSError, StudyError) as error:
-        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    return 0
+    return study_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":
