@@ -25,7 +25,10 @@ and every state starting at zero at the beginning of a trial, step ``t`` compute
 
 ``c`` is the input scale: ``1 - alpha`` in the pattern-generation tutorial of the reference
 code, ``1`` in the evidence-accumulation one. ``H(0) = 0``. LIF neurons have ``beta = 0``.
-A neuron is refractory for the ``n_ref = round(t_ref / dt)`` steps that follow a spike.
+A neuron is refractory for the ``n_ref = round(t_ref / dt) - 1`` steps that follow a spike,
+so that a neuron spiking at step ``t`` can spike again at step ``t + t_ref/dt`` at the
+earliest: the convention of Brian2's ``refractory``, of NEST's e-prop neurons and of the
+reference code (where ``t_ref = 5 ms`` blocks 4 steps).
 The reset subtracts ``v_th`` one step after the spike (Bellec et al. eq. 20).
 
 The potential and the weights onto recurrent neurons carry the unit volt; the paper's
@@ -69,7 +72,9 @@ BELLEC2020_EVIDENCE_ACCUMULATION = {
     "tau_m": 20.0 * b2.ms,
     "tau_out": 20.0 * b2.ms,
     "tau_a": 2000.0 * b2.ms,
-    "beta": 17.4 * b2.mV,  # 0.0174 in units of the dimensionless v_th = 0.6
+    # threshold adaptation strength 1.7 (1 - rho)/(1 - alpha) of the reference code, = 17.43 mV
+    # (0.0174 in the units of the dimensionless v_th = 0.6)
+    "beta": 1.7 * (1 - np.exp(-1.0 / 2000.0)) / (1 - np.exp(-1.0 / 20.0)) * b2.volt,
     "v_th": 600.0 * b2.mV,
     "gamma": 0.3,
     "t_ref": 5.0 * b2.ms,
@@ -211,7 +216,9 @@ def discrete_constants(params):
     Returns
     -------
     dict
-        ``alpha``, ``kappa``, ``rho``, ``input_scale`` (floats), ``n_ref`` (int).
+        ``alpha``, ``kappa``, ``rho``, ``input_scale`` (floats), ``n_ref`` (int): the steps
+        after a spike in which the neuron cannot spike, ``round(t_ref / dt) - 1`` (at least 0),
+        so that two spikes are at least ``t_ref`` apart.
     """
     params = validate_neuron_params(params)
     dt = float(params["dt"])
@@ -221,5 +228,5 @@ def discrete_constants(params):
         "kappa": float(np.exp(-dt / float(params["tau_out"]))),
         "rho": float(np.exp(-dt / float(params["tau_a"]))),
         "input_scale": 1.0 - alpha if params["input_scale"] == "1-alpha" else 1.0,
-        "n_ref": int(round(float(params["t_ref"]) / dt)),
+        "n_ref": max(int(round(float(params["t_ref"]) / dt)) - 1, 0),
     }

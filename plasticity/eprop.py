@@ -58,6 +58,7 @@ from brian2learn.simulation.devices import check_clock_lockstep
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
 ENGINES = ("trial_end", "online")
 OPTIMIZERS = ("gd", "adam")
+ADAM_EPSILON_FORMS = ("kingma_ba", "tensorflow")
 LOSSES = ("mse", "softmax")
 
 
@@ -84,6 +85,15 @@ class EpropConfig:
     optimizer : {'gd', 'adam'}
     learning_rate : float
     adam_beta1, adam_beta2, adam_epsilon : float
+    adam_epsilon_form : {'kingma_ba', 'tensorflow'}
+        Where Adam's epsilon enters: ``kingma_ba`` (Algorithm 1 of Kingma & Ba 2015)
+        :math:`\\Delta w = -\\eta\\, \\hat m/(\\sqrt{\\hat v} + \\epsilon)`; ``tensorflow`` (default)
+        keeps :math:`\\hat\\epsilon = \\epsilon` constant in
+        :math:`\\Delta w = -\\eta_t\\, m/(\\sqrt{v} + \\hat\\epsilon)`,
+        :math:`\\eta_t = \\eta \\sqrt{1 - \\beta_2^t}/(1 - \\beta_1^t)`, as TensorFlow 1, the
+        reference code and NEST 3.10 do. The two differ where gradients are as small as
+        epsilon; NEST's evidence-accumulation losses are reproduced to 1e-12 with
+        ``tensorflow`` and only to 3e-3 with ``kingma_ba``.
     batch_size : int
         Trials whose gradients are averaged before one update.
     weight_clip : tuple of Quantity or None
@@ -112,6 +122,7 @@ class EpropConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
+    adam_epsilon_form: str = "tensorflow"
     batch_size: int = 1
     weight_clip: object = None
     feedback_decay: float = 0.0
@@ -126,6 +137,9 @@ class EpropConfig:
             raise ValueError(f"unknown loss {self.loss!r}; allowed: {', '.join(LOSSES)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if self.adam_epsilon_form not in ADAM_EPSILON_FORMS:
+            raise ValueError(f"unknown adam_epsilon_form {self.adam_epsilon_form!r}; "
+                             f"allowed: {', '.join(ADAM_EPSILON_FORMS)}")
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; allowed: {', '.join(ENGINES)}")
         if self.loss == "softmax" and self.n_out < 2:
@@ -270,7 +284,8 @@ adam_v = apply_update*(adam_beta2*adam_v + (1 - adam_beta2)*g_mean**2) + (1 - ap
 adam_k = adam_k + apply_update
 m_hat = adam_m/(1 - adam_beta1**clip(adam_k, 1, 1e300))
 v_hat = adam_v/(1 - adam_beta2**clip(adam_k, 1, 1e300))
-delta_w = -learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + adam_epsilon/{w_unit})
+epsilon_scale = adam_epsilon_hat/sqrt(1 - adam_beta2**clip(adam_k, 1, 1e300)) + (1 - adam_epsilon_hat)
+delta_w = -learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + epsilon_scale*adam_epsilon/{w_unit})
 w = w + delta_w
 grad = grad*(1 - apply_update)
 """
@@ -349,6 +364,7 @@ class EpropNetwork:
             "adam_beta1": config.adam_beta1,
             "adam_beta2": config.adam_beta2,
             "adam_epsilon": config.adam_epsilon,
+            "adam_epsilon_hat": float(config.adam_epsilon_form == "tensorflow"),
             "feedback_decay": config.feedback_decay,
             "input_stimulus": self.input_stimulus,
             "target_stimulus": self.target_stimulus,
@@ -595,22 +611,44 @@ class EpropNetwork:
         }
 
 
-def initial_weights(config, seed):
+READOUT_INITS = ("normal", "glorot_uniform")
+
+
+def initial_weights(config, seed, readout_init="normal"):
     """Initial weights as in the reference code of Bellec et al. (2020).
 
     :math:`W^{in} \\sim N(0, 1)/\\sqrt{n_{in}}`, :math:`W^{rec} \\sim N(0, 1)/\\sqrt{n_{rec}}`
-    (no autapses) and :math:`W^{out} \\sim N(0, 1)/\\sqrt{n_{rec}}`, drawn in this order from
-    ``numpy.random.default_rng(seed)``; ``w_in`` and ``w_rec`` in volt (as floats).
+    (no autapses), drawn in this order from ``numpy.random.default_rng(seed)``, then
+    :math:`W^{out}`: ``readout_init='normal'`` draws :math:`N(0, 1)/\\sqrt{n_{rec}}` (the
+    pattern-generation tutorial); ``'glorot_uniform'`` draws
+    :math:`U(-l, l)`, :math:`l = \\sqrt{6/(n_{rec} + n_{out})}` (TensorFlow's default
+    initializer, which the evidence-accumulation tutorial uses). ``w_in`` and ``w_rec`` are
+    in volt (as floats).
     """
+    if readout_init not in READOUT_INITS:
+        raise ValueError(f"unknown readout_init {readout_init!r}; allowed: {', '.join(READOUT_INITS)}")
     rng = np.random.default_rng(seed)
     w_in = rng.normal(size=(config.n_rec, config.n_in)) / np.sqrt(config.n_in)
     w_rec = rng.normal(size=(config.n_rec, config.n_rec)) / np.sqrt(config.n_rec)
     np.fill_diagonal(w_rec, 0.0)
-    w_out = rng.normal(size=(config.n_out, config.n_rec)) / np.sqrt(config.n_rec)
+    if readout_init == "normal":
+        w_out = rng.normal(size=(config.n_out, config.n_rec)) / np.sqrt(config.n_rec)
+    else:
+        limit = np.sqrt(6.0 / (config.n_rec + config.n_out))
+        w_out = rng.uniform(-limit, limit, size=(config.n_out, config.n_rec))
     return {"w_in": w_in, "w_rec": w_rec, "w_out": w_out}
 
 
-def random_feedback(config, seed):
-    """Fixed random feedback weights :math:`B \\sim N(0, 1)/\\sqrt{n_{rec}}`, shape (n_rec, n_out)."""
+def random_feedback(config, seed, scale=None):
+    """Fixed random feedback weights :math:`B \\sim N(0, 1) \\cdot` ``scale``, shape (n_rec, n_out).
+
+    ``scale`` defaults to :math:`1/\\sqrt{n_{rec}}` (the pattern-generation tutorial of
+    Bellec et al. 2020); their evidence-accumulation tutorial draws ``B`` with ``scale=1``.
+    The scale matters: with Adam only the ratio of the task's learning signal to the
+    firing-rate regularization changes the updates, and ``B`` sets that ratio.
+    """
+    scale = 1.0 / np.sqrt(config.n_rec) if scale is None else float(scale)
+    if not scale > 0:
+        raise ValueError(f"'scale' of the random feedback must be positive, got {scale!r}")
     rng = np.random.default_rng([seed, 1])
-    return rng.normal(size=(config.n_rec, config.n_out)) / np.sqrt(config.n_rec)
+    return rng.normal(size=(config.n_rec, config.n_out)) * scale

@@ -47,6 +47,11 @@ LEARNING = {
     "optimizer": "adam",
     "learning_rate": 5e-3,
 }
+#: Initialization of the evidence-accumulation tutorial of Bellec et al. (2020): readout
+#: weights from TensorFlow's default Glorot-uniform initializer, random feedback N(0, 1)
+#: without the 1/sqrt(n_rec) of the pattern-generation tutorial (so the task's learning
+#: signal is about ten times stronger relative to the rate regularization).
+INITIALIZATION = {"readout_init": "glorot_uniform", "feedback_scale": 1.0}
 SCHEDULE = {
     "full": {"batch_size": 32, "max_iterations": 2000, "validation_batches": 8, "test_batches": 8,
              "checkpoints": 5},
@@ -168,8 +173,10 @@ class BpttMethod:
             v[:] = cfg.adam_beta2 * v + (1 - cfg.adam_beta2) * grad ** 2
             m_hat = m / (1 - cfg.adam_beta1 ** k)
             v_hat = v / (1 - cfg.adam_beta2 ** k)
-            self.weights_now[key] = self.weights_now[key] - cfg.learning_rate * m_hat / (np.sqrt(v_hat) +
-                                                                                         cfg.adam_epsilon)
+            epsilon = cfg.adam_epsilon
+            if cfg.adam_epsilon_form == "tensorflow":  # the same Adam as e-prop's (see EpropConfig)
+                epsilon = epsilon / np.sqrt(1 - cfg.adam_beta2 ** k)
+            self.weights_now[key] = self.weights_now[key] - cfg.learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
         row = {"iteration": self.iteration, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
                "rate_hz": metrics["mean_rate_hz"], "error": error}
         self.history.append(row)
@@ -262,8 +269,8 @@ def run(args):
         raise ValueError(f"'--batch-size' must be a positive integer, got {batch_size}")
     run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
     config = make_config(batch_size)
-    weights = eprop.initial_weights(config, args.seed)
-    feedback_matrix = eprop.random_feedback(config, args.seed)
+    weights = eprop.initial_weights(config, args.seed, readout_init=INITIALIZATION["readout_init"])
+    feedback_matrix = eprop.random_feedback(config, args.seed, scale=INITIALIZATION["feedback_scale"])
     bptt = None if args.no_bptt else _bptt_module()
     n_checkpoints = schedule["checkpoints"]
     checkpoints = sorted({int(round(x)) for x in np.linspace(0, schedule["max_iterations"] - 1, n_checkpoints)})

@@ -244,7 +244,8 @@ def test_network_params_from_brian2_quantities():
         f_target=20 * b2.Hz,
     )
     np.testing.assert_allclose(alif.beta, [0.0, 0.001, 0.002])
-    assert alif.n_ref == 5 and alif.loss == "softmax" and alif.v_th == pytest.approx(0.6)
+    # t_ref = 5 ms: 4 blocked steps, so that two spikes are at least 5 steps apart
+    assert alif.n_ref == 4 and alif.loss == "softmax" and alif.v_th == pytest.approx(0.6)
     with pytest.raises(ValueError):
         bptt.network_params_from(BELLEC2020_PATTERN_GENERATION, n_rec=3, loss="hinge")
     with pytest.raises(ValueError):

@@ -216,9 +216,11 @@ def test_gradient_descent_step_is_minus_learning_rate_times_mean_gradient():
         assert not np.allclose(after[name], weights[name])
 
 
-def test_adam_and_clipping():
+@pytest.mark.parametrize("epsilon_form", ["kingma_ba", "tensorflow"])
+def test_adam_and_clipping(epsilon_form):
     config = _gd_config()
     config.optimizer = "adam"
+    config.adam_epsilon_form = epsilon_form
     config.weight_clip = (-0.05 * b2.volt, 0.05 * b2.volt)
     weights = small_weights(config)
     task = small_task(2, "mse")
@@ -227,10 +229,12 @@ def test_adam_and_clipping():
     trainer = EpropTrainer(config, weights, task, device="runtime", iterations_per_run=1)
     trainer.train(1)
     after = trainer.weights()
-    # Adam's first bias-corrected step is -lr * g / (|g| + eps): -lr * sign(g) where g is not tiny.
-    expected = weights["w_out"] - config.learning_rate * grads["w_out"] / (np.abs(grads["w_out"]) + 1e-8)
+    # Adam's first bias-corrected step is -lr * g / (|g| + eps'): -lr * sign(g) where g is not tiny, with
+    # eps' = eps (Kingma & Ba) or eps / sqrt(1 - beta2) (TensorFlow: constant epsilon-hat).
+    eps = 1e-8 if epsilon_form == "kingma_ba" else 1e-8 / np.sqrt(1 - config.adam_beta2)
+    expected = weights["w_out"] - config.learning_rate * grads["w_out"] / (np.abs(grads["w_out"]) + eps)
     np.testing.assert_allclose(after["w_out"], expected, rtol=1e-9, atol=1e-15)
-    expected_in = np.clip(weights["w_in"] - config.learning_rate * grads["w_in"] / (np.abs(grads["w_in"]) + 1e-8),
+    expected_in = np.clip(weights["w_in"] - config.learning_rate * grads["w_in"] / (np.abs(grads["w_in"]) + eps),
                           -0.05, 0.05)
     np.testing.assert_allclose(after["w_in"], expected_in, rtol=1e-9, atol=1e-15)
     assert np.max(np.abs(after["w_in"])) <= 0.05

@@ -1,0 +1,205 @@
+"""e-prop in brian2learn (cpp_standalone) against NEST 3.10, side by side, on NEST's sine-wave task.
+
+Both simulators train the same network from the same initial weights, inputs and target
+(:func:`brian2learn.tasks.nest_reference.nest_sine_wave_setup`: NEST's test set-up, 100
+inputs, ``n_rec`` LIF neurons, 1 readout, 1000 steps, gradient descent, batch 1), one after
+the other, each in its own process. For each the script prints the set-up time (C++ build,
+or NEST's network construction), the wall time per training iteration, the loss at the last
+iteration, the peak memory of the process and its children, and whether the two loss
+curves agree (rtol 1e-5); then the ratio of NEST's time per iteration to brian2learn's. With
+``--scaling`` it repeats this for 100, 400 and 1600 recurrent neurons and prints ns per
+plastic synapse per step.
+
+NEST runs when ``nest`` can be imported by ``--nest-python`` (default: this interpreter);
+``pip install nest-simulator`` installs NEST 3.10. Usage::
+
+    python benchmarks/eprop_vs_nest.py                       # 200 iterations, 100 neurons
+    python benchmarks/eprop_vs_nest.py --nest-python /path/to/venv-with-nest/bin/python
+    python benchmarks/eprop_vs_nest.py --scaling --scaling-iterations 10
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+N_STEPS = 1000  # steps per iteration (1 ms each)
+
+
+def _peak_rss_mb():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0
+
+
+def run_brian2learn(n_rec, n_iterations, threads=None):
+    """Train in cpp_standalone; returns timings, losses and memory (run in a child process)."""
+    from brian2learn.plasticity import eprop
+    from brian2learn.simulation.training import EpropTrainer
+    from brian2learn.tasks.nest_reference import nest_sine_wave_setup
+
+    setup = nest_sine_wave_setup(n_rec=n_rec)
+    config = eprop.EpropConfig(**setup["config"])
+    with tempfile.TemporaryDirectory() as directory:
+        trainer = EpropTrainer(config, setup["weights"], setup["task"], feedback="random",
+                               feedback_matrix=setup["feedback"], device="cpp_standalone",
+                               iterations_per_run=n_iterations, directory=directory, threads=threads)
+        start = time.perf_counter()
+        trainer.train(n_iterations)
+        first = time.perf_counter() - start
+        build = trainer.runner.compile_seconds
+        # A second training run re-uses the binary: no rebuild, only the simulation.
+        start = time.perf_counter()
+        trainer.train(n_iterations)
+        second = time.perf_counter() - start
+        builds = trainer.runner.n_builds
+        trainer.close()
+    losses = [row["loss"] for row in trainer.history[:n_iterations]]
+    return {"setup_s": build, "first_run_s": first, "per_iteration_s": second / n_iterations, "losses": losses,
+            "builds_for_two_runs": builds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def run_nest(n_rec, n_iterations):
+    """Train NEST's e-prop on the same set-up; returns timings, losses and memory."""
+    import nest
+
+    from brian2learn.tasks.nest_reference import nest_sine_wave_setup
+
+    setup = nest_sine_wave_setup(n_rec=n_rec)
+    weights, task = setup["weights"], setup["task"]
+    n_in, n_out = weights["w_in"].shape[1], weights["w_out"].shape[0]
+    step = 1.0  # ms
+    # NEST starts the input one step late and delays every connection by one step; the
+    # readout sees a trial three steps after its input (see tasks.nest_reference).
+    offset, extension = 4.0, 1.0
+    sequence = float(N_STEPS) * step
+    start = time.perf_counter()
+    nest.ResetKernel()
+    nest.set(resolution=step, total_num_virtual_procs=1, print_time=False, eprop_learning_window=sequence,
+             eprop_reset_neurons_on_update=True, eprop_update_interval=sequence)
+    nest.verbosity = nest.VerbosityLevel.WARNING
+    v_th = 0.03
+    recurrent_params = {"C_m": 1.0, "c_reg": 300.0, "E_L": 0.0, "f_target": 10.0, "I_e": 0.0,
+                        "flush_event_send_interval": sequence, "regular_spike_arrival": False,
+                        "surrogate_gradient_function": "piecewise_linear",
+                        "surrogate_gradient_height": 0.3 / v_th, "surrogate_gradient_width": v_th,
+                        "t_ref": 0.0, "tau_m": 30.0, "V_m": 0.0, "V_th": v_th}
+    readout_params = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "loss": "mean_squared_error",
+                      "regular_spike_arrival": False, "tau_m": 30.0, "V_m": 0.0}
+    generators = nest.Create("spike_generator", n_in)
+    relays = nest.Create("parrot_neuron", n_in)
+    recurrent = nest.Create("eprop_iaf_bsshslm_2020", n_rec, recurrent_params)
+    readout = nest.Create("eprop_readout_bsshslm_2020", n_out, readout_params)
+    target_generator = nest.Create("step_rate_generator", n_out)
+    recorder = nest.Create("multimeter", params={"interval": step, "record_from": ["readout_signal", "target_signal"],
+                                                  "start": offset, "stop": offset + n_iterations * sequence})
+    nest.SetDefaults("eprop_synapse_bsshslm_2020", {
+        "optimizer": {"type": "gradient_descent", "batch_size": 1, "eta": 1e-4, "Wmin": -100.0, "Wmax": 100.0},
+        "average_gradient": False})
+    plastic = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": step, "tau_m_readout": 30.0}
+    all_to_all = {"rule": "all_to_all", "allow_autapses": False}
+    nest.Connect(generators, relays, {"rule": "one_to_one"}, {"synapse_model": "static_synapse", "delay": step})
+    nest.Connect(relays, recurrent, all_to_all, {**plastic, "weight": weights["w_in"].astype(np.float32)})
+    nest.Connect(recurrent, recurrent, all_to_all, {**plastic, "weight": weights["w_rec"].astype(np.float32)})
+    nest.Connect(recurrent, readout, all_to_all, {**plastic, "weight": weights["w_out"].astype(np.float32)})
+    nest.Connect(readout, recurrent, all_to_all, {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020",
+                                                  "delay": step, "weight": setup["feedback"].astype(np.float32)})
+    nest.Connect(target_generator, readout, {"rule": "one_to_one"},
+                 {"synapse_model": "rate_connection_delayed", "delay": step, "receptor_type": 2})
+    nest.Connect(recorder, readout, all_to_all, {"synapse_model": "static_synapse", "delay": step})
+    inputs = task["inputs"][0]
+    sequence_starts = np.arange(n_iterations) * sequence + 1.0
+    times = np.arange(N_STEPS) * step
+    generators.set([{"spike_times": np.concatenate([times[inputs[:, k] > 0] + s for s in sequence_starts])
+                     .astype(np.float32)} for k in range(n_in)])
+    target_generator.set({"amplitude_times": np.arange(n_iterations * N_STEPS) * step + offset,
+                          "amplitude_values": np.tile(task["targets"][0, :, 0], n_iterations)})
+    construction = time.perf_counter() - start
+    start = time.perf_counter()
+    nest.Simulate(n_iterations * sequence + offset + extension)
+    simulate = time.perf_counter() - start
+    events = recorder.get("events")
+    y = np.asarray(events["readout_signal"]).reshape(n_iterations, N_STEPS)
+    y_target = np.asarray(events["target_signal"]).reshape(n_iterations, N_STEPS)
+    losses = (0.5 * np.sum((y - y_target) ** 2, axis=1)).tolist()
+    return {"setup_s": construction, "per_iteration_s": simulate / n_iterations, "losses": losses,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _child(simulator, python, n_rec, n_iterations, threads):
+    """Run one simulator in a fresh process (separate peak memory); None if it cannot run."""
+    command = [python, os.path.abspath(__file__), "--child", simulator, "--n-rec", str(n_rec),
+               "--iterations", str(n_iterations)]
+    if threads:
+        command += ["--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  {simulator} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else '?'}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _nest_python(requested):
+    python = requested or sys.executable
+    probe = subprocess.run([python, "-c", "import nest"], capture_output=True)
+    return python if probe.returncode == 0 else None
+
+
+def compare(n_rec, n_iterations, nest_python, threads, label=""):
+    """Both simulators on one network size; returns the two result dicts."""
+    ours = _child("brian2learn", sys.executable, n_rec, n_iterations, threads)
+    theirs = _child("nest", nest_python, n_rec, n_iterations, None) if nest_python else None
+    n_synapses = n_rec * 100 + n_rec * (n_rec - 1) + n_rec  # plastic: input, recurrent, readout
+    print(f"{label}{n_rec} recurrent neurons, {n_synapses} plastic synapses, {n_iterations} iterations")
+    for name, result in (("brian2learn", ours), ("NEST 3.10", theirs)):
+        if result is None:
+            continue
+        ns = 1e9 * result["per_iteration_s"] / (n_synapses * N_STEPS)
+        print(f"  {name:12s} set-up {result['setup_s']:7.2f} s   {1000 * result['per_iteration_s']:9.2f} ms/iteration"
+              f"   {ns:6.2f} ns/synapse/step   loss[{n_iterations}] {result['losses'][-1]:.6f}"
+              f"   peak RSS {result['peak_rss_mb']:.0f} MB")
+    if ours is not None and theirs is not None:
+        same = np.allclose(ours["losses"], theirs["losses"], rtol=1e-5)
+        worst = float(np.max(np.abs(np.asarray(ours["losses"]) / np.asarray(theirs["losses"]) - 1)))
+        print(f"  loss curves equal to rtol 1e-5: {same} (largest relative difference {worst:.1e}); "
+              f"NEST/brian2learn time per iteration: {theirs['per_iteration_s'] / ours['per_iteration_s']:.1f}x")
+    if ours is not None:
+        print(f"  brian2learn builds for two training runs: {ours['builds_for_two_runs']}")
+    return ours, theirs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--n-rec", type=int, default=100)
+    parser.add_argument("--nest-python", default=None, help="a Python interpreter that can import nest")
+    parser.add_argument("--threads", type=int, default=None, help="OpenMP threads of the brian2learn build")
+    parser.add_argument("--scaling", action="store_true", help="also time 100, 400 and 1600 recurrent neurons")
+    parser.add_argument("--scaling-iterations", type=int, default=10)
+    parser.add_argument("--child", choices=("brian2learn", "nest"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.iterations < 1 or args.scaling_iterations < 1:
+        parser.error("iterations must be positive integers")
+    if args.child:
+        runner = run_brian2learn if args.child == "brian2learn" else run_nest
+        extra = {"threads": args.threads} if args.child == "brian2learn" else {}
+        print(json.dumps(runner(args.n_rec, args.iterations, **extra)))
+        return 0
+    nest_python = _nest_python(args.nest_python)
+    if nest_python is None:
+        print("NEST not importable (pip install nest-simulator, or --nest-python): timing brian2learn only")
+    compare(args.n_rec, args.iterations, nest_python, args.threads)
+    if args.scaling:
+        for n_rec in (100, 400, 1600):
+            compare(n_rec, args.scaling_iterations, nest_python, args.threads, label="scaling: ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
