@@ -13,6 +13,8 @@ STUDIES = {
     "ttfs-yinyang": "brian2learn.studies.ttfs_yinyang",
     "perturbation-linear": "brian2learn.studies.perturbation_linear",
     "rflo": "brian2learn.studies.rflo",
+    "stdp-song": "brian2learn.studies.stdp_song",
+    "stdp-assemblies": "brian2learn.studies.stdp_assemblies",
 }
 
 

@@ -1,0 +1,274 @@
+"""Spike-timing-dependent plasticity (STDP) as Brian2 synapse code with event-driven traces.
+
+Two rules, each given as the ``model``/``on_pre``/``on_post`` strings of a :class:`brian2.Synapses`
+and a small builder that connects the synapses from explicit index arrays.
+
+Pair-based STDP (all-to-all spike pairing)
+------------------------------------------
+Bi & Poo (1998), J Neurosci 18:10464; Song, Miller & Abbott (2000), "Competitive Hebbian learning
+through spike-timing-dependent synaptic plasticity", Nat Neurosci 3:919, doi:10.1038/78829 (additive);
+van Rossum, Bi & Turrigiano (2000), J Neurosci 20:8812 and Gütig, Aharonov, Rotter & Sompolinsky
+(2003), J Neurosci 23:3697 (weight-dependent, soft bounds). Each presynaptic spike adds 1 to a trace
+``apre`` (time constant ``tau_pre``), each postsynaptic spike adds 1 to ``apost`` (``tau_post``).
+For one pair with ``dt_pair = t_post - t_pre``
+
+.. math::
+
+    \\Delta w = \\begin{cases} +A_+\\, f_+(w)\\, e^{-\\Delta t/\\tau_{pre}} & \\Delta t > 0 \\\\
+                                -A_-\\, f_-(w)\\, e^{+\\Delta t/\\tau_{post}} & \\Delta t < 0 \\end{cases}
+
+with the weight dependence (Gütig et al. 2003) of exponent ``mu``
+
+.. math::
+
+    f_+(w) = (w_{max} - w_{min}) \\left(\\frac{w_{max} - w}{w_{max} - w_{min}}\\right)^{\\mu},\\quad
+    f_-(w) = (w_{max} - w_{min}) \\left(\\frac{w - w_{min}}{w_{max} - w_{min}}\\right)^{\\mu}.
+
+``mu = 0`` is the additive rule of Song et al. (amplitudes ``A_+ (w_max - w_min)``, hard bounds by
+clipping to ``[w_min, w_max]``); ``mu = 1`` the multiplicative (soft-bounded) rule of van Rossum et al.
+Contributions of all earlier spikes add up (all-to-all pairing): at a postsynaptic spike
+``w += A_+ f_+(w) apre``, at a presynaptic spike ``w -= A_- f_-(w) apost``, both followed by clipping.
+
+Triplet STDP
+------------
+Pfister & Gerstner (2006), "Triplets of spikes in a model of spike timing-dependent plasticity",
+J Neurosci 26:9673, doi:10.1523/JNEUROSCI.1425-06.2006 (all-to-all interaction). Presynaptic traces
+``r1`` (``tau_plus``), ``r2`` (``tau_x``), postsynaptic traces ``o1`` (``tau_minus``), ``o2`` (``tau_y``),
+each jumping by 1 at a spike of its neuron. At a presynaptic spike at ``t``
+
+.. math:: w \\leftarrow w - \\eta\\, o_1(t) [A_2^- + A_3^- r_2(t - \\epsilon)]
+
+and at a postsynaptic spike
+
+.. math:: w \\leftarrow w + \\eta\\, r_1(t) [A_2^+ + A_3^+ o_2(t - \\epsilon)],
+
+where ``t - epsilon`` means the trace before its own jump at ``t`` (the update reads the traces first,
+then increments them). The weight is clipped to the caps ``[w_min, w_max]`` after every update
+(Pokorny et al. 2020 cap input and recurrent weights at multiples of their initial mean). ``eta``
+scales all four amplitudes (1 gives Pfister & Gerstner's values).
+
+Conventions
+-----------
+Weights ``w`` are dimensionless; the synaptic effect is a string such as ``"g_exc_post += w*g_max"``
+that the caller passes as ``effect`` (executed first in ``on_pre``, with the weight before the
+update). Rule parameters go to the synapses' namespace, so one set of parameters is fixed per build.
+"""
+
+import brian2 as b2
+import numpy as np
+
+#: Song, Miller & Abbott (2000): additive pair STDP, all-to-all.
+SONG2000_STDP = {
+    "tau_pre": 20.0 * b2.ms,  # time constant of potentiation (pre-before-post window)
+    "tau_post": 20.0 * b2.ms,  # time constant of depression (post-before-pre window)
+    "A_plus": 0.005,  # potentiation per pair, fraction of (w_max - w_min)
+    "A_minus": 0.005 * 1.05,  # depression per pair (A_-/A_+ = 1.05 in Song et al.)
+    "w_min": 0.0,  # lower weight bound
+    "w_max": 1.0,  # upper weight bound (Song et al.: g_max, here the weight is in units of g_max)
+    "mu": 0.0,  # weight dependence exponent: 0 additive, 1 multiplicative
+}
+
+#: Pfister & Gerstner (2006), Table 4: visual cortex data (Sjöström et al. 2001), all-to-all, minimal model.
+PFISTER2006_VISUAL_MINIMAL = {
+    "tau_plus": 16.8 * b2.ms,  # presynaptic trace r1
+    "tau_minus": 33.7 * b2.ms,  # postsynaptic trace o1
+    "tau_x": 101.0 * b2.ms,  # presynaptic trace r2 (unused with A3_minus = 0)
+    "tau_y": 125.0 * b2.ms,  # postsynaptic trace o2
+    "A2_plus": 0.0,  # pair potentiation
+    "A3_plus": 6.5e-3,  # triplet potentiation
+    "A2_minus": 7.1e-3,  # pair depression
+    "A3_minus": 0.0,  # triplet depression
+    "eta": 1.0,  # common scale of the amplitudes
+    "w_min": 0.0,  # lower weight cap
+    "w_max": 1.0,  # upper weight cap
+}
+
+#: Pfister & Gerstner (2006), Table 4: visual cortex, all-to-all, full model (all four amplitudes).
+PFISTER2006_VISUAL_FULL = {
+    **PFISTER2006_VISUAL_MINIMAL,
+    "A2_plus": 5e-10,
+    "A3_plus": 6.2e-3,
+    "A2_minus": 7e-3,
+    "A3_minus": 2.3e-4,
+}
+
+PAIR_MODEL = """
+w : 1                                            # synaptic weight (dimensionless)
+dapre/dt = -apre/tau_pre : 1 (event-driven)    # presynaptic trace
+dapost/dt = -apost/tau_post : 1 (event-driven) # postsynaptic trace
+"""
+
+PAIR_ON_PRE = """
+{effect}
+apre += 1
+w = clip(w - ({gate})*A_minus*w_span*(clip(w - w_min, 0, w_span)/w_span)**mu*apost, w_min, w_max)
+"""
+
+PAIR_ON_POST = """
+apost += 1
+w = clip(w + ({gate})*A_plus*w_span*(clip(w_max - w, 0, w_span)/w_span)**mu*apre, w_min, w_max)
+"""
+
+TRIPLET_MODEL = """
+w : 1                                          # synaptic weight (dimensionless)
+dr1/dt = -r1/tau_plus : 1 (event-driven)       # presynaptic trace, pair potentiation
+dr2/dt = -r2/tau_x : 1 (event-driven)          # presynaptic trace, triplet depression
+do1/dt = -o1/tau_minus : 1 (event-driven)      # postsynaptic trace, pair depression
+do2/dt = -o2/tau_y : 1 (event-driven)          # postsynaptic trace, triplet potentiation
+"""
+
+TRIPLET_ON_PRE = """
+{effect}
+w = clip(w - ({gate})*eta*o1*(A2_minus + A3_minus*r2), w_min, w_max)
+r1 += 1
+r2 += 1
+"""
+
+TRIPLET_ON_POST = """
+w = clip(w + ({gate})*eta*r1*(A2_plus + A3_plus*o2), w_min, w_max)
+o1 += 1
+o2 += 1
+"""
+
+_PAIR_KEYS = set(SONG2000_STDP)
+_TRIPLET_KEYS = set(PFISTER2006_VISUAL_MINIMAL)
+
+
+def _check_time(name, value):
+    if not isinstance(value, b2.Quantity) or not value.has_same_dimensions(b2.second) or float(value) <= 0:
+        raise ValueError(f"'{name}' must be a positive time (e.g. 20*ms), got {value!r}")
+
+
+def _check_params(params, keys, times, rule):
+    unknown = set(params) - keys
+    if unknown:
+        raise ValueError(f"unknown {rule} parameter(s) {sorted(unknown)}; allowed: {', '.join(sorted(keys))}")
+    for name in times:
+        _check_time(name, params[name])
+    for name, value in params.items():
+        if name in times:
+            continue
+        if isinstance(value, b2.Quantity) and not value.is_dimensionless:
+            raise ValueError(f"'{name}' must be dimensionless, got {value!r}")
+        if not np.isfinite(float(value)):
+            raise ValueError(f"'{name}' must be finite, got {value!r}")
+    if not float(params["w_max"]) > float(params["w_min"]):
+        raise ValueError(f"'w_max' must exceed 'w_min', got {params['w_max']!r} <= {params['w_min']!r}")
+    for name in [k for k in params if k.startswith("A") or k == "eta"]:
+        if float(params[name]) < 0:
+            raise ValueError(f"'{name}' must be non-negative, got {params[name]!r}")
+
+
+def pair_stdp_params(**overrides):
+    """Parameters of pair STDP: :data:`SONG2000_STDP` with ``overrides``; ``ValueError`` on bad values."""
+    params = {**SONG2000_STDP, **overrides}
+    _check_params(params, _PAIR_KEYS, ("tau_pre", "tau_post"), "pair STDP")
+    if float(params["mu"]) < 0:
+        raise ValueError(f"'mu' must be >= 0 (0 additive, 1 multiplicative), got {params['mu']!r}")
+    return params
+
+
+def triplet_stdp_params(**overrides):
+    """Parameters of triplet STDP: :data:`PFISTER2006_VISUAL_MINIMAL` with ``overrides``."""
+    params = {**PFISTER2006_VISUAL_MINIMAL, **overrides}
+    _check_params(params, _TRIPLET_KEYS, ("tau_plus", "tau_minus", "tau_x", "tau_y"), "triplet STDP")
+    return params
+
+
+def pair_stdp_equations(effect="", gate="1", **overrides):
+    """``dict(model=..., on_pre=..., on_post=..., namespace=...)`` of pair STDP.
+
+    Parameters
+    ----------
+    effect : str
+        Synaptic effect, e.g. ``"g_exc_post += w*g_max"``, run first at each presynaptic spike.
+    gate : str
+        Expression multiplying every weight change, e.g. ``"plastic(t)"`` (a TimedArray of 0/1 that
+        switches learning off in test phases); ``"1"`` by default.
+    **overrides
+        Parameters replacing those of :data:`SONG2000_STDP` (``mu = 1`` for the multiplicative rule).
+    """
+    params = pair_stdp_params(**overrides)
+    return {"model": PAIR_MODEL, "on_pre": PAIR_ON_PRE.format(effect=effect, gate=gate),
+            "on_post": PAIR_ON_POST.format(gate=gate),
+            "namespace": {**params, "w_span": float(params["w_max"]) - float(params["w_min"])}}
+
+
+def triplet_stdp_equations(effect="", gate="1", **overrides):
+    """``dict(model=..., on_pre=..., on_post=..., namespace=...)`` of triplet STDP (Pfister & Gerstner 2006).
+
+    ``effect`` and ``gate`` as in :func:`pair_stdp_equations`.
+    """
+    params = triplet_stdp_params(**overrides)
+    return {"model": TRIPLET_MODEL, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
+            "on_post": TRIPLET_ON_POST.format(gate=gate),
+            "namespace": dict(params)}
+
+
+def _build(source, target, code, i, j, w, name, delay, dt, extra_namespace):
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    if i.shape != j.shape or i.ndim != 1:
+        raise ValueError(f"'i' and 'j' must be 1-d arrays of one length, got shapes {i.shape} and {j.shape}")
+    if i.size and (i.min() < 0 or i.max() >= len(source)):
+        raise ValueError(f"'i' must index the {len(source)} source neurons")
+    if j.size and (j.min() < 0 or j.max() >= len(target)):
+        raise ValueError(f"'j' must index the {len(target)} target neurons")
+    namespace = {**code["namespace"], **(extra_namespace or {})}
+    kwargs = {"dt": dt} if dt is not None else {}
+    syn = b2.Synapses(source, target, code["model"], on_pre=code["on_pre"], on_post=code["on_post"],
+                      namespace=namespace, name=name, **kwargs)
+    syn.connect(i=i, j=j)
+    w = np.broadcast_to(np.asarray(w, dtype=float), i.shape)
+    lo, hi = float(namespace["w_min"]), float(namespace["w_max"])
+    if np.any(w < lo) or np.any(w > hi):
+        raise ValueError(f"initial weights 'w' must lie within [w_min, w_max] = [{lo}, {hi}]")
+    syn.w = w
+    if delay is not None:
+        syn.delay = delay
+    return syn
+
+
+def pair_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None, dt=None, namespace=None,
+                       gate="1", **params):
+    """Synapses with pair STDP from ``source[i]`` to ``target[j]`` with initial weights ``w``.
+
+    Parameters
+    ----------
+    source, target : brian2.Group
+    i, j : array of int
+        Explicit connection indices (reproducible across standalone runs).
+    w : float or array
+        Initial weights, within ``[w_min, w_max]``.
+    effect : str
+        Synaptic effect at a presynaptic spike (e.g. ``"g_exc_post += w*g_max"``).
+    name, delay, dt
+        Passed to :class:`brian2.Synapses` (``delay`` set after connecting).
+    namespace : dict
+        Extra names used in ``effect`` and ``gate`` (e.g. ``g_max``, a TimedArray).
+    gate : str
+        Expression multiplying every weight change (see :func:`pair_stdp_equations`).
+    **params
+        STDP parameters replacing :data:`SONG2000_STDP`.
+    """
+    code = pair_stdp_equations(effect, gate, **params)
+    return _build(source, target, code, i, j, w, name or "pair_stdp*", delay, dt, namespace)
+
+
+def triplet_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None, dt=None, namespace=None,
+                          gate="1", **params):
+    """Synapses with triplet STDP (Pfister & Gerstner 2006); arguments as :func:`pair_stdp_synapses`."""
+    code = triplet_stdp_equations(effect, gate, **params)
+    return _build(source, target, code, i, j, w, name or "triplet_stdp*", delay, dt, namespace)
+
+
+def pair_stdp_window(delta_t, tau_pre, tau_post, A_plus, A_minus):
+    """Closed-form weight change of one isolated pair (additive, away from the bounds, ``w_max - w_min = 1``).
+
+    ``delta_t = t_post - t_pre`` (Quantity or seconds); ``+A_plus exp(-dt/tau_pre)`` for ``dt > 0``,
+    ``-A_minus exp(dt/tau_post)`` for ``dt < 0``, 0 at ``dt = 0``.
+    """
+    delta_t = np.asarray(delta_t / b2.second if isinstance(delta_t, b2.Quantity) else delta_t, dtype=float)
+    tp, tm = float(tau_pre / b2.second), float(tau_post / b2.second)
+    return np.where(delta_t > 0, A_plus * np.exp(-np.abs(delta_t) / tp),
+                    np.where(delta_t < 0, -A_minus * np.exp(-np.abs(delta_t) / tm), 0.0))

@@ -1,0 +1,546 @@
+"""STDP forms and associates memory assemblies: overlap versus recruitment (Pokorny et al. 2020).
+
+Pokorny, Ison, Rao, Legenstein, Papadimitriou & Maass (2020), "STDP forms associations between memory
+traces in networks of spiking neurons", Cereb Cortex 30(3):952, doi:10.1093/cercor/bhz140.
+
+Network (the paper's sizes; details that could not be checked against the paper are marked *choice*)
+------------------------------------------------------------------------------------------------------
+- 432 excitatory (E) and 108 inhibitory (I) escape-noise neurons
+  (:mod:`brian2learn.models.stochastic_neurons`): ``u = b + sum w eps(t - t_i)``, rate
+  ``rho_0 exp((u - theta)/delta_u)``, double-exponential PSPs of peak ``w`` (mV).
+- Excitability: ``b_k = gamma_exc * b_gen + xi_k`` for E neurons (``xi_k ~ N(0, sigma_b^2)``); I neurons
+  have a fixed offset (*choice*).
+- 200 Poisson input channels (:mod:`brian2learn.tasks.assembly_patterns`).
+- Random connectivity with fixed probabilities, drawn once with numpy (*choice*: the paper places the
+  neurons on a 3-d grid with distance-dependent connection probabilities and delays, and uses
+  Tsodyks-Markram short-term plasticity on all recurrent synapses; both are left out here).
+- Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), visual cortex
+  all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`), with amplitudes scaled by
+  ``eta`` (mV) and weights capped at ``[0, 2 w_in]`` (input) and ``[0, 10 w_ee]`` (E→E), ``w_*`` the
+  initial means at ``gamma_w = 1`` (caps of 200 % and 1000 % of the initial mean as in the paper;
+  here they stay at the ``gamma_w = 1`` values, so ``gamma_w`` moves the initial weights relative to
+  the caps). E→I, I→E and I→I are static and strong (*choice* of values).
+- Initial input→E and E→E weights: lognormal around ``gamma_w`` times their base means (CV 0.5,
+  *choice*), clipped at the caps.
+
+Protocol (:func:`brian2learn.tasks.assembly_patterns.protocol_schedule`): noise, encoding of three
+patterns A, B, C, noise, a test block (plasticity off), association (A and B together), noise, a test
+block. Assemblies are measured in the two test blocks (:mod:`brian2learn.analysis.assemblies`: one-sided
+Wilcoxon signed-rank test of the 10-110 ms response against the -100-0 ms baseline, p < 0.05, median
+response >= 2 Hz); the associated pair is (A, B), the control pair (A, C).
+
+One ``cpp_standalone`` build serves every seed and every (gamma_exc, gamma_w): excitability offsets,
+initial weights, input channel sets, the schedule (TimedArrays) and the seed are ``run_args``. The
+connectivity graph is drawn once (``structure_seed``); the run seed varies all the rest.
+:func:`evaluate_point` is the unit of work a sweep engine can drive; :func:`phase_diagram` runs a grid
+sequentially.
+
+Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
+[--seeds ...] [--phase-diagram]``.
+"""
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.analysis import assemblies as asm
+from brian2learn.models import stochastic_neurons as sn
+from brian2learn.plasticity import stdp
+from brian2learn.simulation.devices import DeviceRunner, is_standalone, seed_standalone_from_variable
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.tasks import assembly_patterns as ap
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "stdp-assemblies"
+DESCRIPTION = "STDP forms and associates memory assemblies: overlap vs recruitment (Pokorny et al. 2020)"
+
+DEVICES = ("cpp_standalone", "runtime")
+
+#: Network structure and static weights (mV: peak PSP).
+NETWORK = {
+    "n_exc": 432,  # excitatory neurons (Pokorny et al.)
+    "n_inh": 108,  # inhibitory neurons (Pokorny et al.)
+    "n_in": 200,  # input channels (Pokorny et al.)
+    "p_in": 0.3,  # input -> E connection probability (choice)
+    "p_ee": 0.2,  # E -> E (choice)
+    "p_ei": 0.5,  # E -> I (choice)
+    "p_ie": 0.5,  # I -> E (choice)
+    "p_ii": 0.5,  # I -> I (choice)
+    "w_in": 1.0,  # mV, mean initial input -> E weight at gamma_w = 1
+    "w_ee": 0.5,  # mV, mean initial E -> E weight at gamma_w = 1
+    "w_ei": 1.0,  # mV, E -> I
+    "w_ie": 1.5,  # mV, I -> E
+    "w_ii": 1.0,  # mV, I -> I
+    "cv_w": 0.5,  # coefficient of variation of the lognormal initial weights
+    "cap_in": 2.0,  # input -> E cap, multiple of w_in (200 %)
+    "cap_ee": 10.0,  # E -> E cap, multiple of w_ee (1000 %)
+    "b_gen": -4.0,  # mV, generic excitability of E neurons (scaled by gamma_exc)
+    "sigma_b": 1.0,  # mV, neuron-specific excitability spread
+    "b_inh": -6.0,  # mV, offset of I neurons
+    "eta": 0.5,  # mV, scale of the triplet amplitudes
+    "structure_seed": 12345,  # seed of the connectivity graph
+    "dt": 1.0 * b2.ms,  # simulation step
+}
+#: Input patterns (Hz); see :class:`brian2learn.tasks.assembly_patterns.InputPatterns`.
+INPUTS = {"n_active": 40, "rate_noise": 3.0, "rate_pattern": 40.0}
+BIN_DT = 0.01  # s, grid of the schedule TimedArrays
+
+MODES = {
+    "full": {"protocol": {}, "eta": 0.5},
+    "quick": {"protocol": {"noise_1": 5.0, "encoding": 60.0, "noise_2": 5.0, "n_test": 12, "n_association": 10,
+                           "noise_3": 5.0}, "eta": 1.5},
+}
+#: (gamma_exc, gamma_w) of the two regimes reported by default.
+REGIMES = {"overlap": (1.0, 1.0), "recruitment": (0.5, 1.6)}
+PHASE_GRID = {"gamma_exc": (0.25, 0.5, 0.75, 1.0, 1.25), "gamma_w": (0.6, 0.8, 1.0, 1.3, 1.6)}
+
+
+@dataclass
+class AssemblyConfig:
+    """Everything fixed at build time: network dict, protocol overrides, learning-rate scale."""
+
+    network: dict = field(default_factory=lambda: dict(NETWORK))
+    protocol: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=lambda: dict(INPUTS))
+
+    def schedule(self, seed):
+        return ap.protocol_schedule(self.protocol, seed=seed)
+
+    def timing(self):
+        """Total duration and the time of the weight snapshot (end of the first test block), seconds."""
+        phases, _ = self.schedule(0)
+        t_snap = float(phases.loc[phases["phase"] == "test_before", "end"].iloc[0])
+        return float(phases["end"].max()), t_snap
+
+
+def connectivity(config):
+    """Index arrays (i, j) of every pathway, drawn with numpy from ``structure_seed``."""
+    net = config.network
+    rng = np.random.default_rng(net["structure_seed"])
+
+    def draw(n_pre, n_post, p, no_self=False):
+        mask = rng.random((n_pre, n_post)) < p
+        if no_self:
+            np.fill_diagonal(mask, False)
+        i, j = np.nonzero(mask)
+        return i, j
+
+    return {"in": draw(net["n_in"], net["n_exc"], net["p_in"]),
+            "ee": draw(net["n_exc"], net["n_exc"], net["p_ee"], True),
+            "ei": draw(net["n_exc"], net["n_inh"], net["p_ei"]),
+            "ie": draw(net["n_inh"], net["n_exc"], net["p_ie"]),
+            "ii": draw(net["n_inh"], net["n_inh"], net["p_ii"], True)}
+
+
+class AssemblyNetwork:
+    """The Brian2 network of the study (a model for :class:`~brian2learn.simulation.devices.DeviceRunner`)."""
+
+    def __init__(self, config):
+        net = config.network
+        dt = net["dt"]
+        self.config = config
+        self.duration, self.t_snapshot = config.timing()
+        n_bins = int(round(self.duration / BIN_DT))
+        self.conn = connectivity(config)
+        self.activity = b2.TimedArray(np.zeros((n_bins, len(ap.PATTERNS))), dt=BIN_DT * b2.second, name="activity")
+        self.plastic = b2.TimedArray(np.zeros(n_bins), dt=BIN_DT * b2.second, name="plastic")
+        ns = {"activity": self.activity, "plastic": self.plastic, "rate_noise": config.inputs["rate_noise"] * b2.Hz,
+              "rate_pattern": config.inputs["rate_pattern"] * b2.Hz}
+        self.rng = b2.NeuronGroup(1, "seed : integer", dt=dt, name="asm_rng")
+        self.inputs = b2.NeuronGroup(
+            net["n_in"], "m_A : 1\nm_B : 1\nm_C : 1",
+            threshold="rand() < (rate_noise + (rate_pattern - rate_noise)*clip(m_A*activity(t, 0) + "
+                      "m_B*activity(t, 1) + m_C*activity(t, 2), 0, 1))*dt",
+            namespace=ns, dt=dt, name="asm_inputs")
+        self.exc = sn.stochastic_group(net["n_exc"], dt=dt, name="asm_exc")
+        self.inh = sn.stochastic_group(net["n_inh"], dt=dt, name="asm_inh")
+        self.inh.b = net["b_inh"] * b2.mV
+        trip = {"eta": net["eta"], "w_min": 0.0}
+        self.syn_in = stdp.triplet_stdp_synapses(
+            self.inputs, self.exc, *self.conn["in"], net["w_in"], effect=sn.exc_effect("w*mV"), name="asm_syn_in",
+            dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"] * net["w_in"], **trip)
+        self.syn_ee = stdp.triplet_stdp_synapses(
+            self.exc, self.exc, *self.conn["ee"], net["w_ee"], effect=sn.exc_effect("w*mV"), name="asm_syn_ee",
+            dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_ee"] * net["w_ee"], **trip)
+        self.static = []
+        for key, src, dst, effect in (("ei", self.exc, self.inh, sn.exc_effect("w*mV")),
+                                      ("ie", self.inh, self.exc, sn.inh_effect("w*mV")),
+                                      ("ii", self.inh, self.inh, sn.inh_effect("w*mV"))):
+            syn = b2.Synapses(src, dst, "w : 1 (constant)", on_pre=effect, dt=dt, name=f"asm_syn_{key}")
+            syn.connect(i=self.conn[key][0], j=self.conn[key][1])
+            syn.w = net[f"w_{key}"]
+            self.static.append(syn)
+        self.spikes_exc = b2.SpikeMonitor(self.exc, name="asm_spikes_exc")
+        self.spikes_inh = b2.SpikeMonitor(self.inh, record=False, name="asm_spikes_inh")
+        self.w_ee_mon = b2.StateMonitor(self.syn_ee, "w", record=True, dt=self.t_snapshot * b2.second,
+                                        when="end", name="asm_w_ee_mon")
+        self.network = b2.Network(self.rng, self.inputs, self.exc, self.inh, self.syn_in, self.syn_ee, *self.static,
+                                  self.spikes_exc, self.spikes_inh, self.w_ee_mon)
+        self._seeded = False
+
+    def run(self):
+        if is_standalone():
+            if not self._seeded:
+                seed_standalone_from_variable(self.rng.variables["seed"])
+                self._seeded = True
+        else:
+            b2.seed(int(self.rng.seed[0]))
+        self.network.run(self.duration * b2.second, namespace={})
+
+    def state_variables(self):
+        return {"seed": (self.rng, "seed"), "b_exc": (self.exc, "b"), "w_in": (self.syn_in, "w"),
+                "w_ee": (self.syn_ee, "w"), "m_A": (self.inputs, "m_A"), "m_B": (self.inputs, "m_B"),
+                "m_C": (self.inputs, "m_C")}
+
+    def stimulus_arrays(self):
+        return {"activity": self.activity, "plastic": self.plastic}
+
+
+def initial_values(config, conn, gamma_exc, gamma_w, seed):
+    """run_args of one point: excitability offsets, initial weights, pattern channels, seed; and the schedule."""
+    net = config.network
+    rng = np.random.default_rng([seed, 7919])
+    b = sn.excitability_offsets(net["n_exc"], gamma_exc, net["b_gen"] * b2.mV, net["sigma_b"] * b2.mV, rng)
+
+    def lognormal(mean, n, cap):
+        sigma = np.sqrt(np.log(1 + net["cv_w"] ** 2))
+        w = mean * np.exp(rng.standard_normal(n) * sigma - sigma ** 2 / 2)
+        return np.clip(w, 0.0, cap)
+
+    w_in = lognormal(gamma_w * net["w_in"], len(conn["in"][0]), net["cap_in"] * net["w_in"])
+    w_ee = lognormal(gamma_w * net["w_ee"], len(conn["ee"][0]), net["cap_ee"] * net["w_ee"])
+    patterns = ap.InputPatterns(n_channels=net["n_in"], seed=seed, **config.inputs)
+    membership = patterns.membership()
+    phases, presentations = config.schedule(seed)
+    pattern_duration = ap.POKORNY2020_PROTOCOL["pattern_duration"] if "pattern_duration" not in config.protocol \
+        else config.protocol["pattern_duration"]
+    activity, plastic = ap.render_schedule(phases, presentations, pattern_duration, BIN_DT)
+    values = {"seed": int(seed), "b_exc": b, "w_in": w_in, "w_ee": w_ee, "m_A": membership[0], "m_B": membership[1],
+              "m_C": membership[2]}
+    return values, {"activity": activity, "plastic": plastic}, phases, presentations
+
+
+def make_runner(config, device="cpp_standalone", directory=None):
+    """A :class:`DeviceRunner` of :class:`AssemblyNetwork` (one build for all points)."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    return DeviceRunner(lambda: AssemblyNetwork(config), device=device, directory=directory)
+
+
+def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False):
+    """Simulate the protocol at one (gamma_exc, gamma_w, seed) and measure the assemblies.
+
+    The unit of work for a sweep engine: it needs a runner (:func:`make_runner`) and returns a flat dict
+    of numbers (plus, with ``keep``, the spikes, weights and assemblies under ``"data"``).
+    """
+    if not (np.isfinite(gamma_exc) and gamma_w > 0):
+        raise ValueError(f"need a finite 'gamma_exc' and a positive 'gamma_w', got {gamma_exc!r}, {gamma_w!r}")
+    net = config.network
+    probe = runner.model
+    conn = probe.conn if probe is not None else connectivity(config)
+    values, stimuli, phases, presentations = initial_values(config, conn, gamma_exc, gamma_w, seed)
+    start = time.perf_counter()
+    model = runner.run(values, stimuli)
+    wall = time.perf_counter() - start
+    t = np.asarray(model.spikes_exc.t / b2.second)
+    i = np.asarray(model.spikes_exc.i[:])
+    onsets = {}
+    for phase in ("test_before", "test_after"):
+        rows = presentations[presentations["phase"] == phase]
+        onsets[phase] = {p: ap.rounded_onsets(rows[rows["pattern"] == p], BIN_DT) for p in ap.PATTERNS}
+    before = asm.assembly_members(t, i, onsets["test_before"], net["n_exc"])
+    after = asm.assembly_members(t, i, onsets["test_after"], net["n_exc"])
+    measures = asm.association_measures(before, after, ap.ASSOCIATED, ap.CONTROL)
+    w_ee_final = np.asarray(model.syn_ee.w[:])
+    w_snap = np.asarray(model.w_ee_mon.w)
+    w_ee_before = w_snap[:, 1] if w_snap.shape[1] > 1 else w_snap[:, 0]
+    ee_i, ee_j = conn["ee"]
+
+    def dense(w):
+        out = np.zeros((net["n_exc"], net["n_exc"]))
+        out[ee_i, ee_j] = w
+        return out
+
+    structure_after = asm.assembly_weight_statistics(dense(w_ee_final), after)
+    communities = asm.compare_communities(dense(w_ee_final), after, quantile=0.9)
+    rates = {}
+    for _, row in phases.iterrows():
+        sel = (t >= row["start"]) & (t < row["end"])
+        rates[row["phase"]] = float(sel.sum() / (net["n_exc"] * (row["end"] - row["start"])))
+    o_as, o_cb = measures["overlap_associated_after"], measures["overlap_control_after"]
+    result = {
+        "gamma_exc": float(gamma_exc), "gamma_w": float(gamma_w), "seed": int(seed),
+        **{f"size_{k}_before": v for k, v in measures["sizes_before"].items()},
+        **{f"size_{k}_after": v for k, v in measures["sizes_after"].items()},
+        "shared_AB_before": measures["overlap_associated_before"]["shared"], "shared_AB_after": o_as["shared"],
+        "shared_AC_before": measures["overlap_control_before"]["shared"], "shared_AC_after": o_cb["shared"],
+        "jaccard_AB_before": measures["overlap_associated_before"]["jaccard"], "jaccard_AB_after": o_as["jaccard"],
+        "jaccard_AC_before": measures["overlap_control_before"]["jaccard"], "jaccard_AC_after": o_cb["jaccard"],
+        "overlap_rise_associated": measures["overlap_rise_associated"],
+        "overlap_rise_control": measures["overlap_rise_control"], "overlap_gain": measures["overlap_gain"],
+        "jaccard_gain": measures["jaccard_gain"], "n_recruited": measures["n_recruited"],
+        "n_pair_coding": measures["n_pair_coding"],
+        "w_within_after": structure_after["within_all"], "w_between_after": structure_after["between_all"],
+        "w_ratio_after": structure_after["ratio"], "w_ee_mean_before": float(np.mean(w_ee_before)),
+        "w_ee_mean_after": float(np.mean(w_ee_final)), "w_in_mean_after": float(np.mean(model.syn_in.w[:])),
+        "community_jaccard_A": communities["match"].get("A", {}).get("jaccard", 0.0),
+        "community_jaccard_B": communities["match"].get("B", {}).get("jaccard", 0.0),
+        "modularity": communities["modularity"],
+        **{f"rate_{k}_hz": v for k, v in rates.items()},
+        "wall_seconds": wall, "simulated_seconds": model.duration,
+    }
+    if keep:
+        result["data"] = {"t": t, "i": i, "before": before, "after": after, "phases": phases,
+                          "presentations": presentations, "w_ee_before": w_ee_before, "w_ee_after": w_ee_final,
+                          "conn_ee": conn["ee"]}
+    return result
+
+
+def classify_regime(row):
+    """``'overlap'``, ``'recruitment'`` or ``'neither'`` from the mean measures of one point (see the notes)."""
+    rise_as, rise_ctl = row["overlap_rise_associated"], row["overlap_rise_control"]
+    recruited = row["n_recruited"]
+    if rise_as >= max(2 * rise_ctl, 1) and rise_as > recruited:
+        return "overlap"
+    if recruited > rise_as - rise_ctl and abs(rise_as - rise_ctl) <= max(2, 0.1 * row.get("size_A_before", 0)):
+        return "recruitment" if recruited >= 1 else "neither"
+    return "neither"
+
+
+def phase_diagram(runner, config, gamma_exc_values, gamma_w_values, seed, progress=None):
+    """Evaluate every grid point sequentially (a sweep engine would distribute :func:`evaluate_point`)."""
+    rows = []
+    for ge in gamma_exc_values:
+        for gw in gamma_w_values:
+            row = evaluate_point(runner, config, ge, gw, seed)
+            row["regime"] = classify_regime(row)
+            rows.append(row)
+            if progress:
+                progress(row)
+    return pd.DataFrame(rows)
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help="short protocol (about 3 simulated minutes per run)")
+    parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds of each regime (default: --seed, --seed+1, --seed+2; quick: --seed)")
+    parser.add_argument("--gamma-exc", type=float, default=None,
+                        help="run only this excitability scale (with --gamma-w) instead of the two regimes")
+    parser.add_argument("--gamma-w", type=float, default=None, help="initial weight scale of a single point")
+    parser.add_argument("--phase-diagram", action="store_true",
+                        help=f"also run the {len(PHASE_GRID['gamma_exc'])}x{len(PHASE_GRID['gamma_w'])} grid "
+                             "gamma_exc x gamma_w (one seed)")
+    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
+    parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
+
+
+def _check_args(args):
+    if args.device not in DEVICES:
+        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    if any((not isinstance(s, int)) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+    if (args.gamma_exc is None) != (args.gamma_w is None):
+        raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
+    if args.gamma_w is not None and not args.gamma_w > 0:
+        raise ValueError(f"'--gamma-w' must be positive, got {args.gamma_w!r}")
+    if args.gamma_exc is not None and not np.isfinite(args.gamma_exc):
+        raise ValueError(f"'--gamma-exc' must be finite, got {args.gamma_exc!r}")
+
+
+def run(args):
+    """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
+    _check_args(args)
+    mode = "quick" if args.quick else "full"
+    config = AssemblyConfig(network={**NETWORK, "eta": MODES[mode]["eta"]}, protocol=dict(MODES[mode]["protocol"]))
+    default_seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
+    seeds = args.seeds if args.seeds is not None else default_seeds
+    points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))
+    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    duration, _ = config.timing()
+    print(f"{NAME}: {mode} mode, {duration:.0f} simulated s per run, points {points}, seeds {seeds}, "
+          f"device {args.device}, run directory {run_dir}", flush=True)
+    runner = make_runner(config, args.device,
+                         os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
+    rows, examples, grid = [], {}, None
+    start = time.perf_counter()
+    try:
+        for label, (ge, gw) in points.items():
+            for seed in seeds:
+                row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]))
+                if "data" in row:
+                    examples[label] = row.pop("data")
+                row["label"] = label
+                rows.append(row)
+                _progress(label, row)
+        if args.phase_diagram:
+            grid = phase_diagram(runner, config, PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
+                                 progress=lambda r: _progress("grid", r))
+    finally:
+        compile_seconds, n_builds, n_runs = runner.compile_seconds, runner.n_builds, runner.n_runs
+        run_seconds = runner.run_seconds
+        runner.close()
+    wall = time.perf_counter() - start
+    table = pd.DataFrame(rows)
+    table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)
+    regimes = {}
+    for label, frame in table.groupby("label", sort=False):
+        numeric = frame.drop(columns=["label"]).mean(numeric_only=True)
+        mean = {k: float(v) for k, v in numeric.items()}
+        regimes[label] = {"gamma_exc": float(frame["gamma_exc"].iloc[0]), "gamma_w": float(frame["gamma_w"].iloc[0]),
+                          "seeds": [int(s) for s in frame["seed"]], "mean": mean,
+                          "per_seed": frame.drop(columns=["label"]).to_dict(orient="records"),
+                          "classified_as": classify_regime(mean), **_targets(label, frame)}
+    figures = [_figure_regimes(run_dir, table, examples)]
+    if grid is not None:
+        grid.to_parquet(os.path.join(run_dir, "phase_diagram.parquet"), index=False)
+        figures.append(_figure_phase_diagram(run_dir, grid))
+    for label, data in examples.items():
+        pd.DataFrame({"t": data["t"], "neuron": data["i"]}).to_parquet(
+            os.path.join(run_dir, f"spikes_exc_{label}.parquet"), index=False)
+        members = [{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
+                   for p, ns in data[ph].items() for n in ns]
+        pd.DataFrame(members).to_parquet(os.path.join(run_dir, f"assemblies_{label}.parquet"), index=False)
+    simulated = float(table["simulated_seconds"].sum()) + (float(grid["simulated_seconds"].sum())
+                                                           if grid is not None else 0.0)
+    summary = {
+        "study": NAME, "status": "completed", "mode": mode, "device": args.device, "seeds": seeds,
+        "simulated_seconds_per_run": duration, "regimes": regimes,
+        "phase_diagram": None if grid is None else {
+            "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]), "seed": seeds[0],
+            "regime_counts": grid["regime"].value_counts().to_dict()},
+        "network": {k: (str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
+        "inputs": config.inputs, "protocol": {**ap.POKORNY2020_PROTOCOL, **config.protocol},
+        "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
+        "wall_seconds_per_simulated_second": run_seconds / simulated if simulated else None,
+        "figures": figures,
+        "notes": ("overlap_rise_*: shared members of the pair after minus before the association (associated A,B; "
+                  "control A,C); overlap_gain = rise associated - rise control; n_recruited: members of A's or B's "
+                  "assembly after that were in neither before; n_pair_coding: in exactly one of A, B before and in "
+                  "both after. Targets: overlap regime: rise associated >= 2x rise control (and >= 1) and few "
+                  "recruited; recruitment regime: |rise associated - rise control| small and n_recruited > "
+                  "overlap_gain. wall_seconds_per_simulated_second: binary run time over simulated time."),
+    }
+    write_summary(run_dir, summary)
+    cols = ["label", "seed", "size_A_before", "size_B_before", "shared_AB_before", "shared_AB_after",
+            "shared_AC_before", "shared_AC_after", "n_recruited", "n_pair_coding", "rate_noise_1_hz", "wall_seconds"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    return summary
+
+
+def _targets(label, frame):
+    rise_as = float(frame["overlap_rise_associated"].mean())
+    rise_ctl = float(frame["overlap_rise_control"].mean())
+    recruited = float(frame["n_recruited"].mean())
+    if label == "overlap":
+        return {"target_met": bool(rise_as >= max(2 * rise_ctl, 1) and recruited < rise_as)}
+    if label == "recruitment":
+        return {"target_met": bool(recruited > rise_as - rise_ctl and abs(rise_as - rise_ctl) <= 2)}
+    return {}
+
+
+def _progress(label, row):
+    print(f"[{NAME} {label}] gamma_exc {row['gamma_exc']:g} gamma_w {row['gamma_w']:g} seed {row['seed']}: "
+          f"|A| {row['size_A_before']}->{row['size_A_after']} |B| {row['size_B_before']}->{row['size_B_after']} "
+          f"|A&B| {row['shared_AB_before']}->{row['shared_AB_after']} |A&C| {row['shared_AC_before']}->"
+          f"{row['shared_AC_after']} recruited {row['n_recruited']} pair-coding {row['n_pair_coding']} "
+          f"noise rate {row['rate_noise_1_hz']:.1f} Hz ({row['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
+
+
+def plot_assembly_raster(data, phase, axes=None, max_neurons=None):
+    """Raster of E neurons in one test block, members of A/B/C colored; returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    phases = data["phases"]
+    row = phases[phases["phase"] == f"test_{phase}"].iloc[0]
+    sel = (data["t"] >= row["start"]) & (data["t"] < row["end"])
+    axes.plot(data["t"][sel], data["i"][sel], ",", color="0.6")
+    colors = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
+    for p, members in data[phase].items():
+        m = sel & np.isin(data["i"], members)
+        axes.plot(data["t"][m], data["i"][m], ".", ms=1.5, color=colors[p], label=f"{p} ({len(members)})")
+    pres = data["presentations"]
+    for _, r in pres[pres["phase"] == f"test_{phase}"].iterrows():
+        axes.axvspan(r["onset"], r["onset"] + 0.1, color=colors[r["pattern"]], alpha=0.15, lw=0)
+    if max_neurons:
+        axes.set_ylim(0, max_neurons)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("E neuron")
+    axes.legend(fontsize=7, loc="upper right")
+    return axes
+
+
+def _figure_regimes(run_dir, table, examples):
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    measures = ["overlap_rise_associated", "overlap_rise_control", "n_recruited", "n_pair_coding"]
+    labels = list(dict.fromkeys(table["label"]))
+    width = 0.8 / max(len(labels), 1)
+    for k, label in enumerate(labels):
+        frame = table[table["label"] == label]
+        x = np.arange(len(measures)) + k * width
+        axes[0, 0].bar(x, frame[measures].mean(), width, yerr=frame[measures].std(ddof=0), label=label)
+    axes[0, 0].set_xticks(np.arange(len(measures)) + width * (len(labels) - 1) / 2)
+    axes[0, 0].set_xticklabels(["overlap rise A,B", "overlap rise A,C", "recruited", "pair-coding"], fontsize=8)
+    axes[0, 0].set_ylabel("neurons (mean over seeds)")
+    axes[0, 0].legend(fontsize=8)
+    for k, label in enumerate(labels):
+        frame = table[table["label"] == label]
+        axes[0, 1].plot(np.full(len(frame), 0 + 0.1 * k), frame["jaccard_AB_before"], "o", color=f"C{k}")
+        axes[0, 1].plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AB_after"], "o", color=f"C{k}",
+                        label=f"{label} A,B")
+        axes[0, 1].plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AC_after"], "x", color=f"C{k}",
+                        label=f"{label} A,C")
+    axes[0, 1].set_xticks([0, 1])
+    axes[0, 1].set_xticklabels(["before", "after"])
+    axes[0, 1].set_ylabel("Jaccard index")
+    axes[0, 1].legend(fontsize=7)
+    for ax, (label, data) in zip(axes[1], list(examples.items())[:2]):
+        plot_assembly_raster(data, "after", axes=ax)
+        ax.set_title(f"{label}: test block after the association")
+    return save_figure(fig, run_dir, "assemblies.png")
+
+
+def plot_phase_diagram(grid, value, axes=None, title=None):
+    """Heat map of ``value`` over gamma_exc (rows) x gamma_w (columns); returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    table = grid.pivot_table(index="gamma_exc", columns="gamma_w", values=value, aggfunc="mean")
+    image = axes.imshow(table.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    axes.set_xticks(range(len(table.columns)))
+    axes.set_xticklabels([f"{v:g}" for v in table.columns])
+    axes.set_yticks(range(len(table.index)))
+    axes.set_yticklabels([f"{v:g}" for v in table.index])
+    axes.set_xlabel("gamma_w")
+    axes.set_ylabel("gamma_exc")
+    axes.figure.colorbar(image, ax=axes)
+    axes.set_title(title or value)
+    return axes
+
+
+def _figure_phase_diagram(run_dir, grid):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    plot_phase_diagram(grid, "overlap_gain", axes=axes[0], title="overlap gain (rise A,B - rise A,C)")
+    plot_phase_diagram(grid, "n_recruited", axes=axes[1], title="recruited neurons")
+    plot_phase_diagram(grid, "rate_noise_1_hz", axes=axes[2], title="E rate in the first noise phase (Hz)")
+    return save_figure(fig, run_dir, "phase_diagram.png")
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.stdp_assemblies [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""Pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000).
+
+Song, Miller & Abbott (2000), "Competitive Hebbian learning through spike-timing-dependent synaptic
+plasticity", Nat Neurosci 3:919, doi:10.1038/78829. One conductance-based integrate-and-fire neuron
+(:mod:`brian2learn.models.conductance_lif`) receives ``n_exc = 1000`` excitatory Poisson inputs at a
+common rate ``r_in`` through synapses with additive all-to-all pair STDP
+(:mod:`brian2learn.plasticity.stdp`, ``A_+ = 0.005``, ``A_-/A_+ = 1.05``, ``tau = 20 ms``, weights in
+``[0, g_max]``) and ``n_inh = 200`` inhibitory Poisson inputs at 10 Hz through fixed synapses. The paper's
+two findings are checked:
+
+- the final weight distribution is bimodal: most weights end near 0 or near ``g_max``;
+- the output rate is regulated: it changes little while ``r_in`` runs from 10 to 40 Hz, whereas a
+  control neuron with the same inputs and the same (initial) weights without plasticity fires much
+  faster at higher input rates (Song et al. Fig. 2).
+
+The control neuron runs in the same network (the second neuron; its synapses copy the plastic ones'
+initial weights and stay fixed), so both see identical input spikes. Initial weights are uniform in
+[0, 1] (units of ``g_max``; a choice, the paper's figures start from weights at or spread below g_max).
+One ``cpp_standalone`` build serves every input rate: the rate, the initial weights and the seed are
+passed as ``run_args``.
+
+Run as ``python -m brian2learn.studies.stdp_song [--quick] [--seed N] [--rates 10 20 30 40]``.
+"""
+
+import os
+import sys
+import time
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.models import conductance_lif
+from brian2learn.plasticity import stdp
+from brian2learn.simulation.devices import DeviceRunner, is_standalone, seed_standalone_from_variable
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "stdp-song"
+DESCRIPTION = "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"
+
+DEVICES = ("cpp_standalone", "runtime")
+#: Simulated time per input rate, the final window in which the output rate is measured, weight snapshots.
+MODES = {
+    "full": {"duration": 900.0 * b2.second, "measure": 100.0 * b2.second, "snapshot": 20.0 * b2.second,
+             "rates": (10.0, 15.0, 20.0, 30.0, 40.0), "A_plus": 0.005},
+    "quick": {"duration": 60.0 * b2.second, "measure": 15.0 * b2.second, "snapshot": 5.0 * b2.second,
+              "rates": (10.0, 20.0, 40.0), "A_plus": 0.02},
+}
+NETWORK = {
+    "n_exc": 1000,  # excitatory Poisson inputs (Song et al.)
+    "n_inh": 200,  # inhibitory Poisson inputs (Song et al.)
+    "rate_inh": 10.0 * b2.Hz,  # rate of the inhibitory inputs
+    "dt": 0.1 * b2.ms,  # integration step
+}
+A_RATIO = 1.05  # A_-/A_+ (Song et al.)
+LOW, HIGH = 0.1, 0.9  # weights below LOW or above HIGH (units of g_max) count as "near 0" / "near g_max"
+#: Song et al. (2000): with STDP the output rate stays roughly flat for inputs of 10-40 Hz.
+REFERENCE = {"input_rates_hz": [10, 40], "bimodal": True, "A_plus": 0.005, "A_ratio": 1.05}
+
+
+class SongModel:
+    """Inputs, one plastic neuron and one static control neuron, in one Brian2 network.
+
+    Parameters
+    ----------
+    duration : Quantity
+        Simulated time of one run.
+    snapshot : Quantity
+        Interval of weight snapshots.
+    n_exc, n_inh : int
+    rate_inh : Quantity
+    dt : Quantity
+    stdp_params : dict
+        Overrides of :data:`brian2learn.plasticity.stdp.SONG2000_STDP`.
+    """
+
+    def __init__(self, duration, snapshot, n_exc=1000, n_inh=200, rate_inh=10 * b2.Hz, dt=0.1 * b2.ms,
+                 stdp_params=None):
+        self.duration = duration
+        neuron = conductance_lif.neuron_params()
+        self.rng = b2.NeuronGroup(1, "seed : integer", dt=dt, name="song_rng")
+        self.exc = b2.NeuronGroup(n_exc, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name="song_exc")
+        self.inh = b2.NeuronGroup(n_inh, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name="song_inh")
+        self.inh.rate = rate_inh
+        self.post = conductance_lif.conductance_lif_group(2, dt=dt, name="song_post")
+        effect_ns = {"g_max": neuron["g_max"], "g_in_step": neuron["g_in_step"]}
+        idx = np.arange(n_exc)
+        self.plastic = stdp.pair_stdp_synapses(self.exc, self.post, idx, np.zeros(n_exc, dtype=int), 0.5,
+                                               effect=conductance_lif.EXC_EFFECT, name="song_plastic", dt=dt,
+                                               namespace=effect_ns, **(stdp_params or {}))
+        self.static = b2.Synapses(self.exc, self.post, "w : 1", on_pre=conductance_lif.EXC_EFFECT,
+                                  namespace=effect_ns, dt=dt, name="song_static")
+        self.static.connect(i=idx, j=np.ones(n_exc, dtype=int))
+        self.static.w = 0.5
+        inh_i = np.tile(np.arange(n_inh), 2)
+        inh_j = np.repeat([0, 1], n_inh)
+        self.inhibition = b2.Synapses(self.inh, self.post, on_pre=conductance_lif.INH_EFFECT, namespace=effect_ns,
+                                      dt=dt, name="song_inhibition")
+        self.inhibition.connect(i=inh_i, j=inh_j)
+        self.spikes = b2.SpikeMonitor(self.post, name="song_spikes")
+        self.weights = b2.StateMonitor(self.plastic, "w", record=True, dt=snapshot, when="end", name="song_weights")
+        self.network = b2.Network(self.rng, self.exc, self.inh, self.post, self.plastic, self.static,
+                                  self.inhibition, self.spikes, self.weights)
+        self._seeded = False
+
+    def run(self):
+        if is_standalone():
+            if not self._seeded:
+                seed_standalone_from_variable(self.rng.variables["seed"])
+                self._seeded = True
+        else:
+            b2.seed(int(self.rng.seed[0]))
+        self.network.run(self.duration, namespace={})
+
+    def state_variables(self):
+        """``seed``, ``rate`` (excitatory input rate), ``w_plastic``, ``w_static``."""
+        return {"seed": (self.rng, "seed"), "rate": (self.exc, "rate"), "w_plastic": (self.plastic, "w"),
+                "w_static": (self.static, "w")}
+
+    def stimulus_arrays(self):
+        return {}
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{float(MODES['quick']['duration']):g} s per rate at A+ = {MODES['quick']['A_plus']} "
+                             f"instead of {float(MODES['full']['duration']):g} s at A+ = {MODES['full']['A_plus']}")
+    parser.add_argument("--seed", type=int, default=1, help="seed of weights and input spikes (default 1)")
+    parser.add_argument("--rates", type=float, nargs="+", default=None,
+                        help="excitatory input rates in Hz (default 10 15 20 30 40; quick 10 20 40)")
+    parser.add_argument("--duration", type=float, default=None, help="simulated seconds per input rate")
+    parser.add_argument("--a-plus", type=float, default=None, help="STDP potentiation amplitude A+ (A- = 1.05 A+)")
+    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
+    parser.add_argument("--out", default=None, help="run directory (default runs/stdp-song-seedN)")
+
+
+def _check_args(args):
+    if args.device not in DEVICES:
+        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
+    if not isinstance(args.seed, int) or args.seed < 0:
+        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+    if args.rates is not None and (len(args.rates) < 2 or any(not (0 < r <= 200) for r in args.rates)):
+        raise ValueError(f"'--rates' needs at least two rates in (0, 200] Hz, got {args.rates!r}")
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError(f"'--duration' must be positive, got {args.duration!r}")
+    if args.a_plus is not None and not 0 < args.a_plus < 1:
+        raise ValueError(f"'--a-plus' must lie in (0, 1), got {args.a_plus!r}")
+
+
+def weight_statistics(w, low=LOW, high=HIGH):
+    """Fractions of weights below ``low``, above ``high`` and between (weights in units of g_max)."""
+    w = np.asarray(w, dtype=float)
+    frac_low = float(np.mean(w < low))
+    frac_high = float(np.mean(w > high))
+    return {"frac_low": frac_low, "frac_high": frac_high, "frac_mid": 1.0 - frac_low - frac_high,
+            "mean_w": float(np.mean(w))}
+
+
+def run(args):
+    """Run every input rate from the same initial weights; write summary.json, Parquet tables, a figure."""
+    _check_args(args)
+    mode = "quick" if args.quick else "full"
+    cfg = MODES[mode]
+    duration = args.duration * b2.second if args.duration else cfg["duration"]
+    measure = min(cfg["measure"], duration / 2)
+    rates = tuple(args.rates) if args.rates else cfg["rates"]
+    a_plus = args.a_plus or cfg["A_plus"]
+    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    print(f"{NAME}: {mode} mode, rates {', '.join(f'{r:g}' for r in rates)} Hz, {float(duration):g} s each, "
+          f"A+ = {a_plus:g}, seed {args.seed}, device {args.device}, run directory {run_dir}", flush=True)
+    stdp_params = {"A_plus": a_plus, "A_minus": A_RATIO * a_plus}
+
+    def build():
+        return SongModel(duration, cfg["snapshot"], stdp_params=stdp_params, **NETWORK)
+
+    rng = np.random.default_rng(args.seed)
+    w0 = rng.uniform(0.0, 1.0, NETWORK["n_exc"])
+    runner = DeviceRunner(build, device=args.device,
+                          directory=os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
+    rows, weight_rows, history_rows, per_rate = [], [], [], {}
+    start = time.perf_counter()
+    try:
+        for k, rate in enumerate(rates):
+            t_run = time.perf_counter()
+            model = runner.run({"seed": args.seed * 1000 + k, "rate": np.full(NETWORK["n_exc"], rate) * b2.Hz,
+                                "w_plastic": w0, "w_static": w0})
+            t_spk = np.asarray(model.spikes.t / b2.second)
+            i_spk = np.asarray(model.spikes.i[:])
+            t_end = float(duration / b2.second)
+            window = t_spk >= t_end - float(measure / b2.second)
+            out_rate = [float(np.sum(window & (i_spk == n)) / float(measure / b2.second)) for n in (0, 1)]
+            w_final = np.asarray(model.plastic.w[:])
+            snap_t = np.asarray(model.weights.t / b2.second)
+            snaps = np.asarray(model.weights.w)  # (n_syn, n_snapshots)
+            stats = weight_statistics(w_final)
+            per_rate[f"{rate:g}"] = {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
+                                     "output_rate_static_hz": out_rate[1], **stats}
+            rows.append({"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
+                         "output_rate_static_hz": out_rate[1], **stats})
+            weight_rows.append(pd.DataFrame({"input_rate_hz": rate, "synapse": np.arange(len(w_final)),
+                                             "w_initial": w0, "w_final": w_final}))
+            for s, t in enumerate(snap_t):
+                history_rows.append({"input_rate_hz": rate, "t": t, **weight_statistics(snaps[:, s])})
+            print(f"[{NAME}] input {rate:g} Hz: output {out_rate[0]:.1f} Hz with STDP, {out_rate[1]:.1f} Hz static; "
+                  f"weights near 0 {stats['frac_low']:.2f}, near g_max {stats['frac_high']:.2f}  "
+                  f"({time.perf_counter() - t_run:.1f} s)", file=sys.stderr, flush=True)
+    finally:
+        compile_seconds, n_builds, n_runs = runner.compile_seconds, runner.n_builds, runner.n_runs
+        runner.close()
+    wall = time.perf_counter() - start
+
+    table = pd.DataFrame(rows)
+    table.to_parquet(os.path.join(run_dir, "rates.parquet"), index=False)
+    weights = pd.concat(weight_rows, ignore_index=True)
+    weights.to_parquet(os.path.join(run_dir, "final_weights.parquet"), index=False)
+    history = pd.DataFrame(history_rows)
+    history.to_parquet(os.path.join(run_dir, "weight_history.parquet"), index=False)
+    summary = {
+        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "input_rates_hz": list(rates), "duration_s": float(duration), "measure_window_s": float(measure),
+        "A_plus": a_plus, "A_minus": A_RATIO * a_plus, "network": {k: (str(v) if isinstance(v, b2.Quantity) else v)
+                                                                     for k, v in NETWORK.items()},
+        "per_rate": per_rate, **regulation_summary(table),
+        "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
+        "wall_seconds_per_simulated_second": (wall - compile_seconds) / (float(duration) * len(rates)),
+        "reference": REFERENCE,
+        "figures": [_figure(run_dir, table, weights, history)],
+        "notes": (f"frac_low/frac_high: weights below {LOW} / above {HIGH} g_max; output rates measured in the last "
+                  f"{float(measure):g} s; static = the control neuron with the same inputs and fixed initial weights; "
+                  "rate_ratio = output rate at the highest over the lowest input rate; regulation_index = "
+                  "log(rate_ratio_stdp)/log(rate_ratio_static) (0 = perfectly regulated, 1 = no regulation)."),
+    }
+    write_summary(run_dir, summary)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    return summary
+
+
+def regulation_summary(table):
+    """Bimodality and rate regulation from the per-rate table (columns as written by :func:`run`)."""
+    low, high = table.iloc[0], table.iloc[-1]
+    ratio_stdp = high["output_rate_stdp_hz"] / max(low["output_rate_stdp_hz"], 1e-9)
+    ratio_static = high["output_rate_static_hz"] / max(low["output_rate_static_hz"], 1e-9)
+    return {
+        "bimodal_fraction_min": float((table["frac_low"] + table["frac_high"]).min()),
+        "mid_fraction_max": float(table["frac_mid"].max()),
+        "rate_ratio_input": float(high["input_rate_hz"] / low["input_rate_hz"]),
+        "rate_ratio_stdp": float(ratio_stdp),
+        "rate_ratio_static": float(ratio_static),
+        "regulation_index": float(np.log(max(ratio_stdp, 1e-9)) / np.log(ratio_static))
+        if ratio_static > 1 else None,
+    }
+
+
+def plot_weight_histograms(weights, axes=None):
+    """Histograms of the final weights, one outline per input rate; returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    bins = np.linspace(0, 1, 41)
+    for rate, frame in weights.groupby("input_rate_hz"):
+        axes.hist(frame["w_final"], bins=bins, histtype="step", lw=1.5, label=f"{rate:g} Hz")
+    axes.set_xlabel("final weight / g_max")
+    axes.set_ylabel("synapses")
+    axes.legend(title="input rate", fontsize=8)
+    return axes
+
+
+def plot_rate_regulation(table, axes=None):
+    """Output rate against input rate with STDP and without (static control); returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    axes.plot(table["input_rate_hz"], table["output_rate_stdp_hz"], "o-", label="STDP")
+    axes.plot(table["input_rate_hz"], table["output_rate_static_hz"], "s--", color="grey",
+              label="static (initial weights)")
+    axes.set_xlabel("input rate (Hz)")
+    axes.set_ylabel("output rate (Hz)")
+    axes.legend(fontsize=8)
+    return axes
+
+
+def _figure(run_dir, table, weights, history):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    plot_weight_histograms(weights, axes=axes[0])
+    axes[0].set_title("bimodal final weights")
+    plot_rate_regulation(table, axes=axes[1])
+    axes[1].set_title("rate regulation")
+    for rate, frame in history.groupby("input_rate_hz"):
+        axes[2].plot(frame["t"], frame["frac_high"], label=f"{rate:g} Hz near g_max")
+        axes[2].plot(frame["t"], frame["frac_low"], ls=":", color=axes[2].lines[-1].get_color())
+    axes[2].set_xlabel("time (s)")
+    axes[2].set_ylabel("fraction of synapses")
+    axes[2].set_title(f"near g_max (solid, > {HIGH}) and near 0 (dotted, < {LOW})")
+    axes[2].legend(fontsize=7)
+    return save_figure(fig, run_dir, "stdp_song.png")
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.stdp_song [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

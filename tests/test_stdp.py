@@ -1,0 +1,146 @@
+"""STDP and short-term plasticity in Brian2 against their closed forms, on hand-made spike trains.
+
+Every synapse sees its own pre- and postsynaptic spike generator, so each one gets exactly the
+spikes written down here; the weight changes are compared with the formulas of Song et al. (2000),
+van Rossum et al. (2000), Pfister & Gerstner (2006) and the recursion of Markram et al. (1998).
+"""
+
+import functools
+
+import brian2 as b2
+import numpy as np
+import pytest
+
+from brian2learn.plasticity import short_term, stdp
+
+DT = 0.1 * b2.ms  # fine step; all spike times below are multiples of it
+
+
+@pytest.fixture(autouse=True)
+def numpy_runtime():
+    """Runtime device with numpy code generation (no compilation for these tiny networks)."""
+    b2.set_device("runtime")
+    previous = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    yield
+    b2.prefs.codegen.target = previous
+
+
+def run_pairs(builder, spikes_pre, spikes_post, w0, duration, **params):
+    """One synapse per entry of ``spikes_pre``/``spikes_post`` (lists of spike-time lists in ms)."""
+    n = len(spikes_pre)
+
+    def generator(trains, name):
+        idx = np.concatenate([[k] * len(t) for k, t in enumerate(trains)]).astype(int)
+        times = np.concatenate([np.asarray(t, dtype=float) for t in trains]) * b2.ms
+        return b2.SpikeGeneratorGroup(n, idx, times, dt=DT, name=name)
+
+    pre = generator(spikes_pre, "pre_gen")
+    post = generator(spikes_post, "post_gen")
+    syn = builder(pre, post, np.arange(n), np.arange(n), w0, dt=DT, **params)
+    net = b2.Network(pre, post, syn)
+    net.run(duration, namespace={})
+    return np.asarray(syn.w[:])
+
+
+@pytest.mark.parametrize("mu", [0.0, 1.0])
+def test_pair_stdp_single_pairs_follow_the_exponential_window(mu):
+    deltas = np.array([-60.0, -20.0, -5.0, -1.0, 1.0, 3.0, 10.0, 25.0, 80.0])  # t_post - t_pre (ms)
+    t0 = 100.0
+    pre = [[t0] for _ in deltas]
+    post = [[t0 + d] for d in deltas]
+    params = {"A_plus": 0.02, "A_minus": 0.03, "tau_pre": 17 * b2.ms, "tau_post": 34 * b2.ms, "mu": mu,
+              "w_min": 0.0, "w_max": 2.0}
+    w0 = 0.5
+    w = run_pairs(stdp.pair_stdp_synapses, pre, post, w0, 300 * b2.ms, **params)
+    span = params["w_max"] - params["w_min"]
+    # weight dependence written out: (w_max - w)/span for potentiation, (w - w_min)/span for depression
+    factor = np.where(deltas > 0, ((params["w_max"] - w0) / span) ** mu, ((w0 - params["w_min"]) / span) ** mu)
+    expected = w0 + span * factor * np.where(deltas > 0, params["A_plus"] * np.exp(-np.abs(deltas) / 17.0),
+                                             -params["A_minus"] * np.exp(-np.abs(deltas) / 34.0))
+    np.testing.assert_allclose(w, expected, rtol=1e-9, atol=1e-12)
+    window = stdp.pair_stdp_window(deltas * b2.ms, 17 * b2.ms, 34 * b2.ms, 0.02, 0.03)
+    if mu == 0.0:
+        np.testing.assert_allclose(w - w0, span * window, rtol=1e-9, atol=1e-12)
+    assert np.all(w[deltas > 0] > w0) and np.all(w[deltas < 0] < w0)
+
+
+def test_pair_stdp_all_to_all_sums_and_hard_bounds():
+    # synapse 0: pre at 0 and 10 ms, post at 20 ms: two potentiating pairs add up
+    # synapse 1: close to w_max, one strong pair is clipped at the bound
+    # synapse 2: close to w_min, depression clipped at 0
+    pre = [[10.0, 20.0], [10.0], [30.0]]
+    post = [[30.0], [11.0], [29.0]]
+    w0 = np.array([0.5, 0.98, 0.01])
+    w = run_pairs(stdp.pair_stdp_synapses, pre, post, w0, 100 * b2.ms, A_plus=0.1, A_minus=0.1,
+                  tau_pre=20 * b2.ms, tau_post=20 * b2.ms)
+    expected0 = 0.5 + 0.1 * (np.exp(-20 / 20) + np.exp(-10 / 20))
+    np.testing.assert_allclose(w, [expected0, 1.0, 0.0], rtol=1e-9, atol=1e-12)
+
+
+def test_triplet_rule_against_its_closed_form():
+    p = stdp.triplet_stdp_params(**stdp.PFISTER2006_VISUAL_FULL)
+    p.update(A2_plus=3e-3, eta=2.0, tau_x=80 * b2.ms)
+    tp, tm, tx, ty = (float(p[k] / b2.ms) for k in ("tau_plus", "tau_minus", "tau_x", "tau_y"))
+    t0 = 50.0
+    # 0: pre-post-post (triplet potentiation); 1: pre-post-pre (triplet depression);
+    # 2: post-pre-pre-post at known intervals (all four terms)
+    pre = [[t0], [t0, t0 + 30.0], [t0 + 5.0, t0 + 12.0]]
+    post = [[t0 + 10.0, t0 + 25.0], [t0 + 10.0], [t0, t0 + 20.0]]
+    w0 = 0.5
+    w = run_pairs(stdp.triplet_stdp_synapses, pre, post, w0, 300 * b2.ms, **p)
+    a2p, a3p, a2m, a3m, eta = (p[k] for k in ("A2_plus", "A3_plus", "A2_minus", "A3_minus", "eta"))
+    d0 = a2p * np.exp(-10 / tp) + np.exp(-25 / tp) * (a2p + a3p * np.exp(-15 / ty))
+    d1 = a2p * np.exp(-10 / tp) - np.exp(-20 / tm) * (a2m + a3m * np.exp(-30 / tx))
+    # synapse 2: pre at 5 (o1 = e^{-5/tm}, r2 = 0), pre at 12 (o1 = e^{-12/tm}, r2 = e^{-7/tx}),
+    # post at 20 (r1 = e^{-15/tp} + e^{-8/tp}, o2 = e^{-20/ty})
+    d2 = (-np.exp(-5 / tm) * a2m - np.exp(-12 / tm) * (a2m + a3m * np.exp(-7 / tx))
+          + (np.exp(-15 / tp) + np.exp(-8 / tp)) * (a2p + a3p * np.exp(-20 / ty)))
+    np.testing.assert_allclose(w, w0 + eta * np.array([d0, d1, d2]), rtol=1e-9, atol=1e-13)
+
+
+def test_triplet_caps_clip_the_weight():
+    w = run_pairs(stdp.triplet_stdp_synapses, [[10.0, 11.0, 12.0]], [[13.0, 14.0, 15.0]], 0.9, 50 * b2.ms,
+                  eta=100.0, w_max=1.0)
+    assert w[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", ["EE", "EI"])
+def test_tsodyks_markram_amplitudes_of_a_regular_train(kind):
+    udf = short_term.GUPTA2000_UDF[kind]
+    n_spikes, interval = 12, 25.0  # spikes, ms
+    times = (10.0 + interval * np.arange(n_spikes)) * b2.ms
+    pre = b2.SpikeGeneratorGroup(1, np.zeros(n_spikes, dtype=int), times, dt=DT)
+    target = b2.NeuronGroup(1, "I : 1", dt=DT)
+    syn = short_term.tm_synapses(pre, target, [0], [0], "I_post += w*r_stp", w=0.7, dt=DT, **udf)
+    mon = b2.StateMonitor(target, "I", record=0, when="end", dt=DT)
+    net = b2.Network(pre, target, syn, mon)
+    net.run(times[-1] + 5 * b2.ms, namespace={})
+    trace = mon.I[0]
+    steps = np.round(np.asarray(times / DT)).astype(int)
+    amplitudes = trace[steps] - np.concatenate([[0.0], trace[steps[:-1]]])
+    expected = short_term.tm_train_amplitudes(n_spikes, interval * b2.ms, w=0.7, **udf)
+    np.testing.assert_allclose(amplitudes, expected, rtol=1e-9)
+    # the fixed point of the recursion is where a long train goes
+    long_train = short_term.tm_train_amplitudes(2000, interval * b2.ms, w=0.7, **udf)
+    assert long_train[-1] == pytest.approx(0.7 * short_term.tm_steady_state_factor(40 * b2.Hz, **udf), rel=1e-9)
+
+
+def test_bad_parameters_raise_value_errors():
+    with pytest.raises(ValueError, match="tau_pre"):
+        stdp.pair_stdp_params(tau_pre=20.0)
+    with pytest.raises(ValueError, match="w_max"):
+        stdp.triplet_stdp_params(w_max=-1.0)
+    with pytest.raises(ValueError, match="unknown"):
+        stdp.pair_stdp_params(tau=1 * b2.ms)
+    with pytest.raises(ValueError, match="'U'"):
+        short_term.tm_params(1.5, 100 * b2.ms, 100 * b2.ms)
+
+
+def test_gate_switches_learning_off():
+    pre, post = [[10.0, 20.0], [10.0, 20.0]], [[15.0], [15.0]]  # pairs that change w in both rules
+    for builder in (stdp.pair_stdp_synapses, stdp.triplet_stdp_synapses):
+        w = run_pairs(functools.partial(builder, gate="0"), pre, post, 0.5, 50 * b2.ms)
+        np.testing.assert_array_equal(w, [0.5, 0.5])
+        w_on = run_pairs(builder, pre, post, 0.5, 50 * b2.ms)
+        assert np.all(w_on != 0.5)
