@@ -27,6 +27,7 @@ setup(
         "networkx",
         "matplotlib",
         "cython",
+        "dask[distributed]>=2026.8.0",
     ],
     extras_require={
         "test": ["pytest", "ruff"],

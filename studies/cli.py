@@ -1,4 +1,4 @@
-"""Command line: ``brian2learn list`` and ``brian2learn run NAME [options]``.
+"""Command line: ``brian2learn list``, ``brian2learn run NAME [options]`` and ``brian2learn sweep NAME ...``.
 
 Errors are reported in one line on stderr, with exit status 2 and no traceback.
 """
@@ -6,6 +6,7 @@ Errors are reported in one line on stderr, with exit status 2 and no traceback.
 import argparse
 import sys
 
+from brian2learn.simulation.sweep_cli import add_sweep_command, run_sweep_command
 from brian2learn.studies import STUDIES, load_study
 
 
@@ -28,6 +29,7 @@ def build_parser():
         module = load_study(name)
         sub = studies.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
         module.add_arguments(sub)
+    add_sweep_command(commands)
     return parser
 
 
@@ -38,6 +40,8 @@ def main(argv=None):
         for name in STUDIES:
             print(f"{name:20s} {load_study(name).DESCRIPTION}")
         return 0
+    if args.command == "sweep":
+        return run_sweep_command(args)
     return run_study(load_study(args.study), args)
 
 
