@@ -11,6 +11,12 @@ between W_out and the feedback B^T is recorded after every trial (feedback align
 The authors' notebook (one random network each) ends at losses 1.5e-4 (RFLO) and 2.3e-4 (BPTT)
 (shared/REFERENCES.md).
 
+Period sweep (Murray Fig. 2b): a network of N = 30 units (otherwise as above) is trained on targets of
+period 20 tau ... 160 tau (one period per trial, ``--periods`` in units of tau) with RFLO and BPTT from the
+same initial network; the loss at the end of training (mean over the last 5 % of trials) is compared with
+the loss of the untrained network (the first trial, before any update). Every period is its own C++
+build (the trial length is structural), so the quick mode sweeps only the two ends, 20 tau and 160 tau.
+
 Run as ``python -m brian2learn.studies.rflo [--quick] ...`` (or ``brian2learn run rflo`` once registered in
 :data:`brian2learn.studies.STUDIES`).
 """
@@ -20,8 +26,10 @@ import sys
 import time
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
+from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.periodic_target import periodic_target_task
@@ -36,8 +44,13 @@ DEVICES = ("cpp_standalone", "runtime")
 NETWORK = {"n_in": 1, "n_rec": 50, "n_out": 1, "n_points": 100, "tau": 10.0, "learning_rates": (0.0, 0.03, 0.03)}
 GAIN = 1.5
 PERIOD = 100.0
-MODES = {"full": {"trials": 10_000, "trials_per_run": 2500}, "quick": {"trials": 2_000, "trials_per_run": 1000}}
+MODES = {"full": {"trials": 10_000, "trials_per_run": 2500, "sweep_periods": (20, 40, 60, 80, 100, 120, 140, 160),
+                  "sweep_trials": 2000},
+         "quick": {"trials": 2_000, "trials_per_run": 1000, "sweep_periods": (20, 160), "sweep_trials": 300}}
 REFERENCE_FINAL_LOSS = {"rflo": 1.5e-4, "bptt": 2.3e-4}
+#: Network of the period sweep (Murray 2019, Fig. 2: N = 30); periods in units of its tau.
+SWEEP_NETWORK = {**NETWORK, "n_rec": 30}
+SWEEP_METHODS = ("rflo", "bptt", "untrained")
 
 
 def add_arguments(parser):
@@ -47,6 +60,14 @@ def add_arguments(parser):
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
     parser.add_argument("--trials", type=int, default=None, help="override the number of trials")
     parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
+    parser.add_argument("--periods", default=None,
+                        help="target periods of the sweep in units of tau, comma-separated (default: "
+                             f"{','.join(map(str, MODES['full']['sweep_periods']))}; quick: "
+                             f"{','.join(map(str, MODES['quick']['sweep_periods']))})")
+    parser.add_argument("--sweep-trials", type=int, default=None,
+                        help=f"trials per period of the sweep (default {MODES['full']['sweep_trials']}, quick "
+                             f"{MODES['quick']['sweep_trials']})")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the period sweep")
     parser.add_argument("--out", default=None, help="run directory (default runs/rflo-seedN)")
 
 
@@ -57,6 +78,34 @@ def _check_args(args):
         raise ValueError(f"'--trials' must be a positive integer, got {args.trials!r}")
     if not isinstance(args.seed, int) or args.seed < 0:
         raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+    sweep_trials = getattr(args, "sweep_trials", None)
+    if sweep_trials is not None and (isinstance(sweep_trials, bool) or not isinstance(sweep_trials, int)
+                                     or sweep_trials < 1):
+        raise ValueError(f"'--sweep-trials' must be a positive integer, got {sweep_trials!r}")
+    if getattr(args, "periods", None) is not None:
+        parse_periods(args.periods, NETWORK["tau"])
+
+
+def parse_periods(text, tau):
+    """Periods of the sweep from ``'20,40,80'`` (units of ``tau``): a tuple of floats whose periods in steps,
+    ``period * tau``, are whole numbers of at least 2 steps, each period once."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"'--periods' must be comma-separated numbers (units of tau), e.g. 20,40,80; got {text!r}")
+    periods = []
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            raise ValueError(f"'--periods' must be comma-separated numbers (units of tau), got {item.strip()!r} "
+                             f"in {text!r}") from None
+        steps = value * tau
+        if not (np.isfinite(value) and value > 0 and abs(steps - round(steps)) < 1e-9 and round(steps) >= 2):
+            raise ValueError(f"'--periods': {item.strip()} x tau = {steps:g} steps; each period must be a positive "
+                             f"whole number of at least 2 steps")
+        periods.append(value)
+    if len(set(periods)) != len(periods):
+        raise ValueError(f"'--periods' names a period twice: {text!r}")
+    return tuple(periods)
 
 
 def _bptt_available():
@@ -121,19 +170,40 @@ def run(args):
         print(f"[{NAME} bptt] trial {n_trials}/{n_trials}  loss {results['bptt']['final_loss']:.4g}  "
               f"({trained['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
 
+    sweep, sweep_curves, sweep_summary = None, None, None
+    if not getattr(args, "no_sweep", False):
+        periods = (parse_periods(args.periods, SWEEP_NETWORK["tau"]) if getattr(args, "periods", None) is not None
+                   else MODES[mode]["sweep_periods"])
+        sweep_trials = getattr(args, "sweep_trials", None) or MODES[mode]["sweep_trials"]
+        sweep, sweep_curves = period_sweep(periods, sweep_trials, args.seed, args.device, run_dir,
+                                           with_bptt=bptt_skipped is None)
+        sweep.to_parquet(os.path.join(run_dir, "period_sweep.parquet"), index=False)
+        sweep_curves.to_parquet(os.path.join(run_dir, "period_sweep_curves.parquet"), index=False)
+        sweep_summary = {"network": {**SWEEP_NETWORK, "g": GAIN}, "trials": sweep_trials,
+                         "periods_tau": list(periods),
+                         "notes": ("one period per trial (period x tau steps); final_loss: mean over the last 5 % of "
+                                   "trials; untrained: the loss of the first trial, before any update"),
+                         "final_loss": {method: {f"{row.period_tau:g}": row.final_loss
+                                                 for row in sweep[sweep["method"] == method].itertuples()}
+                                        for method in sweep["method"].unique()}}
+
     losses = pd.concat(histories, ignore_index=True)
     losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
     rows = [pd.DataFrame({"method": method, "t": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
             for method, out in outputs.items() if out is not None]
     pd.concat(rows, ignore_index=True).to_parquet(os.path.join(run_dir, "outputs_last_trial.parquet"), index=False)
     figures = _figures(run_dir, losses, outputs)
+    if sweep is not None:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        plot_period_sweep(sweep, axes=ax)
+        figures.append(save_figure(fig, run_dir, "period_sweep.png"))
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
         "trials": n_trials, "trials_per_run": trials_per_run, "network": {**NETWORK, "g": GAIN, "period": PERIOD},
         "initial_loss": float(history["loss"].iloc[0]), "initial_alignment_deg": rflo.alignment_degrees(
             weights["w_out"], weights["B"]),
         "methods": results, "bptt_skipped": bptt_skipped, "figures": figures,
-        "reference_final_loss": REFERENCE_FINAL_LOSS,
+        "reference_final_loss": REFERENCE_FINAL_LOSS, "period_sweep": sweep_summary,
         "notes": ("loss = (1/2T) sum_t (y* - y)^2 of a trial before its update; final_loss: the last trial; "
                   "alignment_deg: angle between vec(W_out) and vec(B^T) after each update (90 = orthogonal)."),
     }
@@ -159,6 +229,14 @@ def _print_table(summary):
               f"{r['wall_seconds']:>7.1f}")
     if summary["bptt_skipped"]:
         print(f"BPTT skipped: {summary['bptt_skipped']}")
+    sweep = summary.get("period_sweep")
+    if sweep:
+        methods = list(sweep["final_loss"])
+        print(f"period sweep (N = {sweep['network']['n_rec']}, {sweep['trials']} trials per period), final loss:")
+        print(f"{'period':>10} " + " ".join(f"{m:>10}" for m in methods))
+        for period in sweep["periods_tau"]:
+            key = f"{period:g}"
+            print(f"{key + ' tau':>10} " + " ".join(f"{sweep['final_loss'][m][key]:>10.3e}" for m in methods))
 
 
 def _figures(run_dir, losses, outputs):
@@ -187,6 +265,84 @@ def _figures(run_dir, losses, outputs):
     written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
 
+
+
+def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,
+                 network=None, progress=True):
+    """Loss after training against the target period (Murray 2019, Fig. 2b).
+
+    For every period ``P`` (units of ``tau``; ``P tau`` steps, one period per trial) the network of
+    ``network`` (default :data:`SWEEP_NETWORK`) starts from ``rflo.initial_weights(config, seed)`` and is
+    trained for ``n_trials`` trials with RFLO (Brian2, one build per period) and BPTT (JAX, if
+    ``with_bptt``); ``untrained`` is the loss of the first trial, before any update.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The table (period_tau, period_steps, method, final_loss: mean of the last 5 % of trials,
+        last_loss, min_loss, trials, wall_seconds) and the curves (period_tau, method, trial, loss).
+    """
+    network = dict(SWEEP_NETWORK if network is None else network)
+    rows, curves = [], []
+    for period in periods:
+        steps = int(round(period * network["tau"]))
+        config = rflo.RfloConfig(**{**network, "n_points": steps})
+        task = periodic_target_task(n_points=steps, period=float(steps), n_in=config.n_in, n_out=config.n_out)
+        weights = rflo.initial_weights(config, seed, g=GAIN)
+        label = f"sweep {period:g} tau"
+        start = time.perf_counter()
+        directory = (os.path.join(run_dir, f"build_sweep_{steps}") if device == "cpp_standalone" and run_dir
+                     else None)
+        trainer = rflo.RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
+                                   directory=directory, record_output=False)
+        try:
+            history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
+        finally:
+            trainer.close()
+        histories = {"rflo": (history["loss"].to_numpy(), time.perf_counter() - start)}
+        if with_bptt:
+            trained = rflo.train_bptt(weights, task, config, n_trials)
+            histories["bptt"] = (trained["history"]["loss"].to_numpy(), trained["wall_seconds"])
+            if progress:
+                print(f"[{NAME} {label} bptt] trial {n_trials}/{n_trials}  loss {histories['bptt'][0][-1]:.4g}  "
+                      f"({trained['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
+        tail = max(1, n_trials // 20)
+        untrained = float(histories["rflo"][0][0])
+        for method, (loss, wall) in histories.items():
+            rows.append({"period_tau": float(period), "period_steps": steps, "method": method,
+                         "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),
+                         "min_loss": float(np.min(loss)), "trials": n_trials, "wall_seconds": wall})
+            curves.append(pd.DataFrame({"period_tau": float(period), "method": method,
+                                        "trial": np.arange(len(loss)), "loss": loss}))
+        rows.append({"period_tau": float(period), "period_steps": steps, "method": "untrained",
+                     "final_loss": untrained, "last_loss": untrained, "min_loss": untrained, "trials": 0,
+                     "wall_seconds": 0.0})
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def untrained_loss(weights, task, tau):
+    """Loss of one trial of a network with ``weights`` (numpy forward pass, Murray's convention y(0) = 0)."""
+    out = leaky_tanh_forward(weights["w_rec"], weights["w_in"], weights["w_out"], weights["h0"], task["inputs"][1:],
+                             tau)
+    return 0.5 * float(np.sum((task["targets"] - out["y"]) ** 2)) / len(task["targets"])
+
+
+def plot_period_sweep(sweep, axes=None):
+    """Final loss against the target period (units of tau) for each method (Murray 2019, Fig. 2b)."""
+    if axes is None:
+        axes = plt.gca()
+    styles = {"rflo": ("tab:blue", "o-"), "bptt": ("tab:orange", "s-"), "untrained": ("grey", "^--")}
+    for method in SWEEP_METHODS:
+        rows = sweep[sweep["method"] == method].sort_values("period_tau")
+        if len(rows):
+            color, style = styles[method]
+            axes.semilogy(rows["period_tau"], rows["final_loss"], style, color=color, ms=4,
+                          label=method.upper() if method != "untrained" else "untrained")
+    axes.set_xlabel("target period (units of tau)")
+    axes.set_ylabel("loss at the end of training")
+    axes.set_title("Periodic output: loss at the end of training vs period")
+    axes.legend()
+    return axes
 
 
 def main(argv=None):

@@ -1,0 +1,576 @@
+"""Weight vs node perturbation in a recurrent spiking network, and Jabri & Flower's XOR network.
+
+Two experiments, both with the rules of :mod:`brian2learn.plasticity.perturbation_network` (WP and NP
+on weights that live in Brian2 Synapses; each trial an unperturbed and a perturbed pass; one C++ build
+per network):
+
+1. **Delayed output pattern** (spiking). A recurrent network of leaky integrate-and-fire neurons receives
+   a sequence of input bursts (a "timing" input, as the HVC input of Fiete & Seung's songbird model);
+   two groups of its neurons are outputs whose smoothed population rates must follow two delayed bumps
+   (at 60 ms and 140 ms of a 195 ms trial): a temporally extended task with a low-dimensional target,
+   the regime in which Züge, Klos & Memmesheimer (2023, Phys Rev X 13:021006,
+   doi:10.1103/PhysRevX.13.021006) find WP as good as or better than NP. Input and recurrent weights
+   are plastic. NP perturbs each neuron by a current ``xi_i(t)`` added to its synaptic current (Fiete &
+   Seung 2006, Phys Rev Lett 97:048104, doi:10.1103/PhysRevLett.97.048104, with current instead of
+   conductance noise); its eligibility is ``sum_t xi_i(t) s_j(t)``, ``s_j`` the presynaptic synaptic trace
+   that the weight multiplies. Criterion: the unperturbed error at most ``CRITERION`` of its initial value.
+2. **XOR** (Jabri & Flower 1991, Neural Comput 3:546, doi:10.1162/neco.1991.3.4.546): the 2-2-1 sigmoid
+   network of :mod:`brian2learn.tasks.xor` trained by WP (all nine weights perturbed in parallel) until
+   all four patterns are correct (100 %).
+
+Run as ``python -m brian2learn.studies.perturbation_spiking [--quick] ...`` (or ``brian2learn run
+perturbation-spiking`` once registered in :data:`brian2learn.studies.STUDIES`).
+"""
+
+import os
+import sys
+import time
+
+import brian2 as b2
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.plasticity.perturbation_network import (
+    OUTPUT_EQS,
+    PLASTIC_NEURON_EQS,
+    PLASTIC_SYNAPSE_EQS,
+    LearnerValues,
+    PerturbationLearning,
+    PerturbationModel,
+    PerturbationNetworkTrainer,
+)
+from brian2learn.simulation.devices import STEP_DT
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.tasks import xor
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "perturbation-spiking"
+DESCRIPTION = "WP vs NP training a recurrent LIF network on a delayed output pattern, and WP on Jabri & Flower's XOR"
+
+# -- the spiking task -------------------------------------------------------------------------------------
+
+#: Network and task (a step is STEP_DT = 2**-10 s, about 0.98 ms).
+SPIKING = {
+    "n_steps": 200,               # T, steps per pass (about 195 ms)
+    "n_in": 20,                   # timing inputs, each bursting once per pass, in sequence
+    "burst_steps": (2, 5, 8),     # spike steps of an input within its window of n_steps / n_in steps
+    "n_net": 20,                  # LIF neurons per learner (recurrent, all plastic)
+    "n_channels": 2,              # output channels
+    "per_channel": 4,             # neurons of the network averaged into one output channel
+    "tau_m": 20.0 * b2.ms,        # membrane time constant
+    "tau_s": 5.0 * b2.ms,         # synaptic time constant
+    "tau_out": 20.0 * b2.ms,      # output smoothing time constant
+    "v_threshold": 1.0,           # threshold (dimensionless membrane potential, reset 0)
+    "bump_times": (60.0 * b2.ms, 140.0 * b2.ms),  # peak times of the target bumps
+    "bump_width": 15.0 * b2.ms,   # standard deviation of the bumps
+    "bump_height": 1.0,           # peak of the smoothed rate trace (about 50 Hz x tau_out)
+    "w_in": (0.8, 1.0),           # mean and std of the initial input weights (dimensionless current)
+    "g_rec": 0.5,                 # std of the initial recurrent weights x sqrt(n_net)
+}
+
+NET_EQS = PLASTIC_NEURON_EQS + """
+dv/dt = (-v + I)/tau_m : 1        # membrane potential (threshold 1, reset 0)
+ds/dt = -s/tau_s : 1              # synaptic trace: +1 per spike; the weights multiply it
+dzbar/dt = -zbar/tau_out : 1      # smoothed spike train of the output channels
+I : 1                             # input current of this step: I_in + I_rec + pert
+I_in : 1                          # summed w_eff s of the input synapses
+I_rec : 1                         # summed w_eff s of the recurrent synapses
+"""
+
+INPUT_EQS = """
+ds/dt = -s/tau_s : 1              # synaptic trace of the input spikes
+"""
+
+READOUT_EQS = OUTPUT_EQS + """
+y : 1                             # output: mean zbar of the channel's neurons
+y_target : 1                      # target of this step
+channel : integer (constant)      # output channel within its learner
+"""
+
+
+def timing_inputs(n_steps=SPIKING["n_steps"], n_in=SPIKING["n_in"], burst_steps=SPIKING["burst_steps"]):
+    """Spike raster (n_steps, n_in) of 0/1: input ``k`` bursts at ``k n_steps/n_in + burst_steps``."""
+    window = n_steps // n_in
+    if window < 1 or max(burst_steps) >= window:
+        raise ValueError(f"the bursts {burst_steps} must fit in a window of n_steps/n_in = {window} steps")
+    raster = np.zeros((n_steps, n_in))
+    for k in range(n_in):
+        raster[k * window + np.asarray(burst_steps), k] = 1.0
+    return raster
+
+
+def bump_targets(n_steps=SPIKING["n_steps"], dt=STEP_DT, times=SPIKING["bump_times"], width=SPIKING["bump_width"],
+                 height=SPIKING["bump_height"]):
+    """Targets (n_steps, n_channels): Gaussian bumps ``height exp(-(t - t_c)^2 / (2 width^2))``, ``t = step dt``."""
+    t = np.arange(n_steps) * float(dt / b2.ms)
+    return np.stack([height * np.exp(-(t - float(center / b2.ms)) ** 2 / (2 * float(width / b2.ms) ** 2))
+                     for center in times], axis=1)
+
+
+def spiking_connectivity(n_learners, n_in=SPIKING["n_in"], n_net=SPIKING["n_net"]):
+    """Input synapse ``(l N + i) n_in + k`` (input ``k`` to neuron ``i`` of learner ``l``) and recurrent synapse
+    ``(l N + i)(N - 1) + m`` (the ``m``-th other neuron of the same learner, no autapses): weights reshape to
+    (n_learners, N, n_in) and (n_learners, N, N - 1)."""
+    ll, ii, kk = np.meshgrid(np.arange(n_learners), np.arange(n_net), np.arange(n_in), indexing="ij")
+    inputs = (kk.ravel(), (ll * n_net + ii).ravel())
+    pre, post = [], []
+    for learner in range(n_learners):
+        for i in range(n_net):
+            others = [j for j in range(n_net) if j != i]
+            pre.extend(learner * n_net + np.asarray(others))
+            post.extend([learner * n_net + i] * len(others))
+    return {"in": inputs, "rec": (np.asarray(pre), np.asarray(post))}
+
+
+def initial_spiking_weights(n_learners, seed, params=SPIKING):
+    """Initial weights, the same network for every learner: input ``N(mean, std)``, recurrent
+    ``N(0, g^2/N)`` without autapses, drawn from ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    n_net, n_in = params["n_net"], params["n_in"]
+    w_in = rng.normal(params["w_in"][0], params["w_in"][1], (n_net, n_in))
+    w_rec = rng.normal(0.0, params["g_rec"] / np.sqrt(n_net), (n_net, n_net - 1))
+    return {"in": np.tile(w_in.ravel(), n_learners), "rec": np.tile(w_rec.ravel(), n_learners)}
+
+
+def delayed_pattern_model(n_learners, n_trials, params=SPIKING, reference="unperturbed", dt=STEP_DT,
+                          record_learners=0, name="spk"):
+    """Recurrent LIF networks of ``n_learners`` learners on the delayed output pattern, WP/NP-plastic.
+
+    Each step: the inputs spike from the raster (their threshold, ``before_groups`` order 0), node
+    perturbations (order 5), the summed currents ``I_in = sum w_eff s_in`` and ``I_rec = sum w_eff s``
+    (order 6), ``I = I_in + I_rec + pert`` (order 7) and NP eligibilities ``elig += pert_post s_pre``
+    (order 8); the LIF update with ``I`` held over the step (exact integration), threshold and reset
+    ``v = 0, s += 1, zbar += 1``; at ``end`` the channel outputs ``y = mean zbar`` (order 0) and the error
+    ``E += (y - y*)^2 / 2T`` (order 1). Every pass starts from ``v = s = zbar = 0``.
+    State variables: ``w:{name}_in``, ``w:{name}_rec``; stimuli ``inputs`` (T, n_in) and ``targets`` (T, channels).
+
+    ``record_learners > 0`` records, for the first learners, their spikes, the channel outputs ``y`` per step,
+    ``pert``, ``s`` and ``I`` of their neurons and ``s`` of the inputs per step (``before_groups``, after the
+    currents), and ``w``, ``dw_pert``, ``elig`` of their synapses at every trial boundary before the update.
+    """
+    n_steps, n_in, n_net = params["n_steps"], params["n_in"], params["n_net"]
+    n_channels, per_channel = params["n_channels"], params["per_channel"]
+    if n_channels * per_channel > n_net:
+        raise ValueError(f"n_channels x per_channel = {n_channels * per_channel} exceeds n_net = {n_net}")
+    learning = PerturbationLearning(n_steps, n_learners, n_trials, reference=reference, dt=dt, name=name)
+    raster = b2.TimedArray(np.zeros((n_steps, n_in)), dt=dt, name=f"{name}_raster")
+    targets = b2.TimedArray(np.zeros((n_steps, n_channels)), dt=dt, name=f"{name}_targets")
+    namespace = {**learning.namespace, "spk_raster": raster, "spk_targets": targets,
+                 "tau_m": params["tau_m"], "tau_s": params["tau_s"], "tau_out": params["tau_out"],
+                 "v_threshold": params["v_threshold"]}
+    lookup = learning.step_lookup
+    inputs = b2.NeuronGroup(n_in, INPUT_EQS, threshold=f"spk_raster({lookup}, i) > 0.5", reset="s += 1",
+                            method="exact", dt=dt, namespace=namespace, name=f"{name}_inputs")
+    inputs.thresholder["spike"].when = "before_groups"
+    inputs.thresholder["spike"].order = 0
+    inputs.resetter["spike"].when = "before_groups"
+    inputs.resetter["spike"].order = 1
+    net = b2.NeuronGroup(n_learners * n_net, NET_EQS, threshold="v > v_threshold",
+                         reset="v = 0\ns += 1\nzbar += 1", method="exact", dt=dt, namespace=namespace,
+                         name=f"{name}_net")
+    readout = b2.NeuronGroup(n_learners * n_channels, READOUT_EQS, dt=dt, namespace=namespace,
+                             name=f"{name}_readout")
+    readout.channel = np.tile(np.arange(n_channels), n_learners)
+    conn = spiking_connectivity(n_learners, n_in, n_net)
+    syn_in = b2.Synapses(inputs, net, PLASTIC_SYNAPSE_EQS + "I_in_post = w_eff*s_pre : 1 (summed)\n", dt=dt,
+                         namespace=namespace, name=f"{name}_in")
+    syn_in.connect(i=conn["in"][0], j=conn["in"][1])
+    syn_rec = b2.Synapses(net, net, PLASTIC_SYNAPSE_EQS + "I_rec_post = w_eff*s_pre : 1 (summed)\n", dt=dt,
+                          namespace=namespace, name=f"{name}_rec")
+    syn_rec.connect(i=conn["rec"][0], j=conn["rec"][1])
+    for syn, var in ((syn_in, "I_in_post"), (syn_rec, "I_rec_post")):
+        syn.summed_updaters[var].when = "before_groups"
+        syn.summed_updaters[var].order = 6
+    net.run_regularly("I = I_in + I_rec + pert", when="before_groups", order=7, name=f"{name}_net_current")
+    # Readout: channel c of learner l averages the smoothed spike trains of neurons l N + c P ... l N + c P + P - 1.
+    ll, cc, pp = np.meshgrid(np.arange(n_learners), np.arange(n_channels), np.arange(per_channel), indexing="ij")
+    readout_syn = b2.Synapses(net, readout, "y_post = zbar_pre/n_per_channel : 1 (summed)", dt=dt,
+                              namespace={"n_per_channel": per_channel}, name=f"{name}_readout_syn")
+    readout_syn.connect(i=(ll * n_net + cc * per_channel + pp).ravel(), j=(ll * n_channels + cc).ravel())
+    readout_syn.summed_updaters["y_post"].when = "end"
+    readout_syn.summed_updaters["y_post"].order = 0
+    readout.run_regularly(f"y_target = spk_targets({lookup}, channel)\nE += (y - y_target)**2/(2*n_steps)",
+                          when="end", order=1, name=f"{name}_readout_step")
+    learner_of_net = np.repeat(np.arange(n_learners), n_net)
+    learning.add_output(readout, np.repeat(np.arange(n_learners), n_channels))
+    for syn in (syn_in, syn_rec):
+        learning.add_plastic(syn, learner_of_net, activity="s_pre", eligibility_when="before_groups",
+                             eligibility_order=8)
+    learning.add_reset(net, "v = 0\ns = 0\nzbar = 0")
+    learning.add_reset(inputs, "s = 0")
+    objects = [inputs, net, readout, syn_in, syn_rec, readout_syn]
+    monitors = {}
+    if record_learners:
+        n_record = int(record_learners)
+        monitors["spikes"] = b2.SpikeMonitor(net[:n_record * n_net], name=f"{name}_spike_monitor")
+        monitors["readout"] = b2.StateMonitor(readout, ["y", "y_target"], record=np.arange(n_record * n_channels),
+                                              when="end", order=2, name=f"{name}_readout_monitor")
+        monitors["net"] = b2.StateMonitor(net, ["pert", "s", "I"], record=np.arange(n_record * n_net),
+                                          when="before_groups", order=9, name=f"{name}_net_monitor")
+        monitors["inputs"] = b2.StateMonitor(inputs, "s", record=True, when="before_groups", order=9,
+                                             name=f"{name}_input_monitor")
+        for key, syn, per_learner in (("synapses_in", syn_in, n_net * n_in), ("synapses_rec", syn_rec,
+                                                                                n_net * (n_net - 1))):
+            monitors[key] = b2.StateMonitor(syn, ["w", "dw_pert", "elig"], record=np.arange(n_record * per_learner),
+                                            dt=learning.trial_dt, when="start", order=5,
+                                            name=f"{name}_{key}_monitor")
+        objects.extend(monitors.values())
+    return PerturbationModel(learning, objects, stimulus_arrays={"inputs": raster, "targets": targets},
+                             net=net, readout=readout, syn_in=syn_in, syn_rec=syn_rec, monitors=monitors,
+                             weight_names=(f"w:{syn_in.name}", f"w:{syn_rec.name}"))
+
+
+# -- the study ---------------------------------------------------------------------------------------------
+
+DEVICES = ("cpp_standalone", "runtime")
+RULES = ("wp", "np")
+RULE_LABELS = {"wp": "WP", "np": "NP"}
+#: Learning parameters (a coarse scan of eta in {0.003 ... 0.4} and sigma, seed 1, 1000 trials: the largest
+#: rate at which no learner diverged; WP diverges with eta = 0.4, sigma = 0.05).
+SPIKING_LEARNING = {"wp": {"eta": 0.2, "sigma": 0.1}, "np": {"eta": 0.2, "sigma": 1.0}}
+CRITERION = 0.1  # spiking criterion: unperturbed error <= CRITERION x initial error
+#: XOR learning parameters (a numpy scan of eta in {2, 5, 10, 20}, sigma in {0.01, 0.05, 0.2}); init U(-0.5, 0.5).
+XOR_LEARNING = {"wp": {"eta": 5.0, "sigma": 0.05}, "np": {"eta": 5.0, "sigma": 0.05}}
+XOR_INIT_SCALE = 0.5
+MODES = {
+    "full": {"trials": 3000, "learners": 10, "xor_trials": 10_000, "xor_learners": 50, "trials_per_run": 1000},
+    "quick": {"trials": 800, "learners": 4, "xor_trials": 3000, "xor_learners": 20, "trials_per_run": 800},
+}
+
+
+def add_arguments(parser):
+    quick, full = MODES["quick"], MODES["full"]
+    parser.add_argument("--quick", action="store_true",
+                        help=f"spiking: {quick['trials']} trials, {quick['learners']} learners per rule; XOR: "
+                             f"{quick['xor_trials']} trials, {quick['xor_learners']} learners per rule (full: "
+                             f"{full['trials']}, {full['learners']}, {full['xor_trials']}, {full['xor_learners']})")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the networks and perturbations (default 1)")
+    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
+    parser.add_argument("--trials", type=int, default=None, help="override the spiking trials")
+    parser.add_argument("--learners", type=int, default=None, help="override the spiking learners per rule")
+    parser.add_argument("--xor-trials", type=int, default=None, help="override the XOR trials")
+    parser.add_argument("--xor-learners", type=int, default=None, help="override the XOR learners per rule")
+    parser.add_argument("--out", default=None, help="run directory (default runs/perturbation-spiking-seedN)")
+
+
+def _check_args(args):
+    if args.device not in DEVICES:
+        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
+    for name in ("trials", "learners", "xor_trials", "xor_learners"):
+        value = getattr(args, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"'--{name.replace('_', '-')}' must be a positive integer, got {value!r}")
+    if not isinstance(args.seed, int) or args.seed < 0:
+        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+
+
+def first_trial(values, condition):
+    """First trial (0-based) at which ``condition(values)`` holds; ``None`` if never."""
+    hits = np.flatnonzero(condition(np.asarray(values)))
+    return int(hits[0]) if hits.size else None
+
+
+def _rule_summary(per_learner, finals):
+    reached = [trial for trial in per_learner if trial is not None]
+    return {"reached": len(reached), "learners": len(per_learner),
+            "median_trials_to_criterion": float(np.median(reached)) if reached else None,
+            "median_trials_all_reached": float(np.median(reached)) if len(reached) == len(per_learner) else None,
+            "per_learner": per_learner, "final_error": float(np.mean(finals))}
+
+
+def evaluate_spiking(weights, learners, params=SPIKING):
+    """One unperturbed pass of the networks ``learners`` (indices) of a weight set, on the runtime device.
+
+    Returns a dict: ``y`` (len(learners), n_channels, T), ``y_target`` (n_channels, T), ``spikes``
+    (list of (neuron, step) arrays per learner), ``error`` (len(learners),).
+    """
+    n_eval = len(learners)
+    n_net, n_in = params["n_net"], params["n_in"]
+    w_in = weights["in"].reshape(-1, n_net * n_in)[list(learners)].ravel()
+    w_rec = weights["rec"].reshape(-1, n_net * (n_net - 1))[list(learners)].ravel()
+    trainer = PerturbationNetworkTrainer(
+        lambda n: delayed_pattern_model(n_eval, n, record_learners=n_eval, name="spk_eval"), n_eval,
+        device="runtime", trials_per_run=1)
+    try:
+        out = trainer.train(1, LearnerValues("wp", eta=0.0, sigma=1.0),
+                            {"w:spk_eval_in": w_in, "w:spk_eval_rec": w_rec},
+                            stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=0)
+        model = trainer.model
+        n_steps, n_channels = params["n_steps"], params["n_channels"]
+        y = np.asarray(model.monitors["readout"].y)[:, :n_steps].reshape(n_eval, n_channels, n_steps)
+        y_target = np.asarray(model.monitors["readout"].y_target)[:n_channels, :n_steps]
+        index = np.asarray(model.monitors["spikes"].i)
+        steps = np.round(np.asarray(model.monitors["spikes"].t / STEP_DT)).astype(int)
+        first_pass = steps < n_steps
+        spikes = [(index[first_pass & (index // n_net == k)] % n_net, steps[first_pass & (index // n_net == k)])
+                  for k in range(n_eval)]
+        error = out["history"]["E_ref"].to_numpy()
+    finally:
+        trainer.close()
+    return {"y": y, "y_target": y_target, "spikes": spikes, "error": error}
+
+
+def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
+    """Train WP and NP learners (alternating, from the same network) on the delayed output pattern."""
+    n_learners = 2 * per_rule
+    rules = [RULES[k % 2] for k in range(n_learners)]
+    params = {var: [SPIKING_LEARNING[rule][var] for rule in rules] for var in ("eta", "sigma")}
+    weights = initial_spiking_weights(n_learners, args.seed)
+    names = ("w:spk_in", "w:spk_rec")
+    trainer = PerturbationNetworkTrainer(lambda n: delayed_pattern_model(n_learners, n), n_learners,
+                                         device=args.device, trials_per_run=trials_per_run,
+                                         directory=os.path.join(run_dir, "build_spiking")
+                                         if args.device == "cpp_standalone" else None)
+    label_start = time.perf_counter()
+
+    def progress(done, total, error):
+        print(f"[{NAME} spiking] trial {done}/{total}  mean error {error:.4g}  "
+              f"({time.perf_counter() - label_start:.1f} s)", file=sys.stderr, flush=True)
+
+    try:
+        out = trainer.train(n_trials, LearnerValues(rules, **params), dict(zip(names, (weights["in"], weights["rec"]))),
+                            stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=args.seed * 10 + 1,
+                            progress=progress)
+    finally:
+        build = {"compile_seconds": trainer.runner.compile_seconds, "builds": trainer.runner.n_builds,
+                 "binary_runs": trainer.runner.n_runs}
+        trainer.close()
+    history = out["history"].assign(rule=lambda f: np.asarray(rules)[f["learner"]])
+    initial_error = float(history.loc[history["trial"] == 0, "E_ref"].mean())
+    level = CRITERION * initial_error
+    tail = max(1, n_trials // 20)
+    result = {"initial_error": initial_error, "criterion_level": level, "rules": {},
+              "wall_seconds": out["wall_seconds"], **build}
+    for rule in RULES:
+        learners = [k for k, name in enumerate(rules) if name == rule]
+        per_learner = [first_trial(history.loc[history["learner"] == k, "E_ref"], lambda e: e <= level)
+                       for k in learners]
+        finals = [history.loc[(history["learner"] == k) & (history["trial"] >= n_trials - tail), "E_ref"].mean()
+                  for k in learners]
+        result["rules"][rule] = {**_rule_summary(per_learner, finals), **SPIKING_LEARNING[rule]}
+    final_weights = {"in": out["weights"]["w:spk_in"], "rec": out["weights"]["w:spk_rec"]}
+    evaluation = {"initial": evaluate_spiking(weights, [0]), "final": evaluate_spiking(final_weights, [0, 1])}
+    return history, result, evaluation, rules
+
+
+def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
+    """Train XOR learners by WP (and NP), pairs of learners from the same initial weights."""
+    n_learners = 2 * per_rule
+    rules = [RULES[k % 2] for k in range(n_learners)]
+    params = {var: [XOR_LEARNING[rule][var] for rule in rules] for var in ("eta", "sigma")}
+    init = xor.initial_weights(per_rule, args.seed, scale=XOR_INIT_SCALE)
+    pairs = np.arange(n_learners) // 2
+    weights = {"w:xor_layer1": init["layer1"][pairs].ravel(), "w:xor_layer2": init["layer2"][pairs].ravel()}
+    trainer = PerturbationNetworkTrainer(lambda n: xor.xor_model(n_learners, n), n_learners, device=args.device,
+                                         trials_per_run=min(trials_per_run * 4, n_trials),
+                                         directory=os.path.join(run_dir, "build_xor")
+                                         if args.device == "cpp_standalone" else None)
+    label_start = time.perf_counter()
+
+    def progress(done, total, error):
+        print(f"[{NAME} xor] trial {done}/{total}  mean error {error:.4g}  "
+              f"({time.perf_counter() - label_start:.1f} s)", file=sys.stderr, flush=True)
+
+    try:
+        out = trainer.train(n_trials, LearnerValues(rules, **params), weights, seed=args.seed * 10 + 2,
+                            progress=progress)
+    finally:
+        build = {"compile_seconds": trainer.runner.compile_seconds, "builds": trainer.runner.n_builds,
+                 "binary_runs": trainer.runner.n_runs}
+        trainer.close()
+    reference = out["outputs"][out["outputs"]["pass"] == 0].assign(rule=lambda f: np.asarray(rules)[f["learner"]])
+    final1 = out["weights"]["w:xor_layer1"].reshape(n_learners, xor.N_HIDDEN, 3)
+    final2 = out["weights"]["w:xor_layer2"].reshape(n_learners, xor.N_HIDDEN + 1)
+    result = {"rules": {}, "wall_seconds": out["wall_seconds"], "init_scale": XOR_INIT_SCALE, **build}
+    tail = max(1, n_trials // 20)
+    for rule in RULES:
+        learners = [k for k, name in enumerate(rules) if name == rule]
+        per_learner = [first_trial(reference.loc[reference["learner"] == k, "correct"], lambda c: c >= 4)
+                       for k in learners]
+        finals = [reference.loc[(reference["learner"] == k) & (reference["trial"] >= n_trials - tail), "E"].mean()
+                  for k in learners]
+        correct_after = [int(np.sum(np.abs(xor.forward_numpy(final1[k], final2[k]) - xor.TARGETS) < 0.5))
+                         for k in learners]
+        result["rules"][rule] = {**_rule_summary(per_learner, finals), **XOR_LEARNING[rule],
+                                 "correct_after_training_numpy": correct_after}
+    return reference, result
+
+
+def run(args):
+    """Train the spiking network (WP, NP) and XOR (WP, NP); write summary.json, Parquet tables and figures."""
+    _check_args(args)
+    mode = "quick" if args.quick else "full"
+    cfg = MODES[mode]
+    n_trials = args.trials or cfg["trials"]
+    per_rule = args.learners or cfg["learners"]
+    xor_trials = args.xor_trials or cfg["xor_trials"]
+    xor_per_rule = args.xor_learners or cfg["xor_learners"]
+    trials_per_run = min(cfg["trials_per_run"], n_trials)
+    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    print(f"{NAME}: {mode} mode, spiking {n_trials} trials x {per_rule} learners per rule, XOR {xor_trials} trials "
+          f"x {xor_per_rule} learners per rule, seed {args.seed}, device {args.device}, run directory {run_dir}",
+          flush=True)
+    start = time.perf_counter()
+    spiking_history, spiking, evaluation, rules = run_spiking(args, n_trials, per_rule, trials_per_run, run_dir)
+    xor_history, xor_result = run_xor(args, xor_trials, xor_per_rule, trials_per_run, run_dir)
+    wall = time.perf_counter() - start
+
+    spiking_history.to_parquet(os.path.join(run_dir, "spiking_learning_curves.parquet"), index=False)
+    xor_history[["trial", "learner", "rule", "E", "correct"]].to_parquet(
+        os.path.join(run_dir, "xor_learning_curves.parquet"), index=False)
+    rows = [{"task": task, "rule": rule, "learner": k, "trials_to_criterion": trials}
+            for task, entry in (("spiking", spiking), ("xor", xor_result)) for rule in RULES
+            for k, trials in enumerate(entry["rules"][rule]["per_learner"])]
+    criteria = pd.DataFrame(rows)
+    criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
+    criteria.to_parquet(os.path.join(run_dir, "trials_to_criterion.parquet"), index=False)
+    outputs = _output_table(evaluation)
+    outputs.to_parquet(os.path.join(run_dir, "spiking_outputs.parquet"), index=False)
+    figures = _figures(run_dir, spiking_history, xor_history, evaluation, spiking, xor_result)
+    summary = {
+        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "spiking": {"task": _plain_parameters(SPIKING),
+                    "dt_ms": float(STEP_DT / b2.ms), "trials": n_trials, "learners_per_rule": per_rule,
+                    "criterion": f"unperturbed error <= {CRITERION:g} x initial error", **spiking,
+                    "final_evaluation_error": {rule: float(evaluation["final"]["error"][k])
+                                               for k, rule in enumerate(rules[:2])}},
+        "xor": {"trials": xor_trials, "learners_per_rule": xor_per_rule,
+                "criterion": "all four patterns correct (|y - y*| < 0.5) in the unperturbed pass", **xor_result},
+        "wall_seconds": wall, "figures": figures,
+        "notes": ("Each trial is an unperturbed and a perturbed pass; errors are those of the unperturbed pass. "
+                  "trials_to_criterion: per learner, the first trial meeting the criterion (null: not within the "
+                  "trials); median_trials_to_criterion over the learners that reached it. WP and NP learners "
+                  "alternate; spiking learners start from the same network, XOR pairs (one WP, one NP) from the same "
+                  "weights."),
+    }
+    write_summary(run_dir, summary)
+    _print_table(summary)
+    print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
+    return summary
+
+
+def _plain_parameters(params):
+    """Parameters for summary.json: times in ms (key suffix ``_ms``), tuples as lists."""
+    plain = {}
+    for key, value in params.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(item, b2.Quantity) and item.has_same_dimensions(b2.second) for item in values):
+            converted = [float(item / b2.ms) for item in values]
+            plain[f"{key}_ms"] = converted if isinstance(value, tuple) else converted[0]
+        else:
+            plain[key] = list(value) if isinstance(value, tuple) else value
+    return plain
+
+
+def _output_table(evaluation):
+    rows = []
+    for stage, rule_names in (("initial", ["initial"]), ("final", list(RULES))):
+        data = evaluation[stage]
+        for k, label in enumerate(rule_names):
+            for channel in range(data["y"].shape[1]):
+                rows.append(pd.DataFrame({"stage": stage, "rule": label, "channel": channel,
+                                          "step": np.arange(data["y"].shape[2]), "y": data["y"][k, channel],
+                                          "y_target": data["y_target"][channel]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _print_table(summary):
+    print(f"{'task':>8} {'rule':>4} {'reached':>9} {'median trials':>14} {'final error':>12}")
+    for task in ("spiking", "xor"):
+        for rule, r in summary[task]["rules"].items():
+            median = r["median_trials_to_criterion"]
+            print(f"{task:>8} {RULE_LABELS[rule]:>4} {r['reached']:>4}/{r['learners']:<4} "
+                  f"{(f'{median:.0f}' if median is not None else '-'):>14} {r['final_error']:>12.4g}")
+
+
+def plot_error_curves(history, error_column, axes=None, level=None):
+    """Error per trial of each rule: learners faint, median bold; ``level`` a criterion line."""
+    if axes is None:
+        axes = plt.gca()
+    colors = {"wp": "tab:blue", "np": "tab:orange"}
+    for rule in RULES:
+        rows = history[history["rule"] == rule]
+        for _, learner in rows.groupby("learner"):
+            axes.plot(learner["trial"] + 1, learner[error_column], color=colors[rule], alpha=0.15, lw=0.5)
+        median = rows.groupby("trial")[error_column].median()
+        axes.plot(median.index + 1, median.to_numpy(), color=colors[rule], lw=1.5,
+                  label=f"{RULE_LABELS[rule]} (median)")
+    if level is not None:
+        axes.axhline(level, color="k", ls="--", lw=0.8, label="criterion")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("trial")
+    axes.set_ylabel("error (unperturbed pass)")
+    axes.legend(fontsize=7)
+    return axes
+
+
+def plot_outputs(evaluation, axes=None):
+    """Target bumps and the channel outputs of the initial network and of the first WP and NP learners."""
+    if axes is None:
+        axes = plt.gca()
+    t_ms = np.arange(evaluation["initial"]["y"].shape[2]) * float(STEP_DT / b2.ms)
+    styles = {"initial": ("grey", ":"), "wp": ("tab:blue", "-"), "np": ("tab:orange", "-")}
+    for channel in range(evaluation["initial"]["y"].shape[1]):
+        axes.plot(t_ms, evaluation["initial"]["y_target"][channel], "k--", lw=1.2,
+                  label="target" if channel == 0 else None)
+        axes.plot(t_ms, evaluation["initial"]["y"][0, channel], color=styles["initial"][0], ls=":",
+                  label="initial" if channel == 0 else None)
+        for k, rule in enumerate(RULES):
+            axes.plot(t_ms, evaluation["final"]["y"][k, channel], color=styles[rule][0], lw=1.0,
+                      label=f"{RULE_LABELS[rule]} trained" if channel == 0 else None)
+    axes.set_xlabel("time in trial (ms)")
+    axes.set_ylabel("channel output (smoothed rate)")
+    axes.legend(fontsize=7)
+    return axes
+
+
+def _figures(run_dir, spiking_history, xor_history, evaluation, spiking, xor_result):
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    plot_error_curves(spiking_history, "E_ref", axes=axes[0], level=spiking["criterion_level"])
+    axes[0].set_title("Spiking delayed pattern: error")
+    plot_outputs(evaluation, axes=axes[1])
+    axes[1].set_title("Outputs (unperturbed pass)")
+    written.append(save_figure(fig, run_dir, "spiking_learning.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, (label, key) in zip(axes[:2], (("initial", "initial"), ("WP trained", "final"))):
+        neurons, steps = evaluation[key]["spikes"][0]
+        ax.plot(steps * float(STEP_DT / b2.ms), neurons, "|", ms=4, color="k")
+        ax.set_xlabel("time in trial (ms)")
+        ax.set_ylabel("neuron (0-7: output channels)")
+        ax.set_title(f"Spikes, {label}")
+    neurons, steps = evaluation["final"]["spikes"][1]
+    axes[2].plot(steps * float(STEP_DT / b2.ms), neurons, "|", ms=4, color="k")
+    axes[2].set_xlabel("time in trial (ms)")
+    axes[2].set_title("Spikes, NP trained")
+    written.append(save_figure(fig, run_dir, "spiking_rasters.png"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    plot_error_curves(xor_history, "E", axes=axes[0])
+    axes[0].set_title("XOR: error")
+    for rule, color in (("wp", "tab:blue"), ("np", "tab:orange")):
+        reached = [t for t in xor_result["rules"][rule]["per_learner"] if t is not None]
+        if reached:
+            axes[1].hist(reached, bins=20, alpha=0.5, color=color, label=f"{RULE_LABELS[rule]} "
+                         f"({len(reached)}/{xor_result['rules'][rule]['learners']})")
+    axes[1].set_xlabel("trials to 100 % correct")
+    axes[1].set_ylabel("learners")
+    axes[1].set_title("XOR: trials to criterion")
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(fontsize=8)
+    written.append(save_figure(fig, run_dir, "xor_learning.png"))
+    return written
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.perturbation_spiking [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

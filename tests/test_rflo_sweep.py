@@ -1,0 +1,98 @@
+"""The RFLO period sweep of studies/rflo.py (Murray 2019, Fig. 2b) against numpy, and its options.
+
+Small networks on the runtime device keep it fast; the untrained loss is checked against a numpy forward
+pass, and the trained losses against the untrained one.
+"""
+
+import json
+import os
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brian2learn.plasticity import rflo
+from brian2learn.studies import rflo as study
+from brian2learn.tasks.periodic_target import periodic_target_task
+
+SMALL = {**study.SWEEP_NETWORK, "n_rec": 8, "tau": 4.0, "learning_rates": (0.0, 0.1, 0.1)}
+PERIODS = (5, 10)  # units of tau: 20 and 40 steps
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return study.period_sweep(PERIODS, 40, seed=2, device="runtime", network=SMALL, progress=False)
+
+
+def test_sweep_table_has_every_period_and_method(sweep):
+    table, curves = sweep
+    assert sorted(table["period_tau"].unique()) == [5.0, 10.0]
+    assert set(table["period_steps"]) == {20, 40}
+    for period in PERIODS:
+        assert set(table[table["period_tau"] == period]["method"]) == set(study.SWEEP_METHODS)
+    assert len(curves) == len(PERIODS) * 2 * 40
+    for row in table[table["method"] != "untrained"].itertuples():
+        rows = curves[(curves["period_tau"] == row.period_tau) & (curves["method"] == row.method)]
+        assert np.isclose(row.final_loss, rows["loss"].to_numpy()[-2:].mean())  # last 5 % of 40 trials
+        assert np.isclose(row.last_loss, rows["loss"].iloc[-1])
+
+
+def test_untrained_loss_equals_a_numpy_forward_pass(sweep):
+    table, _ = sweep
+    for period in PERIODS:
+        steps = int(period * SMALL["tau"])
+        config = rflo.RfloConfig(**{**SMALL, "n_points": steps})
+        weights = rflo.initial_weights(config, 2, g=study.GAIN)
+        task = periodic_target_task(n_points=steps, period=float(steps))
+        expected = study.untrained_loss(weights, task, SMALL["tau"])
+        # Independent of leaky_tanh_forward: the recursion written out here.
+        h, loss = weights["h0"].copy(), task["targets"][0, 0] ** 2
+        for t in range(1, steps):
+            h = h + (-h + np.tanh(weights["w_rec"] @ h)) / SMALL["tau"]
+            loss += (task["targets"][t, 0] - weights["w_out"][0] @ h) ** 2
+        assert np.isclose(expected, loss / (2 * steps), rtol=1e-12)
+        measured = table[(table["period_tau"] == period) & (table["method"] == "untrained")]["final_loss"].iloc[0]
+        assert np.isclose(measured, expected, rtol=1e-9)
+
+
+def test_training_lowers_the_loss_below_the_untrained_network(sweep):
+    table, _ = sweep
+    for period in PERIODS:
+        rows = table[table["period_tau"] == period].set_index("method")
+        for method in ("rflo", "bptt"):
+            assert rows.loc[method, "final_loss"] < 0.8 * rows.loc["untrained", "final_loss"], (period, method)
+
+
+def test_parse_periods_and_bad_input():
+    assert study.parse_periods("20,40, 160", 10.0) == (20.0, 40.0, 160.0)
+    assert study.parse_periods("2.5", 4.0) == (2.5,)
+    for text, match in (("", "comma-separated"), ("20,x", "'x'"), ("0", "positive"), ("0.15", "whole number"),
+                        ("20,20", "twice")):
+        with pytest.raises(ValueError, match=match):
+            study.parse_periods(text, 10.0)
+    args = types.SimpleNamespace(quick=True, seed=1, device="runtime", trials=None, no_bptt=False, periods="20,-1",
+                                 sweep_trials=None, no_sweep=False, out=None)
+    with pytest.raises(ValueError, match="--periods"):
+        study.run(args)
+    with pytest.raises(ValueError, match="--sweep-trials"):
+        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "sweep_trials": 0}))
+
+
+def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path):
+    args = types.SimpleNamespace(quick=True, seed=3, device="runtime", trials=2, no_bptt=True, periods="2",
+                                 sweep_trials=3, no_sweep=False, out=str(tmp_path / "run"))
+    summary = study.run(args)
+    for name in ("losses.parquet", "outputs_last_trial.parquet", "learning_curves.png", "output_vs_target.png",
+                 "period_sweep.parquet", "period_sweep_curves.parquet", "period_sweep.png"):
+        assert os.path.exists(os.path.join(args.out, name)), name
+    table = pd.read_parquet(os.path.join(args.out, "period_sweep.parquet"))
+    assert set(table["method"]) == {"rflo", "untrained"} and set(table["period_steps"]) == {20}
+    with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
+        saved = json.load(handle)
+    assert saved["period_sweep"]["periods_tau"] == [2.0] and saved["period_sweep"]["network"]["n_rec"] == 30
+    assert np.isclose(saved["period_sweep"]["final_loss"]["untrained"]["2"],
+                      table[table["method"] == "untrained"]["final_loss"].iloc[0])
+    assert summary["methods"]["rflo"]["final_loss"] > 0
+    skipped = study.run(types.SimpleNamespace(**{**vars(args), "no_sweep": True, "out": str(tmp_path / "skip")}))
+    assert skipped["period_sweep"] is None
