@@ -407,3 +407,14 @@ def _figures(run_dir, history, trainer, config, split, result, substrate):
     written.append(save_figure(fig, run_dir, "output_spike_times.png"))
     return written
 
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.ttfs_yinyang [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
