@@ -54,7 +54,7 @@ LEARNING = {
 INITIALIZATION = {"readout_init": "glorot_uniform", "feedback_scale": 1.0}
 SCHEDULE = {
     "full": {"batch_size": 32, "max_iterations": 2000, "validation_batches": 8, "test_batches": 8,
-             "checkpoints": 5},
+             "checkpoints": 21},  # gradient agreement every 100 iterations
     "quick": {"batch_size": 8, "max_iterations": 12, "validation_batches": 1, "test_batches": 1,
               "checkpoints": 2},
 }
