@@ -100,11 +100,15 @@ def neuron_params(**overrides):
     return params
 
 
-def stochastic_group(n, params=None, name=None, dt=None):
-    """A :class:`brian2.NeuronGroup` of ``n`` escape-noise neurons (offset ``b`` = 0 until set)."""
+def stochastic_group(n, params=None, name=None, dt=None, extra_equations=""):
+    """A :class:`brian2.NeuronGroup` of ``n`` escape-noise neurons (offset ``b`` = 0 until set).
+
+    ``extra_equations`` are appended to :data:`EQS` (e.g. ``"w_unit : 1"``, a per-neuron constant that
+    outgoing synapses read as ``w_unit_pre``); they must not change ``u``.
+    """
     params = neuron_params(**(params or {}))
     kwargs = {"dt": dt} if dt is not None else {}
-    return b2.NeuronGroup(n, EQS, threshold=THRESHOLD, refractory=params["t_ref"], method="exact",
+    return b2.NeuronGroup(n, EQS + extra_equations, threshold=THRESHOLD, refractory=params["t_ref"], method="exact",
                           namespace=params, name=name or "stochastic*", **kwargs)
 
 

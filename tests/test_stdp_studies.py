@@ -81,3 +81,41 @@ def test_rendered_schedule_and_input_rates():
         ap.InputPatterns(n_channels=100, n_active=40)
     with pytest.raises(ValueError, match="unknown protocol"):
         ap.protocol_schedule({"noise": 1.0})
+
+
+def test_assembly_network_encodes_patterns_and_freezes_weights_when_learning_is_off():
+    """A reduced assembly network on the runtime device (no compilation): after encoding, the neurons that the
+    first test block assigns to a pattern respond to it in the second, held-out test block far above their own
+    baseline and above their response to another pattern; with the plasticity gate at 0 the weights stay put."""
+    from brian2learn.analysis import assemblies as asm
+    from brian2learn.studies import stdp_assemblies as sa
+
+    network = {**sa.NETWORK, "n_exc": 100, "n_inh": 25, "n_in": 100, "p_in": 0.2, "p_ei": 1.0, "p_ie": 1.0, "eta": 1.0}
+    protocol = {"noise_1": 0.3, "encoding": 4.0, "noise_2": 0.3, "n_test": 6, "test_gap_range": (0.15, 0.2),
+                "n_association": 1, "gap_range": (0.3, 0.6), "noise_3": 0.3}
+    config = sa.AssemblyConfig(network=network, protocol=protocol, inputs={**sa.INPUTS, "n_active": 20})
+    runner = sa.make_runner(config, device="runtime")
+    result = sa.evaluate_point(runner, config, 1.0, 1.0, seed=4, keep=True)
+    data = result["data"]
+    t, i = data["t"], data["i"]
+    pres = data["presentations"]
+    after = pres[pres["phase"] == "test_after"]
+    members = data["before"]["A"]
+    assert len(members) >= 3
+    resp_a, base_a = asm.response_rates(t, i, ap.rounded_onsets(after[after["pattern"] == "A"]), 100)
+    resp_c, _ = asm.response_rates(t, i, ap.rounded_onsets(after[after["pattern"] == "C"]), 100)
+    rate_a, rate_base, rate_c = (x[:, members].mean() for x in (resp_a, base_a, resp_c))
+    assert rate_a > 3 * rate_base + 2.0  # Hz, held-out response well above the members' own baseline
+    assert rate_a > 2 * rate_c
+    values, _, _, _ = sa.initial_values(config, runner.model.conn, 1.0, 1.0, 4)
+    assert np.mean(np.abs(data["w_ee_after"] - values["w_ee"])) > 1e-3  # learning moved the weights
+    # a short run with the plasticity gate at 0 throughout: final weights are the initial ones, bit for bit
+    short = sa.AssemblyConfig(network=network, inputs=config.inputs, protocol={
+        **protocol, "encoding": 1.0, "n_test": 1})
+    runner = sa.make_runner(short, device="runtime")
+    values, stimuli, _, _ = sa.initial_values(short, sa.connectivity(short), 1.0, 1.0, 4)
+    stimuli["plastic"] = np.zeros_like(stimuli["plastic"])
+    model = runner.run(values, stimuli)
+    assert model.spikes_exc.num_spikes > 0
+    np.testing.assert_array_equal(np.asarray(model.syn_in.w[:]), values["w_in"])
+    np.testing.assert_array_equal(np.asarray(model.syn_ee.w[:]), values["w_ee"])
