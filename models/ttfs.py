@@ -427,8 +427,7 @@ class TTFSBatchNetwork:
         for index, (n_pre, n_post) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:])):
             layer = make_ttfs_group(n_c * n_post, params, dt, name=f"{name}_layer{index + 1}")
             syn = b2.Synapses(previous, layer, "w : amp", on_pre=TTFS_ON_PRE, dt=dt, name=f"{name}_w{index}")
-            copy, pre, post = np.meshgrid(np.arange(n_c), np.arange(n_pre), np.arange(n_post), indexing="ij")
-            syn.connect(i=(copy * n_pre + pre).ravel(), j=(copy * n_post + post).ravel())
+            connect_copies(syn, n_c, n_pre, n_post)
             self.layers.append(layer)
             self.synapses.append(syn)
             self.monitors.append(b2.SpikeMonitor(layer, name=f"{name}_layer{index + 1}_spikes"))
@@ -465,12 +464,7 @@ class TTFSBatchNetwork:
 
     def check_synapse_order(self):
         """Raise if the synapses were not created in (copy, pre, post) order (weights would be misplaced)."""
-        for syn, n_pre, n_post in zip(self.synapses, self.layer_sizes[:-1], self.layer_sizes[1:]):
-            copy, pre, post = np.meshgrid(np.arange(self.n_copies), np.arange(n_pre), np.arange(n_post),
-                                          indexing="ij")
-            if not (np.array_equal(np.asarray(syn.i[:]), (copy * n_pre + pre).ravel())
-                    and np.array_equal(np.asarray(syn.j[:]), (copy * n_post + post).ravel())):
-                raise RuntimeError(f"synapses of '{syn.name}' are not in (copy, pre, post) order")
+        check_copy_order(self.synapses, self.n_copies, self.layer_sizes)
 
 
 def batch_network_values(t_in, weights, layer_sizes, n_copies, params, dt, duration):
@@ -499,3 +493,27 @@ def batch_network_values(t_in, weights, layer_sizes, n_copies, params, dt, durat
             raise ValueError(f"'weights[{index}]' must have shape {(n_pre, n_post)}, got {w.shape}")
         values[f"w{index}"] = np.broadcast_to(w, (n_copies, n_pre, n_post)).ravel() * unit
     return values
+
+
+def connect_copies(synapses, n_copies, n_pre, n_post):
+    """Connect ``n_copies`` independent copies of an all-to-all ``n_pre`` -> ``n_post`` layer.
+
+    Copy ``c`` links presynaptic neurons ``c*n_pre ...`` to postsynaptic ``c*n_post ...``, so
+    one Brian2 group simulates a whole batch of networks side by side.
+    """
+    i, j = copy_indices(n_copies, n_pre, n_post)
+    synapses.connect(i=i, j=j)
+
+
+def copy_indices(n_copies, n_pre, n_post):
+    """Presynaptic and postsynaptic indices of :func:`connect_copies`, in (copy, pre, post) order."""
+    copy, pre, post = np.meshgrid(np.arange(n_copies), np.arange(n_pre), np.arange(n_post), indexing="ij")
+    return (copy * n_pre + pre).ravel(), (copy * n_post + post).ravel()
+
+
+def check_copy_order(synapses, n_copies, layer_sizes):
+    """Raise if layered synapses are not in (copy, pre, post) order (weights would be misplaced)."""
+    for syn, n_pre, n_post in zip(synapses, layer_sizes[:-1], layer_sizes[1:]):
+        i, j = copy_indices(n_copies, n_pre, n_post)
+        if not (np.array_equal(np.asarray(syn.i[:]), i) and np.array_equal(np.asarray(syn.j[:]), j)):
+            raise RuntimeError(f"synapses of '{syn.name}' are not in (copy, pre, post) order")

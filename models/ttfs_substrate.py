@@ -276,8 +276,7 @@ class ImperfectTTFSNetwork:
             update = layer.run_regularly(SUBSTRATE_UPDATE, dt=dt, when="groups", name=f"{name}_update{index + 1}")
             syn = b2.Synapses(previous, layer, "w : amp", on_pre=ttfs_model.TTFS_ON_PRE, dt=dt,
                               name=f"{name}_w{index}")
-            copy, pre, post = np.meshgrid(np.arange(n_c), np.arange(n_pre), np.arange(n_post), indexing="ij")
-            syn.connect(i=(copy * n_pre + pre).ravel(), j=(copy * n_post + post).ravel())
+            ttfs_model.connect_copies(syn, n_c, n_pre, n_post)
             self.layers.append(layer)
             self.updates.append(update)
             self.synapses.append(syn)
@@ -311,12 +310,7 @@ class ImperfectTTFSNetwork:
 
     def check_synapse_order(self):
         """Raise if the synapses were not created in (copy, pre, post) order."""
-        for syn, n_pre, n_post in zip(self.synapses, self.layer_sizes[:-1], self.layer_sizes[1:]):
-            copy, pre, post = np.meshgrid(np.arange(self.n_copies), np.arange(n_pre), np.arange(n_post),
-                                          indexing="ij")
-            if not (np.array_equal(np.asarray(syn.i[:]), (copy * n_pre + pre).ravel())
-                    and np.array_equal(np.asarray(syn.j[:]), (copy * n_post + post).ravel())):
-                raise RuntimeError(f"synapses of '{syn.name}' are not in (copy, pre, post) order")
+        ttfs_model.check_copy_order(self.synapses, self.n_copies, self.layer_sizes)
 
 
 class TTFSSubstrate:

@@ -70,9 +70,8 @@ from brian2learn.simulation.devices import (
     STEP_DT,
     DeviceRunner,
     check_clock_lockstep,
-    is_standalone,
     reactivate_standalone,
-    seed_standalone_from_variable,
+    seed_run,
 )
 
 RULES = ("wp", "np")
@@ -381,12 +380,7 @@ class PerturbationNetwork:
         operations only touch accumulators that the next run starts afresh, so it runs in the
         same ``network.run`` (one set of code objects instead of two).
         """
-        if is_standalone():
-            if not self._seeded:
-                seed_standalone_from_variable(self.rng.variables["seed"])
-                self._seeded = True
-        else:
-            b2.seed(int(self.rng.seed[0]))
+        self._seeded = seed_run(self.rng, self._seeded)
         self.network.run(self.n_trials * self.trial_duration + self.dt, namespace={})
 
     def state_variables(self):

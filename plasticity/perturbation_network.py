@@ -81,17 +81,14 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
+from brian2learn.plasticity.perturbation import REFERENCES, RULES
 from brian2learn.simulation.devices import (
     STEP_DT,
     DeviceRunner,
     check_clock_lockstep,
-    is_standalone,
     reactivate_standalone,
-    seed_standalone_from_variable,
+    seed_run,
 )
-
-RULES = ("wp", "np")
-REFERENCES = ("unperturbed", "average")
 
 #: Variables of a neuron group whose incoming weights are plastic (add to the group's equations).
 PLASTIC_NEURON_EQS = """
@@ -360,12 +357,7 @@ class PerturbationLearning:
         """Simulate ``network`` for :attr:`duration` (seeding the random generators from ``seed``)."""
         if self.output is None or not self.plastic_synapses:
             raise ValueError("register an output group (add_output) and plastic synapses (add_plastic) first")
-        if is_standalone():
-            if not getattr(self, "_seeded", False):
-                seed_standalone_from_variable(self.rng.variables["seed"])
-                self._seeded = True
-        else:
-            b2.seed(int(self.rng.seed[0]))
+        self._seeded = seed_run(self.rng, getattr(self, "_seeded", False))
         network.run(self.duration, namespace={})
 
     def state_variables(self):

@@ -91,6 +91,21 @@ def seed_standalone_from_variable(variable):
     b2.device.insert_code("main", _SEED_CODE.format(array=b2.device.get_array_name(variable)))
 
 
+def seed_run(rng_group, seeded):
+    """Seed the random generators of the coming run from ``rng_group.seed[0]``.
+
+    In ``cpp_standalone`` the seeding is built into the binary once (``seeded`` says whether it
+    already is) and reads the value passed to each run; on the runtime device every run calls
+    ``b2.seed``. Returns the new ``seeded`` state.
+    """
+    if is_standalone():
+        if not seeded:
+            seed_standalone_from_variable(rng_group.variables["seed"])
+        return True
+    b2.seed(int(rng_group.seed[0]))
+    return seeded
+
+
 class StandaloneGuardError(RuntimeError):
     """A Brian2 construct that would fail silently in standalone mode."""
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from brian2learn.models import conductance_lif
 from brian2learn.plasticity import stdp
-from brian2learn.simulation.devices import DeviceRunner, is_standalone, seed_standalone_from_variable
+from brian2learn.simulation.devices import DeviceRunner, seed_run
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 
 matplotlib.use("Agg")
@@ -108,12 +108,7 @@ class SongModel:
         self._seeded = False
 
     def run(self):
-        if is_standalone():
-            if not self._seeded:
-                seed_standalone_from_variable(self.rng.variables["seed"])
-                self._seeded = True
-        else:
-            b2.seed(int(self.rng.seed[0]))
+        self._seeded = seed_run(self.rng, self._seeded)
         self.network.run(self.duration, namespace={})
 
     def state_variables(self):
