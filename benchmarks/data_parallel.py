@@ -17,7 +17,7 @@ The network and trials of the study ``eprop-evidence`` (Bellec et al. 2020, Fig.
   (which scales as 1/K).
 
     python benchmarks/data_parallel.py [--iterations 8] [--workers 1 2] [--exchange-workers 1 2 4 8]
-                                       [--batch-size 32] [--no-reference]
+                                       [--batch-size 32] [--no-reference] [--sampling trialwise|batch]
 
 Speed-ups depend on free cores: on a shared 2-core machine they are depressed.
 """
@@ -31,26 +31,36 @@ import numpy as np
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.data_parallel import DataParallelEprop
+from brian2learn.simulation.samplers import TrialwiseSampler
 from brian2learn.simulation.training import EpropTrainer
 from brian2learn.studies import eprop_evidence
+from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials
 
 SEED = 1  # seed of the weights, the feedback and the training trials
 
 
-def setup(batch_size):
+def setup(batch_size, sampling="trialwise"):
+    """The study's network, weights and feedback of seed 1, and a sampler of training trials.
+
+    ``sampling='trialwise'`` seeds every trial by (draw, trial) (each worker draws only its share);
+    ``'batch'`` is the study's own sampler, seeded per batch (every worker draws the whole batch).
+    """
     config = eprop_evidence.make_config(batch_size)
     init = getattr(eprop_evidence, "INITIALIZATION", {})
     weights = eprop.initial_weights(config, SEED, **({"readout_init": init["readout_init"]} if init else {}))
     feedback = eprop.random_feedback(config, SEED, **({"scale": init["feedback_scale"]} if init else {}))
-
-    def sampler(draw, n_trials):
-        return eprop_evidence.trials(SEED, "train", draw, n_trials)
+    if sampling == "trialwise":
+        sampler = TrialwiseSampler(
+            lambda draw, j: evidence_accumulation_trials(1, seed=[SEED, eprop_evidence.STREAMS["train"], draw, j]))
+    else:
+        def sampler(draw, n_trials):
+            return eprop_evidence.trials(SEED, "train", draw, n_trials)
 
     return config, weights, feedback, sampler
 
 
-def reference(batch_size, n_iterations):
-    config, weights, feedback, sampler = setup(batch_size)
+def reference(batch_size, n_iterations, sampling):
+    config, weights, feedback, sampler = setup(batch_size, sampling)
     trainer = EpropTrainer(config, weights, sampler, feedback="random", feedback_matrix=feedback,
                            device="cpp_standalone", iterations_per_run=1, record_spikes=False)
     times = []
@@ -68,10 +78,10 @@ def reference(batch_size, n_iterations):
     return per_iteration
 
 
-def data_parallel(batch_size, n_iterations, n_workers):
+def data_parallel(batch_size, n_iterations, n_workers, sampling):
     from distributed import Client, LocalCluster
 
-    config, weights, feedback, sampler = setup(batch_size)
+    config, weights, feedback, sampler = setup(batch_size, sampling)
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(cluster)
     try:
@@ -142,13 +152,17 @@ def main(argv=None):
     parser.add_argument("--exchange-workers", type=int, nargs="*", default=[],
                         help="K of exchange-only measurements (no simulation)")
     parser.add_argument("--no-reference", action="store_true", help="skip the single-process reference")
+    parser.add_argument("--sampling", choices=("trialwise", "batch"), default="trialwise",
+                        help="trials seeded one by one (each worker draws only its share; default) or per batch "
+                        "(the study's sampler: every worker draws the whole batch)")
     args = parser.parse_args(argv)
     if args.iterations < 2:
         parser.error("--iterations must be at least 2")
     print(f"evidence accumulation, batch {args.batch_size}, {args.iterations} iterations, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    single = None if args.no_reference else reference(args.batch_size, args.iterations)
-    rows = [data_parallel(args.batch_size, args.iterations, k) for k in args.workers]
+    print(f"sampling: {args.sampling}", flush=True)
+    single = None if args.no_reference else reference(args.batch_size, args.iterations, args.sampling)
+    rows = [data_parallel(args.batch_size, args.iterations, k, args.sampling) for k in args.workers]
     base = next((row for row in rows if row["workers"] == 1), None)
     for row in rows:
         parts = []

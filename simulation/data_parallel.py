@@ -33,7 +33,9 @@ applies the optimizer of the in-binary batch-boundary operation (:func:`optimize
   :math:`B \\leftarrow B + \\Delta W_{out}^T - \\lambda B` (adaptive, decay :math:`\\lambda`).
 
 The new weights go to the workers with the next batch; the trials never travel per iteration
-(each worker draws its share from the task's sampler, or holds the fixed trials). Per iteration
+(each worker draws from the task's sampler, or holds the fixed trials). A sampler whose trials are
+seeded one by one (:class:`~brian2learn.simulation.samplers.TrialwiseSampler`) lets each worker draw
+only its share; any other sampler is called for the whole batch on every worker. Per iteration
 the exchange is the weights out and ``K`` gradients back. The result equals single-process
 training on the same trials (``EpropTrainer`` with ``iterations_per_run = iterations_per_draw``)
 to rounding: only the order of the sums differs.
@@ -46,7 +48,7 @@ import uuid
 
 import numpy as np
 import pandas as pd
-from distributed import Client, LocalCluster, get_worker
+from distributed import Client, LocalCluster, get_worker, wait
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.sweep import WORKER_LOCK, build_key, prepare_client, release_worker_build, worker_build
@@ -55,6 +57,7 @@ from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError,
 SYNAPSE_GROUPS = ("in", "rec", "out")
 LEARNING_STATE = ("w_in", "w_rec", "w_out", "B")
 METRICS = ("loss", "reg_loss", "rate_hz", "error")
+WORKER_CHECK_SECONDS = 1.0  # how often the driver checks, while it waits for the shares, that their workers live
 
 
 class GradientTrainer(EpropTrainer):
@@ -110,13 +113,22 @@ def batch_trials(source, iteration, iterations_per_draw, batch_size, index):
     ``source`` is ``('fixed', (inputs, targets, window))`` (trial ``j`` of a draw uses sample
     ``j % n``) or ``('sampler', sampler, token, config)``: draw ``r = iteration // iterations_per_draw``
     is ``sampler(r, iterations_per_draw * batch_size)``, kept per ``token`` while its iterations
-    last (each worker calls the sampler itself, so no trials travel).
+    last (each worker calls the sampler itself, so no trials travel). A sampler with a
+    ``select(draw, n_trials, positions)`` method (:class:`~brian2learn.simulation.samplers.TrialwiseSampler`)
+    draws only the trials asked for.
     """
     draw, within = divmod(iteration, iterations_per_draw)
     positions = within * batch_size + np.asarray(index)
     if source[0] == "fixed":
         arrays = source[1]
         positions = positions % arrays[0].shape[0]
+    elif hasattr(source[1], "select"):
+        _, sampler, _, config = source
+        arrays = check_task_arrays(sampler.select(draw, iterations_per_draw * batch_size, positions), config)
+        if arrays[0].shape[0] != len(positions):
+            raise ValueError(f"the task sampler's select returned {arrays[0].shape[0]} trials, "
+                             f"{len(positions)} were asked for")
+        positions = np.arange(len(positions))
     else:
         _, sampler, token, config = source
         n_trials = iterations_per_draw * batch_size
@@ -255,7 +267,8 @@ class DataParallelEprop:
         ``compute_seconds`` (the slowest share's simulation), ``build_seconds`` (the slowest
         build, first iteration), ``worker_seconds`` (the slowest task: drawing its trials, setting
         the weights, build and simulation) and ``exchange_seconds`` (wall minus worker seconds:
-        scheduling, transfer of weights and gradients, the optimizer step).
+        scheduling, transfer of weights and gradients, the optimizer step), and
+        ``reassigned_shares`` (shares run again so far because their worker left the cluster).
     """
 
     def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None, client=None,
@@ -280,6 +293,7 @@ class DataParallelEprop:
         fixed = None if callable(task) else check_task_arrays(task, config)
         self.iteration = 0
         self.history = []
+        self.reassigned = 0
         self._own = None
         if client is None:
             cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
@@ -347,15 +361,40 @@ class DataParallelEprop:
         }
 
     def step(self):
-        """One iteration: gradients of the shares on the workers, their sum, one optimizer step."""
+        """One iteration: gradients of the shares on the workers, their sum, one optimizer step.
+
+        A share whose worker leaves the cluster (killed, out of memory) is run again on a live
+        worker, preferably one that holds no other share (a restarted worker); its trials and
+        weights are the same, so the result is unchanged.
+        """
         start = time.perf_counter()
         weights = {name: self.state[name] for name in LEARNING_STATE}
         batch = self.config.batch_size
-        futures = [self.client.submit(_share_gradients, spec, weights, self._source, self.iteration,
-                                      self.iterations_per_draw, batch, share, workers=[worker],
+
+        def submit(k):
+            return self.client.submit(_share_gradients, self._specs[k], weights, self._source, self.iteration,
+                                      self.iterations_per_draw, batch, self.shares[k], workers=[self.workers[k]],
                                       allow_other_workers=False, pure=False)
-                   for spec, share, worker in zip(self._specs, self.shares, self.workers)]
-        results = self.client.gather(futures)
+
+        pending = {k: submit(k) for k in range(len(self.shares))}
+        results = [None] * len(self.shares)
+        while pending:
+            try:
+                wait(list(pending.values()), timeout=WORKER_CHECK_SECONDS, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished for a while: are the workers still there?
+                live = self._live_workers()
+                lost = [k for k in pending if self.workers[k] not in live]
+            else:
+                lost = []
+            for k, future in list(pending.items()):
+                if future.done():
+                    results[k] = future.result()  # raises the share's error, if any
+                    del pending[k]
+            for k in lost:
+                pending[k].cancel()
+                self.workers[k] = self._replacement_worker(k)
+                self.reassigned += 1
+                pending[k] = submit(k)
         grads = {key: sum(result["grads"][key] for result in results) for key in SYNAPSE_GROUPS}
         row = {"iteration": self.iteration}
         for name in METRICS:
@@ -370,10 +409,23 @@ class DataParallelEprop:
         on_worker = max(result["task_seconds"] for result in results)
         wall = time.perf_counter() - start
         row.update({"wall_seconds": wall, "compute_seconds": compute, "build_seconds": build,
-                    "worker_seconds": on_worker, "exchange_seconds": wall - on_worker})
+                    "worker_seconds": on_worker, "exchange_seconds": wall - on_worker,
+                    "reassigned_shares": self.reassigned})
         self.history.append(row)
         self.iteration += 1
         return row
+
+    def _live_workers(self):
+        return set(self.client.scheduler_info()["workers"])
+
+    def _replacement_worker(self, k):
+        """A live worker for share ``k``: one without a share if any (waits up to 5 min for one)."""
+        live = sorted(self._live_workers())
+        if not live:
+            self.client.wait_for_workers(1, timeout=300)
+            live = sorted(self._live_workers())
+        free = [worker for worker in live if worker not in self.workers]
+        return free[0] if free else live[k % len(live)]
 
     def train(self, n_iterations, progress=None):
         """Train for ``n_iterations`` iterations; return the history as a DataFrame.

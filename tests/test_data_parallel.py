@@ -1,13 +1,19 @@
 """Data-parallel e-prop on a local Dask cluster of 2 workers against single-process training on the same trials,
 and the driver's optimizer step against its closed form."""
 
+import os
+import signal
+import threading
+import time
+
 import brian2 as b2
 import numpy as np
 import pytest
 
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.data_parallel import DataParallelEprop, optimizer_step
+from brian2learn.simulation.data_parallel import DataParallelEprop, batch_trials, optimizer_step
+from brian2learn.simulation.samplers import TrialwiseSampler
 from brian2learn.simulation.training import EpropTrainer
 
 N_IN, N_REC, N_OUT, N_STEPS = 6, 8, 2, 80
@@ -54,32 +60,118 @@ def client(tmp_path_factory):
     cluster.close()
 
 
-def test_two_workers_equal_single_process_training(client):
+@pytest.fixture(scope="module")
+def reference():
+    """Single-process training of the test network: (history, weights, initial weights, feedback matrix)."""
     config = make_config()
     weights = make_weights(config)
     feedback_matrix = eprop.random_feedback(config, 4)
     single = EpropTrainer(config, weights, sampler, feedback="adaptive", feedback_matrix=feedback_matrix,
                           device="runtime", iterations_per_run=1, record_spikes=False)
-    reference = single.train(N_ITERATIONS)
+    history = single.train(N_ITERATIONS)
     expected = single.weights()
     single.close()
+    return history, expected, weights, feedback_matrix
 
-    with DataParallelEprop(config, weights, sampler, feedback="adaptive", feedback_matrix=feedback_matrix,
-                           client=client, n_workers=2, device="runtime") as parallel:
-        history = parallel.train(N_ITERATIONS)
-        got = parallel.weights()
-        assert len(set(parallel.workers)) == 2 and [len(s) for s in parallel.shares] == [3, 2]
 
-    np.testing.assert_allclose(history["loss"], reference["loss"], rtol=1e-9)
-    np.testing.assert_allclose(history["error"], reference["error"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(history["rate_hz"], reference["rate_hz"], rtol=1e-9)
-    assert reference["rate_hz"].min() > 5, "the network must spike for the gradients to be meaningful"
+def assert_same_training(history, got, reference):
+    expected_history, expected, weights, feedback_matrix = reference
+    np.testing.assert_allclose(history["loss"], expected_history["loss"], rtol=1e-9)
+    np.testing.assert_allclose(history["error"], expected_history["error"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(history["rate_hz"], expected_history["rate_hz"], rtol=1e-9)
+    assert expected_history["rate_hz"].min() > 5, "the network must spike for the gradients to be meaningful"
     for name in ("w_in", "w_rec", "w_out", "B"):
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-6, atol=1e-12, err_msg=name)
     moved = np.abs(expected["w_rec"] - weights["w_rec"]).max()
     assert moved > 1e-2, "training must change the weights for the comparison to mean something"
     assert np.any(np.abs(weights["w_rec"]) > 1.2) and np.abs(got["w_rec"]).max() <= 1.2  # the clip acted
     assert not np.allclose(got["B"], feedback_matrix)  # the adaptive feedback moved
+
+
+def test_two_workers_equal_single_process_training(client, reference):
+    _, _, weights, feedback_matrix = reference
+    with DataParallelEprop(make_config(), weights, sampler, feedback="adaptive", feedback_matrix=feedback_matrix,
+                           client=client, n_workers=2, device="runtime") as parallel:
+        history = parallel.train(N_ITERATIONS)
+        got = parallel.weights()
+        assert len(set(parallel.workers)) == 2 and [len(s) for s in parallel.shares] == [3, 2]
+        assert parallel.reassigned == 0
+    assert_same_training(history, got, reference)
+
+
+def test_trialwise_sampler_lets_each_worker_draw_only_its_share(client, reference, tmp_path):
+    """The same trials, drawn one by one (per-trial seeds): every worker draws only its own positions."""
+    log = tmp_path / "draws.txt"
+
+    def one_trial(draw, j):
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {draw} {j}\n")
+        batch = sampler(draw, BATCH)  # the test's sampler seeds per batch: take trial j of it
+        return {name: batch[name][j] for name in ("inputs", "targets", "window")}
+
+    trialwise = TrialwiseSampler(one_trial)
+    whole = sampler(0, BATCH)
+    np.testing.assert_array_equal(trialwise(0, BATCH)["inputs"], whole["inputs"])
+    np.testing.assert_array_equal(trialwise.select(0, BATCH, [4, 1])["targets"], whole["targets"][[4, 1]])
+    source = ("sampler", trialwise, "token", make_config())
+    share = batch_trials(source, iteration=3, iterations_per_draw=1, batch_size=BATCH, index=np.array([3, 4]))
+    np.testing.assert_array_equal(share["inputs"], sampler(3, BATCH)["inputs"][[3, 4]])
+    log.unlink()
+
+    _, _, weights, feedback_matrix = reference
+    with DataParallelEprop(make_config(), weights, trialwise, feedback="adaptive", feedback_matrix=feedback_matrix,
+                           client=client, n_workers=2, device="runtime") as parallel:
+        history = parallel.train(N_ITERATIONS)
+        got = parallel.weights()
+    assert_same_training(history, got, reference)
+    draws = [tuple(int(x) for x in line.split()) for line in log.read_text().splitlines()]
+    assert sorted((draw, j) for _, draw, j in draws) == [(d, j) for d in range(N_ITERATIONS) for j in range(BATCH)]
+    positions_by_worker = {}
+    for pid, _, j in draws:
+        positions_by_worker.setdefault(pid, set()).add(j)
+    assert sorted(map(sorted, positions_by_worker.values())) == [[0, 1, 2], [3, 4]]
+
+
+def test_killed_worker_costs_only_its_share(reference, tmp_path):
+    """A worker killed (SIGKILL) while it simulates its share: the share runs again elsewhere, same result."""
+    from distributed import Client, LocalCluster
+
+    marker = tmp_path / "share.pid"
+
+    def slow_sampler(draw, n_trials):
+        if draw == 2 and not marker.exists():  # the first worker to draw batch 2 says who it is, and waits
+            marker.write_text(str(os.getpid()))
+            time.sleep(3.0)
+        return sampler(draw, n_trials)
+
+    def kill_when_marked():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if marker.exists() and marker.read_text():
+                os.kill(int(marker.read_text()), signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           env={"TMPDIR": str(tmp_path)})
+    client = Client(cluster)
+    killer = threading.Thread(target=kill_when_marked, daemon=True)
+    killer.start()
+    _, _, weights, feedback_matrix = reference
+    try:
+        with DataParallelEprop(make_config(), weights, slow_sampler, feedback="adaptive",
+                               feedback_matrix=feedback_matrix, client=client, n_workers=2,
+                               device="runtime") as parallel:
+            history = parallel.train(N_ITERATIONS)
+            got = parallel.weights()
+            reassigned = parallel.reassigned
+    finally:
+        client.close()
+        cluster.close()
+    killer.join(timeout=1)
+    assert marker.exists() and not killer.is_alive()
+    assert reassigned >= 1 and history["reassigned_shares"].iloc[1] == 0 and history["reassigned_shares"].iloc[2] >= 1
+    assert_same_training(history, got, reference)
 
 
 @pytest.mark.parametrize("form", ["kingma_ba", "tensorflow"])
