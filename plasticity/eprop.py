@@ -100,6 +100,17 @@ class EpropConfig:
         ``(w_min, w_max)`` for input and recurrent weights (volt), or ``None``.
     feedback_decay : float
         Weight decay of ``B`` per update in the ``adaptive`` feedback mode.
+    nest_late_learning_signal : bool
+        Reproduce a timing effect of NEST 3.10's ``eprop_synapse_bsshslm_2020`` (default
+        ``False``). NEST computes a synapse's gradient of a trial lazily, when the presynaptic
+        neuron's next event arrives; for an input channel that spikes in step 1 of the next
+        trial, that is before the learning signal of the trial's last step has come back
+        through the readout (a 3-step loop), so NEST leaves the term
+        :math:`L_j^{T-1} \\bar e_{ji}^{T-1}` out of that synapse's gradient. With ``True`` the
+        same term is left out of the gradients of input synapses whose channel spikes in step 1
+        of the next trial of the stimulus arrays (trial ``k + 1`` modulo the distinct trials of
+        a run). Recurrent synapses are unaffected (a recurrent neuron cannot fire in step 0 of
+        a trial). Needed to follow NEST's loss curves beyond the first iterations.
     engine : {'trial_end', 'online'}
         How the gradient of the input and recurrent weights is accumulated: ``online``
         updates eligibility traces of every synapse in every step (the rule as written);
@@ -126,6 +137,7 @@ class EpropConfig:
     batch_size: int = 1
     weight_clip: object = None
     feedback_decay: float = 0.0
+    nest_late_learning_signal: bool = False
     engine: str = "trial_end"
 
     def __post_init__(self):
@@ -140,6 +152,9 @@ class EpropConfig:
         if self.adam_epsilon_form not in ADAM_EPSILON_FORMS:
             raise ValueError(f"unknown adam_epsilon_form {self.adam_epsilon_form!r}; "
                              f"allowed: {', '.join(ADAM_EPSILON_FORMS)}")
+        if not isinstance(self.nest_late_learning_signal, (bool, np.bool_)):
+            raise ValueError("'nest_late_learning_signal' must be True or False, "
+                             f"got {self.nest_late_learning_signal!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; allowed: {', '.join(ENGINES)}")
         if self.loss == "softmax" and self.n_out < 2:
@@ -263,6 +278,11 @@ STORE_INPUT_HISTORY = "history_write = store_xbar(i, (int(t/dt + 0.5)) % n_steps
 TRIAL_END_ADJOINT = "history_write = adjoint(i, L_reg, beta/volt)"
 TRIAL_END_GRADIENT = "grad += input_scale*{dot}(i, j)/volt"
 
+#: NEST's late learning signal (EpropConfig.nest_late_learning_signal): whether an input channel
+#: spikes in step 1 of the next trial, read at the trial boundary (step k*n_steps + 1).
+NEXT_TRIAL_FIRST_INPUT = "late_signal = input_stimulus((((int(t/dt + 0.5)) + 1) % period_steps)*dt, i)"
+LATE_SIGNAL_TRIAL_END = "grad -= late_signal_pre*L_post*ebar\n"
+
 PLASTIC_TRIAL_END = """
 grad += L_reg_post*esum
 ebar = 0/volt
@@ -374,7 +394,8 @@ class EpropNetwork:
         trial_end = config.engine == "trial_end"
         if trial_end:
             self.histories = TrialHistories(name, config.n_steps, config.n_in, config.n_rec,
-                                            constants["kappa"], constants["rho"])
+                                            constants["kappa"], constants["rho"],
+                                            last_signal_term=config.nest_late_learning_signal)
             namespace.update(self.histories.functions)
         self.namespace = namespace
         lookup = "((int(t/dt + 0.5)) % period_steps)*dt"
@@ -390,6 +411,7 @@ class EpropNetwork:
             xbar : 1       # low-pass (alpha) of x
             xbar_prev : 1  # xbar of the previous step
             history_write : 1  # return value of the history functions (engine 'trial_end')
+            late_signal : 1  # 1: spikes in step 1 of the next trial (nest_late_learning_signal)
             """,
             threshold="x > 0.5", reset="", dt=dt, namespace=namespace, name=f"{name}_inputs",
         )
@@ -502,17 +524,23 @@ class EpropNetwork:
             name=f"{name}_trial_spike_count")
         self.recurrent.run_regularly(REGULARIZATION_SIGNAL, dt=trial_dt, when="start", order=0,
                                      name=f"{name}_regularization_signal")
+        late = config.nest_late_learning_signal
+        if late:
+            self.inputs.run_regularly(NEXT_TRIAL_FIRST_INPUT, dt=trial_dt, when="start", order=1,
+                                      name=f"{name}_inputs_next_trial")
         if trial_end:
             self.recurrent.run_regularly(TRIAL_END_ADJOINT, dt=trial_dt, when="start", order=1,
                                          name=f"{name}_recurrent_adjoint")
-            for syn, dot in ((self.synapses_in, "dot_in"), (self.synapses_rec, "dot_rec")):
-                syn.run_regularly(TRIAL_END_GRADIENT.format(dot=dot), dt=trial_dt, when="start", order=2,
-                                  name=f"{syn.name}_trial_end")
+            input_gradient = (TRIAL_END_GRADIENT.format(dot="dot_in") if not late else
+                              "grad += input_scale*dot_in_without_last(i, j, late_signal_pre)/volt")
+            for syn, code in ((self.synapses_in, input_gradient),
+                              (self.synapses_rec, TRIAL_END_GRADIENT.format(dot="dot_rec"))):
+                syn.run_regularly(code, dt=trial_dt, when="start", order=2, name=f"{syn.name}_trial_end")
         else:
             plastic_trial_end = PLASTIC_TRIAL_END + ("eps_a = 0/volt\n" if config.adaptive else "")
             for syn in (self.synapses_in, self.synapses_rec):
-                syn.run_regularly(plastic_trial_end, dt=trial_dt, when="start", order=2,
-                                  name=f"{syn.name}_trial_end")
+                code = (LATE_SIGNAL_TRIAL_END if late and syn is self.synapses_in else "") + plastic_trial_end
+                syn.run_regularly(code, dt=trial_dt, when="start", order=2, name=f"{syn.name}_trial_end")
         self.recurrent.run_regularly(
             """
             v = 0*volt

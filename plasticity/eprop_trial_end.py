@@ -51,6 +51,12 @@ class TrialHistories:
     n_inputs, n_recurrent : int
     kappa, rho : float
         Readout and adaptation decay per step.
+    last_signal_term : bool
+        Also keep :math:`D^{last}_j`, the part of :math:`D_j` made by the learning signal of the
+        trial's last step alone (same recursion with :math:`L^t_j = 0` for :math:`t < T-1` and no
+        regularization), so that ``dot_in_without_last(i, j, drop)`` can leave the term
+        :math:`L_j^{T-1} \\bar e_{ji}^{T-1} = c \\sum_t \\bar s_i^t D^{last,t}_j` out where ``drop``
+        is non-zero (:class:`~brian2learn.plasticity.eprop.EpropConfig`, ``nest_late_learning_signal``).
 
     Attributes
     ----------
@@ -59,14 +65,15 @@ class TrialHistories:
         ``store_psi``, ``store_L``, ``store_zbar`` (recurrent neurons, every step),
         ``store_xbar`` (inputs, every step), ``adjoint`` (recurrent neurons, at the trial's
         end: ``adjoint(i, L_reg, beta/volt)``), ``dot_in`` and ``dot_rec`` (synapses, at the
-        trial's end: ``dot_in(i, j)``).
+        trial's end: ``dot_in(i, j)``), and with ``last_signal_term`` ``dot_in_without_last``.
     """
 
-    def __init__(self, name, n_steps, n_inputs, n_recurrent, kappa, rho):
+    def __init__(self, name, n_steps, n_inputs, n_recurrent, kappa, rho, last_signal_term=False):
         self.name = name
         self.n_steps = n_steps
         self.kappa = float(kappa)
         self.rho = float(rho)
+        self.last_signal_term = bool(last_signal_term)
         self.arrays = {
             "psi": np.zeros(n_recurrent * n_steps),
             "L": np.zeros(n_recurrent * n_steps),
@@ -74,11 +81,15 @@ class TrialHistories:
             "zbar": np.zeros(n_recurrent * n_steps),
             "xbar": np.zeros(n_inputs * n_steps),
         }
+        if self.last_signal_term:
+            self.arrays["D_last"] = np.zeros(n_recurrent * n_steps)
         self.keys = {label: f"_{name}_history_{label}" for label in self.arrays}
         self.functions = {f"store_{label}": self._store(label) for label in ("psi", "L", "zbar", "xbar")}
         self.functions["adjoint"] = self._adjoint()
         self.functions["dot_in"] = self._dot("xbar")
         self.functions["dot_rec"] = self._dot("zbar")
+        if self.last_signal_term:
+            self.functions["dot_in_without_last"] = self._dot_without_last("xbar")
 
     def _view(self, label):
         return self.arrays[label].reshape(-1, self.n_steps)
@@ -112,26 +123,50 @@ class TrialHistories:
         psi, learning_signal, d_history = self._view("psi"), self._view("L"), self._view("D")
         kappa, rho, n_steps = self.kappa, self.rho, self.n_steps
 
-        def adjoint(neuron, reg_signal, beta):
-            neuron = np.atleast_1d(neuron)
-            reg_signal = np.broadcast_to(reg_signal, neuron.shape)
-            beta = np.broadcast_to(beta, neuron.shape)
+        last_history = self._view("D_last") if self.last_signal_term else None
+
+        def backward(neuron, signal_at, reg_signal, beta, out):
             filtered = np.zeros(neuron.shape)
             carried = np.zeros(neuron.shape)
             a_next = np.zeros(neuron.shape)
             psi_next = np.zeros(neuron.shape)
             for step in range(n_steps - 1, -1, -1):
-                filtered = (1 - kappa) * learning_signal[neuron, step] + kappa * filtered
+                filtered = (1 - kappa) * signal_at(step) + kappa * filtered
                 a_now = filtered + reg_signal
                 if step < n_steps - 1:
                     carried = a_next * psi_next + (rho - beta * psi_next) * carried
                 psi_now = psi[neuron, step]
-                d_history[neuron, step] = psi_now * (a_now - beta * carried)
+                out[neuron, step] = psi_now * (a_now - beta * carried)
                 a_next, psi_next = a_now, psi_now
+
+        def adjoint(neuron, reg_signal, beta):
+            neuron = np.atleast_1d(neuron)
+            reg_signal = np.broadcast_to(reg_signal, neuron.shape)
+            beta = np.broadcast_to(beta, neuron.shape)
+            backward(neuron, lambda step: learning_signal[neuron, step], reg_signal, beta, d_history)
+            if last_history is not None:  # the part of D that the last step's learning signal makes
+                last = learning_signal[neuron, n_steps - 1]
+                backward(neuron, lambda step: last if step == n_steps - 1 else 0.0, 0.0, beta, last_history)
             return np.zeros(neuron.shape)
 
         cpp_name = f"{self.name}_adjoint"
         keys = self.keys
+        labels = ["psi", "L", "D"]
+        last_part = ""
+        if self.last_signal_term:
+            labels.append("D_last")
+            last_part = f"""
+            double* d_last = _namespace{keys['D_last']} + (size_t)neuron * {n_steps};
+            filtered = 0.0; carried = 0.0; a_next = 0.0; psi_next = 0.0;
+            for (int step = {n_steps} - 1; step >= 0; --step)
+            {{
+                filtered = (step == {n_steps} - 1 ? {1 - kappa!r}*signal[step] : 0.0) + {kappa!r}*filtered;
+                if (step < {n_steps} - 1)
+                    carried = a_next*psi_next + ({rho!r} - beta*psi_next)*carried;
+                d_last[step] = psi[step]*(filtered - beta*carried);
+                a_next = filtered;
+                psi_next = psi[step];
+            }}"""
         code = f"""
         double {cpp_name}(const int32_t neuron, const double reg_signal, const double beta)
         {{
@@ -148,11 +183,11 @@ class TrialHistories:
                 d[step] = psi[step]*(a_now - beta*carried);
                 a_next = a_now;
                 psi_next = psi[step];
-            }}
+            }}{last_part}
             return 0.0;
         }}
         """
-        return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, ["psi", "L", "D"])
+        return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, labels)
 
     def _dot(self, presynaptic_label):
         pre_history, d_history = self._view(presynaptic_label), self._view("D")
@@ -174,3 +209,34 @@ class TrialHistories:
         }}
         """
         return self._function(dot, 2, ["integer", "integer"], cpp_name, code, [presynaptic_label, "D"])
+
+    def _dot_without_last(self, presynaptic_label):
+        """``dot(pre, post, drop)``: the trial's dot product, less the last step's learning-signal term if ``drop``."""
+        pre_history, d_history, last_history = self._view(presynaptic_label), self._view("D"), self._view("D_last")
+
+        def dot(pre, post, drop):
+            full = (d_history @ pre_history.T)[post, pre]
+            last = (last_history @ pre_history.T)[post, pre]
+            return full - np.where(np.asarray(drop) != 0, last, 0.0)
+
+        cpp_name = f"{self.name}_dot_without_last_{presynaptic_label}"
+        keys = self.keys
+        code = f"""
+        double {cpp_name}(const int32_t pre, const int32_t post, const double drop)
+        {{
+            const double* s = _namespace{keys[presynaptic_label]} + (size_t)pre * {self.n_steps};
+            const double* d = _namespace{keys['D']} + (size_t)post * {self.n_steps};
+            double total = 0.0;
+            for (int step = 0; step < {self.n_steps}; ++step)
+                total += s[step]*d[step];
+            if (drop != 0.0)
+            {{
+                const double* d_last = _namespace{keys['D_last']} + (size_t)post * {self.n_steps};
+                for (int step = 0; step < {self.n_steps}; ++step)
+                    total -= s[step]*d_last[step];
+            }}
+            return total;
+        }}
+        """
+        return self._function(dot, 3, ["integer", "integer", "float"], cpp_name, code,
+                              [presynaptic_label, "D", "D_last"])

@@ -259,3 +259,41 @@ def test_online_traces_and_trial_end_closed_form_agree(kind, loss):
     for name in ("w_in", "w_rec", "w_out"):
         assert np.linalg.norm(gradients["online"][name]) > 0
         np.testing.assert_allclose(gradients["trial_end"][name], gradients["online"][name], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,loss", [("lif", "mse"), ("alif", "softmax")])
+def test_nest_late_learning_signal_drops_one_term_on_inputs_that_spike_in_step_one(kind, loss):
+    """NEST's lazy update: inputs spiking in step 1 of the next trial lose L_j^{T-1} ebar_ji^{T-1}.
+
+    The online engine subtracts the term from its per-synapse trace ebar; the trial-end engine
+    from a second backward pass over the last step's learning signal. Both must agree, change
+    only the columns of the channels that spike in step 1, and leave the other weights' gradients
+    as they are without the option.
+    """
+    n_out = 1 if loss == "mse" else 2
+    task = small_task(n_out, loss)
+    task["inputs"][:, 1, :] = 0.0
+    task["inputs"][:, 1, :2] = 1.0  # channels 0 and 1 spike in step 1 of every trial
+    gradients = {}
+    for engine in ("online", "trial_end"):
+        for late in (False, True):
+            config = small_config(kind, loss, n_out)
+            config.engine = engine
+            config.batch_size = 2  # trial 0's next trial is trial 1; trial 1's is trial 0 of the stimulus again
+            config.nest_late_learning_signal = late
+            weights = small_weights(config, recurrent=True)
+            weights["w_rec"] *= 2.0
+            trainer = EpropTrainer(config, weights, task, feedback="random",
+                                   feedback_matrix=eprop.random_feedback(config, 4), device="runtime",
+                                   iterations_per_run=1)
+            gradients[engine, late], _ = trainer.gradients()
+    differences = {}
+    for engine in ("online", "trial_end"):
+        plain, late = gradients[engine, False], gradients[engine, True]
+        differences[engine] = late["w_in"] - plain["w_in"]
+        assert np.abs(differences[engine][:, :2]).max() > 1e-9
+        np.testing.assert_array_equal(differences[engine][:, 2:], 0.0)
+        for name in ("w_rec", "w_out"):
+            np.testing.assert_array_equal(late[name], plain[name])
+    scale = np.abs(differences["online"]).max()
+    np.testing.assert_allclose(differences["trial_end"], differences["online"], rtol=1e-7, atol=1e-9 * scale)

@@ -14,6 +14,18 @@ from brian2learn.simulation.training import EpropTrainer
 from brian2learn.tasks.nest_reference import nest_evidence_accumulation_setup, nest_sine_wave_setup
 
 NEST_SINE_WAVE_LOSSES = [101.964356999041, 103.466731126205, 103.340607074771, 103.680244037686, 104.412775748752]
+#: The first 40 losses of the same sine-wave set-up trained with NEST 3.10 (pip package
+#: nest-simulator, ``python benchmarks/eprop_vs_nest.py --nest-python PY``, gradient descent with
+#: eta = 1e-4 as in NEST's example). From iteration 9 on they depend on NEST's late learning
+#: signal (EpropConfig.nest_late_learning_signal): without it the curves part by up to 1.8 %.
+NEST_SINE_WAVE_CURVE = [
+    101.964356999, 103.466731126, 103.340607075, 103.680244038, 104.412775749, 105.658318943, 106.693222470,
+    106.102224498, 106.797025200, 106.967267819, 107.382218610, 107.781010819, 108.400308189, 107.756197214,
+    107.892110471, 107.635547763, 107.943728696, 107.224271628, 107.761503175, 106.753485402, 107.308147387,
+    109.245088358, 108.433479204, 109.199559296, 108.576204665, 107.906609852, 108.575563803, 108.331993438,
+    108.311035886, 107.614040463, 106.191470604, 107.854757292, 107.427742788, 107.766007000, 106.029326525,
+    106.422981532, 105.514588433, 106.533254060, 106.128845678, 105.405135484,
+]
 NEST_EVIDENCE_LOSSES = {
     1: [0.741152550006, 0.740388187700, 0.665785233177, 0.663644193322, 0.729428962844],
     2: [0.702163370672, 0.735555303152, 0.740354864111, 0.683882815282, 0.707841122268],
@@ -33,8 +45,9 @@ def _train(setup, n_iterations=5, device="cpp_standalone", tmp_path=None):
 
 
 def test_sine_wave_losses_equal_nest(tmp_path):
-    losses = _train(nest_sine_wave_setup(), tmp_path=tmp_path)
-    np.testing.assert_allclose(losses, NEST_SINE_WAVE_LOSSES, rtol=1e-5)
+    losses = _train(nest_sine_wave_setup(), n_iterations=len(NEST_SINE_WAVE_CURVE), tmp_path=tmp_path)
+    np.testing.assert_allclose(losses[:5], NEST_SINE_WAVE_LOSSES, rtol=1e-5)  # NEST's test suite
+    np.testing.assert_allclose(losses, NEST_SINE_WAVE_CURVE, rtol=1e-7)  # NEST 3.10 run here
 
 
 @pytest.mark.parametrize("batch_size", [1, 2])
