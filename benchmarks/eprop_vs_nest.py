@@ -7,8 +7,9 @@ the other, each in its own process. For each the script prints the set-up time (
 or NEST's network construction), the wall time per training iteration, the loss at the last
 iteration, the peak memory of the process and its children, and whether the two loss
 curves agree (rtol 1e-5); then the ratio of NEST's time per iteration to brian2learn's. With
-``--scaling`` it repeats this for 100, 400 and 1600 recurrent neurons and prints ns per
-plastic synapse per step.
+``--scaling`` it repeats this for 100, 400 and 1600 recurrent neurons (``--scaling-iterations``
+each; the size of the main run reuses it) and prints a table with ns per plastic synapse per
+step.
 
 NEST runs when ``nest`` can be imported by ``--nest-python`` (default: this interpreter);
 ``pip install nest-simulator`` installs NEST 3.10. Usage::
@@ -194,10 +195,26 @@ def main(argv=None):
     nest_python = _nest_python(args.nest_python)
     if nest_python is None:
         print("NEST not importable (pip install nest-simulator, or --nest-python): timing brian2learn only")
-    compare(args.n_rec, args.iterations, nest_python, args.threads)
+    main_run = compare(args.n_rec, args.iterations, nest_python, args.threads)
     if args.scaling:
+        rows = []
         for n_rec in (100, 400, 1600):
-            compare(n_rec, args.scaling_iterations, nest_python, args.threads, label="scaling: ")
+            if n_rec == args.n_rec and args.iterations >= args.scaling_iterations:
+                ours, theirs = main_run  # longer runs spread the binary's start-up over more iterations
+            else:
+                ours, theirs = compare(n_rec, args.scaling_iterations, nest_python, args.threads, label="scaling: ")
+            rows.append((n_rec, ours, theirs))
+        print("scaling table (ms per iteration; ns per plastic synapse per step; NEST/brian2learn)")
+        for n_rec, ours, theirs in rows:
+            n_synapses = n_rec * 100 + n_rec * (n_rec - 1) + n_rec
+            seconds = ours["per_iteration_s"]
+            line = (f"  {n_rec:5d} neurons  {len(ours['losses']):4d} its  brian2learn {1000 * seconds:9.2f} ms "
+                    f"{1e9 * seconds / (n_synapses * N_STEPS):5.2f} ns")
+            if theirs is not None:
+                line += (f"   NEST {1000 * theirs['per_iteration_s']:9.2f} ms "
+                         f"{1e9 * theirs['per_iteration_s'] / (n_synapses * N_STEPS):5.2f} ns"
+                         f"   {theirs['per_iteration_s'] / ours['per_iteration_s']:5.1f}x")
+            print(line)
     return 0
 
 
