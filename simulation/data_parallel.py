@@ -18,8 +18,9 @@ where :math:`\\partial E_n / \\partial W` is the e-prop estimate of trial ``n`` 
 firing-rate regularization terms, :mod:`brian2learn.plasticity.eprop`). Worker ``k`` keeps one
 compiled network for its share (an :class:`~brian2learn.simulation.training.EpropTrainer` with
 ``batch_size = |S_k|``, one build per worker, kept between iterations by
-:func:`brian2learn.simulation.sweep.worker_build`), runs its trials with the current weights and
-learning rate 0, and returns :math:`G_k`. The driver sums the :math:`G_k` in a fixed order and
+:func:`brian2learn.simulation.sweep.worker_build`), sets the current weights
+(``EpropTrainer.set_learning_state``), runs its trials with learning rate 0 and returns
+:math:`G_k` (``EpropTrainer.gradient_sums``). The driver sums the :math:`G_k` in a fixed order and
 applies the optimizer of the in-binary batch-boundary operation (:func:`optimizer_step`):
 
 - gradient descent: :math:`\\Delta W = -\\eta\\, g`;
@@ -58,37 +59,6 @@ SYNAPSE_GROUPS = ("in", "rec", "out")
 LEARNING_STATE = ("w_in", "w_rec", "w_out", "B")
 METRICS = ("loss", "reg_loss", "rate_hz", "error")
 WORKER_CHECK_SECONDS = 1.0  # how often the driver checks, while it waits for the shares, that their workers live
-
-
-class GradientTrainer(EpropTrainer):
-    """An :class:`EpropTrainer` that takes its weights from outside and returns raw gradient sums.
-
-    Built with ``iterations_per_run = 1`` and ``config.batch_size`` = the trials of one call.
-    """
-
-    def set_learning_state(self, state):
-        """Set ``w_in``, ``w_rec``, ``w_out`` and ``B`` (synapse order, as in ``self.state``)."""
-        for name in LEARNING_STATE:
-            value = np.asarray(state[name], dtype=float)
-            if value.shape != self.state[name].shape:
-                raise ValueError(f"'{name}' must have {self.state[name].shape[0]} values, got {value.shape}")
-            self.state[name] = value.copy()
-
-    def accumulated_gradients(self, trials):
-        """Run ``trials`` (a task dict) with learning rate 0.
-
-        Returns
-        -------
-        (dict, dict)
-            ``in``/``rec``/``out`` -> gradient summed over the trials (synapse order, the
-            ``grad`` variables of the network), and metric -> sum over the trials.
-        """
-        arrays = check_task_arrays(trials, self.config)
-        if arrays[0].shape[0] != self.n_trials:
-            raise ValueError(f"this worker runs {self.n_trials} trials per call, got {arrays[0].shape[0]}")
-        _, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1), arrays)
-        sums = {key: new_state[f"grad_{key}"] for key in SYNAPSE_GROUPS}
-        return sums, {name: float(values[0]) * self.n_trials for name, values in metrics.items()}
 
 
 def _config_key(config):
@@ -154,16 +124,16 @@ def _share_gradients(spec, state, source, iteration, iterations_per_draw, batch_
         zeros = {"w_in": np.zeros((config.n_rec, config.n_in)), "w_rec": np.zeros((config.n_rec, config.n_rec)),
                  "w_out": np.zeros((config.n_out, config.n_rec))}
         feedback_matrix = None if spec["feedback"] == "symmetric" else np.zeros((config.n_rec, config.n_out))
-        return GradientTrainer(config, zeros, trials, feedback=spec["feedback"], feedback_matrix=feedback_matrix,
+        return EpropTrainer(config, zeros, trials, feedback=spec["feedback"], feedback_matrix=feedback_matrix,
                                device=spec["device"], iterations_per_run=1, record_spikes=False,
                                threads=spec["threads"])
 
     with WORKER_LOCK:
         trainer, _ = worker_build(key, factory)
-        trainer.set_learning_state(state)
+        trainer.set_learning_state({name: state[name] for name in LEARNING_STATE})
         compiled = trainer.runner.compile_seconds
         start = time.perf_counter()
-        sums, metrics = trainer.accumulated_gradients(trials)  # the first call builds (cpp_standalone)
+        sums, metrics = trainer.gradient_sums(trials)  # the first call builds (cpp_standalone)
         built = trainer.runner.compile_seconds - compiled
         compute = time.perf_counter() - start - built
     try:

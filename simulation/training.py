@@ -360,6 +360,38 @@ class EpropTrainer:
         }
         return grads, metrics
 
+    def set_learning_state(self, state):
+        """Set any of ``w_in``, ``w_rec``, ``w_out`` and ``B`` in synapse order (as in ``self.state``).
+
+        For drivers that keep the weights themselves (data-parallel training,
+        :mod:`brian2learn.simulation.data_parallel`); :meth:`weights` gives them as matrices.
+        """
+        for name, value in state.items():
+            if name not in ("w_in", "w_rec", "w_out", "B"):
+                raise ValueError(f"unknown learning state {name!r}; allowed: w_in, w_rec, w_out, B")
+            value = np.asarray(value, dtype=float)
+            if value.shape != self.state[name].shape or not np.all(np.isfinite(value)):
+                raise ValueError(f"'{name}' must be {self.state[name].shape[0]} finite values, got shape {value.shape}")
+            self.state[name] = value.copy()
+
+    def gradient_sums(self, trials):
+        """Gradients summed over ``trials`` (one run's worth, a task dict), without learning.
+
+        Returns
+        -------
+        (dict, dict)
+            ``in``/``rec``/``out`` -> the gradient summed over the trials, in synapse order (the
+            networks' ``grad`` variables), and metric -> its sum over the trials. Unlike
+            :meth:`gradients` nothing is averaged or reshaped, so that gradients of several
+            processes can be added (:mod:`brian2learn.simulation.data_parallel`).
+        """
+        arrays = check_task_arrays(trials, self.config)
+        if arrays[0].shape[0] != self.n_trials:
+            raise ValueError(f"this trainer runs {self.n_trials} trials per run, got {arrays[0].shape[0]}")
+        _, new_state, metrics = self._run(self.state, np.zeros(self.iterations_per_run + 1), arrays)
+        sums = {key: new_state[f"grad_{key}"] for key in ("in", "rec", "out")}
+        return sums, {name: float(np.sum(values)) * self.config.batch_size for name, values in metrics.items()}
+
     def evaluate(self, n_runs=1, trials=None):
         """Loss, rate and error of the current weights on fresh trials, without learning.
 

@@ -244,3 +244,17 @@ def test_batch_trials_follow_the_trainers_trial_order():
     batch_trials(source, iteration=3, iterations_per_draw=2, batch_size=3, index=[0])
     assert calls == [(1, 6)]
     np.testing.assert_array_equal(first["inputs"], sampler(1, 6)["inputs"][[1, 2]])
+
+
+def test_set_learning_state_rejects_unknown_names_and_shapes():
+    config = make_config()
+    trainer = EpropTrainer(config, make_weights(config), sampler, device="runtime", iterations_per_run=1,
+                           record_spikes=False)
+    with pytest.raises(ValueError, match="unknown learning state 'adam_m'"):
+        trainer.set_learning_state({"adam_m": np.zeros(3)})
+    with pytest.raises(ValueError, match="'w_rec' must be"):
+        trainer.set_learning_state({"w_rec": np.zeros(3)})
+    new_out = np.full(config.n_out * config.n_rec, 0.25)
+    trainer.set_learning_state({"w_out": new_out})
+    np.testing.assert_array_equal(trainer.weights()["w_out"], 0.25)
+    trainer.close()
