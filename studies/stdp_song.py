@@ -34,6 +34,7 @@ import pandas as pd
 from brian2learn.models import conductance_lif
 from brian2learn.plasticity import stdp
 from brian2learn.simulation.devices import DeviceRunner, seed_run
+from brian2learn.simulation.sweep import build_key, reusable_build
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 
 matplotlib.use("Agg")
@@ -155,6 +156,35 @@ def weight_statistics(w, low=LOW, high=HIGH):
             "mean_w": float(np.mean(w))}
 
 
+def _run_rates(runner, rates, seed, w0, duration, measure, tables):
+    """One run of the built model per input rate, all from the weights ``w0``; appends to ``tables``."""
+    rows, weight_rows, history_rows, per_rate = tables
+    for k, rate in enumerate(rates):
+        t_run = time.perf_counter()
+        model = runner.run({"seed": seed * 1000 + k, "rate": np.full(NETWORK["n_exc"], rate) * b2.Hz,
+                            "w_plastic": w0, "w_static": w0})
+        t_spk = np.asarray(model.spikes.t / b2.second)
+        i_spk = np.asarray(model.spikes.i[:])
+        t_end = float(duration / b2.second)
+        window = t_spk >= t_end - float(measure / b2.second)
+        out_rate = [float(np.sum(window & (i_spk == n)) / float(measure / b2.second)) for n in (0, 1)]
+        w_final = np.asarray(model.plastic.w[:])
+        snap_t = np.asarray(model.weights.t / b2.second)
+        snaps = np.asarray(model.weights.w)  # (n_syn, n_snapshots)
+        stats = weight_statistics(w_final)
+        per_rate[f"{rate:g}"] = {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
+                                 "output_rate_static_hz": out_rate[1], **stats}
+        rows.append({"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
+                     "output_rate_static_hz": out_rate[1], **stats})
+        weight_rows.append(pd.DataFrame({"input_rate_hz": rate, "synapse": np.arange(len(w_final)),
+                                         "w_initial": w0, "w_final": w_final}))
+        for s, t in enumerate(snap_t):
+            history_rows.append({"input_rate_hz": rate, "t": t, **weight_statistics(snaps[:, s])})
+        print(f"[{NAME}] input {rate:g} Hz: output {out_rate[0]:.1f} Hz with STDP, {out_rate[1]:.1f} Hz static; "
+              f"weights near 0 {stats['frac_low']:.2f}, near g_max {stats['frac_high']:.2f}  "
+              f"({time.perf_counter() - t_run:.1f} s)", file=sys.stderr, flush=True)
+
+
 def run(args):
     """Run every input rate from the same initial weights; write summary.json, Parquet tables, a figure."""
     _check_args(args)
@@ -174,38 +204,18 @@ def run(args):
 
     rng = np.random.default_rng(args.seed)
     w0 = rng.uniform(0.0, 1.0, NETWORK["n_exc"])
-    runner = DeviceRunner(build, device=args.device,
-                          directory=os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
+    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
+    # Structure of the build: duration, snapshots, STDP amplitudes (constants of the code), device. The seed
+    # and the input rates are run arguments, so a sweep over them compiles once per worker.
+    key = build_key(NAME, float(duration / b2.second), float(cfg["snapshot"] / b2.second),
+                    sorted(stdp_params.items()), args.device)
     rows, weight_rows, history_rows, per_rate = [], [], [], {}
     start = time.perf_counter()
-    try:
-        for k, rate in enumerate(rates):
-            t_run = time.perf_counter()
-            model = runner.run({"seed": args.seed * 1000 + k, "rate": np.full(NETWORK["n_exc"], rate) * b2.Hz,
-                                "w_plastic": w0, "w_static": w0})
-            t_spk = np.asarray(model.spikes.t / b2.second)
-            i_spk = np.asarray(model.spikes.i[:])
-            t_end = float(duration / b2.second)
-            window = t_spk >= t_end - float(measure / b2.second)
-            out_rate = [float(np.sum(window & (i_spk == n)) / float(measure / b2.second)) for n in (0, 1)]
-            w_final = np.asarray(model.plastic.w[:])
-            snap_t = np.asarray(model.weights.t / b2.second)
-            snaps = np.asarray(model.weights.w)  # (n_syn, n_snapshots)
-            stats = weight_statistics(w_final)
-            per_rate[f"{rate:g}"] = {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
-                                     "output_rate_static_hz": out_rate[1], **stats}
-            rows.append({"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
-                         "output_rate_static_hz": out_rate[1], **stats})
-            weight_rows.append(pd.DataFrame({"input_rate_hz": rate, "synapse": np.arange(len(w_final)),
-                                             "w_initial": w0, "w_final": w_final}))
-            for s, t in enumerate(snap_t):
-                history_rows.append({"input_rate_hz": rate, "t": t, **weight_statistics(snaps[:, s])})
-            print(f"[{NAME}] input {rate:g} Hz: output {out_rate[0]:.1f} Hz with STDP, {out_rate[1]:.1f} Hz static; "
-                  f"weights near 0 {stats['frac_low']:.2f}, near g_max {stats['frac_high']:.2f}  "
-                  f"({time.perf_counter() - t_run:.1f} s)", file=sys.stderr, flush=True)
-    finally:
-        compile_seconds, n_builds, n_runs = runner.compile_seconds, runner.n_builds, runner.n_runs
-        runner.close()
+    with reusable_build(key, lambda: DeviceRunner(build, device=args.device, directory=directory)) as runner:
+        before = runner.compile_seconds, runner.n_builds, runner.n_runs
+        _run_rates(runner, rates, args.seed, w0, duration, measure, (rows, weight_rows, history_rows, per_rate))
+        compile_seconds, n_builds, n_runs = (now - then for now, then in zip(
+            (runner.compile_seconds, runner.n_builds, runner.n_runs), before))
     wall = time.perf_counter() - start
 
     table = pd.DataFrame(rows)
