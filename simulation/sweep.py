@@ -65,6 +65,7 @@ import time
 import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
+from distributed.core import Status
 
 from brian2learn.studies import load_study
 
@@ -101,6 +102,11 @@ class Brian2WorkerSetup(WorkerPlugin):
         import brian2  # noqa: F401
 
     def teardown(self, worker):
+        # Dask also tears a plugin down when one of the same name is registered again (every
+        # sweep or data-parallel trainer registers it); the worker lives on then, and closing
+        # Brian2's logging would break its next compilation ("I/O operation on closed file").
+        if worker.status not in (Status.closing, Status.closing_gracefully, Status.closed, Status.failed):
+            return
         _BUILDS.drop()  # close the kept build (and delete its temporary project directory)
         # What Brian2 does at a normal exit (delete its debug log and script copy unless an error
         # occurred): a nanny may kill a worker that is slow to exit, and atexit never runs then.
@@ -110,8 +116,11 @@ class Brian2WorkerSetup(WorkerPlugin):
 
 
 def prepare_client(client):
-    """Register :class:`Brian2WorkerSetup` on ``client``'s cluster (idempotent)."""
-    client.register_plugin(Brian2WorkerSetup(), name=Brian2WorkerSetup.name)
+    """Register :class:`Brian2WorkerSetup` on ``client``'s cluster, unless it is registered already."""
+    name = Brian2WorkerSetup.name  # a plain string: the scheduler need not import brian2learn
+    registered = client.run_on_scheduler(lambda dask_scheduler, name=name: name in dask_scheduler.worker_plugins)
+    if not registered:
+        client.register_plugin(Brian2WorkerSetup(), name=Brian2WorkerSetup.name)
     return client
 
 
