@@ -269,7 +269,12 @@ class TTFSTrainer:
 
     ``forward(t_in, weights)`` returns the spike times of every layer, the (possibly rounded)
     input times first: :func:`analytic_forward` or a simulation. The gradient is always
-    computed from these times with :func:`spike_time_gradients`.
+    computed from these times with :func:`spike_time_gradients`. A forward pass that runs
+    other weights than it is given (a substrate with quantised weights) says so with a method
+    ``realised_weights(weights)``; the gradient is then taken at the realised weights and
+    applied to the trainer's full-precision weights (the straight-through estimator of
+    Bengio, Léonard & Courville 2013, arXiv:1308.3432), so that updates smaller than one
+    quantisation step accumulate instead of being rounded away.
     """
 
     def __init__(self, config, weights, forward=None):
@@ -297,7 +302,9 @@ class TTFSTrainer:
         cfg = self.config
         times = self.forward(t_in, self.weights) if times is None else times
         loss, dloss = loss_and_gradient(times[-1], labels, cfg.xi, cfg.alpha, cfg.beta, cfg.t_missing)
-        grads, _ = backward(times[0], self.weights, times[1:], dloss, cfg.tau_ratio, cfg.min_slope)
+        realised = getattr(self.forward, "realised_weights", None)
+        weights = self.weights if realised is None else realised(self.weights)
+        grads, _ = backward(times[0], weights, times[1:], dloss, cfg.tau_ratio, cfg.min_slope)
         return loss, grads, times
 
     def train_batch(self, t_in, labels):

@@ -330,3 +330,51 @@ def test_study_runs_end_to_end(tmp_path):
     outputs = pd.read_parquet(os.path.join(tmp_path, "test_outputs.parquet"))
     assert len(outputs) == 1000 and (outputs["prediction"] == outputs["label"]).mean() == pytest.approx(
         summary["accuracy"]["test"])
+
+
+def test_quantising_forward_gets_the_gradient_at_its_realised_weights():
+    """Straight-through estimator: with a forward that runs quantised weights, the trainer's gradient is the
+    derivative of the loss at the quantised weights (central differences), and a step smaller than half a
+    quantisation level still moves the full-precision weights."""
+    from brian2learn.models.ttfs_substrate import quantize_weights
+
+    cfg = ttfs.TTFSConfig(layer_sizes=(4, 7, 3), weight_init=((2.0, 1.0), (1.5, 0.8)))
+    rng = np.random.default_rng(3)
+    t_in = rng.uniform(0, 1.5, (6, 4))
+    labels = rng.integers(0, 3, 6)
+    weights = ttfs.initial_weights(cfg, seed=3)
+    ranges = [float(np.abs(w).max()) for w in weights]
+
+    class QuantisingForward:
+        def realised_weights(self, ws):
+            return [quantize_weights(w, 4, r) for w, r in zip(ws, ranges)]
+
+        def __call__(self, t, ws):
+            return [np.asarray(t, dtype=float)] + model.network_first_spike_times(t, self.realised_weights(ws))
+
+    forward = QuantisingForward()
+    realised = forward.realised_weights(weights)
+    assert not np.allclose(realised[0], weights[0])
+
+    def mean_loss(ws):
+        return np.mean(ttfs.loss_and_gradient(model.network_first_spike_times(t_in, ws)[-1], labels,
+                                              cfg.xi, cfg.alpha, cfg.beta, cfg.t_missing)[0])
+
+    trainer = ttfs.TTFSTrainer(cfg, weights, forward=forward)
+    _, grads, _ = trainer.gradients(t_in, labels)
+    h = 1e-6
+    checked = 0
+    for layer, w in enumerate(realised):
+        for index in list(np.ndindex(w.shape))[:12]:
+            plus = [x.copy() for x in realised]
+            minus = [x.copy() for x in realised]
+            plus[layer][index] += h
+            minus[layer][index] -= h
+            fd = (mean_loss(plus) - mean_loss(minus)) / (2 * h)
+            assert abs(grads[layer][index] - fd) <= 1e-5 * max(abs(fd), 1e-2), (layer, index)
+            checked += abs(fd) > 1e-6
+    assert checked > 5
+    before = [w.copy() for w in trainer.weights]
+    trainer.config.learning_rate = 1e-4  # far below one level (range / 7)
+    trainer.train_batch(t_in, labels)
+    assert any(np.abs(w - b).max() > 0 for w, b in zip(trainer.weights, before))
