@@ -89,7 +89,7 @@ class TrialHistories:
         self.functions["dot_in"] = self._dot("xbar")
         self.functions["dot_rec"] = self._dot("zbar")
         if self.last_signal_term:
-            self.functions["dot_in_without_last"] = self._dot_without_last("xbar")
+            self.functions["dot_in_without_last"] = self._dot("xbar", drop_last=True)
 
     def _view(self, label):
         return self.arrays[label].reshape(-1, self.n_steps)
@@ -189,54 +189,45 @@ class TrialHistories:
         """
         return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, labels)
 
-    def _dot(self, presynaptic_label):
-        pre_history, d_history = self._view(presynaptic_label), self._view("D")
+    def _dot(self, presynaptic_label, drop_last=False):
+        """``dot(pre, post)``: the trial's dot product ``sum_t s_pre^t D_post^t``.
 
-        def dot(pre, post):
-            return (d_history @ pre_history.T)[post, pre]
-
-        cpp_name = f"{self.name}_dot_{presynaptic_label}"
-        keys = self.keys
-        code = f"""
-        double {cpp_name}(const int32_t pre, const int32_t post)
-        {{
-            const double* s = _namespace{keys[presynaptic_label]} + (size_t)pre * {self.n_steps};
-            const double* d = _namespace{keys['D']} + (size_t)post * {self.n_steps};
-            double total = 0.0;
-            for (int step = 0; step < {self.n_steps}; ++step)
-                total += s[step]*d[step];
-            return total;
-        }}
+        With ``drop_last``: ``dot(pre, post, drop)``, less ``sum_t s_pre^t D^{last,t}_post`` (the last
+        step's learning-signal term) where ``drop`` is non-zero.
         """
-        return self._function(dot, 2, ["integer", "integer"], cpp_name, code, [presynaptic_label, "D"])
-
-    def _dot_without_last(self, presynaptic_label):
-        """``dot(pre, post, drop)``: the trial's dot product, less the last step's learning-signal term if ``drop``."""
-        pre_history, d_history, last_history = self._view(presynaptic_label), self._view("D"), self._view("D_last")
-
-        def dot(pre, post, drop):
-            full = (d_history @ pre_history.T)[post, pre]
-            last = (last_history @ pre_history.T)[post, pre]
-            return full - np.where(np.asarray(drop) != 0, last, 0.0)
-
-        cpp_name = f"{self.name}_dot_without_last_{presynaptic_label}"
+        pre_history, d_history = self._view(presynaptic_label), self._view("D")
+        labels = [presynaptic_label, "D"]
         keys = self.keys
-        code = f"""
-        double {cpp_name}(const int32_t pre, const int32_t post, const double drop)
-        {{
-            const double* s = _namespace{keys[presynaptic_label]} + (size_t)pre * {self.n_steps};
-            const double* d = _namespace{keys['D']} + (size_t)post * {self.n_steps};
-            double total = 0.0;
-            for (int step = 0; step < {self.n_steps}; ++step)
-                total += s[step]*d[step];
+        if drop_last:
+            last_history = self._view("D_last")
+            labels.append("D_last")
+
+            def dot(pre, post, drop):
+                last = (last_history @ pre_history.T)[post, pre]
+                return (d_history @ pre_history.T)[post, pre] - np.where(np.asarray(drop) != 0, last, 0.0)
+        else:
+            def dot(pre, post):
+                return (d_history @ pre_history.T)[post, pre]
+
+        cpp_name = f"{self.name}_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
+        drop_argument = ", const double drop" if drop_last else ""
+        drop_block = f"""
             if (drop != 0.0)
             {{
                 const double* d_last = _namespace{keys['D_last']} + (size_t)post * {self.n_steps};
                 for (int step = 0; step < {self.n_steps}; ++step)
                     total -= s[step]*d_last[step];
-            }}
+            }}""" if drop_last else ""
+        code = f"""
+        double {cpp_name}(const int32_t pre, const int32_t post{drop_argument})
+        {{
+            const double* s = _namespace{keys[presynaptic_label]} + (size_t)pre * {self.n_steps};
+            const double* d = _namespace{keys['D']} + (size_t)post * {self.n_steps};
+            double total = 0.0;
+            for (int step = 0; step < {self.n_steps}; ++step)
+                total += s[step]*d[step];{drop_block}
             return total;
         }}
         """
-        return self._function(dot, 3, ["integer", "integer", "float"], cpp_name, code,
-                              [presynaptic_label, "D", "D_last"])
+        arg_types = ["integer", "integer"] + (["float"] if drop_last else [])
+        return self._function(dot, len(arg_types), arg_types, cpp_name, code, labels)
