@@ -36,7 +36,7 @@ from brian2learn.plasticity.perturbation_network import (
     PerturbationNetworkTrainer,
     linear_readout_model,
 )
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import ErrorProgress, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import butterfly
 
 matplotlib.use("Agg")
@@ -134,16 +134,10 @@ def run(args):
         for index, (setting, sigma_eff) in enumerate(SETTINGS.items()):
             params = butterfly.learning_parameters(states, n_out, sigma_eff)
             sigma = np.array([params["sigma_wp"] if rule == "wp" else params["sigma_np"] for rule in rules])
-            label_start = time.perf_counter()
-
-            def progress(done, total, error, setting=setting, label_start=label_start):
-                print(f"[{NAME} {setting}] trial {done}/{total}  mean error {error:.4g}  "
-                      f"({time.perf_counter() - label_start:.1f} s)", file=sys.stderr, flush=True)
-
             out = trainer.train(n_trials, LearnerValues(rules, eta=params["eta"], sigma=sigma),
                                 {weight_name: np.zeros(n_learners * n_out * n_units)},
                                 stimuli={"inputs": states, "target": target}, seed=args.seed * 10 + index,
-                                progress=progress)
+                                progress=ErrorProgress(f"{NAME} {setting}"))
             history = out["history"].assign(setting=setting, rule=lambda f: np.asarray(rules)[f["learner"]])
             curves.append(history)
             weights = out["weights"][weight_name].reshape(n_learners, n_out, n_units)

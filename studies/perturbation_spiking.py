@@ -41,7 +41,7 @@ from brian2learn.plasticity.perturbation_network import (
     PerturbationNetworkTrainer,
 )
 from brian2learn.simulation.devices import STEP_DT
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import ErrorProgress, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import xor
 
 matplotlib.use("Agg")
@@ -324,12 +324,7 @@ def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
                                          device=args.device, trials_per_run=trials_per_run,
                                          directory=os.path.join(run_dir, "build_spiking")
                                          if args.device == "cpp_standalone" else None)
-    label_start = time.perf_counter()
-
-    def progress(done, total, error):
-        print(f"[{NAME} spiking] trial {done}/{total}  mean error {error:.4g}  "
-              f"({time.perf_counter() - label_start:.1f} s)", file=sys.stderr, flush=True)
-
+    progress = ErrorProgress(f"{NAME} spiking")
     try:
         out = trainer.train(n_trials, LearnerValues(rules, **params), dict(zip(names, (weights["in"], weights["rec"]))),
                             stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=args.seed * 10 + 1,
@@ -368,12 +363,7 @@ def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
                                          trials_per_run=min(trials_per_run * 4, n_trials),
                                          directory=os.path.join(run_dir, "build_xor")
                                          if args.device == "cpp_standalone" else None)
-    label_start = time.perf_counter()
-
-    def progress(done, total, error):
-        print(f"[{NAME} xor] trial {done}/{total}  mean error {error:.4g}  "
-              f"({time.perf_counter() - label_start:.1f} s)", file=sys.stderr, flush=True)
-
+    progress = ErrorProgress(f"{NAME} xor")
     try:
         out = trainer.train(n_trials, LearnerValues(rules, **params), weights, seed=args.seed * 10 + 2,
                             progress=progress)
