@@ -7,16 +7,6 @@ import pytest
 from brian2learn.analysis import assemblies
 from brian2learn.models import stochastic_neurons as sn
 
-
-@pytest.fixture
-def numpy_runtime():
-    b2.set_device("runtime")
-    previous = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    yield
-    b2.prefs.codegen.target = previous
-
-
 # --- escape-noise neurons -------------------------------------------------------------------------------
 
 def test_escape_noise_rate_is_poisson_with_dead_time(numpy_runtime):

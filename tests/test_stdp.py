@@ -16,14 +16,7 @@ from brian2learn.plasticity import short_term, stdp
 DT = 0.1 * b2.ms  # fine step; all spike times below are multiples of it
 
 
-@pytest.fixture(autouse=True)
-def numpy_runtime():
-    """Runtime device with numpy code generation (no compilation for these tiny networks)."""
-    b2.set_device("runtime")
-    previous = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    yield
-    b2.prefs.codegen.target = previous
+pytestmark = pytest.mark.usefixtures("numpy_runtime")  # tests/conftest.py: no compilation for tiny networks
 
 
 def run_pairs(builder, spikes_pre, spikes_post, w0, duration, **params):
