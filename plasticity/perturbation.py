@@ -70,7 +70,6 @@ from brian2learn.simulation.devices import (
     STEP_DT,
     DeviceRunner,
     check_clock_lockstep,
-    reactivate_standalone,
     seed_run,
 )
 
@@ -513,7 +512,6 @@ class PerturbationTrainer:
             gate = np.zeros(self.trials_per_run)
             gate[:n_now] = 1.0
             values = {**state, "seed": int(seed) * 100003 + run_index}
-            reactivate_standalone(self.runner)
             model = self.runner.run(values, {**stimuli, "strengths": strengths.reshape(self.trials_per_run, -1),
                                              "trial_gate": gate})
             for name in state:
@@ -551,6 +549,5 @@ class PerturbationTrainer:
         return self.runner.model
 
     def close(self):
-        """Release the build (with the standalone device current, so that it is the one reset)."""
-        reactivate_standalone(self.runner)
+        """Release the build."""
         self.runner.close()

@@ -86,7 +86,6 @@ from brian2learn.simulation.devices import (
     STEP_DT,
     DeviceRunner,
     check_clock_lockstep,
-    reactivate_standalone,
     seed_run,
 )
 
@@ -515,7 +514,6 @@ class PerturbationNetworkTrainer:
             gate = np.zeros(self.trials_per_run)
             gate[:n_now] = 1.0
             run_values = {**(values or {}), **learner_arrays, **state, "seed": int(seed) * 100003 + run_index}
-            reactivate_standalone(self.runner)
             model = self.runner.run(run_values, {**(stimuli or {}), "trial_gate": gate})
             learning = model.learning
             if learning.n_learners != self.n_learners:
@@ -578,8 +576,7 @@ class PerturbationNetworkTrainer:
         return self.runner.model
 
     def close(self):
-        """Release the build (with the standalone device current, so that it is the one reset)."""
-        reactivate_standalone(self.runner)
+        """Release the build."""
         self.runner.close()
 
 

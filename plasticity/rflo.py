@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import rate_units
-from brian2learn.simulation.devices import STEP_DT, DeviceRunner, check_clock_lockstep, reactivate_standalone
+from brian2learn.simulation.devices import STEP_DT, DeviceRunner, check_clock_lockstep
 
 REC_SYNAPSE_EQS = """
 w : 1                  # W_rec[post, pre]
@@ -411,7 +411,6 @@ class RfloTrainer:
         rates = self.config.learning_rates if learning_rates is None else learning_rates
         gate = np.zeros(self.trials_per_run)
         gate[:n_trials] = 1.0
-        reactivate_standalone(self.runner)
         model = self.runner.run(self._values(rates), {"inputs": self.inputs, "targets": self.targets,
                                                       "trial_gate": gate})
         losses = np.asarray(model.loss_monitor.loss, dtype=float).sum(axis=0)[1:n_trials + 1]
@@ -455,8 +454,7 @@ class RfloTrainer:
         return pd.DataFrame(self.history)
 
     def close(self):
-        """Release the build (with the standalone device current, so that it is the one reset)."""
-        reactivate_standalone(self.runner)
+        """Release the build."""
         self.runner.close()
 
 

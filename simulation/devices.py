@@ -201,6 +201,7 @@ class DeviceRunner:
     def close(self):
         """Release the standalone device and delete a temporary project directory."""
         if self._standalone_active:
+            reactivate_standalone(self)  # a runtime runner may have made runtime current: reset the right device
             self._standalone_active = False
             b2.device.reinit()
             b2.device.activate()
