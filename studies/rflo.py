@@ -1,21 +1,26 @@
 """RFLO vs BPTT on Murray's periodic-output task (Murray 2019, eLife 8:e43299; the authors' notebook).
 
 A leaky tanh RNN (N = 50, tau = 10 steps, W_rec ~ g N(0, 1/N) with g = 1.5, no input) must produce
-sin(2 pi t/100) + 0.5 sin(4 pi t/100) + 0.25 sin(8 pi t/100) over trials of 100 time points, starting
+sin(2 pi t/100) + 0.5 sin(4 pi t/100) + 0.25 sin(8 pi t/100), over trials of 100 time points, starting
 each trial from h = 0.1 (:mod:`brian2learn.tasks.periodic_target`). It is trained for 10^4 trials with
 RFLO, as Brian2 code (:mod:`brian2learn.plasticity.rflo`, one C++ build, weights carried between runs
 by ``run_args``), and, when JAX is installed (extra ``bptt``), with exact BPTT gradients, from the same
 initial network; learning rates 0.03 for W_rec and W_out, 0 for W_in, one update per trial. The angle
 between W_out and the feedback B^T is recorded after every trial (feedback alignment, Murray Fig. 2).
 
-The authors' notebook (one random network each) ends at losses 1.5e-4 (RFLO) and 2.3e-4 (BPTT)
-(shared/REFERENCES.md).
+The authors' notebook ends at losses 1.5e-4 (RFLO) and 2.3e-4 (BPTT) (shared/REFERENCES.md), each for one
+unseeded random network. The final loss depends strongly on the initial network, so ``--realizations K``
+trains K networks (seeds ``seed .. seed + K - 1``; one build serves them all) and reports the median and
+quartiles of the final loss next to the first network's (Murray's Fig. 2 shows the median of nine).
 
 Period sweep (Murray Fig. 2b): a network of N = 30 units (otherwise as above) is trained on targets of
 period 20 tau ... 160 tau (one period per trial, ``--periods`` in units of tau) with RFLO and BPTT from the
-same initial network; the loss at the end of training (mean over the last 5 % of trials) is compared with
-the loss of the untrained network (the first trial, before any update). Every period is its own C++
-build (the trial length is structural), so the quick mode sweeps only the two ends, 20 tau and 160 tau.
+same initial networks; the loss at the end of training (mean over the last 5 % of trials, median over the
+realizations) is compared with the loss of the untrained network (the first trial, before any update).
+BPTT in the sweep clips the gradient norm (:data:`SWEEP_BPTT_CLIP_NORM`, ``--bptt-clip-norm``): from about
+60 tau on, plain gradient descent on these long trials of a chaotic network is thrown off by exploding
+gradients and stays near the untrained loss. Every period is its own C++ build (the trial length is
+structural), so the quick mode sweeps only the two ends, 20 tau and 160 tau.
 
 Run as ``python -m brian2learn.studies.rflo [--quick] ...`` (or ``brian2learn run rflo`` once registered in
 :data:`brian2learn.studies.STUDIES`).
@@ -45,12 +50,17 @@ NETWORK = {"n_in": 1, "n_rec": 50, "n_out": 1, "n_points": 100, "tau": 10.0, "le
 GAIN = 1.5
 PERIOD = 100.0
 MODES = {"full": {"trials": 10_000, "trials_per_run": 2500, "sweep_periods": (20, 40, 60, 80, 100, 120, 140, 160),
-                  "sweep_trials": 2000},
-         "quick": {"trials": 2_000, "trials_per_run": 1000, "sweep_periods": (20, 160), "sweep_trials": 300}}
+                  "sweep_trials": 10_000, "realizations": 9},
+         "quick": {"trials": 2_000, "trials_per_run": 1000, "sweep_periods": (20, 160), "sweep_trials": 300,
+                   "realizations": 1}}
 REFERENCE_FINAL_LOSS = {"rflo": 1.5e-4, "bptt": 2.3e-4}
 #: Network of the period sweep (Murray 2019, Fig. 2: N = 30); periods in units of its tau.
 SWEEP_NETWORK = {**NETWORK, "n_rec": 30}
 SWEEP_METHODS = ("rflo", "bptt", "untrained")
+#: Gradient-norm clipping of BPTT in the period sweep (Pascanu, Mikolov & Bengio 2013). Measured here (N = 30,
+#: seed 1, learning rate 0.03): at 80 tau plain gradient descent ends at 0.15 after 5000 trials, clipped at
+#: norm 1 at 6.8e-4; at 160 tau, clipped, 1.1e-2 after 10^4 trials.
+SWEEP_BPTT_CLIP_NORM = 1.0
 
 
 def add_arguments(parser):
@@ -68,6 +78,13 @@ def add_arguments(parser):
                         help=f"trials per period of the sweep (default {MODES['full']['sweep_trials']}, quick "
                              f"{MODES['quick']['sweep_trials']})")
     parser.add_argument("--no-sweep", action="store_true", help="skip the period sweep")
+    parser.add_argument("--realizations", type=int, default=None,
+                        help="random networks trained per task and period (seeds --seed, --seed+1, ...; default "
+                             f"{MODES['full']['realizations']}, quick {MODES['quick']['realizations']})")
+    parser.add_argument("--bptt-clip-norm", type=float, default=SWEEP_BPTT_CLIP_NORM,
+                        help="largest gradient norm of BPTT in the period sweep (default "
+                             f"{SWEEP_BPTT_CLIP_NORM:g}; 0: no clipping); the main task's BPTT is unclipped, as in "
+                             "the notebook")
     parser.add_argument("--out", default=None, help="run directory (default runs/rflo-seedN)")
 
 
@@ -82,6 +99,13 @@ def _check_args(args):
     if sweep_trials is not None and (isinstance(sweep_trials, bool) or not isinstance(sweep_trials, int)
                                      or sweep_trials < 1):
         raise ValueError(f"'--sweep-trials' must be a positive integer, got {sweep_trials!r}")
+    realizations = getattr(args, "realizations", None)
+    if realizations is not None and (isinstance(realizations, bool) or not isinstance(realizations, int)
+                                     or realizations < 1):
+        raise ValueError(f"'--realizations' must be a positive integer, got {realizations!r}")
+    clip = getattr(args, "bptt_clip_norm", SWEEP_BPTT_CLIP_NORM)
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not np.isfinite(clip) or clip < 0:
+        raise ValueError(f"'--bptt-clip-norm' must be a non-negative number (0: no clipping), got {clip!r}")
     if getattr(args, "periods", None) is not None:
         parse_periods(args.periods, NETWORK["tau"])
 
@@ -140,52 +164,72 @@ def run(args):
     print(f"{NAME}: {mode} mode, {n_trials} trials, seed {args.seed}, device {args.device}, run directory {run_dir}",
           flush=True)
 
-    histories, outputs, results = [], {}, {}
-    trainer = rflo.RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
-                               directory=os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
-    start = time.perf_counter()
-    try:
-        history = trainer.train(n_trials, progress=_Progress("rflo"))
-    finally:
-        runner = trainer.runner
-        trainer.close()
-    rflo_wall = time.perf_counter() - start
-    histories.append(history.assign(method="rflo"))
-    outputs["rflo"] = trainer.last_output
-    results["rflo"] = _result(history, rflo_wall)
-    results["rflo"].update({"compile_seconds": runner.compile_seconds, "binary_runs": runner.n_runs,
-                            "builds": runner.n_builds})
-
-    bptt_skipped = None
+    realizations = getattr(args, "realizations", None) or MODES[mode]["realizations"]
+    seeds = [args.seed + r for r in range(realizations)]
+    with_bptt, bptt_skipped = False, None
     if args.no_bptt:
         bptt_skipped = "--no-bptt given"
     elif not _bptt_available():
         bptt_skipped = "JAX not installed (pip install -e '.[bptt]')"
     else:
-        print(f"[{NAME} bptt] training {n_trials} trials with exact gradients (JAX)", file=sys.stderr, flush=True)
-        trained = rflo.train_bptt(weights, task, config, n_trials)
-        histories.append(trained["history"].assign(method="bptt"))
-        outputs["bptt"] = trained["output"]
-        results["bptt"] = _result(trained["history"], trained["wall_seconds"])
-        print(f"[{NAME} bptt] trial {n_trials}/{n_trials}  loss {results['bptt']['final_loss']:.4g}  "
-              f"({trained['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
+        with_bptt = True
+    histories, outputs, per_seed = [], {}, {"rflo": [], **({"bptt": []} if with_bptt else {})}
+    runner = None
+    try:
+        for seed in seeds:
+            label = "rflo" if realizations == 1 else f"rflo seed {seed}"
+            weights = rflo.initial_weights(config, seed, g=GAIN)
+            trainer = rflo.RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
+                                       directory=(os.path.join(run_dir, "build") if args.device == "cpp_standalone"
+                                                  else None), runner=runner)
+            runner = trainer.runner
+            start = time.perf_counter()
+            history = trainer.train(n_trials, progress=_Progress(label))
+            histories.append(history.assign(method="rflo", seed=seed))
+            per_seed["rflo"].append(_result(history, time.perf_counter() - start))
+            if seed == seeds[0]:
+                outputs["rflo"] = trainer.last_output
+                first_weights, first_history = weights, history
+            if with_bptt:
+                trained = rflo.train_bptt(weights, task, config, n_trials)
+                histories.append(trained["history"].assign(method="bptt", seed=seed))
+                per_seed["bptt"].append(_result(trained["history"], trained["wall_seconds"]))
+                if seed == seeds[0]:
+                    outputs["bptt"] = trained["output"]
+                print(f"[{NAME} {label.replace('rflo', 'bptt')}] trial {n_trials}/{n_trials}  loss "
+                      f"{per_seed['bptt'][-1]['final_loss']:.4g}  ({trained['wall_seconds']:.1f} s, JAX)",
+                      file=sys.stderr, flush=True)
+    finally:
+        if runner is not None:
+            runner.close()
+    results = {}
+    for method, rows in per_seed.items():
+        results[method] = {**rows[0], "realizations": {
+            "seeds": seeds, "final_loss": [r["final_loss"] for r in rows],
+            **_spread([r["final_loss"] for r in rows])}}
+    results["rflo"].update({"compile_seconds": runner.compile_seconds, "binary_runs": runner.n_runs,
+                            "builds": runner.n_builds})
 
     sweep, sweep_curves, sweep_summary = None, None, None
     if not getattr(args, "no_sweep", False):
         periods = (parse_periods(args.periods, SWEEP_NETWORK["tau"]) if getattr(args, "periods", None) is not None
                    else MODES[mode]["sweep_periods"])
         sweep_trials = getattr(args, "sweep_trials", None) or MODES[mode]["sweep_trials"]
+        clip = getattr(args, "bptt_clip_norm", SWEEP_BPTT_CLIP_NORM) or None
         sweep, sweep_curves = period_sweep(periods, sweep_trials, args.seed, args.device, run_dir,
-                                           with_bptt=bptt_skipped is None)
+                                           with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip)
         sweep.to_parquet(os.path.join(run_dir, "period_sweep.parquet"), index=False)
         sweep_curves.to_parquet(os.path.join(run_dir, "period_sweep_curves.parquet"), index=False)
+        medians = sweep_medians(sweep)
         sweep_summary = {"network": {**SWEEP_NETWORK, "g": GAIN}, "trials": sweep_trials,
-                         "periods_tau": list(periods),
+                         "periods_tau": list(periods), "seeds": seeds, "bptt_clip_norm": clip,
                          "notes": ("one period per trial (period x tau steps); final_loss: mean over the last 5 % of "
-                                   "trials; untrained: the loss of the first trial, before any update"),
-                         "final_loss": {method: {f"{row.period_tau:g}": row.final_loss
-                                                 for row in sweep[sweep["method"] == method].itertuples()}
-                                        for method in sweep["method"].unique()}}
+                                   "trials, median over the realizations (q25, q75: quartiles); untrained: the loss "
+                                   "of the first trial, before any update"),
+                         **{key: {method: {f"{row.period_tau:g}": getattr(row, key)
+                                           for row in medians[medians["method"] == method].itertuples()}
+                                  for method in medians["method"].unique()}
+                            for key in ("final_loss", "q25", "q75")}}
 
     losses = pd.concat(histories, ignore_index=True)
     losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
@@ -200,17 +244,25 @@ def run(args):
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
         "trials": n_trials, "trials_per_run": trials_per_run, "network": {**NETWORK, "g": GAIN, "period": PERIOD},
-        "initial_loss": float(history["loss"].iloc[0]), "initial_alignment_deg": rflo.alignment_degrees(
-            weights["w_out"], weights["B"]),
+        "initial_loss": float(first_history["loss"].iloc[0]), "initial_alignment_deg": rflo.alignment_degrees(
+            first_weights["w_out"], first_weights["B"]), "realizations": realizations,
         "methods": results, "bptt_skipped": bptt_skipped, "figures": figures,
         "reference_final_loss": REFERENCE_FINAL_LOSS, "period_sweep": sweep_summary,
-        "notes": ("loss = (1/2T) sum_t (y* - y)^2 of a trial before its update; final_loss: the last trial; "
-                  "alignment_deg: angle between vec(W_out) and vec(B^T) after each update (90 = orthogonal)."),
+        "notes": ("loss = (1/2T) sum_t (y* - y)^2 of a trial before its update; final_loss: the last trial of the "
+                  "first network (seed); realizations: the final losses of every network, their median and "
+                  "quartiles; alignment_deg: angle between vec(W_out) and vec(B^T) after each update "
+                  "(90 = orthogonal)."),
     }
     write_summary(run_dir, summary)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _spread(values):
+    """Median and quartiles of a list of numbers (the realizations of one measure)."""
+    q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return {"median": float(median), "q25": float(q25), "q75": float(q75)}
 
 
 def _result(history, wall):
@@ -221,18 +273,21 @@ def _result(history, wall):
 
 
 def _print_table(summary):
-    print(f"{'method':>6} {'final loss':>11} {'min loss':>10} {'W_out-B angle':>14} {'wall s':>7}")
+    print(f"{'method':>6} {'final loss':>11} {'min loss':>10} {'W_out-B angle':>14} {'wall s':>7}   "
+          f"median [q25, q75] over {summary['realizations']} network(s)")
     start_angle = summary["initial_alignment_deg"]
     print(f"{'start':>6} {summary['initial_loss']:>11.3e} {'-':>10} {start_angle:>13.1f}° {'-':>7}")
     for method, r in summary["methods"].items():
+        spread = r["realizations"]
         print(f"{method:>6} {r['final_loss']:>11.3e} {r['min_loss']:>10.3e} {r['final_alignment_deg']:>13.1f}° "
-              f"{r['wall_seconds']:>7.1f}")
+              f"{r['wall_seconds']:>7.1f}   {spread['median']:.3e} [{spread['q25']:.3e}, {spread['q75']:.3e}]")
     if summary["bptt_skipped"]:
         print(f"BPTT skipped: {summary['bptt_skipped']}")
     sweep = summary.get("period_sweep")
     if sweep:
         methods = list(sweep["final_loss"])
-        print(f"period sweep (N = {sweep['network']['n_rec']}, {sweep['trials']} trials per period), final loss:")
+        print(f"period sweep (N = {sweep['network']['n_rec']}, {sweep['trials']} trials per period, "
+              f"{len(sweep['seeds'])} network(s), BPTT clip norm {sweep['bptt_clip_norm']}), final loss (median):")
         print(f"{'period':>10} " + " ".join(f"{m:>10}" for m in methods))
         for period in sweep["periods_tau"]:
             key = f"{period:g}"
@@ -243,10 +298,15 @@ def _figures(run_dir, losses, outputs):
     written = []
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for method, frame in losses.groupby("method", sort=False):
-        axes[0].loglog(frame["trial"] + 1, frame["loss"], lw=0.8, label=method.upper())
-        axes[1].semilogx(frame["trial"] + 1, frame["alignment_deg"], lw=1.0, label=method.upper())
+        per_trial = frame.groupby("trial")
+        trial = np.asarray(per_trial.size().index) + 1
+        for ax, column, plot in ((axes[0], "loss", "loglog"), (axes[1], "alignment_deg", "semilogx")):
+            lines = getattr(ax, plot)(trial, per_trial[column].median(), lw=0.8, label=method.upper())
+            if frame["seed"].nunique() > 1:
+                ax.fill_between(trial, per_trial[column].quantile(0.25), per_trial[column].quantile(0.75),
+                                color=lines[0].get_color(), alpha=0.25, lw=0)
     axes[0].set_xlabel("trial")
-    axes[0].set_ylabel("loss")
+    axes[0].set_ylabel("loss (median over networks)" if losses["seed"].nunique() > 1 else "loss")
     axes[0].set_title("Periodic output: loss per trial")
     axes[0].legend()
     axes[1].axhline(90, color="grey", ls=":", lw=0.8)
@@ -268,56 +328,73 @@ def _figures(run_dir, losses, outputs):
 
 
 def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,
-                 network=None, progress=True):
+                 network=None, progress=True, realizations=1, bptt_clip_norm=SWEEP_BPTT_CLIP_NORM):
     """Loss after training against the target period (Murray 2019, Fig. 2b).
 
-    For every period ``P`` (units of ``tau``; ``P tau`` steps, one period per trial) the network of
-    ``network`` (default :data:`SWEEP_NETWORK`) starts from ``rflo.initial_weights(config, seed)`` and is
-    trained for ``n_trials`` trials with RFLO (Brian2, one build per period) and BPTT (JAX, if
-    ``with_bptt``); ``untrained`` is the loss of the first trial, before any update.
+    For every period ``P`` (units of ``tau``; ``P tau`` steps, one period per trial) and every realization
+    ``r`` the network of ``network`` (default :data:`SWEEP_NETWORK`) starts from
+    ``rflo.initial_weights(config, seed + r)`` and is trained for ``n_trials`` trials with RFLO (Brian2, one
+    build per period for all realizations) and BPTT (JAX, if ``with_bptt``; gradient norm clipped at
+    ``bptt_clip_norm``, None: not clipped); ``untrained`` is the loss of the first trial, before any update.
 
     Returns
     -------
     (DataFrame, DataFrame)
-        The table (period_tau, period_steps, method, final_loss: mean of the last 5 % of trials,
-        last_loss, min_loss, trials, wall_seconds) and the curves (period_tau, method, trial, loss).
+        The table (period_tau, period_steps, method, seed, final_loss: mean of the last 5 % of trials,
+        last_loss, min_loss, trials, wall_seconds), one row per realization, and the curves (period_tau,
+        method, seed, trial, loss). :func:`sweep_medians` summarises the table over realizations.
     """
+    if isinstance(realizations, bool) or not isinstance(realizations, (int, np.integer)) or realizations < 1:
+        raise ValueError(f"'realizations' must be a positive integer, got {realizations!r}")
     network = dict(SWEEP_NETWORK if network is None else network)
     rows, curves = [], []
+    tail = max(1, n_trials // 20)
     for period in periods:
         steps = int(round(period * network["tau"]))
         config = rflo.RfloConfig(**{**network, "n_points": steps})
         task = periodic_target_task(n_points=steps, period=float(steps), n_in=config.n_in, n_out=config.n_out)
-        weights = rflo.initial_weights(config, seed, g=GAIN)
-        label = f"sweep {period:g} tau"
-        start = time.perf_counter()
         directory = (os.path.join(run_dir, f"build_sweep_{steps}") if device == "cpp_standalone" and run_dir
                      else None)
-        trainer = rflo.RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
-                                   directory=directory, record_output=False)
+        runner = None
         try:
-            history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
+            for seed_r in range(seed, seed + realizations):
+                label = f"sweep {period:g} tau" + (f" seed {seed_r}" if realizations > 1 else "")
+                weights = rflo.initial_weights(config, seed_r, g=GAIN)
+                start = time.perf_counter()
+                trainer = rflo.RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
+                                           directory=directory, runner=runner, record_output=False)
+                runner = trainer.runner
+                history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
+                histories = {"rflo": (history["loss"].to_numpy(), time.perf_counter() - start)}
+                if with_bptt:
+                    trained = rflo.train_bptt(weights, task, config, n_trials, clip_norm=bptt_clip_norm)
+                    histories["bptt"] = (trained["history"]["loss"].to_numpy(), trained["wall_seconds"])
+                    if progress:
+                        print(f"[{NAME} {label} bptt] trial {n_trials}/{n_trials}  loss "
+                              f"{histories['bptt'][0][-1]:.4g}  ({trained['wall_seconds']:.1f} s)", file=sys.stderr,
+                              flush=True)
+                untrained = float(histories["rflo"][0][0])
+                for method, (loss, wall) in histories.items():
+                    rows.append({"period_tau": float(period), "period_steps": steps, "method": method, "seed": seed_r,
+                                 "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),
+                                 "min_loss": float(np.min(loss)), "trials": n_trials, "wall_seconds": wall})
+                    curves.append(pd.DataFrame({"period_tau": float(period), "method": method, "seed": seed_r,
+                                                "trial": np.arange(len(loss)), "loss": loss}))
+                rows.append({"period_tau": float(period), "period_steps": steps, "method": "untrained",
+                             "seed": seed_r, "final_loss": untrained, "last_loss": untrained, "min_loss": untrained,
+                             "trials": 0, "wall_seconds": 0.0})
         finally:
-            trainer.close()
-        histories = {"rflo": (history["loss"].to_numpy(), time.perf_counter() - start)}
-        if with_bptt:
-            trained = rflo.train_bptt(weights, task, config, n_trials)
-            histories["bptt"] = (trained["history"]["loss"].to_numpy(), trained["wall_seconds"])
-            if progress:
-                print(f"[{NAME} {label} bptt] trial {n_trials}/{n_trials}  loss {histories['bptt'][0][-1]:.4g}  "
-                      f"({trained['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
-        tail = max(1, n_trials // 20)
-        untrained = float(histories["rflo"][0][0])
-        for method, (loss, wall) in histories.items():
-            rows.append({"period_tau": float(period), "period_steps": steps, "method": method,
-                         "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),
-                         "min_loss": float(np.min(loss)), "trials": n_trials, "wall_seconds": wall})
-            curves.append(pd.DataFrame({"period_tau": float(period), "method": method,
-                                        "trial": np.arange(len(loss)), "loss": loss}))
-        rows.append({"period_tau": float(period), "period_steps": steps, "method": "untrained",
-                     "final_loss": untrained, "last_loss": untrained, "min_loss": untrained, "trials": 0,
-                     "wall_seconds": 0.0})
+            if runner is not None:
+                runner.close()
     return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def sweep_medians(sweep):
+    """Median and quartiles of ``final_loss`` over realizations, per period and method (Murray's Fig. 2b)."""
+    grouped = sweep.groupby(["period_tau", "method"], sort=True)["final_loss"]
+    out = pd.DataFrame({"final_loss": grouped.median(), "q25": grouped.quantile(0.25),
+                        "q75": grouped.quantile(0.75), "realizations": grouped.size()})
+    return out.reset_index()
 
 
 def untrained_loss(weights, task, tau):
@@ -328,16 +405,20 @@ def untrained_loss(weights, task, tau):
 
 
 def plot_period_sweep(sweep, axes=None):
-    """Final loss against the target period (units of tau) for each method (Murray 2019, Fig. 2b)."""
+    """Final loss against the target period (units of tau) for each method (Murray 2019, Fig. 2b): the median
+    over realizations, with the quartiles shaded when there are several."""
     if axes is None:
         axes = plt.gca()
     styles = {"rflo": ("tab:blue", "o-"), "bptt": ("tab:orange", "s-"), "untrained": ("grey", "^--")}
+    medians = sweep_medians(sweep)
     for method in SWEEP_METHODS:
-        rows = sweep[sweep["method"] == method].sort_values("period_tau")
+        rows = medians[medians["method"] == method].sort_values("period_tau")
         if len(rows):
             color, style = styles[method]
             axes.semilogy(rows["period_tau"], rows["final_loss"], style, color=color, ms=4,
                           label=method.upper() if method != "untrained" else "untrained")
+            if rows["realizations"].max() > 1:
+                axes.fill_between(rows["period_tau"], rows["q25"], rows["q75"], color=color, alpha=0.2, lw=0)
     axes.set_xlabel("target period (units of tau)")
     axes.set_ylabel("loss at the end of training")
     axes.set_title("Periodic output: loss at the end of training vs period")

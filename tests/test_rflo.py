@@ -172,6 +172,24 @@ def test_bptt_gradient_equals_finite_differences():
     assert np.isclose(trained["history"]["loss"].iloc[1], loss_numpy(w1, small_task()), rtol=1e-10)
 
 
+def test_bptt_clipping_rescales_the_trained_weights_gradient_to_the_norm():
+    """One clipped step is -eta g c/|g|, |g| over the trained weights only (W_in, rate 0, is left out)."""
+    pytest.importorskip("jax", reason="BPTT needs the 'bptt' extra (JAX)")
+    weights = rflo.initial_weights(CONFIG, 8)
+    task = small_task()
+    _, grads = rflo.bptt_loss_and_gradients(weights, task, CONFIG)
+    norm = np.sqrt(np.sum(grads["w_rec"] ** 2) + np.sum(grads["w_out"] ** 2))
+    rates = (0.0, 0.1, 0.1)
+    for clip, scale in ((0.25 * norm, 0.25), (4.0 * norm, 1.0)):
+        step = rflo.train_bptt(weights, task, CONFIG, 1, learning_rates=rates, clip_norm=clip)["weights"]
+        for key in ("w_rec", "w_out"):
+            np.testing.assert_allclose(step[key], weights[key] - 0.1 * scale * grads[key], rtol=1e-10, atol=1e-15)
+        np.testing.assert_array_equal(step["w_in"], weights["w_in"])
+    for bad in (0.0, -1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="'clip_norm' must be a positive number or None"):
+            rflo.train_bptt(weights, task, CONFIG, 1, clip_norm=bad)
+
+
 def test_bad_input_names_the_parameter():
     with pytest.raises(ValueError, match="'tau' must be a number of steps >= 1"):
         rflo.RfloConfig(n_in=1, n_rec=2, n_out=1, n_points=5, tau=0.5)

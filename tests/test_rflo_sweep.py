@@ -64,6 +64,30 @@ def test_training_lowers_the_loss_below_the_untrained_network(sweep):
             assert rows.loc[method, "final_loss"] < 0.8 * rows.loc["untrained", "final_loss"], (period, method)
 
 
+def test_realizations_are_networks_of_successive_seeds_and_the_median_summarises_them(sweep):
+    table, _ = sweep
+    two, curves = study.period_sweep(PERIODS[:1], 40, seed=2, device="runtime", network=SMALL, progress=False,
+                                     realizations=2)
+    assert sorted(two["seed"].unique()) == [2, 3] and len(curves) == 2 * 2 * 40
+    first = two[two["seed"] == 2].set_index("method")["final_loss"]
+    alone = table[table["period_tau"] == PERIODS[0]].set_index("method")["final_loss"]
+    pd.testing.assert_series_equal(first.sort_index(), alone.sort_index(), rtol=1e-12)  # same seed, same network
+    steps = int(PERIODS[0] * SMALL["tau"])
+    config = rflo.RfloConfig(**{**SMALL, "n_points": steps})
+    seed3 = study.untrained_loss(rflo.initial_weights(config, 3, g=study.GAIN),
+                                 periodic_target_task(n_points=steps, period=float(steps)), SMALL["tau"])
+    untrained = two[(two["method"] == "untrained")].set_index("seed")["final_loss"]
+    assert np.isclose(untrained[3], seed3, rtol=1e-9) and not np.isclose(untrained[2], untrained[3])
+    medians = study.sweep_medians(two).set_index("method")
+    for method in study.SWEEP_METHODS:
+        values = two[two["method"] == method]["final_loss"].to_numpy()
+        assert np.isclose(medians.loc[method, "final_loss"], values.mean())  # the median of two
+        assert medians.loc[method, "q25"] <= medians.loc[method, "final_loss"] <= medians.loc[method, "q75"]
+        assert medians.loc[method, "realizations"] == 2
+    with pytest.raises(ValueError, match="'realizations' must be a positive integer"):
+        study.period_sweep(PERIODS[:1], 2, seed=2, device="runtime", network=SMALL, realizations=0)
+
+
 def test_parse_periods_and_bad_input():
     assert study.parse_periods("20,40, 160", 10.0) == (20.0, 40.0, 160.0)
     assert study.parse_periods("2.5", 4.0) == (2.5,)
@@ -77,12 +101,21 @@ def test_parse_periods_and_bad_input():
         study.run(args)
     with pytest.raises(ValueError, match="--sweep-trials"):
         study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "sweep_trials": 0}))
+    with pytest.raises(ValueError, match="'--realizations' must be a positive integer, got 0"):
+        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "realizations": 0}))
+    with pytest.raises(ValueError, match="'--bptt-clip-norm' must be a non-negative number"):
+        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "bptt_clip_norm": -1.0}))
 
 
 def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path):
     args = types.SimpleNamespace(quick=True, seed=3, device="runtime", trials=2, no_bptt=True, periods="2",
                                  sweep_trials=3, no_sweep=False, out=str(tmp_path / "run"))
-    summary = study.run(args)
+    summary = study.run(types.SimpleNamespace(**{**vars(args), "realizations": 2}))
+    assert summary["methods"]["rflo"]["realizations"]["seeds"] == [3, 4]
+    losses = pd.read_parquet(os.path.join(args.out, "losses.parquet"))
+    last = losses[losses["trial"] == 1].set_index("seed")["loss"]
+    assert summary["methods"]["rflo"]["final_loss"] == last[3]  # the first network's last trial
+    assert np.isclose(summary["methods"]["rflo"]["realizations"]["median"], last.mean())
     for name in ("losses.parquet", "outputs_last_trial.parquet", "learning_curves.png", "output_vs_target.png",
                  "period_sweep.parquet", "period_sweep_curves.parquet", "period_sweep.png"):
         assert os.path.exists(os.path.join(args.out, name)), name
@@ -91,8 +124,9 @@ def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path):
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
     assert saved["period_sweep"]["periods_tau"] == [2.0] and saved["period_sweep"]["network"]["n_rec"] == 30
+    assert set(table["seed"]) == {3, 4}
     assert np.isclose(saved["period_sweep"]["final_loss"]["untrained"]["2"],
-                      table[table["method"] == "untrained"]["final_loss"].iloc[0])
+                      table[table["method"] == "untrained"]["final_loss"].median())
     assert summary["methods"]["rflo"]["final_loss"] > 0
     skipped = study.run(types.SimpleNamespace(**{**vars(args), "no_sweep": True, "out": str(tmp_path / "skip")}))
     assert skipped["period_sweep"] is None

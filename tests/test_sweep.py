@@ -111,7 +111,8 @@ def _comparable(summary):
 # -- tests -------------------------------------------------------------------------------------------
 
 def test_sweep_equals_the_points_run_one_by_one(cluster, tmp_path):
-    grid = {"trials": [20, 30], "device": ["runtime"], "no-bptt": ["true"], "no-sweep": ["true"]}
+    grid = {"trials": [20, 30], "device": ["runtime"], "no-bptt": ["true"], "no-sweep": ["true"],
+            "realizations": [1]}
     table = sweep.run_sweep("rflo", grid, 2, tmp_path / "sweep", scheduler=cluster.scheduler_address,
                             progress=False)
     assert len(table) == 4 and set(table["status"]) == {"completed"}
@@ -122,7 +123,8 @@ def test_sweep_equals_the_points_run_one_by_one(cluster, tmp_path):
     module = load_study("rflo")
     for row in table.to_dict("records"):
         args = sweep.study_parser(module).parse_args(
-            ["--trials", str(row["param.trials"]), "--device", "runtime", "--no-bptt", "--no-sweep", "--seed",
+            ["--trials", str(row["param.trials"]), "--device", "runtime", "--no-bptt", "--no-sweep",
+             "--realizations", "1", "--seed",
              str(row["seed"]),
              "--out", str(tmp_path / "alone" / f"{row['param.trials']}-{row['seed']}")])
         alone = _comparable(module.run(args))
