@@ -24,6 +24,9 @@ Measures of an association of patterns A and B
   (:func:`overlap`);
 - recruited neurons: members of A's or B's assembly after the association that belonged to neither
   assembly before (:func:`recruited_neurons`);
+- neurons recruited into the combination: members of the assembly of the combined pattern ``A+B`` after
+  the association that belonged to neither A's nor B's assembly before (:func:`recruited_into_combination`):
+  the new code for the associated item when the assemblies of A and B themselves stay as they were;
 - pair-coding neurons (Ison et al. 2015: single units that responded to one item of a pair before
   learning and to both after): members of exactly one of the two assemblies before and of both after
   (:func:`pair_coding_neurons`).
@@ -46,6 +49,7 @@ __all__ = [
     "assembly_members",
     "overlap",
     "recruited_neurons",
+    "recruited_into_combination",
     "pair_coding_neurons",
     "association_measures",
     "weight_graph",
@@ -172,6 +176,20 @@ def recruited_neurons(before, after, pair):
     return np.array(sorted(new - old), dtype=int)
 
 
+def recruited_into_combination(before, after, pair):
+    """Members of the combined pattern's assembly after the association that were in neither pattern's before.
+
+    ``before``/``after``: ``{pattern: members}``, ``after`` with the combined pattern under ``"A+B"`` (the
+    pair's names joined by ``+``); ``pair``: the two pattern names.
+    """
+    a, b = pair
+    combined = f"{a}+{b}"
+    if combined not in after:
+        raise ValueError(f"'after' has no assembly of the combined pattern {combined!r}; patterns: {sorted(after)}")
+    old = set(np.asarray(before[a]).tolist()) | set(np.asarray(before[b]).tolist())
+    return np.array(sorted(set(np.asarray(after[combined]).tolist()) - old), dtype=int)
+
+
 def pair_coding_neurons(before, after, pair):
     """Neurons in exactly one assembly of ``pair`` before and in both after (Ison et al. 2015)."""
     a, b = pair
@@ -182,6 +200,9 @@ def pair_coding_neurons(before, after, pair):
 
 def association_measures(before, after, pair, control_pair):
     """Sizes, overlaps (associated and control pair), recruited and pair-coding neurons, as one dict.
+
+    When ``after`` holds the combined patterns (``"A+B"``, and the control pair's), also the neurons recruited
+    into each combination (``recruited_combined``, ``recruited_combined_control``).
 
     ``overlap_gain`` is the rise in shared neurons of the associated pair minus that of the control pair;
     ``jaccard_gain`` the same for the Jaccard index.
@@ -201,6 +222,10 @@ def association_measures(before, after, pair, control_pair):
     out["jaccard_gain"] = rise_j["associated"] - rise_j["control"]
     out["recruited"] = recruited_neurons(before, after, pair).tolist()
     out["n_recruited"] = len(out["recruited"])
+    for label, p in (("", pair), ("_control", control_pair)):
+        if "+".join(p) in after:
+            out[f"recruited_combined{label}"] = recruited_into_combination(before, after, p).tolist()
+            out[f"n_recruited_combined{label}"] = len(out[f"recruited_combined{label}"])
     out["pair_coding"] = pair_coding_neurons(before, after, pair).tolist()
     out["n_pair_coding"] = len(out["pair_coding"])
     return out

@@ -49,11 +49,12 @@ and stronger initial weights (``overlap``: gamma_exc 1, gamma_w 1) the members o
 during A+B, B's channels onto them potentiate and they come to respond to B: the overlap of A and B rises
 well above that of the never co-presented control pair A, C. With a less excitable network and weaker
 weights (``recruitment`` candidate: gamma_exc 0.5, gamma_w 0.7) the co-presentation should instead drive
-neurons that respond to neither pattern alone. In this network the second effect was not found: weakly
-driven neurons fire too little during A+B for the rate-squared potentiation to beat pair depression, so
-they lose rather than gain input weight (assemblies shrink; see the report in ``summary.json``,
-``targets_met``). Recruitment is measured beyond membership turnover: ``net_recruited`` subtracts the
-neurons that joined the control pair's assemblies (A or C) without any association.
+neurons that respond to neither pattern alone, and these should come to code the combination A+B (the test
+blocks show A, B, C and the combined patterns A+B and A+C). In this network the second effect was not found:
+weakly driven neurons fire too little during A+B for the rate-squared potentiation to beat pair depression, so
+they lose rather than gain input weight (assemblies, those of A+B included, shrink; see the report in
+``summary.json``, ``targets_met``). Recruitment is measured beyond what a combination evokes without learning:
+``net_recruited_combined`` subtracts the neurons new in the control combination A+C.
 
 Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
 [--seeds ...] [--phase-diagram]``.
@@ -275,7 +276,7 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
     onsets = {}
     for phase in ("test_before", "test_after"):
         rows = presentations[presentations["phase"] == phase]
-        onsets[phase] = {p: ap.rounded_onsets(rows[rows["pattern"] == p], BIN_DT) for p in ap.PATTERNS}
+        onsets[phase] = {p: ap.rounded_onsets(rows[rows["pattern"] == p], BIN_DT) for p in ap.TEST_PATTERNS}
     before = asm.assembly_members(t, i, onsets["test_before"], net["n_exc"])
     after = asm.assembly_members(t, i, onsets["test_after"], net["n_exc"])
     measures = asm.association_measures(before, after, ap.ASSOCIATED, ap.CONTROL)
@@ -314,6 +315,9 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
         "n_recruited_control": n_recruited_control,
         "net_recruited": measures["n_recruited"] - n_recruited_control,
         "n_pair_coding": measures["n_pair_coding"],
+        "n_recruited_combined": measures["n_recruited_combined"],
+        "n_recruited_combined_control": measures["n_recruited_combined_control"],
+        "net_recruited_combined": measures["n_recruited_combined"] - measures["n_recruited_combined_control"],
         "w_within_after": structure_after["within_all"], "w_between_after": structure_after["between_all"],
         "w_ratio_after": structure_after["ratio"], "w_ee_mean_before": float(np.mean(w_ee_before)),
         "w_ee_mean_after": float(np.mean(w_ee_final)), "w_in_mean_after": float(np.mean(model.syn_in.w[:])),
@@ -448,19 +452,21 @@ def run(args):
         "wall_seconds_per_simulated_second": run_seconds / simulated if simulated else None,
         "figures": figures,
         "notes": ("overlap_rise_*: shared members of the pair after minus before the association (associated A,B; "
-                  "control A,C); overlap_gain = rise associated - rise control; n_recruited: members of A's or B's "
-                  "assembly after that were in neither before; n_recruited_control: the same for A, C (membership "
-                  "turnover without association); net_recruited = n_recruited - n_recruited_control; "
-                  "n_pair_coding: in exactly one of A, B before and in both after. Targets (regime_targets): "
-                  "overlap regime: rise of shared A,B > 0 and >= 2x the rise of shared A,C, and net_recruited < "
-                  "overlap_gain; recruitment regime: |shared A,B - shared A,C| "
-                  "after <= max(2, 10% of the mean size of A, B) and net_recruited > max(overlap_gain, 0). "
+                  "control A,C); overlap_gain = rise associated - rise control; n_recruited_combined: members of "
+                  "the assembly of the combined pattern A+B after that were in neither A's nor B's before; "
+                  "n_recruited_combined_control: the same for A+C (never co-presented); net_recruited_combined = "
+                  "their difference; n_recruited (net_recruited): the same count for neurons joining A's or B's "
+                  "assembly (minus A's or C's); n_pair_coding: in exactly one of A, B before and in both after. "
+                  "Targets (regime_targets): overlap regime: rise of shared A,B > 0 and >= 2x the rise of shared "
+                  "A,C, and net_recruited_combined < overlap_gain; recruitment regime: |shared A,B - shared A,C| "
+                  "after <= max(2, 10% of the mean size of A, B) and net_recruited_combined > max(overlap_gain, 0). "
                   "Weights in the tables are in units of their initial mean (gamma_w times the base mean). "
                   "wall_seconds_per_simulated_second: binary run time over simulated time."),
     }
     write_summary(run_dir, summary)
     cols = ["label", "seed", "size_A_before", "size_B_before", "shared_AB_before", "shared_AB_after",
-            "shared_AC_before", "shared_AC_after", "n_recruited", "n_recruited_control", "n_pair_coding",
+            "shared_AC_before", "shared_AC_after", "n_recruited_combined", "n_recruited_combined_control",
+            "n_recruited", "n_pair_coding",
             "rate_noise_1_hz", "wall_seconds"]
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
@@ -470,20 +476,27 @@ def run(args):
 def regime_targets(label, mean):
     """The issue's targets, evaluated on the mean measures (over seeds) of one regime.
 
+    Recruitment is counted into the combination (:func:`~brian2learn.analysis.assemblies.recruited_into_combination`):
+    ``net_recruited_combined`` is the number of members of the assembly of the combined pattern A+B after the
+    association that answered neither A nor B before, minus the same count for the never co-presented control
+    pair (A+C; what a combination evokes, and membership turnover, without learning). Pokorny et al. describe the
+    recruitment data as "the assemblies themselves remain largely unchanged and new assemblies emerge as neural
+    codes for associated memory items", so recruited neurons code the association, not A or B alone; neurons
+    that join A's or B's assembly (``net_recruited``) are reported too.
+
     ``overlap``: the rise of the associated pair's shared neurons over the association is positive and at least
-    twice the control pair's rise, while the association recruits few neurons: ``net_recruited`` (recruited into
-    A or B minus the same count for the control pair A, C, i.e. beyond the turnover of membership without
-    association) stays below the overlap gain. Whether the overlap *after* the association is at least twice the
+    twice the control pair's rise, while the association recruits few neurons: ``net_recruited_combined`` stays
+    below the overlap gain. Whether the overlap *after* the association is at least twice the
     control pair's (shared neurons or Jaccard) is reported in ``targets_info`` but not required: neurons that
     respond to every pattern make the overlap before the association large for both pairs.
     ``recruitment``: the associated pair's shared neurons after the association stay within
-    ``max(2, 10 % of the mean size of A and B)`` of the control pair's, and ``net_recruited`` is positive and larger
-    than the overlap gain (rise of the associated pair minus rise of the control pair).
+    ``max(2, 10 % of the mean size of A and B)`` of the control pair's, and ``net_recruited_combined`` is positive
+    and larger than the overlap gain (rise of the associated pair minus rise of the control pair).
     Returns ``{"targets": {criterion: bool}, "targets_met": bool}`` (empty dict for other labels).
     """
     shared_as, shared_ctl = mean["shared_AB_after"], mean["shared_AC_after"]
     j_as, j_ctl = mean["jaccard_AB_after"], mean["jaccard_AC_after"]
-    gain, net = mean["overlap_gain"], mean["net_recruited"]
+    gain, net = mean["overlap_gain"], mean["net_recruited_combined"]
     rise_as, rise_ctl = mean["overlap_rise_associated"], mean["overlap_rise_control"]
     if label == "overlap":
         crit = {"overlap_rise_at_least_twice_control": bool(rise_as > 0 and rise_as >= 2 * max(rise_ctl, 0.0)),
@@ -504,7 +517,9 @@ def _progress(label, row):
           f"|A| {row['size_A_before']}->{row['size_A_after']} |B| {row['size_B_before']}->{row['size_B_after']} "
           f"|A&B| {row['shared_AB_before']}->{row['shared_AB_after']} |A&C| {row['shared_AC_before']}->"
           f"{row['shared_AC_after']} recruited {row['n_recruited']} (control {row['n_recruited_control']}) "
-          f"pair-coding {row['n_pair_coding']} "
+          f"pair-coding {row['n_pair_coding']} |A+B| {row['size_A+B_before']}->{row['size_A+B_after']} "
+          f"|A+C| {row['size_A+C_before']}->{row['size_A+C_after']} into A+B {row['n_recruited_combined']} "
+          f"(into A+C {row['n_recruited_combined_control']}) "
           f"noise rate {row['rate_noise_1_hz']:.1f} Hz ({row['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
 
 
@@ -533,7 +548,8 @@ def plot_assembly_raster(data, phase, axes=None, max_neurons=None):
 
 def _figure_regimes(run_dir, table, examples):
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
-    measures = ["overlap_rise_associated", "overlap_rise_control", "n_recruited", "n_pair_coding"]
+    measures = ["overlap_rise_associated", "overlap_rise_control", "n_recruited_combined",
+                "n_recruited_combined_control", "n_pair_coding"]
     labels = list(dict.fromkeys(table["label"]))
     width = 0.8 / max(len(labels), 1)
     for k, label in enumerate(labels):
@@ -541,7 +557,8 @@ def _figure_regimes(run_dir, table, examples):
         x = np.arange(len(measures)) + k * width
         axes[0, 0].bar(x, frame[measures].mean(), width, yerr=frame[measures].std(ddof=0), label=label)
     axes[0, 0].set_xticks(np.arange(len(measures)) + width * (len(labels) - 1) / 2)
-    axes[0, 0].set_xticklabels(["overlap rise A,B", "overlap rise A,C", "recruited", "pair-coding"], fontsize=8)
+    axes[0, 0].set_xticklabels(["overlap rise A,B", "overlap rise A,C", "new in A+B", "new in A+C", "pair-coding"],
+                               fontsize=8)
     axes[0, 0].set_ylabel("neurons (mean over seeds)")
     axes[0, 0].legend(fontsize=8)
     for k, label in enumerate(labels):
@@ -581,7 +598,8 @@ def plot_phase_diagram(grid, value, axes=None, title=None):
 def _figure_phase_diagram(run_dir, grid):
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     plot_phase_diagram(grid, "overlap_gain", axes=axes[0], title="overlap gain (rise A,B - rise A,C)")
-    plot_phase_diagram(grid, "net_recruited", axes=axes[1], title="net recruited (A,B minus control A,C)")
+    plot_phase_diagram(grid, "net_recruited_combined", axes=axes[1],
+                       title="net recruited into A+B (minus control A+C)")
     plot_phase_diagram(grid, "rate_noise_1_hz", axes=axes[2], title="E rate in the first noise phase (Hz)")
     return save_figure(fig, run_dir, "phase_diagram.png")
 

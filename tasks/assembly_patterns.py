@@ -17,7 +17,9 @@ Protocol (phases in order; durations are parameters, the paper's values in :data
    uniformly from ``gap_range``, plasticity on;
 3. ``noise``;
 4. ``test_before``: every pattern ``n_test`` times in random order with gaps, plasticity off (assemblies
-   before the association are measured here);
+   before the association are measured here), and as many presentations of each combined pattern of
+   :data:`TEST_COMBINED`: the associated pair ``A+B`` and the never co-presented control pair ``A+C``
+   (the code for the combination, and what a combination evokes without being learned);
 5. ``association``: the combined pattern of the associated pair (A and B), ``n_association`` times with
    gaps, plasticity on;
 6. ``noise``;
@@ -38,6 +40,9 @@ import pandas as pd
 PATTERNS = ("A", "B", "C")
 ASSOCIATED = ("A", "B")  # the pair that is co-presented
 CONTROL = ("A", "C")  # a pair that is never co-presented
+#: Combined patterns shown in the test phases next to A, B and C: the associated and the control pair.
+TEST_COMBINED = ("+".join(ASSOCIATED), "+".join(CONTROL))
+TEST_PATTERNS = PATTERNS + TEST_COMBINED
 
 #: Durations in seconds. Pokorny et al. (2020): 250 s noise, 250 s encoding with 100 ms patterns and
 #: 0.5-3 s gaps, 250 s noise, 20 combined presentations (~36 s), 250 s noise.
@@ -140,7 +145,8 @@ def protocol_schedule(protocol=None, seed=0):
     phases : pandas.DataFrame
         ``phase, start, end, plastic`` (seconds).
     presentations : pandas.DataFrame
-        ``phase, onset, pattern`` with ``pattern`` one of A, B, C or ``"A+B"`` (combined).
+        ``phase, onset, pattern`` with ``pattern`` one of A, B, C or a combined pattern ``"A+B"``, ``"A+C"``
+        (the association shows ``"A+B"``; the test phases show every pattern of :data:`TEST_PATTERNS`).
     """
     p = {**POKORNY2020_PROTOCOL, **(protocol or {})}
     unknown = set(p) - set(POKORNY2020_PROTOCOL)
@@ -180,17 +186,17 @@ def protocol_schedule(protocol=None, seed=0):
     phase("encoding", t, True, start)
     phase("noise_2", t + p["noise_2"], True, t)
     t += p["noise_2"]
-    pres, end = _presentations(PATTERNS, p["n_test"], rng, p["test_gap_range"], p["pattern_duration"], t)
+    pres, end = _presentations(TEST_PATTERNS, p["n_test"], rng, p["test_gap_range"], p["pattern_duration"], t)
     rows += [("test_before", o, n) for o, n in pres]
     phase("test_before", end, False, t)
     t = end
-    pres, end = _presentations(["A+B"], p["n_association"], rng, (lo, hi), p["pattern_duration"], t)
+    pres, end = _presentations([TEST_COMBINED[0]], p["n_association"], rng, (lo, hi), p["pattern_duration"], t)
     rows += [("association", o, n) for o, n in pres]
     phase("association", end, True, t)
     t = end
     phase("noise_3", t + p["noise_3"], True, t)
     t += p["noise_3"]
-    pres, end = _presentations(PATTERNS, p["n_test"], rng, p["test_gap_range"], p["pattern_duration"], t)
+    pres, end = _presentations(TEST_PATTERNS, p["n_test"], rng, p["test_gap_range"], p["pattern_duration"], t)
     rows += [("test_after", o, n) for o, n in pres]
     phase("test_after", end, False, t)
     return pd.DataFrame(phases), pd.DataFrame(rows, columns=["phase", "onset", "pattern"])
@@ -200,7 +206,7 @@ def render_schedule(phases, presentations, pattern_duration, bin_dt=0.01):
     """0/1 arrays on a grid of ``bin_dt`` seconds: activity of each pattern (n_bins, 3) and plasticity (n_bins,).
 
     A presentation occupies the bins whose start lies in ``[onset, onset + pattern_duration)`` (onsets
-    are rounded to the grid); ``"A+B"`` activates A and B.
+    are rounded to the grid); a combined pattern such as ``"A+B"`` activates A and B.
     """
     if not bin_dt > 0:
         raise ValueError(f"'bin_dt' must be positive, got {bin_dt!r}")

@@ -155,6 +155,20 @@ def test_overlap_recruitment_and_pair_coding_by_hand():
     assert m["pair_coding"] == [2, 10]
     assert m["sizes_after"] == {"A": 6, "B": 5, "C": 3}
     assert assemblies.overlap([], [])["jaccard"] == 0.0
+    assert "recruited_combined" not in m  # no combined patterns tested
+
+
+def test_recruitment_into_the_combination_by_hand():
+    """A+B after: 0 (in A before), 40 and 41 (new), 12 (in B before); A+C after: 21 (in C before), 50 (new)."""
+    before = {"A": [0, 1], "B": [10, 12], "C": [20, 21], "A+B": [0, 40], "A+C": [20]}
+    after = {"A": [0, 1], "B": [10, 12], "C": [20, 21], "A+B": [0, 12, 40, 41], "A+C": [21, 50]}
+    m = assemblies.association_measures(before, after, ("A", "B"), ("A", "C"))
+    assert m["recruited_combined"] == [40, 41]  # 40 answered A+B before too, but neither A nor B alone
+    assert m["n_recruited_combined"] == 2 and m["recruited_combined_control"] == [50]
+    assert m["recruited"] == [] and m["overlap_gain"] == 0  # the assemblies of A and B did not change
+    assert m["sizes_after"]["A+B"] == 4
+    with pytest.raises(ValueError, match="no assembly of the combined pattern 'A\\+B'"):
+        assemblies.recruited_into_combination(before, {"A": [], "B": []}, ("A", "B"))
 
 
 # --- weight structure ---------------------------------------------------------------------------------------

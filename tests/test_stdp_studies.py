@@ -48,7 +48,7 @@ def test_protocol_phases_have_seed_independent_boundaries_and_right_counts():
     assert list(phases1["plastic"]) == [True, True, True, False, True, True, False]
     counts = pres1.groupby(["phase", "pattern"]).size()
     for phase in ("test_before", "test_after"):
-        assert [counts[(phase, p)] for p in ap.PATTERNS] == [4, 4, 4]
+        assert [counts[(phase, p)] for p in ap.TEST_PATTERNS] == [4, 4, 4, 4, 4]  # A, B, C, A+B, A+C
     assert counts[("association", "A+B")] == 5
     assert set(pres1.loc[pres1["phase"] == "encoding", "pattern"]) <= set(ap.PATTERNS)
     # presentations stay inside their phase, gaps at least the minimal gap
@@ -65,10 +65,11 @@ def test_rendered_schedule_and_input_rates():
     activity, plastic = ap.render_schedule(phases, pres, 0.1, bin_dt=0.01)
     n_bins = int(round(phases["end"].max() / 0.01))
     assert activity.shape == (n_bins, 3) and plastic.shape == (n_bins,)
-    # each presentation lights 10 bins of its pattern(s); A+B lights A and B
-    n_a = (pres["pattern"].str.contains("A")).sum()
-    assert activity[:, 0].sum() == 10 * n_a
-    assert activity[:, 2].sum() == 10 * (pres["pattern"] == "C").sum()
+    # each presentation lights 10 bins of its pattern(s); A+B lights A and B, A+C lights A and C
+    for column, name in enumerate(ap.PATTERNS):
+        shown = sum(name in pattern.split("+") for pattern in pres["pattern"])
+        assert activity[:, column].sum() == 10 * shown
+    assert (pres["pattern"] == "A+C").sum() == 2 * PROTOCOL["n_test"]  # test blocks only
     test = phases[phases["phase"] == "test_before"].iloc[0]
     assert plastic[int(round(test["start"] / 0.01)):int(round(test["end"] / 0.01))].sum() == 0
     assert plastic[:int(round(test["start"] / 0.01))].min() == 1
@@ -119,3 +120,22 @@ def test_assembly_network_encodes_patterns_and_freezes_weights_when_learning_is_
     assert model.spikes_exc.num_spikes > 0
     np.testing.assert_array_equal(np.asarray(model.syn_in.w[:]), values["w_in"])
     np.testing.assert_array_equal(np.asarray(model.syn_ee.w[:]), values["w_ee"])
+
+
+def test_regime_targets_count_recruitment_into_the_combination():
+    from brian2learn.studies import stdp_assemblies as study
+
+    base = {"shared_AB_after": 10, "shared_AC_after": 9, "jaccard_AB_after": 0.2, "jaccard_AC_after": 0.2,
+            "overlap_rise_associated": 1, "overlap_rise_control": 0, "overlap_gain": 1, "size_A_after": 20,
+            "size_B_after": 20, "net_recruited": 0, "net_recruited_combined": 6}
+    recruitment = study.regime_targets("recruitment", base)
+    assert recruitment["targets_met"] and recruitment["targets_info"]["margin"] == 2.0
+    # new neurons in A's or B's assemblies do not count as recruitment into the combination
+    moved = study.regime_targets("recruitment", {**base, "net_recruited": 9, "net_recruited_combined": 0})
+    assert not moved["targets"]["recruited_more_than_overlap_rise"]
+    assert not study.regime_targets("recruitment", {**base, "shared_AB_after": 14})["targets_met"]
+    overlap = {**base, "shared_AB_after": 16, "overlap_rise_associated": 8, "overlap_rise_control": 2,
+               "overlap_gain": 6, "net_recruited_combined": 1}
+    assert study.regime_targets("overlap", overlap)["targets_met"] and study.classify_regime(overlap) == "overlap"
+    assert not study.regime_targets("overlap", {**overlap, "net_recruited_combined": 7})["targets_met"]
+    assert study.classify_regime(base) == "recruitment" and study.regime_targets("other", base) == {}
