@@ -194,13 +194,15 @@ def pair_stdp_equations(effect="", gate="1", **overrides):
             "namespace": {**params, "w_span": float(params["w_max"]) - float(params["w_min"])}}
 
 
-def triplet_stdp_equations(effect="", gate="1", **overrides):
+def triplet_stdp_equations(effect="", gate="1", extra_model="", **overrides):
     """``dict(model=..., on_pre=..., on_post=..., namespace=...)`` of triplet STDP (Pfister & Gerstner 2006).
 
-    ``effect`` and ``gate`` as in :func:`pair_stdp_equations`.
+    ``effect`` and ``gate`` as in :func:`pair_stdp_equations`; ``extra_model`` adds synaptic equations that
+    ``effect`` may use (e.g. the Tsodyks–Markram variables of :mod:`brian2learn.plasticity.short_term`, whose
+    update then leads ``effect``).
     """
     params = triplet_stdp_params(**overrides)
-    return {"model": TRIPLET_MODEL, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
+    return {"model": TRIPLET_MODEL + extra_model, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
             "on_post": TRIPLET_ON_POST.format(gate=gate),
             "namespace": dict(params)}
 
@@ -256,9 +258,10 @@ def pair_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None
 
 
 def triplet_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None, dt=None, namespace=None,
-                          gate="1", **params):
-    """Synapses with triplet STDP (Pfister & Gerstner 2006); arguments as :func:`pair_stdp_synapses`."""
-    code = triplet_stdp_equations(effect, gate, **params)
+                          gate="1", extra_model="", **params):
+    """Synapses with triplet STDP (Pfister & Gerstner 2006); arguments as :func:`pair_stdp_synapses`, and
+    ``extra_model`` as :func:`triplet_stdp_equations`."""
+    code = triplet_stdp_equations(effect, gate, extra_model, **params)
     return _build(source, target, code, i, j, w, name or "triplet_stdp*", delay, dt, namespace)
 
 

@@ -15,8 +15,11 @@ Network (the paper's sizes; details that could not be checked against the paper 
   fixed offset (*choice*).
 - 200 Poisson input channels (:mod:`brian2learn.tasks.assembly_patterns`).
 - Random connectivity with fixed probabilities, drawn once with numpy (*choice*: the paper places the
-  neurons on a 3-d grid with distance-dependent connection probabilities and delays, and uses
-  Tsodyks-Markram short-term plasticity on all recurrent synapses; both are left out here).
+  neurons on a 3-d grid with distance-dependent connection probabilities and delays, left out here).
+- Tsodyks-Markram short-term plasticity: the paper has it on all recurrent synapses; here it is an option
+  for E→E (``stp_ee``, ``--stp-ee``; Gupta et al. 2000 'EE' parameters, :mod:`brian2learn.plasticity.short_term`),
+  off by default (*choice*), with a gain that keeps the mean efficacy at ``stp_reference_rate`` (2 Hz, about
+  the background rate) equal to the static weight.
 - Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), visual cortex
   all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`), with amplitudes scaled by
   ``eta``. Plastic weights are dimensionless, in units of their initial mean ``gamma_w * w_in`` (input) or
@@ -72,7 +75,7 @@ import pandas as pd
 
 from brian2learn.analysis import assemblies as asm
 from brian2learn.models import stochastic_neurons as sn
-from brian2learn.plasticity import stdp
+from brian2learn.plasticity import short_term, stdp
 from brian2learn.simulation.devices import DeviceRunner, seed_run
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import assembly_patterns as ap
@@ -108,6 +111,8 @@ NETWORK = {
     "sigma_b": 1.0,  # mV, neuron-specific excitability spread
     "b_inh": -6.0,  # mV, offset of I neurons (theta 0 mV)
     "eta": 0.5,  # scale of the triplet amplitudes (weights in units of their initial mean)
+    "stp_ee": False,  # Tsodyks-Markram depression on E->E (Gupta et al. 2000 'EE' UDF; the paper has STP, choice: off)
+    "stp_reference_rate": 2.0 * b2.Hz,  # rate at which the mean E->E efficacy with STP equals the static weight
     "structure_seed": 12345,  # seed of the connectivity graph
     "dt": 1.0 * b2.ms,  # simulation step
 }
@@ -190,9 +195,21 @@ class AssemblyNetwork:
         self.syn_in = stdp.triplet_stdp_synapses(
             self.inputs, self.exc, *self.conn["in"], 1.0, effect=sn.exc_effect("w*w_unit_pre*mV"),
             name="asm_syn_in", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"], **trip)
+        ee_effect, ee_model, ee_namespace = sn.exc_effect("w*w_unit_pre*mV"), "", {}
+        if net.get("stp_ee", False):
+            # Tsodyks-Markram release scales each E->E PSP; stp_gain makes the mean efficacy at the reference
+            # rate equal to the static weight, so that bursts (pattern responses) are depressed, not the background.
+            udf = short_term.GUPTA2000_UDF["EE"]
+            ee_namespace = {**short_term.tm_params(**udf), "stp_gain": 1.0 / short_term.tm_steady_state_factor(
+                net["stp_reference_rate"], **udf)}
+            ee_effect = short_term.TM_ON_PRE.format(effect=sn.exc_effect("w*w_unit_pre*stp_gain*r_stp*mV"))
+            ee_model = short_term.TM_MODEL
         self.syn_ee = stdp.triplet_stdp_synapses(
-            self.exc, self.exc, *self.conn["ee"], 1.0, effect=sn.exc_effect("w*w_unit_pre*mV"),
-            name="asm_syn_ee", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_ee"], **trip)
+            self.exc, self.exc, *self.conn["ee"], 1.0, effect=ee_effect, extra_model=ee_model,
+            name="asm_syn_ee", dt=dt, namespace={**ns, **ee_namespace}, gate="plastic(t)", w_max=net["cap_ee"],
+            **trip)
+        if ee_model:
+            self.syn_ee.x_stp = 1.0  # at rest: all resources available
         self.static = []
         for key, src, dst, effect in (("ei", self.exc, self.inh, sn.exc_effect("w*mV")),
                                       ("ie", self.inh, self.exc, sn.inh_effect("w*mV")),
@@ -366,6 +383,8 @@ def add_arguments(parser):
     parser.add_argument("--phase-diagram", action="store_true",
                         help=f"also run the {len(PHASE_GRID['gamma_exc'])}x{len(PHASE_GRID['gamma_w'])} grid "
                              "gamma_exc x gamma_w (one seed)")
+    parser.add_argument("--stp-ee", action="store_true",
+                        help="Tsodyks-Markram depression on the E->E synapses (off by default)")
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
     parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
 
@@ -388,7 +407,8 @@ def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
     mode = "quick" if args.quick else "full"
-    config = AssemblyConfig(network={**NETWORK, "eta": MODES[mode]["eta"]}, protocol=dict(MODES[mode]["protocol"]))
+    network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False))}
+    config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
     default_seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
     seeds = args.seeds if args.seeds is not None else default_seeds
     points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))

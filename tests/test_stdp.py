@@ -137,3 +137,23 @@ def test_gate_switches_learning_off():
         np.testing.assert_array_equal(w, [0.5, 0.5])
         w_on = run_pairs(builder, pre, post, 0.5, 50 * b2.ms)
         assert np.all(w_on != 0.5)
+
+
+def test_triplet_synapses_with_short_term_depression_deliver_the_tsodyks_markram_amplitudes():
+    """``extra_model`` + the TM update as ``effect``: each PSP is w u_n x_n of the Markram et al. recursion, and
+    with the plasticity gate at 0 the weight stays put."""
+    udf = short_term.GUPTA2000_UDF["EE"]
+    interval, n_spikes, w = 20 * b2.ms, 8, 0.7
+    source = b2.SpikeGeneratorGroup(1, np.zeros(n_spikes, dtype=int), (np.arange(n_spikes) * interval) + 1 * b2.ms)
+    target = b2.NeuronGroup(1, "v : 1", threshold="False")  # never spikes: only the presynaptic side acts
+    syn = stdp.triplet_stdp_synapses(source, target, [0], [0], w, gate="0", extra_model=short_term.TM_MODEL,
+                                     effect=short_term.TM_ON_PRE.format(effect="v_post += w*r_stp"),
+                                     namespace=short_term.tm_params(**udf))
+    syn.x_stp = 1.0
+    monitor = b2.StateMonitor(target, "v", record=0, dt=interval)
+    b2.run(n_spikes * interval + 1 * b2.ms)
+    expected = np.cumsum(short_term.tm_train_amplitudes(n_spikes, interval, w=w, **udf))
+    # the monitor samples at k*interval, just before spike k (at k*interval + 1 ms)
+    np.testing.assert_allclose(monitor.v[0][1:n_spikes + 1], expected, rtol=1e-12)
+    assert expected[-1] < 0.5 * n_spikes * w * udf["U"]  # depression: far below n identical PSPs
+    assert float(syn.w[0]) == w
