@@ -544,15 +544,17 @@ def _progress(label, row):
 
 
 def plot_assembly_raster(data, phase, axes=None, max_neurons=None):
-    """Raster of E neurons in one test block, members of A/B/C colored; returns the Axes."""
+    """Raster of E neurons in one test block, members of the assemblies of A, B, C colored (the combined
+    patterns' presentations shaded in their own colors); returns the Axes."""
     if axes is None:
         _, axes = plt.subplots()
     phases = data["phases"]
     row = phases[phases["phase"] == f"test_{phase}"].iloc[0]
     sel = (data["t"] >= row["start"]) & (data["t"] < row["end"])
     axes.plot(data["t"][sel], data["i"][sel], ",", color="0.6")
-    colors = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
-    for p, members in data[phase].items():
+    colors = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green", "A+B": "tab:purple", "A+C": "tab:olive"}
+    for p in ap.PATTERNS:
+        members = data[phase][p]
         m = sel & np.isin(data["i"], members)
         axes.plot(data["t"][m], data["i"][m], ".", ms=1.5, color=colors[p], label=f"{p} ({len(members)})")
     pres = data["presentations"]
