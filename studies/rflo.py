@@ -342,7 +342,9 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
     (DataFrame, DataFrame)
         The table (period_tau, period_steps, method, seed, final_loss: mean of the last 5 % of trials,
         last_loss, min_loss, trials, wall_seconds), one row per realization, and the curves (period_tau,
-        method, seed, trial, loss). :func:`sweep_medians` summarises the table over realizations.
+        method, seed, trial, loss). :func:`sweep_medians` summarises the table over realizations. An RFLO
+        network whose loss turns non-finite has loss ``inf`` from the run where it diverged (it enters the
+        median as the worst network).
     """
     if isinstance(realizations, bool) or not isinstance(realizations, (int, np.integer)) or realizations < 1:
         raise ValueError(f"'realizations' must be a positive integer, got {realizations!r}")
@@ -364,8 +366,14 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
                 trainer = rflo.RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
                                            directory=directory, runner=runner, record_output=False)
                 runner = trainer.runner
-                history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
-                histories = {"rflo": (history["loss"].to_numpy(), time.perf_counter() - start)}
+                try:
+                    history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
+                    rflo_loss = history["loss"].to_numpy()
+                except RuntimeError as error:  # a diverged network counts as infinitely bad; the sweep goes on
+                    print(f"[{NAME} {label} rflo] {error}", file=sys.stderr, flush=True)
+                    done = pd.DataFrame(trainer.history)["loss"].to_numpy() if trainer.history else np.zeros(0)
+                    rflo_loss = np.concatenate([done, np.full(n_trials - len(done), np.inf)])
+                histories = {"rflo": (rflo_loss, time.perf_counter() - start)}
                 if with_bptt:
                     trained = rflo.train_bptt(weights, task, config, n_trials, clip_norm=bptt_clip_norm)
                     histories["bptt"] = (trained["history"]["loss"].to_numpy(), trained["wall_seconds"])
@@ -373,7 +381,8 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
                         print(f"[{NAME} {label} bptt] trial {n_trials}/{n_trials}  loss "
                               f"{histories['bptt'][0][-1]:.4g}  ({trained['wall_seconds']:.1f} s)", file=sys.stderr,
                               flush=True)
-                untrained = float(histories["rflo"][0][0])
+                untrained = (float(rflo_loss[0]) if np.isfinite(rflo_loss[0])
+                             else untrained_loss(weights, task, config.tau))
                 for method, (loss, wall) in histories.items():
                     rows.append({"period_tau": float(period), "period_steps": steps, "method": method, "seed": seed_r,
                                  "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),

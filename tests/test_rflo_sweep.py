@@ -88,6 +88,21 @@ def test_realizations_are_networks_of_successive_seeds_and_the_median_summarises
         study.period_sweep(PERIODS[:1], 2, seed=2, device="runtime", network=SMALL, realizations=0)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_a_diverging_network_counts_as_infinite_loss_and_the_sweep_goes_on():
+    huge = {**SMALL, "learning_rates": (0.0, 1e8, 1e8)}  # the first update throws the readout far off
+    table, _ = study.period_sweep(PERIODS[:1], 40, seed=2, device="runtime", network=huge, progress=False,
+                                  with_bptt=False)
+    rows = table.set_index("method")
+    assert np.isinf(rows.loc["rflo", "final_loss"])
+    steps = int(PERIODS[0] * SMALL["tau"])
+    config = rflo.RfloConfig(**{**huge, "n_points": steps})
+    expected = study.untrained_loss(rflo.initial_weights(config, 2, g=study.GAIN),
+                                    periodic_target_task(n_points=steps, period=float(steps)), SMALL["tau"])
+    assert np.isclose(rows.loc["untrained", "final_loss"], expected, rtol=1e-12)
+
+
 def test_parse_periods_and_bad_input():
     assert study.parse_periods("20,40, 160", 10.0) == (20.0, 40.0, 160.0)
     assert study.parse_periods("2.5", 4.0) == (2.5,)
