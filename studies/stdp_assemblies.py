@@ -77,6 +77,7 @@ from brian2learn.analysis import assemblies as asm
 from brian2learn.models import stochastic_neurons as sn
 from brian2learn.plasticity import short_term, stdp
 from brian2learn.simulation.devices import DeviceRunner, seed_run
+from brian2learn.simulation.sweep import build_key, reusable_build
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import assembly_patterns as ap
 
@@ -359,16 +360,37 @@ def classify_regime(row):
     return "neither"
 
 
-def phase_diagram(runner, config, gamma_exc_values, gamma_w_values, seed, progress=None):
-    """Evaluate every grid point sequentially (a sweep engine would distribute :func:`evaluate_point`)."""
+def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, device="cpp_standalone",
+                  stp_ee=False, workers=None, scheduler=None, progress=True):
+    """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
+
+    Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` (with ``--quick``,
+    ``--stp-ee`` and the device as given) in ``out_dir``, run by
+    :func:`brian2learn.simulation.sweep.run_sweep` on a local cluster of ``workers`` processes (or the Dask
+    ``scheduler``); each worker compiles once and reuses its build for its points (:func:`run` builds
+    through :func:`~brian2learn.simulation.sweep.reusable_build`).
+
+    Returns a DataFrame: gamma_exc, gamma_w, the measures of each point (as :func:`evaluate_point`, mean
+    over the point's seeds), its ``regime`` (:func:`classify_regime`) and ``status`` (``completed`` or why
+    not; the measures of a failed point are missing).
+    """
+    from brian2learn.simulation.sweep import run_sweep
+
+    grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values), "device": [device]}
+    if quick:
+        grid["quick"] = ["true"]
+    if stp_ee:
+        grid["stp-ee"] = ["true"]
+    table = run_sweep(NAME, grid, [seed], out_dir, scheduler=scheduler, workers=workers, progress=progress)
+    prefix = "regimes.point.mean."
     rows = []
-    for ge in gamma_exc_values:
-        for gw in gamma_w_values:
-            row = evaluate_point(runner, config, ge, gw, seed, communities=False)
-            row["regime"] = classify_regime(row)
-            rows.append(row)
-            if progress:
-                progress(row)
+    for record in table.to_dict("records"):
+        mean = {key[len(prefix):]: value for key, value in record.items()
+                if key.startswith(prefix) and value is not None and not pd.isna(value)}
+        row = {"gamma_exc": float(record["param.gamma_exc"]), "gamma_w": float(record["param.gamma_w"]),
+               "status": record["status"], **mean}
+        row["regime"] = classify_regime(mean) if record["status"] == "completed" else "failed"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -382,7 +404,9 @@ def add_arguments(parser):
     parser.add_argument("--gamma-w", type=float, default=None, help="initial weight scale of a single point")
     parser.add_argument("--phase-diagram", action="store_true",
                         help=f"also run the {len(PHASE_GRID['gamma_exc'])}x{len(PHASE_GRID['gamma_w'])} grid "
-                             "gamma_exc x gamma_w (one seed)")
+                             "gamma_exc x gamma_w (first seed) on the sweep engine")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of the phase diagram's local Dask cluster (default: one per core)")
     parser.add_argument("--stp-ee", action="store_true",
                         help="Tsodyks-Markram depression on the E->E synapses (off by default)")
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
@@ -397,6 +421,9 @@ def _check_args(args):
         raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
     if (args.gamma_exc is None) != (args.gamma_w is None):
         raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
+    workers = getattr(args, "workers", None)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"'--workers' must be a positive integer, got {workers!r}")
     if args.gamma_w is not None and not args.gamma_w > 0:
         raise ValueError(f"'--gamma-w' must be positive, got {args.gamma_w!r}")
     if args.gamma_exc is not None and not np.isfinite(args.gamma_exc):
@@ -416,11 +443,15 @@ def run(args):
     duration, _ = config.timing()
     print(f"{NAME}: {mode} mode, {duration:.0f} simulated s per run, points {points}, seeds {seeds}, "
           f"device {args.device}, run directory {run_dir}", flush=True)
-    runner = make_runner(config, args.device,
-                         os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
+    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
+    # Everything structural is in the key; gamma_exc, gamma_w and the seed are run arguments, so a sweep over
+    # them (the phase diagram) compiles once per worker.
+    key = build_key(NAME, sorted((k, str(v)) for k, v in config.network.items()), sorted(config.protocol.items()),
+                    sorted(config.inputs.items()), args.device)
     rows, examples, grid = [], {}, None
     start = time.perf_counter()
-    try:
+    with reusable_build(key, lambda: make_runner(config, args.device, directory)) as runner:
+        before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
         for label, (ge, gw) in points.items():
             for seed in seeds:
                 row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]))
@@ -429,13 +460,12 @@ def run(args):
                 row["label"] = label
                 rows.append(row)
                 _progress(label, row)
-        if args.phase_diagram:
-            grid = phase_diagram(runner, config, PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
-                                 progress=lambda r: _progress("grid", r))
-    finally:
-        compile_seconds, n_builds, n_runs = runner.compile_seconds, runner.n_builds, runner.n_runs
-        run_seconds = runner.run_seconds
-        runner.close()
+        compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
+            (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
+    if args.phase_diagram:
+        grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
+                             os.path.join(run_dir, "phase_diagram"), quick=args.quick, device=args.device,
+                             stp_ee=network["stp_ee"], workers=getattr(args, "workers", None))
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)
@@ -457,15 +487,15 @@ def run(args):
         members = [{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
                    for p, ns in data[ph].items() for n in ns]
         pd.DataFrame(members).to_parquet(os.path.join(run_dir, f"assemblies_{label}.parquet"), index=False)
-    simulated = float(table["simulated_seconds"].sum()) + (float(grid["simulated_seconds"].sum())
-                                                           if grid is not None else 0.0)
+    simulated = float(table["simulated_seconds"].sum())  # the grid's points report their own timings
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "device": args.device, "seeds": seeds,
         "simulated_seconds_per_run": duration, "regimes": regimes,
         "targets_met": {label: r["targets_met"] for label, r in regimes.items() if "targets_met" in r},
         "phase_diagram": None if grid is None else {
             "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]), "seed": seeds[0],
-            "regime_counts": grid["regime"].value_counts().to_dict()},
+            "regime_counts": grid["regime"].value_counts().to_dict(),
+            "directory": os.path.join(run_dir, "phase_diagram")},
         "network": {k: (str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
         "inputs": config.inputs, "protocol": {**ap.POKORNY2020_PROTOCOL, **config.protocol},
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
