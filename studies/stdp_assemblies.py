@@ -404,7 +404,8 @@ def add_arguments(parser):
     parser.add_argument("--gamma-w", type=float, default=None, help="initial weight scale of a single point")
     parser.add_argument("--phase-diagram", action="store_true",
                         help=f"also run the {len(PHASE_GRID['gamma_exc'])}x{len(PHASE_GRID['gamma_w'])} grid "
-                             "gamma_exc x gamma_w (first seed) on the sweep engine")
+                             "gamma_exc x gamma_w on the sweep engine (each point with the study's default seeds "
+                             "from the first: quick 1, full 3)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes of the phase diagram's local Dask cluster (default: one per core)")
     parser.add_argument("--stp-ee", action="store_true",
@@ -493,7 +494,8 @@ def run(args):
         "simulated_seconds_per_run": duration, "regimes": regimes,
         "targets_met": {label: r["targets_met"] for label, r in regimes.items() if "targets_met" in r},
         "phase_diagram": None if grid is None else {
-            "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]), "seed": seeds[0],
+            "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]),
+            "seeds_per_point": [seeds[0]] if args.quick else [seeds[0], seeds[0] + 1, seeds[0] + 2],
             "regime_counts": grid["regime"].value_counts().to_dict(),
             "directory": os.path.join(run_dir, "phase_diagram")},
         "network": {k: (str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
