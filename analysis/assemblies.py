@@ -165,15 +165,17 @@ def overlap(a, b):
             "size_b": len(b)}
 
 
+def _members(assemblies, *names):
+    """The union of the assemblies ``names`` of ``{pattern: members}``, as a set of neuron indices."""
+    return set().union(*(np.asarray(assemblies[name]).tolist() for name in names))
+
+
 def recruited_neurons(before, after, pair):
     """Members of an assembly of ``pair`` after the association that were in neither before.
 
     ``before``/``after``: ``{pattern: members}``; ``pair``: the two associated pattern names.
     """
-    a, b = pair
-    old = set(np.asarray(before[a]).tolist()) | set(np.asarray(before[b]).tolist())
-    new = set(np.asarray(after[a]).tolist()) | set(np.asarray(after[b]).tolist())
-    return np.array(sorted(new - old), dtype=int)
+    return np.array(sorted(_members(after, *pair) - _members(before, *pair)), dtype=int)
 
 
 def recruited_into_combination(before, after, pair):
@@ -186,8 +188,7 @@ def recruited_into_combination(before, after, pair):
     combined = f"{a}+{b}"
     if combined not in after:
         raise ValueError(f"'after' has no assembly of the combined pattern {combined!r}; patterns: {sorted(after)}")
-    old = set(np.asarray(before[a]).tolist()) | set(np.asarray(before[b]).tolist())
-    return np.array(sorted(set(np.asarray(after[combined]).tolist()) - old), dtype=int)
+    return np.array(sorted(_members(after, combined) - _members(before, a, b)), dtype=int)
 
 
 def pair_coding_neurons(before, after, pair):
@@ -201,8 +202,10 @@ def pair_coding_neurons(before, after, pair):
 def association_measures(before, after, pair, control_pair):
     """Sizes, overlaps (associated and control pair), recruited and pair-coding neurons, as one dict.
 
-    When ``after`` holds the combined patterns (``"A+B"``, and the control pair's), also the neurons recruited
-    into each combination (``recruited_combined``, ``recruited_combined_control``).
+    ``recruited`` and ``recruited_control`` are the recruited neurons (:func:`recruited_neurons`) of the
+    associated and the control pair (the latter: membership turnover without association). When ``after``
+    holds the combined patterns (``"A+B"``, and the control pair's), also the neurons recruited into each
+    combination (``recruited_combined``, ``recruited_combined_control``).
 
     ``overlap_gain`` is the rise in shared neurons of the associated pair minus that of the control pair;
     ``jaccard_gain`` the same for the Jaccard index.
@@ -220,9 +223,9 @@ def association_measures(before, after, pair, control_pair):
     out["overlap_rise_control"] = rise["control"]
     out["overlap_gain"] = rise["associated"] - rise["control"]
     out["jaccard_gain"] = rise_j["associated"] - rise_j["control"]
-    out["recruited"] = recruited_neurons(before, after, pair).tolist()
-    out["n_recruited"] = len(out["recruited"])
     for label, p in (("", pair), ("_control", control_pair)):
+        out[f"recruited{label}"] = recruited_neurons(before, after, p).tolist()
+        out[f"n_recruited{label}"] = len(out[f"recruited{label}"])
         if "+".join(p) in after:
             out[f"recruited_combined{label}"] = recruited_into_combination(before, after, p).tolist()
             out[f"n_recruited_combined{label}"] = len(out[f"recruited_combined{label}"])

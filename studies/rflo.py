@@ -160,7 +160,6 @@ def run(args):
     run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
     config = rflo.RfloConfig(**NETWORK)
     task = periodic_target_task(n_points=config.n_points, period=PERIOD, n_in=config.n_in, n_out=config.n_out)
-    weights = rflo.initial_weights(config, args.seed, g=GAIN)
     print(f"{NAME}: {mode} mode, {n_trials} trials, seed {args.seed}, device {args.device}, run directory {run_dir}",
           flush=True)
 
@@ -174,14 +173,14 @@ def run(args):
     else:
         with_bptt = True
     histories, outputs, per_seed = [], {}, {"rflo": [], **({"bptt": []} if with_bptt else {})}
+    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
     runner = None
     try:
         for seed in seeds:
             label = "rflo" if realizations == 1 else f"rflo seed {seed}"
             weights = rflo.initial_weights(config, seed, g=GAIN)
             trainer = rflo.RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
-                                       directory=(os.path.join(run_dir, "build") if args.device == "cpp_standalone"
-                                                  else None), runner=runner)
+                                       directory=directory, runner=runner)
             runner = trainer.runner
             start = time.perf_counter()
             history = trainer.train(n_trials, progress=_Progress(label))

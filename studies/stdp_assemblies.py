@@ -77,7 +77,7 @@ from brian2learn.analysis import assemblies as asm
 from brian2learn.models import stochastic_neurons as sn
 from brian2learn.plasticity import short_term, stdp
 from brian2learn.simulation.devices import DeviceRunner, seed_run
-from brian2learn.simulation.sweep import build_key, reusable_build
+from brian2learn.simulation.sweep import build_key, reusable_build, run_sweep
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import assembly_patterns as ap
 
@@ -298,8 +298,6 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
     before = asm.assembly_members(t, i, onsets["test_before"], net["n_exc"])
     after = asm.assembly_members(t, i, onsets["test_after"], net["n_exc"])
     measures = asm.association_measures(before, after, ap.ASSOCIATED, ap.CONTROL)
-    # turnover without association: the same count for the control pair (A, C)
-    n_recruited_control = len(asm.recruited_neurons(before, after, ap.CONTROL))
     w_ee_final = np.asarray(model.syn_ee.w[:])
     w_snap = np.asarray(model.w_ee_mon.w)
     w_ee_before = w_snap[:, 1] if w_snap.shape[1] > 1 else w_snap[:, 0]
@@ -330,8 +328,8 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
         "overlap_rise_associated": measures["overlap_rise_associated"],
         "overlap_rise_control": measures["overlap_rise_control"], "overlap_gain": measures["overlap_gain"],
         "jaccard_gain": measures["jaccard_gain"], "n_recruited": measures["n_recruited"],
-        "n_recruited_control": n_recruited_control,
-        "net_recruited": measures["n_recruited"] - n_recruited_control,
+        "n_recruited_control": measures["n_recruited_control"],
+        "net_recruited": measures["n_recruited"] - measures["n_recruited_control"],
         "n_pair_coding": measures["n_pair_coding"],
         "n_recruited_combined": measures["n_recruited_combined"],
         "n_recruited_combined_control": measures["n_recruited_combined_control"],
@@ -374,8 +372,6 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, 
     over the point's seeds), its ``regime`` (:func:`classify_regime`) and ``status`` (``completed`` or why
     not; the measures of a failed point are missing).
     """
-    from brian2learn.simulation.sweep import run_sweep
-
     grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values), "device": [device]}
     if quick:
         grid["quick"] = ["true"]
@@ -431,14 +427,18 @@ def _check_args(args):
         raise ValueError(f"'--gamma-exc' must be finite, got {args.gamma_exc!r}")
 
 
+def _default_seeds(seed, quick):
+    """Seeds of a run without ``--seeds`` (also those of every phase-diagram point): quick 1, full 3."""
+    return [seed] if quick else [seed, seed + 1, seed + 2]
+
+
 def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
     mode = "quick" if args.quick else "full"
     network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False))}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
-    default_seeds = [args.seed] if args.quick else [args.seed, args.seed + 1, args.seed + 2]
-    seeds = args.seeds if args.seeds is not None else default_seeds
+    seeds = args.seeds if args.seeds is not None else _default_seeds(args.seed, args.quick)
     points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))
     run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
     duration, _ = config.timing()
@@ -495,7 +495,7 @@ def run(args):
         "targets_met": {label: r["targets_met"] for label, r in regimes.items() if "targets_met" in r},
         "phase_diagram": None if grid is None else {
             "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]),
-            "seeds_per_point": [seeds[0]] if args.quick else [seeds[0], seeds[0] + 1, seeds[0] + 2],
+            "seeds_per_point": _default_seeds(seeds[0], args.quick),
             "regime_counts": grid["regime"].value_counts().to_dict(),
             "directory": os.path.join(run_dir, "phase_diagram")},
         "network": {k: (str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},

@@ -152,6 +152,7 @@ def test_overlap_recruitment_and_pair_coding_by_hand():
     assert m["overlap_control_after"]["shared"] == 1  # neuron 3
     assert m["overlap_gain"] == 2 - 1
     assert m["recruited"] == [30, 31]
+    assert m["recruited_control"] == [10, 30]  # new in A or C: 10 (from B) and 30
     assert m["pair_coding"] == [2, 10]
     assert m["sizes_after"] == {"A": 6, "B": 5, "C": 3}
     assert assemblies.overlap([], [])["jaccard"] == 0.0
