@@ -92,6 +92,38 @@ PFISTER2006_VISUAL_FULL = {
     "A3_minus": 2.3e-4,
 }
 
+#: Pfister & Gerstner (2006), Table 4: hippocampal culture data (Wang et al. 2005), all-to-all, minimal model.
+#: Unlike the visual-cortex fit it has pair potentiation, so uncorrelated firing potentiates from a few Hz
+#: of postsynaptic rate on (see :func:`triplet_poisson_drift`).
+PFISTER2006_HIPPOCAMPAL_MINIMAL = {
+    **PFISTER2006_VISUAL_MINIMAL,
+    "tau_x": 946.0 * b2.ms,  # presynaptic trace r2 (unused with A3_minus = 0; the full fit's value)
+    "tau_y": 40.0 * b2.ms,  # postsynaptic trace o2
+    "A2_plus": 5.3e-3,
+    "A3_plus": 8.0e-3,
+    "A2_minus": 3.5e-3,
+    "A3_minus": 0.0,
+}
+
+#: Pfister & Gerstner (2006), Table 4: hippocampal culture data, all-to-all, full model.
+PFISTER2006_HIPPOCAMPAL_FULL = {
+    **PFISTER2006_VISUAL_MINIMAL,
+    "tau_x": 946.0 * b2.ms,
+    "tau_y": 27.0 * b2.ms,
+    "A2_plus": 6.1e-3,
+    "A3_plus": 6.7e-3,
+    "A2_minus": 1.6e-3,
+    "A3_minus": 1.4e-3,
+}
+
+#: Named parameter sets of the triplet rule (the keys a study or CLI may offer).
+TRIPLET_PARAMETER_SETS = {
+    "visual-minimal": PFISTER2006_VISUAL_MINIMAL,
+    "visual-full": PFISTER2006_VISUAL_FULL,
+    "hippocampal-minimal": PFISTER2006_HIPPOCAMPAL_MINIMAL,
+    "hippocampal-full": PFISTER2006_HIPPOCAMPAL_FULL,
+}
+
 PAIR_MODEL = """
 w : 1                                            # synaptic weight (dimensionless)
 dapre/dt = -apre/tau_pre : 1 (event-driven)    # presynaptic trace
@@ -173,6 +205,49 @@ def triplet_stdp_params(**overrides):
     params = {**PFISTER2006_VISUAL_MINIMAL, **overrides}
     _check_params(params, _TRIPLET_KEYS, ("tau_plus", "tau_minus", "tau_x", "tau_y"), "triplet STDP")
     return params
+
+
+def triplet_parameter_set(name):
+    """The triplet parameters called ``name`` in :data:`TRIPLET_PARAMETER_SETS` (a copy); ``ValueError`` otherwise."""
+    if name not in TRIPLET_PARAMETER_SETS:
+        raise ValueError(f"unknown triplet parameter set {name!r}; allowed: {', '.join(TRIPLET_PARAMETER_SETS)}")
+    return dict(TRIPLET_PARAMETER_SETS[name])
+
+
+def triplet_poisson_drift(rate_pre, rate_post, **params):
+    """Mean rate of weight change of the triplet rule for independent Poisson pre- and postsynaptic trains.
+
+    Pfister & Gerstner (2006, section "Relation to the BCM rule"): with all-to-all interaction and
+    uncorrelated trains of rates :math:`\\rho_x` (pre) and :math:`\\rho_y` (post), each trace averages to its
+    rate times its time constant, so
+
+    .. math::
+
+        \\langle \\dot w \\rangle = \\eta\\, \\rho_x \\rho_y \\left[A_2^+ \\tau_+ - A_2^- \\tau_-
+            + A_3^+ \\tau_+ \\tau_y \\rho_y - A_3^- \\tau_- \\tau_x \\rho_x\\right]
+
+    (weight caps ignored). Its sign change in :math:`\\rho_y` is the rule's potentiation threshold, which
+    is where the visual-cortex fit (about 17 Hz) and the hippocampal fit (about 5 Hz) differ most.
+
+    Parameters
+    ----------
+    rate_pre, rate_post : Quantity (Hz), scalars or arrays that broadcast
+    **params
+        Triplet parameters replacing :data:`PFISTER2006_VISUAL_MINIMAL`.
+
+    Returns
+    -------
+    Quantity
+        Weight change per second (``1/second``; weights are dimensionless).
+    """
+    p = triplet_stdp_params(**params)
+    for name, rate in (("rate_pre", rate_pre), ("rate_post", rate_post)):
+        if not isinstance(rate, b2.Quantity) or not rate.has_same_dimensions(b2.Hz) or np.any(np.asarray(rate) < 0):
+            raise ValueError(f"'{name}' must be a non-negative rate in Hz (e.g. 10*Hz), got {rate!r}")
+    bracket = (p["A2_plus"] * p["tau_plus"] - p["A2_minus"] * p["tau_minus"]
+               + p["A3_plus"] * p["tau_plus"] * p["tau_y"] * rate_post
+               - p["A3_minus"] * p["tau_minus"] * p["tau_x"] * rate_pre)
+    return p["eta"] * rate_pre * rate_post * bracket
 
 
 def pair_stdp_equations(effect="", gate="1", **overrides):

@@ -112,6 +112,7 @@ NETWORK = {
     "sigma_b": 1.0,  # mV, neuron-specific excitability spread
     "b_inh": -6.0,  # mV, offset of I neurons (theta 0 mV)
     "eta": 0.5,  # scale of the triplet amplitudes (weights in units of their initial mean)
+    "stdp_rule": "visual-minimal",  # triplet parameter set (plasticity.stdp.TRIPLET_PARAMETER_SETS; choice)
     "stp_ee": False,  # Tsodyks-Markram depression on E->E (Gupta et al. 2000 'EE' UDF; the paper has STP, choice: off)
     "stp_reference_rate": 2.0 * b2.Hz,  # rate at which the mean E->E efficacy with STP equals the static weight
     "structure_seed": 12345,  # seed of the connectivity graph
@@ -192,7 +193,9 @@ class AssemblyNetwork:
                                        name="asm_exc", extra_equations="w_unit : 1 (constant)\n")
         self.inh = sn.stochastic_group(net["n_inh"], dt=dt, name="asm_inh")
         self.inh.b = net["b_inh"] * b2.mV
-        trip = {"eta": net["eta"], "w_min": 0.0}
+        trip = {**stdp.triplet_parameter_set(net.get("stdp_rule", "visual-minimal")), "eta": net["eta"],
+                "w_min": 0.0}
+        trip.pop("w_max")
         self.syn_in = stdp.triplet_stdp_synapses(
             self.inputs, self.exc, *self.conn["in"], 1.0, effect=sn.exc_effect("w*w_unit_pre*mV"),
             name="asm_syn_in", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"], **trip)
@@ -359,11 +362,11 @@ def classify_regime(row):
 
 
 def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, device="cpp_standalone",
-                  stp_ee=False, workers=None, scheduler=None, progress=True):
+                  stp_ee=False, workers=None, scheduler=None, progress=True, stdp_rule="visual-minimal"):
     """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
 
     Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` (with ``--quick``,
-    ``--stp-ee`` and the device as given) in ``out_dir``, run by
+    ``--stp-ee``, ``--stdp-rule`` and the device as given) in ``out_dir``, run by
     :func:`brian2learn.simulation.sweep.run_sweep` on a local cluster of ``workers`` processes (or the Dask
     ``scheduler``); each worker compiles once and reuses its build for its points (:func:`run` builds
     through :func:`~brian2learn.simulation.sweep.reusable_build`).
@@ -377,6 +380,8 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, 
         grid["quick"] = ["true"]
     if stp_ee:
         grid["stp-ee"] = ["true"]
+    if stdp_rule != "visual-minimal":
+        grid["stdp-rule"] = [stdp_rule]
     table = run_sweep(NAME, grid, [seed], out_dir, scheduler=scheduler, workers=workers, progress=progress)
     prefix = "regimes.point.mean."
     rows = []
@@ -406,6 +411,9 @@ def add_arguments(parser):
                         help="worker processes of the phase diagram's local Dask cluster (default: one per core)")
     parser.add_argument("--stp-ee", action="store_true",
                         help="Tsodyks-Markram depression on the E->E synapses (off by default)")
+    parser.add_argument("--stdp-rule", default="visual-minimal",
+                        help="triplet parameter set of Pfister & Gerstner (2006): "
+                             f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)} (default visual-minimal)")
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
     parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
 
@@ -413,6 +421,10 @@ def add_arguments(parser):
 def _check_args(args):
     if args.device not in DEVICES:
         raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
+    rule = getattr(args, "stdp_rule", "visual-minimal")
+    if rule not in stdp.TRIPLET_PARAMETER_SETS:
+        raise ValueError(f"unknown triplet parameter set {rule!r} for '--stdp-rule'; allowed: "
+                         f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)}")
     seeds = args.seeds if args.seeds is not None else [args.seed]
     if any((not isinstance(s, int)) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
@@ -436,7 +448,8 @@ def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
     mode = "quick" if args.quick else "full"
-    network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False))}
+    network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False)),
+               "stdp_rule": getattr(args, "stdp_rule", "visual-minimal")}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
     seeds = args.seeds if args.seeds is not None else _default_seeds(args.seed, args.quick)
     points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))
@@ -466,7 +479,8 @@ def run(args):
     if args.phase_diagram:
         grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
                              os.path.join(run_dir, "phase_diagram"), quick=args.quick, device=args.device,
-                             stp_ee=network["stp_ee"], workers=getattr(args, "workers", None))
+                             stp_ee=network["stp_ee"], workers=getattr(args, "workers", None),
+                             stdp_rule=network["stdp_rule"])
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)

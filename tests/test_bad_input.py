@@ -129,9 +129,11 @@ def test_cli_lists_studies():
     (("run", "eprop-pattern", "--iterations", "0", "--no-bptt"), "'--iterations' must be a positive integer"),
     (("run", "eprop-evidence", "--feedback", "mirror"), "--feedback"),
     (("run", "eprop-evidence", "--max-iterations", "0"), "'--max-iterations' must be a positive integer"),
+    (("run", "stdp-assemblies", "--stdp-rule", "cortex"), "'--stdp-rule'; allowed: visual-minimal"),
 ])
 def test_cli_errors_are_one_line_with_status_2(args, expected, tmp_path):
-    result = run_cli(*args, *(["--out", str(tmp_path)] if len(args) > 1 and args[1].startswith("eprop") else []))
+    out = ["--out", str(tmp_path)] if len(args) > 1 and args[1].startswith(("eprop", "stdp")) else []
+    result = run_cli(*args, *out)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -157,3 +157,39 @@ def test_triplet_synapses_with_short_term_depression_deliver_the_tsodyks_markram
     np.testing.assert_allclose(monitor.v[0][1:n_spikes + 1], expected, rtol=1e-12)
     assert expected[-1] < 0.5 * n_spikes * w * udf["U"]  # depression: far below n identical PSPs
     assert float(syn.w[0]) == w
+
+
+def test_triplet_drift_of_independent_poisson_trains_matches_the_rate_formula():
+    """Hippocampal fit (pair potentiation): uncorrelated firing depresses below its threshold (about 5 Hz of
+    postsynaptic rate) and potentiates above it; the mean weight change over many independent synapses agrees
+    with the Pfister & Gerstner (2006) average within its standard error (plus the dt-coincidence bias)."""
+    n, duration, dt = 1000, 8 * b2.second, 0.5 * b2.ms
+    params = stdp.triplet_parameter_set("hippocampal-minimal")
+    params.update(w_min=-100.0, w_max=100.0, eta=1.0)  # caps out of reach: the formula ignores them
+    rate_pre = 20 * b2.Hz
+    rate_post = np.repeat([2.0, 30.0], n // 2) * b2.Hz
+    b2.seed(2024)
+    pre = b2.PoissonGroup(n, rate_pre, dt=dt)
+    post = b2.PoissonGroup(n, rate_post, dt=dt)
+    syn = stdp.triplet_stdp_synapses(pre, post, np.arange(n), np.arange(n), 0.0, dt=dt, **params)
+    b2.Network(pre, post, syn).run(duration, namespace={})
+    w = np.asarray(syn.w[:])
+    for half, rate in ((slice(0, n // 2), 2.0 * b2.Hz), (slice(n // 2, n), 30.0 * b2.Hz)):
+        expected = float(stdp.triplet_poisson_drift(rate_pre, rate, **params) * duration)
+        sem = w[half].std(ddof=1) / np.sqrt(w[half].size)
+        assert abs(w[half].mean() - expected) < 4 * sem + 0.03 * abs(expected), (w[half].mean(), expected, sem)
+    assert w[: n // 2].mean() < 0 < w[n // 2:].mean()
+    # the threshold between the two, from the formula: about 5.4 Hz for this fit, 17.5 Hz for the visual one
+    for name, threshold in (("hippocampal-minimal", 5.38), ("visual-minimal", 17.5)):
+        p = stdp.triplet_parameter_set(name)
+        assert float(stdp.triplet_poisson_drift(10 * b2.Hz, threshold * 0.98 * b2.Hz, **p)) < 0
+        assert float(stdp.triplet_poisson_drift(10 * b2.Hz, threshold * 1.02 * b2.Hz, **p)) > 0
+
+
+def test_triplet_parameter_sets_and_drift_reject_bad_input():
+    with pytest.raises(ValueError, match="unknown triplet parameter set 'cortex'.*hippocampal-minimal"):
+        stdp.triplet_parameter_set("cortex")
+    with pytest.raises(ValueError, match="'rate_post'"):
+        stdp.triplet_poisson_drift(10 * b2.Hz, 5.0)
+    with pytest.raises(ValueError, match="'rate_pre'"):
+        stdp.triplet_poisson_drift(-1 * b2.Hz, 5 * b2.Hz)

@@ -139,3 +139,19 @@ def test_regime_targets_count_recruitment_into_the_combination():
     assert study.regime_targets("overlap", overlap)["targets_met"] and study.classify_regime(overlap) == "overlap"
     assert not study.regime_targets("overlap", {**overlap, "net_recruited_combined": 7})["targets_met"]
     assert study.classify_regime(base) == "recruitment" and study.regime_targets("other", base) == {}
+
+
+def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
+    """``stdp_rule`` picks the triplet parameters of both plastic pathways; the caps stay the study's."""
+    from brian2learn.plasticity import stdp
+    from brian2learn.studies import stdp_assemblies as sa
+
+    network = {**sa.NETWORK, "n_exc": 20, "n_inh": 5, "n_in": 20, "stdp_rule": "hippocampal-minimal"}
+    model = sa.AssemblyNetwork(sa.AssemblyConfig(network=network, protocol={"noise_1": 0.1, "encoding": 0.2,
+                                                                            "noise_2": 0.1, "n_test": 1,
+                                                                            "n_association": 1, "noise_3": 0.1}))
+    expected = stdp.PFISTER2006_HIPPOCAMPAL_MINIMAL
+    for syn, cap in ((model.syn_in, network["cap_in"]), (model.syn_ee, network["cap_ee"])):
+        for key in ("A2_plus", "A3_plus", "A2_minus", "tau_y"):
+            assert syn.namespace[key] == expected[key]
+        assert syn.namespace["w_max"] == cap and syn.namespace["eta"] == network["eta"]
