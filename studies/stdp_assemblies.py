@@ -20,9 +20,11 @@ Network (the paper's sizes; details that could not be checked against the paper 
   for E→E (``stp_ee``, ``--stp-ee``; Gupta et al. 2000 'EE' parameters, :mod:`brian2learn.plasticity.short_term`),
   off by default (*choice*), with a gain that keeps the mean efficacy at ``stp_reference_rate`` (2 Hz, about
   the background rate) equal to the static weight.
-- Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), visual cortex
-  all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`), with amplitudes scaled by
-  ``eta``. Plastic weights are dimensionless, in units of their initial mean ``gamma_w * w_in`` (input) or
+- Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), by default with the
+  visual cortex all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`; ``stdp_rule``,
+  ``--stdp-rule``: any set of :data:`~brian2learn.plasticity.stdp.TRIPLET_PARAMETER_SETS`, e.g. the
+  hippocampal fit, whose pair potentiation moves the threshold between depression and potentiation of
+  uncorrelated firing from about 17 Hz to about 5 Hz), with amplitudes scaled by ``eta``. Plastic weights are dimensionless, in units of their initial mean ``gamma_w * w_in`` (input) or
   ``gamma_w * w_ee`` (E→E) mV of peak PSP (a per-presynaptic-neuron constant ``w_unit``), and capped at
   ``[0, cap_in]`` and ``[0, cap_ee]`` in these units: the caps are percentages of the initial mean as in
   the paper for the input (200 %); E→E 200 % (*choice*: with the paper's 1000 % or 500 % a few E neurons
