@@ -114,6 +114,7 @@ NETWORK = {
     "sigma_b": 1.0,  # mV, neuron-specific excitability spread
     "b_inh": -6.0,  # mV, offset of I neurons (theta 0 mV)
     "eta": 0.5,  # scale of the triplet amplitudes (weights in units of their initial mean)
+    "in_fixed_degree": False,  # input -> E: exactly round(p_in n_in) channels per E neuron instead of Bernoulli(p_in)
     "stdp_rule": "visual-minimal",  # triplet parameter set (plasticity.stdp.TRIPLET_PARAMETER_SETS; choice)
     "stp_ee": False,  # Tsodyks-Markram depression on E->E (Gupta et al. 2000 'EE' UDF; the paper has STP, choice: off)
     "stp_reference_rate": 2.0 * b2.Hz,  # rate at which the mean E->E efficacy with STP equals the static weight
@@ -164,7 +165,16 @@ def connectivity(config):
         i, j = np.nonzero(mask)
         return i, j
 
-    return {"in": draw(net["n_in"], net["n_exc"], net["p_in"]),
+    def draw_fixed_in_degree(n_pre, n_post, p):
+        # every target gets round(p n_pre) distinct sources: no neuron sees more of the input than another
+        k = int(round(p * n_pre))
+        i = np.concatenate([np.sort(rng.choice(n_pre, size=k, replace=False)) for _ in range(n_post)])
+        j = np.repeat(np.arange(n_post), k)
+        order = np.lexsort((j, i))
+        return i[order], j[order]
+
+    draw_in = draw_fixed_in_degree if net.get("in_fixed_degree", False) else draw
+    return {"in": draw_in(net["n_in"], net["n_exc"], net["p_in"]),
             "ee": draw(net["n_exc"], net["n_exc"], net["p_ee"], True),
             "ei": draw(net["n_exc"], net["n_inh"], net["p_ei"]),
             "ie": draw(net["n_inh"], net["n_exc"], net["p_ie"]),

@@ -155,3 +155,16 @@ def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
         for key in ("A2_plus", "A3_plus", "A2_minus", "tau_y"):
             assert syn.namespace[key] == expected[key]
         assert syn.namespace["w_max"] == cap and syn.namespace["eta"] == network["eta"]
+
+
+def test_fixed_input_in_degree_gives_every_neuron_the_same_number_of_distinct_channels():
+    from brian2learn.studies import stdp_assemblies as sa
+
+    network = {**sa.NETWORK, "in_fixed_degree": True}
+    i, j = sa.connectivity(sa.AssemblyConfig(network=network))["in"]
+    k = round(network["p_in"] * network["n_in"])
+    assert np.all(np.bincount(j, minlength=network["n_exc"]) == k)
+    assert len(set(zip(i.tolist(), j.tolist()))) == len(i)  # no channel twice onto one neuron
+    assert i.min() >= 0 and i.max() < network["n_in"]
+    bernoulli_i, bernoulli_j = sa.connectivity(sa.AssemblyConfig())["in"]
+    assert np.bincount(bernoulli_j).std() > 1  # the default draws Bernoulli(p_in) per pair
