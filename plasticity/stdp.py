@@ -162,6 +162,20 @@ o1 += 1
 o2 += 1
 """
 
+#: BCM-like sliding threshold of the triplet rule (Pfister & Gerstner 2006, "Relation to the BCM rule"): the
+#: pair depression amplitude scales with the square of a slow estimate of the postsynaptic rate,
+#: ``A2_minus (rbar / rho_0)**2``, so the postsynaptic rate above which uncorrelated firing potentiates rises
+#: with the neuron's own recent activity. The estimate is a postsynaptic trace of time constant ``tau_bar`` that
+#: jumps by ``1/tau_bar`` at each spike (units of Hz) and starts at ``rho_0``, where the rule is the plain one.
+SLIDING_THRESHOLD = {
+    "tau_bar": 30.0 * b2.second,  # averaging time of the postsynaptic rate estimate (choice)
+    "rho_0": 1.0 * b2.Hz,  # rate at which the depression amplitude is A2_minus (choice)
+}
+
+SLIDING_MODEL = """
+drbar/dt = -rbar/tau_bar : Hz (event-driven)   # slow estimate of the postsynaptic rate
+"""
+
 _PAIR_KEYS = set(SONG2000_STDP)
 _TRIPLET_KEYS = set(PFISTER2006_VISUAL_MINIMAL)
 
@@ -204,6 +218,20 @@ def triplet_stdp_params(**overrides):
     """Parameters of triplet STDP: :data:`PFISTER2006_VISUAL_MINIMAL` with ``overrides``."""
     params = {**PFISTER2006_VISUAL_MINIMAL, **overrides}
     _check_params(params, _TRIPLET_KEYS, ("tau_plus", "tau_minus", "tau_x", "tau_y"), "triplet STDP")
+    return params
+
+
+def sliding_threshold_params(**overrides):
+    """Parameters of the sliding threshold: :data:`SLIDING_THRESHOLD` with ``overrides``; ``ValueError`` on bad
+    values (``tau_bar`` a positive time, ``rho_0`` a positive rate)."""
+    unknown = set(overrides) - set(SLIDING_THRESHOLD)
+    if unknown:
+        raise ValueError(f"unknown sliding-threshold parameter(s) {sorted(unknown)}; allowed: tau_bar, rho_0")
+    params = {**SLIDING_THRESHOLD, **overrides}
+    _check_time("tau_bar", params["tau_bar"])
+    rho_0 = params["rho_0"]
+    if not isinstance(rho_0, b2.Quantity) or not rho_0.has_same_dimensions(b2.Hz) or not float(rho_0) > 0:
+        raise ValueError(f"'rho_0' must be a positive rate (e.g. 1*Hz), got {rho_0!r}")
     return params
 
 
@@ -269,17 +297,24 @@ def pair_stdp_equations(effect="", gate="1", **overrides):
             "namespace": {**params, "w_span": float(params["w_max"]) - float(params["w_min"])}}
 
 
-def triplet_stdp_equations(effect="", gate="1", extra_model="", **overrides):
+def triplet_stdp_equations(effect="", gate="1", extra_model="", sliding=None, **overrides):
     """``dict(model=..., on_pre=..., on_post=..., namespace=...)`` of triplet STDP (Pfister & Gerstner 2006).
 
     ``effect`` and ``gate`` as in :func:`pair_stdp_equations`; ``extra_model`` adds synaptic equations that
     ``effect`` may use (e.g. the Tsodyks–Markram variables of :mod:`brian2learn.plasticity.short_term`, whose
-    update then leads ``effect``).
+    update then leads ``effect``). ``sliding``: ``None`` (plain rule) or a dict of :data:`SLIDING_THRESHOLD`
+    overrides (``{}`` for the defaults): pair depression ``A2_minus (rbar/rho_0)**2`` with the slow rate
+    estimate ``rbar`` (set its initial value with :func:`triplet_stdp_synapses`, which starts it at ``rho_0``).
     """
     params = triplet_stdp_params(**overrides)
-    return {"model": TRIPLET_MODEL + extra_model, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
-            "on_post": TRIPLET_ON_POST.format(gate=gate),
-            "namespace": dict(params)}
+    if sliding is None:
+        return {"model": TRIPLET_MODEL + extra_model, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
+                "on_post": TRIPLET_ON_POST.format(gate=gate), "namespace": dict(params)}
+    slide = sliding_threshold_params(**sliding)
+    on_pre = TRIPLET_ON_PRE.format(effect=effect, gate=gate).replace("A2_minus", "A2_minus*(rbar/rho_0)**2")
+    return {"model": TRIPLET_MODEL + SLIDING_MODEL + extra_model, "on_pre": on_pre,
+            "on_post": TRIPLET_ON_POST.format(gate=gate) + "rbar += 1/tau_bar\n",
+            "namespace": {**params, **slide}}
 
 
 def _build(source, target, code, i, j, w, name, delay, dt, extra_namespace):
@@ -333,11 +368,14 @@ def pair_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None
 
 
 def triplet_stdp_synapses(source, target, i, j, w, effect="", name=None, delay=None, dt=None, namespace=None,
-                          gate="1", extra_model="", **params):
+                          gate="1", extra_model="", sliding=None, **params):
     """Synapses with triplet STDP (Pfister & Gerstner 2006); arguments as :func:`pair_stdp_synapses`, and
-    ``extra_model`` as :func:`triplet_stdp_equations`."""
-    code = triplet_stdp_equations(effect, gate, extra_model, **params)
-    return _build(source, target, code, i, j, w, name or "triplet_stdp*", delay, dt, namespace)
+    ``extra_model`` and ``sliding`` as :func:`triplet_stdp_equations`."""
+    code = triplet_stdp_equations(effect, gate, extra_model, sliding, **params)
+    syn = _build(source, target, code, i, j, w, name or "triplet_stdp*", delay, dt, namespace)
+    if sliding is not None:
+        syn.rbar = code["namespace"]["rho_0"]
+    return syn
 
 
 def pair_stdp_window(delta_t, tau_pre, tau_post, A_plus, A_minus):

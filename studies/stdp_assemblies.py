@@ -20,16 +20,16 @@ Network (the paper's sizes; details that could not be checked against the paper 
   for E→E (``stp_ee``, ``--stp-ee``; Gupta et al. 2000 'EE' parameters, :mod:`brian2learn.plasticity.short_term`),
   off by default (*choice*), with a gain that keeps the mean efficacy at ``stp_reference_rate`` (2 Hz, about
   the background rate) equal to the static weight.
-- Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), by default with the
-  visual cortex all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`; ``stdp_rule``,
-  ``--stdp-rule``: any set of :data:`~brian2learn.plasticity.stdp.TRIPLET_PARAMETER_SETS`, e.g. the
-  hippocampal fit, whose pair potentiation moves the threshold between depression and potentiation of
-  uncorrelated firing from about 17 Hz to about 5 Hz), with amplitudes scaled by ``eta``. Plastic weights are dimensionless, in units of their initial mean ``gamma_w * w_in`` (input) or
-  ``gamma_w * w_ee`` (E→E) mV of peak PSP (a per-presynaptic-neuron constant ``w_unit``), and capped at
-  ``[0, cap_in]`` and ``[0, cap_ee]`` in these units: the caps are percentages of the initial mean as in
-  the paper for the input (200 %); E→E 200 % (*choice*: with the paper's 1000 % or 500 % a few E neurons
-  formed self-exciting cliques firing near the refractory limit),
-  and ``eta`` acts relative to the initial mean. E→I, I→E and I→I are static (*choice* of values).
+- Input→E and E→E synapses learn with the triplet rule of Pfister & Gerstner (2006), by default with the visual
+  cortex all-to-all minimal parameters (:mod:`brian2learn.plasticity.stdp`; ``stdp_rule``, ``--stdp-rule``: any
+  set of :data:`~brian2learn.plasticity.stdp.TRIPLET_PARAMETER_SETS`, e.g. the hippocampal fit, whose pair
+  potentiation moves the threshold between depression and potentiation of uncorrelated firing from about 17 Hz to
+  about 5 Hz), with amplitudes scaled by ``eta``. Plastic weights are dimensionless, in units of their initial
+  mean ``gamma_w * w_in`` (input) or ``gamma_w * w_ee`` (E→E) mV of peak PSP (a per-presynaptic-neuron constant
+  ``w_unit``), and capped at ``[0, cap_in]`` and ``[0, cap_ee]`` in these units: the caps are percentages of the
+  initial mean as in the paper for the input (200 %); E→E 200 % (*choice*: with the paper's 1000 % or 500 % a few
+  E neurons formed self-exciting cliques firing near the refractory limit), and ``eta`` acts relative to the
+  initial mean. E→I, I→E and I→I are static (*choice* of values).
 - Initial input→E and E→E weights: lognormal with mean 1 (in the units above; CV 0.5, *choice*), clipped
   at the caps.
 
@@ -116,6 +116,7 @@ NETWORK = {
     "eta": 0.5,  # scale of the triplet amplitudes (weights in units of their initial mean)
     "in_fixed_degree": False,  # input -> E: exactly round(p_in n_in) channels per E neuron instead of Bernoulli(p_in)
     "stdp_rule": "visual-minimal",  # triplet parameter set (plasticity.stdp.TRIPLET_PARAMETER_SETS; choice)
+    "sliding_threshold": None,  # None, or overrides of plasticity.stdp.SLIDING_THRESHOLD (BCM-like; choice)
     "stp_ee": False,  # Tsodyks-Markram depression on E->E (Gupta et al. 2000 'EE' UDF; the paper has STP, choice: off)
     "stp_reference_rate": 2.0 * b2.Hz,  # rate at which the mean E->E efficacy with STP equals the static weight
     "structure_seed": 12345,  # seed of the connectivity graph
@@ -210,7 +211,8 @@ class AssemblyNetwork:
         trip.pop("w_max")
         self.syn_in = stdp.triplet_stdp_synapses(
             self.inputs, self.exc, *self.conn["in"], 1.0, effect=sn.exc_effect("w*w_unit_pre*mV"),
-            name="asm_syn_in", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"], **trip)
+            name="asm_syn_in", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"],
+            sliding=net.get("sliding_threshold"), **trip)
         ee_effect, ee_model, ee_namespace = sn.exc_effect("w*w_unit_pre*mV"), "", {}
         if net.get("stp_ee", False):
             # Tsodyks-Markram release scales each E->E PSP; stp_gain makes the mean efficacy at the reference
@@ -223,7 +225,7 @@ class AssemblyNetwork:
         self.syn_ee = stdp.triplet_stdp_synapses(
             self.exc, self.exc, *self.conn["ee"], 1.0, effect=ee_effect, extra_model=ee_model,
             name="asm_syn_ee", dt=dt, namespace={**ns, **ee_namespace}, gate="plastic(t)", w_max=net["cap_ee"],
-            **trip)
+            sliding=net.get("sliding_threshold"), **trip)
         if ee_model:
             self.syn_ee.x_stp = 1.0  # at rest: all resources available
         self.static = []

@@ -193,3 +193,26 @@ def test_triplet_parameter_sets_and_drift_reject_bad_input():
         stdp.triplet_poisson_drift(10 * b2.Hz, 5.0)
     with pytest.raises(ValueError, match="'rate_pre'"):
         stdp.triplet_poisson_drift(-1 * b2.Hz, 5 * b2.Hz)
+
+
+def test_sliding_threshold_scales_pair_depression_with_the_squared_rate_estimate():
+    """Two post spikes, then a pre spike: the depression is eta o1 A2- (rbar/rho_0)^2 with rbar written out
+    (starts at rho_0, decays with tau_bar, jumps by 1/tau_bar per post spike); potentiation is unchanged."""
+    tau_bar, rho_0 = 100.0, 5.0  # ms, Hz
+    p = stdp.triplet_stdp_params(**stdp.PFISTER2006_VISUAL_MINIMAL)
+    tm, tp = (float(p[k] / b2.ms) for k in ("tau_minus", "tau_plus"))
+    sliding = {"tau_bar": tau_bar * b2.ms, "rho_0": rho_0 * b2.Hz}
+    builder = functools.partial(stdp.triplet_stdp_synapses, sliding=sliding)
+    # synapse 0: post at 20, 40 ms; pre at 60 ms. synapse 1: nothing but a pre at 60 ms (o1 = 0: no change)
+    # synapse 2: pre at 10, post at 30 ms: pair + triplet potentiation as in the plain rule
+    w = run_pairs(builder, [[60.0], [60.0], [10.0]], [[20.0, 40.0], [], [30.0]], 0.5, 100 * b2.ms)
+    rbar = rho_0 * np.exp(-60 / tau_bar) + 1000.0 / tau_bar * (np.exp(-40 / tau_bar) + np.exp(-20 / tau_bar))  # Hz
+    o1 = np.exp(-40 / tm) + np.exp(-20 / tm)
+    expected0 = 0.5 - o1 * p["A2_minus"] * (rbar / rho_0) ** 2
+    expected2 = 0.5 + np.exp(-20 / tp) * p["A2_plus"]  # o2 = 0 before the first post spike
+    np.testing.assert_allclose(w, [expected0, 0.5, expected2], rtol=1e-9, atol=1e-13)
+    assert (rbar / rho_0) ** 2 > 10  # the two spikes in 100 ms raised the threshold well above the plain rule's
+    with pytest.raises(ValueError, match="'rho_0'"):
+        stdp.sliding_threshold_params(rho_0=0 * b2.Hz)
+    with pytest.raises(ValueError, match="unknown sliding-threshold"):
+        stdp.sliding_threshold_params(theta=1)

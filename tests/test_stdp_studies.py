@@ -142,11 +142,13 @@ def test_regime_targets_count_recruitment_into_the_combination():
 
 
 def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
-    """``stdp_rule`` picks the triplet parameters of both plastic pathways; the caps stay the study's."""
+    """``stdp_rule`` picks the triplet parameters of both plastic pathways (``sliding_threshold`` adds the
+    BCM-like threshold to both); the caps stay the study's."""
     from brian2learn.plasticity import stdp
     from brian2learn.studies import stdp_assemblies as sa
 
-    network = {**sa.NETWORK, "n_exc": 20, "n_inh": 5, "n_in": 20, "stdp_rule": "hippocampal-minimal"}
+    network = {**sa.NETWORK, "n_exc": 20, "n_inh": 5, "n_in": 20, "stdp_rule": "hippocampal-minimal",
+               "sliding_threshold": {}}
     model = sa.AssemblyNetwork(sa.AssemblyConfig(network=network, protocol={"noise_1": 0.1, "encoding": 0.2,
                                                                             "noise_2": 0.1, "n_test": 1,
                                                                             "n_association": 1, "noise_3": 0.1}))
@@ -155,6 +157,9 @@ def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
         for key in ("A2_plus", "A3_plus", "A2_minus", "tau_y"):
             assert syn.namespace[key] == expected[key]
         assert syn.namespace["w_max"] == cap and syn.namespace["eta"] == network["eta"]
+        # the sliding threshold's rate estimate starts at rho_0 on every synapse
+        np.testing.assert_allclose(np.asarray(syn.rbar[:]), float(stdp.SLIDING_THRESHOLD["rho_0"]))
+        assert "rbar/rho_0" in syn.pre.code
 
 
 def test_fixed_input_in_degree_gives_every_neuron_the_same_number_of_distinct_channels():
