@@ -376,11 +376,13 @@ def classify_regime(row):
 
 
 def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, device="cpp_standalone",
-                  stp_ee=False, workers=None, scheduler=None, progress=True, stdp_rule="visual-minimal"):
+                  stp_ee=False, workers=None, scheduler=None, progress=True, stdp_rule="visual-minimal",
+                  in_fixed_degree=False, sliding_threshold=None):
     """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
 
     Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` (with ``--quick``,
-    ``--stp-ee``, ``--stdp-rule`` and the device as given) in ``out_dir``, run by
+    ``--stp-ee``, ``--stdp-rule``, ``--in-fixed-degree``, ``--sliding-threshold`` and the device as given)
+    in ``out_dir``, run by
     :func:`brian2learn.simulation.sweep.run_sweep` on a local cluster of ``workers`` processes (or the Dask
     ``scheduler``); each worker compiles once and reuses its build for its points (:func:`run` builds
     through :func:`~brian2learn.simulation.sweep.reusable_build`).
@@ -396,6 +398,10 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, 
         grid["stp-ee"] = ["true"]
     if stdp_rule != "visual-minimal":
         grid["stdp-rule"] = [stdp_rule]
+    if in_fixed_degree:
+        grid["in-fixed-degree"] = ["true"]
+    if sliding_threshold is not None:
+        grid["sliding-threshold"] = [sliding_threshold]
     table = run_sweep(NAME, grid, [seed], out_dir, scheduler=scheduler, workers=workers, progress=progress)
     prefix = "regimes.point.mean."
     rows = []
@@ -428,6 +434,11 @@ def add_arguments(parser):
     parser.add_argument("--stdp-rule", default="visual-minimal",
                         help="triplet parameter set of Pfister & Gerstner (2006): "
                              f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)} (default visual-minimal)")
+    parser.add_argument("--in-fixed-degree", action="store_true",
+                        help="every E neuron gets the same number of input channels (default: Bernoulli(p_in))")
+    parser.add_argument("--sliding-threshold", type=float, default=None, metavar="RHO0_HZ",
+                        help="BCM-like sliding threshold of the triplet rule with reference rate RHO0_HZ (Hz; "
+                             "averaging time 30 s); off by default")
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
     parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
 
@@ -435,6 +446,9 @@ def add_arguments(parser):
 def _check_args(args):
     if args.device not in DEVICES:
         raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
+    rho_0 = getattr(args, "sliding_threshold", None)
+    if rho_0 is not None and not (np.isfinite(rho_0) and rho_0 > 0):
+        raise ValueError(f"'--sliding-threshold' must be a positive rate in Hz, got {rho_0!r}")
     rule = getattr(args, "stdp_rule", "visual-minimal")
     if rule not in stdp.TRIPLET_PARAMETER_SETS:
         raise ValueError(f"unknown triplet parameter set {rule!r} for '--stdp-rule'; allowed: "
@@ -462,8 +476,11 @@ def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
     mode = "quick" if args.quick else "full"
+    rho_0 = getattr(args, "sliding_threshold", None)
     network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False)),
-               "stdp_rule": getattr(args, "stdp_rule", "visual-minimal")}
+               "stdp_rule": getattr(args, "stdp_rule", "visual-minimal"),
+               "in_fixed_degree": bool(getattr(args, "in_fixed_degree", False)),
+               "sliding_threshold": None if rho_0 is None else {"rho_0": rho_0 * b2.Hz}}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
     seeds = args.seeds if args.seeds is not None else _default_seeds(args.seed, args.quick)
     points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))
@@ -494,7 +511,8 @@ def run(args):
         grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
                              os.path.join(run_dir, "phase_diagram"), quick=args.quick, device=args.device,
                              stp_ee=network["stp_ee"], workers=getattr(args, "workers", None),
-                             stdp_rule=network["stdp_rule"])
+                             stdp_rule=network["stdp_rule"], in_fixed_degree=network["in_fixed_degree"],
+                             sliding_threshold=rho_0)
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)
@@ -526,7 +544,8 @@ def run(args):
             "seeds_per_point": _default_seeds(seeds[0], args.quick),
             "regime_counts": grid["regime"].value_counts().to_dict(),
             "directory": os.path.join(run_dir, "phase_diagram")},
-        "network": {k: (str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
+        "network": {k: ({kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else
+                        str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
         "inputs": config.inputs, "protocol": {**ap.POKORNY2020_PROTOCOL, **config.protocol},
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
         "wall_seconds_per_simulated_second": run_seconds / simulated if simulated else None,
