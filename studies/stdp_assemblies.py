@@ -15,7 +15,12 @@ Network (the paper's sizes; details that could not be checked against the paper 
   fixed offset (*choice*).
 - 200 Poisson input channels (:mod:`brian2learn.tasks.assembly_patterns`).
 - Random connectivity with fixed probabilities, drawn once with numpy (*choice*: the paper places the
-  neurons on a 3-d grid with distance-dependent connection probabilities and delays, left out here).
+  neurons on a 3-d grid with distance-dependent connection probabilities and delays, left out here). With
+  ``in_fixed_degree`` (``--in-fixed-degree``) every E neuron instead receives the same number of input channels,
+  so that no neuron sees more of every pattern than another (with Bernoulli draws the neurons with the most
+  channels come to answer all patterns).
+- Optional BCM-like sliding threshold of the triplet rule (``sliding_threshold``, ``--sliding-threshold``;
+  :data:`~brian2learn.plasticity.stdp.SLIDING_THRESHOLD`, *choice*, off by default).
 - Tsodyks-Markram short-term plasticity: the paper has it on all recurrent synapses; here it is an option
   for E→E (``stp_ee``, ``--stp-ee``; Gupta et al. 2000 'EE' parameters, :mod:`brian2learn.plasticity.short_term`),
   off by default (*choice*), with a gain that keeps the mean efficacy at ``stp_reference_rate`` (2 Hz, about
