@@ -43,7 +43,11 @@ and at a postsynaptic spike
 .. math:: w \\leftarrow w + \\eta\\, r_1(t) [A_2^+ + A_3^+ o_2(t - \\epsilon)],
 
 where ``t - epsilon`` means the trace before its own jump at ``t`` (the update reads the traces first,
-then increments them). The weight is clipped to the caps ``[w_min, w_max]`` after every update
+then increments them). Parameter sets: Pfister & Gerstner's fits to visual cortex (Sjöström et al. 2001)
+and hippocampal culture data (Wang et al. 2005), minimal and full (:data:`TRIPLET_PARAMETER_SETS`); the mean
+drift under uncorrelated Poisson firing is :func:`triplet_poisson_drift`. Optionally (``sliding``) the pair
+depression scales with the squared slow postsynaptic rate, their mapping onto a BCM rule with a sliding
+threshold (:data:`SLIDING_THRESHOLD`). The weight is clipped to the caps ``[w_min, w_max]`` after every update
 (Pokorny et al. 2020 cap input and recurrent weights at multiples of their initial mean). ``eta``
 scales all four amplitudes (1 gives Pfister & Gerstner's values).
 
@@ -151,7 +155,7 @@ do2/dt = -o2/tau_y : 1 (event-driven)          # postsynaptic trace, triplet pot
 
 TRIPLET_ON_PRE = """
 {effect}
-w = clip(w - ({gate})*eta*o1*(A2_minus + A3_minus*r2), w_min, w_max)
+w = clip(w - ({gate})*eta*o1*({pair_depression} + A3_minus*r2), w_min, w_max)
 r1 += 1
 r2 += 1
 """
@@ -308,11 +312,12 @@ def triplet_stdp_equations(effect="", gate="1", extra_model="", sliding=None, **
     """
     params = triplet_stdp_params(**overrides)
     if sliding is None:
-        return {"model": TRIPLET_MODEL + extra_model, "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate),
+        return {"model": TRIPLET_MODEL + extra_model,
+                "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate, pair_depression="A2_minus"),
                 "on_post": TRIPLET_ON_POST.format(gate=gate), "namespace": dict(params)}
     slide = sliding_threshold_params(**sliding)
-    on_pre = TRIPLET_ON_PRE.format(effect=effect, gate=gate).replace("A2_minus", "A2_minus*(rbar/rho_0)**2")
-    return {"model": TRIPLET_MODEL + SLIDING_MODEL + extra_model, "on_pre": on_pre,
+    return {"model": TRIPLET_MODEL + SLIDING_MODEL + extra_model,
+            "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate, pair_depression="A2_minus*(rbar/rho_0)**2"),
             "on_post": TRIPLET_ON_POST.format(gate=gate) + "rbar += 1/tau_bar\n",
             "namespace": {**params, **slide}}
 
