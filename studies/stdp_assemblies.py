@@ -211,9 +211,10 @@ class AssemblyNetwork:
                                        name="asm_exc", extra_equations="w_unit : 1 (constant)\n")
         self.inh = sn.stochastic_group(net["n_inh"], dt=dt, name="asm_inh")
         self.inh.b = net["b_inh"] * b2.mV
-        trip = {**stdp.triplet_parameter_set(net.get("stdp_rule", "visual-minimal")), "eta": net["eta"],
-                "w_min": 0.0}
-        trip.pop("w_max")
+        # the rule's amplitudes and time constants; the caps are the study's, per pathway
+        trip = {k: v for k, v in stdp.triplet_parameter_set(net.get("stdp_rule", "visual-minimal")).items()
+                if k not in ("w_min", "w_max")}
+        trip.update(eta=net["eta"], w_min=0.0)
         self.syn_in = stdp.triplet_stdp_synapses(
             self.inputs, self.exc, *self.conn["in"], 1.0, effect=sn.exc_effect("w*w_unit_pre*mV"),
             name="asm_syn_in", dt=dt, namespace=ns, gate="plastic(t)", w_max=net["cap_in"],
