@@ -174,7 +174,7 @@ def connectivity(config):
     def draw_fixed_in_degree(n_pre, n_post, p):
         # every target gets round(p n_pre) distinct sources: no neuron sees more of the input than another
         k = int(round(p * n_pre))
-        i = np.concatenate([np.sort(rng.choice(n_pre, size=k, replace=False)) for _ in range(n_post)])
+        i = np.concatenate([rng.choice(n_pre, size=k, replace=False) for _ in range(n_post)])
         j = np.repeat(np.arange(n_post), k)
         order = np.lexsort((j, i))
         return i[order], j[order]
@@ -381,33 +381,22 @@ def classify_regime(row):
     return "neither"
 
 
-def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, quick=False, device="cpp_standalone",
-                  stp_ee=False, workers=None, scheduler=None, progress=True, stdp_rule="visual-minimal",
-                  in_fixed_degree=False, sliding_threshold=None):
+def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None, workers=None, scheduler=None,
+                  progress=True):
     """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
 
-    Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` (with ``--quick``,
-    ``--stp-ee``, ``--stdp-rule``, ``--in-fixed-degree``, ``--sliding-threshold`` and the device as given)
-    in ``out_dir``, run by
-    :func:`brian2learn.simulation.sweep.run_sweep` on a local cluster of ``workers`` processes (or the Dask
-    ``scheduler``); each worker compiles once and reuses its build for its points (:func:`run` builds
-    through :func:`~brian2learn.simulation.sweep.reusable_build`).
+    Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` with the command-line
+    ``options`` ``{name: value}`` (e.g. ``{"device": "cpp_standalone", "quick": "true"}``; see
+    :func:`_point_options`) in ``out_dir``, run by :func:`brian2learn.simulation.sweep.run_sweep` on a local
+    cluster of ``workers`` processes (or the Dask ``scheduler``); each worker compiles once and reuses its build
+    for its points (:func:`run` builds through :func:`~brian2learn.simulation.sweep.reusable_build`).
 
     Returns a DataFrame: gamma_exc, gamma_w, the measures of each point (as :func:`evaluate_point`, mean
     over the point's seeds), its ``regime`` (:func:`classify_regime`) and ``status`` (``completed`` or why
     not; the measures of a failed point are missing).
     """
-    grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values), "device": [device]}
-    if quick:
-        grid["quick"] = ["true"]
-    if stp_ee:
-        grid["stp-ee"] = ["true"]
-    if stdp_rule != "visual-minimal":
-        grid["stdp-rule"] = [stdp_rule]
-    if in_fixed_degree:
-        grid["in-fixed-degree"] = ["true"]
-    if sliding_threshold is not None:
-        grid["sliding-threshold"] = [sliding_threshold]
+    grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values),
+            **{name: [value] for name, value in (options or {}).items()}}
     table = run_sweep(NAME, grid, [seed], out_dir, scheduler=scheduler, workers=workers, progress=progress)
     prefix = "regimes.point.mean."
     rows = []
@@ -478,6 +467,17 @@ def _default_seeds(seed, quick):
     return [seed] if quick else [seed, seed + 1, seed + 2]
 
 
+def _point_options(args):
+    """The command-line options of this run that every phase-diagram point repeats (those not at default)."""
+    rule = getattr(args, "stdp_rule", "visual-minimal")
+    options = {"device": args.device, "quick": "true" if args.quick else None,
+               "stp-ee": "true" if getattr(args, "stp_ee", False) else None,
+               "stdp-rule": rule if rule != "visual-minimal" else None,
+               "in-fixed-degree": "true" if getattr(args, "in_fixed_degree", False) else None,
+               "sliding-threshold": getattr(args, "sliding_threshold", None)}
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
@@ -515,10 +515,8 @@ def run(args):
             (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
     if args.phase_diagram:
         grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
-                             os.path.join(run_dir, "phase_diagram"), quick=args.quick, device=args.device,
-                             stp_ee=network["stp_ee"], workers=getattr(args, "workers", None),
-                             stdp_rule=network["stdp_rule"], in_fixed_degree=network["in_fixed_degree"],
-                             sliding_threshold=rho_0)
+                             os.path.join(run_dir, "phase_diagram"), options=_point_options(args),
+                             workers=getattr(args, "workers", None))
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)

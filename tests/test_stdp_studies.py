@@ -173,3 +173,15 @@ def test_fixed_input_in_degree_gives_every_neuron_the_same_number_of_distinct_ch
     assert i.min() >= 0 and i.max() < network["n_in"]
     bernoulli_i, bernoulli_j = sa.connectivity(sa.AssemblyConfig())["in"]
     assert np.bincount(bernoulli_j).std() > 1  # the default draws Bernoulli(p_in) per pair
+
+
+def test_phase_diagram_points_repeat_the_options_of_the_run_that_are_not_at_default():
+    from brian2learn.studies import stdp_assemblies as sa
+
+    parser = argparse.ArgumentParser()
+    sa.add_arguments(parser)
+    assert sa._point_options(parser.parse_args([])) == {"device": "cpp_standalone"}
+    options = sa._point_options(parser.parse_args(["--quick", "--device", "runtime", "--stdp-rule", "hippocampal-full",
+                                                   "--in-fixed-degree", "--sliding-threshold", "2", "--seed", "4"]))
+    assert options == {"device": "runtime", "quick": "true", "stdp-rule": "hippocampal-full",
+                       "in-fixed-degree": "true", "sliding-threshold": 2.0}
