@@ -264,8 +264,12 @@ class AssemblyNetwork:
         return {"activity": self.activity, "plastic": self.plastic}
 
 
-def initial_values(config, conn, gamma_exc, gamma_w, seed):
-    """run_args of one point: excitability offsets, initial weights, pattern channels, seed; and the schedule."""
+def initial_values(config, conn, gamma_exc, gamma_w, seed, silent_phases=()):
+    """run_args of one point: excitability offsets, initial weights, pattern channels, seed; and the schedule.
+
+    ``silent_phases`` (e.g. ``("association",)``) leaves the presentations of those phases out of the schedule
+    (:func:`~brian2learn.tasks.assembly_patterns.render_schedule`); everything else is the same.
+    """
     net = config.network
     rng = np.random.default_rng([seed, 7919])
     b = sn.excitability_offsets(net["n_exc"], gamma_exc, net["b_gen"] * b2.mV, net["sigma_b"] * b2.mV, rng)
@@ -282,7 +286,7 @@ def initial_values(config, conn, gamma_exc, gamma_w, seed):
     phases, presentations = config.schedule(seed)
     pattern_duration = ap.POKORNY2020_PROTOCOL["pattern_duration"] if "pattern_duration" not in config.protocol \
         else config.protocol["pattern_duration"]
-    activity, plastic = ap.render_schedule(phases, presentations, pattern_duration, BIN_DT)
+    activity, plastic = ap.render_schedule(phases, presentations, pattern_duration, BIN_DT, silent_phases)
     values = {"seed": int(seed), "b_exc": b, "w_in": w_in, "w_ee": w_ee,
               "unit_in": np.full(net["n_in"], gamma_w * net["w_in"]),
               "unit_ee": np.full(net["n_exc"], gamma_w * net["w_ee"]), "m_A": membership[0], "m_B": membership[1],
@@ -297,11 +301,30 @@ def make_runner(config, device="cpp_standalone", directory=None):
     return DeviceRunner(lambda: AssemblyNetwork(config), device=device, directory=directory)
 
 
-def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communities=True):
+def _test_assemblies(model, presentations, n_exc):
+    """Spike times and neurons of the E population, and the assemblies of both test blocks."""
+    t = np.asarray(model.spikes_exc.t / b2.second)
+    i = np.array(model.spikes_exc.i[:])
+    assemblies = {}
+    for phase in ("test_before", "test_after"):
+        rows = presentations[presentations["phase"] == phase]
+        onsets = {p: ap.rounded_onsets(rows[rows["pattern"] == p], BIN_DT) for p in ap.TEST_PATTERNS}
+        assemblies[phase] = asm.assembly_members(t, i, onsets, n_exc)
+    return t, i, assemblies["test_before"], assemblies["test_after"]
+
+
+def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communities=True, sham_control=False):
     """Simulate the protocol at one (gamma_exc, gamma_w, seed) and measure the assemblies.
 
     The unit of work for a sweep engine: it needs a runner (:func:`make_runner`) and returns a flat dict
     of numbers (plus, with ``keep``, the spikes, weights and assemblies under ``"data"``).
+
+    With ``sham_control`` the point is run a second time with the same seed and the association left out
+    (its phase keeps its timing, the input stays at background): the *sham twin*. Both runs draw the same
+    random numbers, so they are identical up to the association (``sham_before_identical`` checks the
+    assemblies of the first test block) and differ afterwards by what the association did, not by another
+    draw of the noise. ``net_recruited_twin`` = members of A+B after the association that were in neither A nor
+    B before, minus the same count in the sham twin; ``overlap_rise_twin`` = shared A,B after, minus the twin's.
     """
     if not (np.isfinite(gamma_exc) and gamma_w > 0):
         raise ValueError(f"need a finite 'gamma_exc' and a positive 'gamma_w', got {gamma_exc!r}, {gamma_w!r}")
@@ -312,14 +335,7 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
     start = time.perf_counter()
     model = runner.run(values, stimuli)
     wall = time.perf_counter() - start
-    t = np.asarray(model.spikes_exc.t / b2.second)
-    i = np.asarray(model.spikes_exc.i[:])
-    onsets = {}
-    for phase in ("test_before", "test_after"):
-        rows = presentations[presentations["phase"] == phase]
-        onsets[phase] = {p: ap.rounded_onsets(rows[rows["pattern"] == p], BIN_DT) for p in ap.TEST_PATTERNS}
-    before = asm.assembly_members(t, i, onsets["test_before"], net["n_exc"])
-    after = asm.assembly_members(t, i, onsets["test_after"], net["n_exc"])
+    t, i, before, after = _test_assemblies(model, presentations, net["n_exc"])
     measures = asm.association_measures(before, after, ap.ASSOCIATED, ap.CONTROL)
     w_ee_final = np.asarray(model.syn_ee.w[:])
     w_snap = np.asarray(model.w_ee_mon.w)
@@ -370,6 +386,24 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
         result["data"] = {"t": t, "i": i, "before": before, "after": after, "phases": phases,
                           "presentations": presentations, "w_ee_before": w_ee_before, "w_ee_after": w_ee_final,
                           "conn_ee": conn["ee"]}
+    if sham_control:
+        # everything read from the first run above: the runner's model now runs again
+        _, sham_stimuli, _, _ = initial_values(config, conn, gamma_exc, gamma_w, seed, silent_phases=("association",))
+        sham_t, sham_i, sham_before, sham_after = _test_assemblies(runner.run(values, sham_stimuli), presentations,
+                                                                   net["n_exc"])
+        sham = asm.association_measures(sham_before, sham_after, ap.ASSOCIATED, ap.CONTROL)
+        result.update({
+            "sham_before_identical": float(all(np.array_equal(before[p], sham_before[p]) for p in before)),
+            "shared_AB_after_sham": sham["overlap_associated_after"]["shared"],
+            "shared_AC_after_sham": sham["overlap_control_after"]["shared"],
+            "n_recruited_combined_sham": sham["n_recruited_combined"],
+            "n_recruited_combined_control_sham": sham["n_recruited_combined_control"],
+            "net_recruited_twin": measures["n_recruited_combined"] - sham["n_recruited_combined"],
+            "net_recruited_twin_control": (measures["n_recruited_combined_control"]
+                                           - sham["n_recruited_combined_control"]),
+            "overlap_rise_twin": o_as["shared"] - sham["overlap_associated_after"]["shared"]})
+        if keep:
+            result["data"]["sham"] = {"t": sham_t, "i": sham_i, "before": sham_before, "after": sham_after}
     return result
 
 
@@ -434,6 +468,9 @@ def add_arguments(parser):
     parser.add_argument("--sliding-threshold", type=float, default=None, metavar="RHO0_HZ",
                         help="BCM-like sliding threshold of the triplet rule with reference rate RHO0_HZ (Hz; "
                              "averaging time 30 s); off by default")
+    parser.add_argument("--no-sham-control", action="store_true",
+                        help="skip the sham twin of every run (the same seed without the association; it halves the "
+                             "run time, and recruitment is then measured against the control pair A+C only)")
     parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
     parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
 
@@ -474,7 +511,8 @@ def _point_options(args):
                "stp-ee": "true" if getattr(args, "stp_ee", False) else None,
                "stdp-rule": rule if rule != "visual-minimal" else None,
                "in-fixed-degree": "true" if getattr(args, "in_fixed_degree", False) else None,
-               "sliding-threshold": getattr(args, "sliding_threshold", None)}
+               "sliding-threshold": getattr(args, "sliding_threshold", None),
+               "no-sham-control": "true" if getattr(args, "no_sham_control", False) else None}
     return {name: value for name, value in options.items() if value is not None}
 
 
@@ -505,7 +543,8 @@ def run(args):
         before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
         for label, (ge, gw) in points.items():
             for seed in seeds:
-                row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]))
+                row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]),
+                                     sham_control=not getattr(args, "no_sham_control", False))
                 if "data" in row:
                     examples[label] = row.pop("data")
                 row["label"] = label
@@ -558,17 +597,24 @@ def run(args):
                   "control A,C); overlap_gain = rise associated - rise control; n_recruited_combined: members of "
                   "the assembly of the combined pattern A+B after that were in neither A's nor B's before; "
                   "n_recruited_combined_control: the same for A+C (never co-presented); net_recruited_combined = "
-                  "their difference; n_recruited (net_recruited): the same count for neurons joining A's or B's "
-                  "assembly (minus A's or C's); n_pair_coding: in exactly one of A, B before and in both after. "
+                  "their difference; *_sham: the same measures in the sham twin (same seed, association left out; "
+                  "sham_before_identical: fraction of seeds whose twin had the same assemblies before); "
+                  "net_recruited_twin = n_recruited_combined - n_recruited_combined_sham, overlap_rise_twin = "
+                  "shared_AB_after - shared_AB_after_sham; n_recruited (net_recruited): the same count for "
+                  "neurons joining A's or B's assembly (minus A's or C's); n_pair_coding: in exactly one of A, B "
+                  "before and in both after. "
                   "Targets (regime_targets): overlap regime: rise of shared A,B > 0 and >= 2x the rise of shared "
-                  "A,C, and net_recruited_combined < overlap_gain; recruitment regime: |shared A,B - shared A,C| "
-                  "after <= max(2, 10% of the mean size of A, B) and net_recruited_combined > max(overlap_gain, 0). "
+                  "A,C, and recruited < overlap_gain; recruitment regime: |shared A,B - shared A,C| after <= "
+                  "max(2, 10% of the mean size of A, B) and recruited > max(overlap effect, 0), where recruited is "
+                  "net_recruited_twin and the overlap effect overlap_rise_twin with the sham twin, else "
+                  "net_recruited_combined and overlap_gain. "
                   "Weights in the tables are in units of their initial mean (gamma_w times the base mean). "
                   "wall_seconds_per_simulated_second: binary run time over simulated time."),
     }
     write_summary(run_dir, summary)
     cols = ["label", "seed", "size_A_before", "size_B_before", "shared_AB_before", "shared_AB_after",
             "shared_AC_before", "shared_AC_after", "n_recruited_combined", "n_recruited_combined_control",
+            *[c for c in ("n_recruited_combined_sham", "net_recruited_twin") if c in table],
             "n_recruited", "n_pair_coding",
             "rate_noise_1_hz", "wall_seconds"]
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
@@ -580,36 +626,46 @@ def regime_targets(label, mean):
     """The issue's targets, evaluated on the mean measures (over seeds) of one regime.
 
     Recruitment is counted into the combination (:func:`~brian2learn.analysis.assemblies.recruited_into_combination`):
-    ``net_recruited_combined`` is the number of members of the assembly of the combined pattern A+B after the
-    association that answered neither A nor B before, minus the same count for the never co-presented control
-    pair (A+C; what a combination evokes, and membership turnover, without learning). Pokorny et al. describe the
-    recruitment data as "the assemblies themselves remain largely unchanged and new assemblies emerge as neural
-    codes for associated memory items", so recruited neurons code the association, not A or B alone; neurons
-    that join A's or B's assembly (``net_recruited``) are reported too.
+    members of the assembly of the combined pattern A+B after the association that answered neither A nor B
+    before. Pokorny et al. describe the recruitment data as "the assemblies themselves remain largely unchanged
+    and new assemblies emerge as neural codes for associated memory items", so recruited neurons code the
+    association, not A or B alone; neurons that join A's or B's assembly (``net_recruited``) are reported too.
+    About 20 neurons per combination and run are new in the second test block without any association
+    (membership turnover under ongoing plasticity and noise), so the count is taken against a control:
+
+    - with the sham twin (:func:`evaluate_point` with ``sham_control``, the default of the study):
+      ``net_recruited_twin``, the count minus the same count of the same run without the association, and the
+      association's effect on the overlap ``overlap_rise_twin`` (shared A,B after, minus the twin's);
+    - without it: ``net_recruited_combined``, the count minus that of the never co-presented control pair
+      (A+C), and the overlap gain.
 
     ``overlap``: the rise of the associated pair's shared neurons over the association is positive and at least
-    twice the control pair's rise, while the association recruits few neurons: ``net_recruited_combined`` stays
-    below the overlap gain. Whether the overlap *after* the association is at least twice the
-    control pair's (shared neurons or Jaccard) is reported in ``targets_info`` but not required: neurons that
-    respond to every pattern make the overlap before the association large for both pairs.
+    twice the control pair's rise, while the association recruits few neurons (recruitment below the overlap
+    gain). Whether the overlap *after* the association is at least twice the control pair's (shared neurons or
+    Jaccard) is reported in ``targets_info`` but not required: neurons that respond to every pattern make the
+    overlap before the association large for both pairs.
     ``recruitment``: the associated pair's shared neurons after the association stay within
-    ``max(2, 10 % of the mean size of A and B)`` of the control pair's, and ``net_recruited_combined`` is positive
-    and larger than the overlap gain (rise of the associated pair minus rise of the control pair).
-    Returns ``{"targets": {criterion: bool}, "targets_met": bool}`` (empty dict for other labels).
+    ``max(2, 10 % of the mean size of A and B)`` of the control pair's, and the recruitment is positive and
+    larger than the association's effect on the overlap.
+    Returns ``{"targets": {criterion: bool}, "targets_met": bool, "targets_info": {...}}`` (empty dict for
+    other labels).
     """
     shared_as, shared_ctl = mean["shared_AB_after"], mean["shared_AC_after"]
     j_as, j_ctl = mean["jaccard_AB_after"], mean["jaccard_AC_after"]
-    gain, net = mean["overlap_gain"], mean["net_recruited_combined"]
     rise_as, rise_ctl = mean["overlap_rise_associated"], mean["overlap_rise_control"]
+    twin = "net_recruited_twin" in mean
+    recruited = mean["net_recruited_twin"] if twin else mean["net_recruited_combined"]
+    overlap_effect = mean["overlap_rise_twin"] if twin else mean["overlap_gain"]
+    info = {"recruitment_control": "sham twin" if twin else "control pair A+C", "recruited": recruited,
+            "overlap_effect": overlap_effect}
     if label == "overlap":
         crit = {"overlap_rise_at_least_twice_control": bool(rise_as > 0 and rise_as >= 2 * max(rise_ctl, 0.0)),
-                "few_recruited": bool(net < gain)}
-        info = {"overlap_after_at_least_twice_control": bool(shared_as >= 2 * shared_ctl or j_as >= 2 * j_ctl)}
+                "few_recruited": bool(recruited < mean["overlap_gain"])}
+        info["overlap_after_at_least_twice_control"] = bool(shared_as >= 2 * shared_ctl or j_as >= 2 * j_ctl)
     elif label == "recruitment":
-        margin = max(2.0, 0.1 * (mean["size_A_after"] + mean["size_B_after"]) / 2)
-        crit = {"overlap_within_margin_of_control": bool(abs(shared_as - shared_ctl) <= margin),
-                "recruited_more_than_overlap_rise": bool(net > max(gain, 0.0))}
-        info = {"margin": margin}
+        info["margin"] = max(2.0, 0.1 * (mean["size_A_after"] + mean["size_B_after"]) / 2)
+        crit = {"overlap_within_margin_of_control": bool(abs(shared_as - shared_ctl) <= info["margin"]),
+                "recruited_more_than_overlap_rise": bool(recruited > max(overlap_effect, 0.0))}
     else:
         return {}
     return {"targets": crit, "targets_met": bool(all(crit.values())), "targets_info": info}
@@ -623,6 +679,8 @@ def _progress(label, row):
           f"pair-coding {row['n_pair_coding']} |A+B| {row['size_A+B_before']}->{row['size_A+B_after']} "
           f"|A+C| {row['size_A+C_before']}->{row['size_A+C_after']} into A+B {row['n_recruited_combined']} "
           f"(into A+C {row['n_recruited_combined_control']}) "
+          + (f"sham twin: into A+B {row['n_recruited_combined_sham']} |A&B| {row['shared_AB_after_sham']} "
+             if "net_recruited_twin" in row else "") +
           f"noise rate {row['rate_noise_1_hz']:.1f} Hz ({row['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
 
 

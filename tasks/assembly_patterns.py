@@ -202,14 +202,22 @@ def protocol_schedule(protocol=None, seed=0):
     return pd.DataFrame(phases), pd.DataFrame(rows, columns=["phase", "onset", "pattern"])
 
 
-def render_schedule(phases, presentations, pattern_duration, bin_dt=0.01):
+def render_schedule(phases, presentations, pattern_duration, bin_dt=0.01, silent_phases=()):
     """0/1 arrays on a grid of ``bin_dt`` seconds: activity of each pattern (n_bins, 3) and plasticity (n_bins,).
 
     A presentation occupies the bins whose start lies in ``[onset, onset + pattern_duration)`` (onsets
-    are rounded to the grid); a combined pattern such as ``"A+B"`` activates A and B.
+    are rounded to the grid); a combined pattern such as ``"A+B"`` activates A and B. The presentations of
+    the phases named in ``silent_phases`` are left out (the input stays at background; the phases keep their
+    timing and plasticity): ``silent_phases=("association",)`` is the sham twin of a run, the same run without
+    the association.
     """
     if not bin_dt > 0:
         raise ValueError(f"'bin_dt' must be positive, got {bin_dt!r}")
+    unknown = set(silent_phases) - set(phases["phase"])
+    if isinstance(silent_phases, str) or unknown:
+        raise ValueError(f"'silent_phases' must be a sequence of phase names of the schedule "
+                         f"({', '.join(phases['phase'])}), got {silent_phases!r}")
+    presentations = presentations[~presentations["phase"].isin(list(silent_phases))]
     total = float(phases["end"].max())
     n_bins = int(np.ceil(total / bin_dt - 1e-9))
     active = np.zeros((n_bins, len(PATTERNS)))

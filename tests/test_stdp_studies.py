@@ -78,6 +78,24 @@ def test_rendered_schedule_and_input_rates():
     assert members.sum(axis=1).tolist() == [40, 40, 40] and members.sum(axis=0).max() == 1  # disjoint
     r = patterns.rates(["A", "B"])
     assert np.sum(r == 40.0) == 80 and np.sum(r == 3.0) == 120
+
+
+def test_sham_schedule_leaves_out_only_the_association():
+    phases, pres = ap.protocol_schedule(PROTOCOL, seed=2)
+    activity, plastic = ap.render_schedule(phases, pres, 0.1, bin_dt=0.01)
+    sham, sham_plastic = ap.render_schedule(phases, pres, 0.1, bin_dt=0.01, silent_phases=("association",))
+    assoc = phases[phases["phase"] == "association"].iloc[0]
+    first, last = int(round(assoc["start"] / 0.01)), int(round(assoc["end"] / 0.01))
+    # the association shows A+B n_association times for 10 bins each; the sham twin shows nothing there
+    assert activity[first:last].sum(axis=0).tolist() == [10 * PROTOCOL["n_association"]] * 2 + [0]
+    assert sham[first:last].sum() == 0
+    np.testing.assert_array_equal(np.delete(sham, np.s_[first:last], axis=0),
+                                  np.delete(activity, np.s_[first:last], axis=0))
+    np.testing.assert_array_equal(sham_plastic, plastic)  # learning stays on during the silent association
+    with pytest.raises(ValueError, match="silent_phases"):
+        ap.render_schedule(phases, pres, 0.1, silent_phases=("assoc",))
+    with pytest.raises(ValueError, match="silent_phases"):
+        ap.render_schedule(phases, pres, 0.1, silent_phases="association")
     with pytest.raises(ValueError, match="n_active"):
         ap.InputPatterns(n_channels=100, n_active=40)
     with pytest.raises(ValueError, match="unknown protocol"):
@@ -96,8 +114,22 @@ def test_assembly_network_encodes_patterns_and_freezes_weights_when_learning_is_
                 "n_association": 1, "gap_range": (0.3, 0.6), "noise_3": 0.3}
     config = sa.AssemblyConfig(network=network, protocol=protocol, inputs={**sa.INPUTS, "n_active": 20})
     runner = sa.make_runner(config, device="runtime")
-    result = sa.evaluate_point(runner, config, 1.0, 1.0, seed=4, keep=True)
+    result = sa.evaluate_point(runner, config, 1.0, 1.0, seed=4, keep=True, sham_control=True)
     data = result["data"]
+    # the sham twin (same seed, association left out) spikes exactly as the run until the association starts,
+    # and differently afterwards
+    sham, phases = data["sham"], data["phases"]
+    t_assoc = float(phases.loc[phases["phase"] == "association", "start"].iloc[0])
+    for key in ("t", "i"):
+        np.testing.assert_array_equal(sham[key][sham["t"] < t_assoc], data[key][data["t"] < t_assoc])
+    late, sham_late = data["t"] >= t_assoc, sham["t"] >= t_assoc
+    assert late.sum() != sham_late.sum() or not np.array_equal(data["i"][late], sham["i"][sham_late])
+    assert result["sham_before_identical"] == 1.0
+    recruited = {name: len(asm.recruited_into_combination(d["before"], d["after"], ("A", "B")))
+                 for name, d in (("run", data), ("sham", sham))}
+    assert result["net_recruited_twin"] == recruited["run"] - recruited["sham"]
+    assert result["overlap_rise_twin"] == (len(set(data["after"]["A"]) & set(data["after"]["B"]))
+                                           - len(set(sham["after"]["A"]) & set(sham["after"]["B"])))
     t, i = data["t"], data["i"]
     pres = data["presentations"]
     after = pres[pres["phase"] == "test_after"]
@@ -139,6 +171,14 @@ def test_regime_targets_count_recruitment_into_the_combination():
     assert study.regime_targets("overlap", overlap)["targets_met"] and study.classify_regime(overlap) == "overlap"
     assert not study.regime_targets("overlap", {**overlap, "net_recruited_combined": 7})["targets_met"]
     assert study.classify_regime(base) == "recruitment" and study.regime_targets("other", base) == {}
+    # with the sham twin, recruitment is counted against the same run without the association instead
+    twin = {**base, "net_recruited_twin": 0, "overlap_rise_twin": 0}
+    assert not study.regime_targets("recruitment", twin)["targets_met"]
+    assert study.regime_targets("recruitment", twin)["targets_info"]["recruitment_control"] == "sham twin"
+    assert study.regime_targets("recruitment", {**twin, "net_recruited_twin": 3})["targets_met"]
+    assert not study.regime_targets("recruitment", {**twin, "net_recruited_twin": 3, "overlap_rise_twin": 4})[
+        "targets_met"]
+    assert study.classify_regime({**overlap, "net_recruited_twin": 7, "overlap_rise_twin": 6}) == "neither"
 
 
 def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
