@@ -96,6 +96,7 @@ DESCRIPTION = "STDP forms and associates memory assemblies: overlap vs recruitme
 
 DEVICES = ("cpp_standalone", "runtime")
 
+DEFAULT_SLIDING_RATE = "2"  # Hz, reference rate of the sliding threshold (--sliding-threshold)
 #: Network structure and static weights (mV: peak PSP).
 NETWORK = {
     "n_exc": 432,  # excitatory neurons (Pokorny et al.)
@@ -119,9 +120,10 @@ NETWORK = {
     "sigma_b": 1.0,  # mV, neuron-specific excitability spread
     "b_inh": -6.0,  # mV, offset of I neurons (theta 0 mV)
     "eta": 0.5,  # scale of the triplet amplitudes (weights in units of their initial mean)
-    "in_fixed_degree": False,  # input -> E: exactly round(p_in n_in) channels per E neuron instead of Bernoulli(p_in)
+    "in_fixed_degree": True,  # input -> E: exactly round(p_in n_in) channels per E neuron (False: Bernoulli(p_in))
     "stdp_rule": "visual-minimal",  # triplet parameter set (plasticity.stdp.TRIPLET_PARAMETER_SETS; choice)
-    "sliding_threshold": None,  # None, or overrides of plasticity.stdp.SLIDING_THRESHOLD (BCM-like; choice)
+    # overrides of plasticity.stdp.SLIDING_THRESHOLD (BCM-like), None: off (choice)
+    "sliding_threshold": {"rho_0": float(DEFAULT_SLIDING_RATE) * b2.Hz},
     "stp_ee": False,  # Tsodyks-Markram depression on E->E (Gupta et al. 2000 'EE' UDF; the paper has STP, choice: off)
     "stp_reference_rate": 2.0 * b2.Hz,  # rate at which the mean E->E efficacy with STP equals the static weight
     "structure_seed": 12345,  # seed of the connectivity graph
@@ -137,7 +139,7 @@ MODES = {
                            "noise_3": 5.0}, "eta": 1.5},
 }
 #: (gamma_exc, gamma_w) of the two regimes reported by default.
-REGIMES = {"overlap": (1.0, 1.0), "recruitment": (0.5, 0.7)}
+REGIMES = {"overlap": (0.5, 0.7), "recruitment": (0.5, 1.6)}
 PHASE_GRID = {"gamma_exc": (0.5, 0.75, 1.0, 1.25, 1.5), "gamma_w": (0.5, 0.7, 1.0, 1.3, 1.6)}
 
 
@@ -463,11 +465,12 @@ def add_arguments(parser):
     parser.add_argument("--stdp-rule", default="visual-minimal",
                         help="triplet parameter set of Pfister & Gerstner (2006): "
                              f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)} (default visual-minimal)")
-    parser.add_argument("--in-fixed-degree", action="store_true",
-                        help="every E neuron gets the same number of input channels (default: Bernoulli(p_in))")
-    parser.add_argument("--sliding-threshold", type=float, default=None, metavar="RHO0_HZ",
-                        help="BCM-like sliding threshold of the triplet rule with reference rate RHO0_HZ (Hz; "
-                             "averaging time 30 s); off by default")
+    parser.add_argument("--bernoulli-in-degree", action="store_true",
+                        help="draw every input -> E synapse with probability p_in (default: every E neuron gets the "
+                             "same number of distinct input channels)")
+    parser.add_argument("--sliding-threshold", default=DEFAULT_SLIDING_RATE, metavar="RHO0_HZ|off",
+                        help="reference rate (Hz) of the BCM-like sliding threshold of the triplet rule (averaging "
+                             f"time 30 s), or 'off' (default {DEFAULT_SLIDING_RATE})")
     parser.add_argument("--no-sham-control", action="store_true",
                         help="skip the sham twin of every run (the same seed without the association; it halves the "
                              "run time, and recruitment is then measured against the control pair A+C only)")
@@ -478,9 +481,7 @@ def add_arguments(parser):
 def _check_args(args):
     if args.device not in DEVICES:
         raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    rho_0 = getattr(args, "sliding_threshold", None)
-    if rho_0 is not None and not (np.isfinite(rho_0) and rho_0 > 0):
-        raise ValueError(f"'--sliding-threshold' must be a positive rate in Hz, got {rho_0!r}")
+    _sliding_rate(args)
     rule = getattr(args, "stdp_rule", "visual-minimal")
     if rule not in stdp.TRIPLET_PARAMETER_SETS:
         raise ValueError(f"unknown triplet parameter set {rule!r} for '--stdp-rule'; allowed: "
@@ -499,6 +500,20 @@ def _check_args(args):
         raise ValueError(f"'--gamma-exc' must be finite, got {args.gamma_exc!r}")
 
 
+def _sliding_rate(args):
+    """The sliding threshold's reference rate in Hz from ``--sliding-threshold``, or None for ``off``."""
+    text = str(getattr(args, "sliding_threshold", DEFAULT_SLIDING_RATE)).strip()
+    if text.lower() == "off":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(f"'--sliding-threshold' must be a positive rate in Hz or 'off', got {text!r}")
+    return rate
+
+
 def _default_seeds(seed, quick):
     """Seeds of a run without ``--seeds`` (also those of every phase-diagram point): quick 1, full 3."""
     return [seed] if quick else [seed, seed + 1, seed + 2]
@@ -510,8 +525,9 @@ def _point_options(args):
     options = {"device": args.device, "quick": "true" if args.quick else None,
                "stp-ee": "true" if getattr(args, "stp_ee", False) else None,
                "stdp-rule": rule if rule != "visual-minimal" else None,
-               "in-fixed-degree": "true" if getattr(args, "in_fixed_degree", False) else None,
-               "sliding-threshold": getattr(args, "sliding_threshold", None),
+               "bernoulli-in-degree": "true" if getattr(args, "bernoulli_in_degree", False) else None,
+               "sliding-threshold": (None if _sliding_rate(args) == float(DEFAULT_SLIDING_RATE)
+                                     else str(args.sliding_threshold)),
                "no-sham-control": "true" if getattr(args, "no_sham_control", False) else None}
     return {name: value for name, value in options.items() if value is not None}
 
@@ -520,10 +536,10 @@ def run(args):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
     _check_args(args)
     mode = "quick" if args.quick else "full"
-    rho_0 = getattr(args, "sliding_threshold", None)
+    rho_0 = _sliding_rate(args)
     network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False)),
                "stdp_rule": getattr(args, "stdp_rule", "visual-minimal"),
-               "in_fixed_degree": bool(getattr(args, "in_fixed_degree", False)),
+               "in_fixed_degree": not getattr(args, "bernoulli_in_degree", False),
                "sliding_threshold": None if rho_0 is None else {"rho_0": rho_0 * b2.Hz}}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
     seeds = args.seeds if args.seeds is not None else _default_seeds(args.seed, args.quick)

@@ -131,6 +131,7 @@ def test_cli_lists_studies():
     (("run", "eprop-evidence", "--max-iterations", "0"), "'--max-iterations' must be a positive integer"),
     (("run", "stdp-assemblies", "--stdp-rule", "cortex"), "'--stdp-rule'; allowed: visual-minimal"),
     (("run", "stdp-assemblies", "--sliding-threshold", "0"), "'--sliding-threshold' must be a positive rate"),
+    (("run", "stdp-assemblies", "--sliding-threshold", "none"), "positive rate in Hz or 'off', got 'none'"),
 ])
 def test_cli_errors_are_one_line_with_status_2(args, expected, tmp_path):
     out = ["--out", str(tmp_path)] if len(args) > 1 and args[1].startswith(("eprop", "stdp")) else []

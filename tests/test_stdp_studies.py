@@ -205,14 +205,14 @@ def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
 def test_fixed_input_in_degree_gives_every_neuron_the_same_number_of_distinct_channels():
     from brian2learn.studies import stdp_assemblies as sa
 
-    network = {**sa.NETWORK, "in_fixed_degree": True}
+    network = sa.NETWORK  # the default: fixed in-degree
     i, j = sa.connectivity(sa.AssemblyConfig(network=network))["in"]
     k = round(network["p_in"] * network["n_in"])
     assert np.all(np.bincount(j, minlength=network["n_exc"]) == k)
     assert len(set(zip(i.tolist(), j.tolist()))) == len(i)  # no channel twice onto one neuron
     assert i.min() >= 0 and i.max() < network["n_in"]
-    bernoulli_i, bernoulli_j = sa.connectivity(sa.AssemblyConfig())["in"]
-    assert np.bincount(bernoulli_j).std() > 1  # the default draws Bernoulli(p_in) per pair
+    bernoulli_i, bernoulli_j = sa.connectivity(sa.AssemblyConfig(network={**network, "in_fixed_degree": False}))["in"]
+    assert np.bincount(bernoulli_j).std() > 1  # Bernoulli(p_in) per pair
 
 
 def test_phase_diagram_points_repeat_the_options_of_the_run_that_are_not_at_default():
@@ -222,6 +222,9 @@ def test_phase_diagram_points_repeat_the_options_of_the_run_that_are_not_at_defa
     sa.add_arguments(parser)
     assert sa._point_options(parser.parse_args([])) == {"device": "cpp_standalone"}
     options = sa._point_options(parser.parse_args(["--quick", "--device", "runtime", "--stdp-rule", "hippocampal-full",
-                                                   "--in-fixed-degree", "--sliding-threshold", "2", "--seed", "4"]))
+                                                   "--bernoulli-in-degree", "--sliding-threshold", "1.5", "--seed", "4",
+                                                   "--no-sham-control"]))
     assert options == {"device": "runtime", "quick": "true", "stdp-rule": "hippocampal-full",
-                       "in-fixed-degree": "true", "sliding-threshold": 2.0}
+                       "bernoulli-in-degree": "true", "sliding-threshold": "1.5", "no-sham-control": "true"}
+    assert sa._point_options(parser.parse_args(["--sliding-threshold", "2.0"])) == {"device": "cpp_standalone"}
+    assert sa._point_options(parser.parse_args(["--sliding-threshold", "off"]))["sliding-threshold"] == "off"
