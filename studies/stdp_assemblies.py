@@ -14,13 +14,15 @@ Network (the paper's sizes; details that could not be checked against the paper 
   network (each 0.25 of ``gamma_exc`` multiplies resting rates by ``exp(0.25 b_gen/delta_u)``); I neurons have a
   fixed offset (*choice*).
 - 200 Poisson input channels (:mod:`brian2learn.tasks.assembly_patterns`).
-- Random connectivity with fixed probabilities, drawn once with numpy (*choice*: the paper places the
-  neurons on a 3-d grid with distance-dependent connection probabilities and delays, left out here). With
-  ``in_fixed_degree`` (``--in-fixed-degree``) every E neuron instead receives the same number of input channels,
-  so that no neuron sees more of every pattern than another (with Bernoulli draws the neurons with the most
-  channels come to answer all patterns).
-- Optional BCM-like sliding threshold of the triplet rule (``sliding_threshold``, ``--sliding-threshold``;
-  :data:`~brian2learn.plasticity.stdp.SLIDING_THRESHOLD`, *choice*, off by default).
+- Random connectivity, drawn once with numpy (*choice*: the paper places the neurons on a 3-d grid with
+  distance-dependent connection probabilities and delays, left out here). Every E neuron receives the same
+  number ``round(p_in n_in)`` of distinct input channels (``in_fixed_degree``, *choice*), so that no neuron
+  sees more of every pattern than another: with Bernoulli(p_in) draws (``--bernoulli-in-degree``) the neurons
+  with the most channels come to answer all patterns. The recurrent pathways are Bernoulli.
+- A BCM-like sliding threshold of the triplet rule (``sliding_threshold``, ``--sliding-threshold``, reference
+  rate 2 Hz, about the background rate; :data:`~brian2learn.plasticity.stdp.SLIDING_THRESHOLD`, *choice*):
+  pair depression grows with the square of a 30 s estimate of the postsynaptic rate, which keeps neurons that
+  fire often from taking over every assembly (``--sliding-threshold off``: the plain triplet rule).
 - Tsodyks-Markram short-term plasticity: the paper has it on all recurrent synapses; here it is an option
   for E→E (``stp_ee``, ``--stp-ee``; Gupta et al. 2000 'EE' parameters, :mod:`brian2learn.plasticity.short_term`),
   off by default (*choice*), with a gain that keeps the mean efficacy at ``stp_reference_rate`` (2 Hz, about
@@ -47,24 +49,29 @@ response >= 2 Hz); the associated pair is (A, B), the control pair (A, C).
 One ``cpp_standalone`` build serves every seed and every (gamma_exc, gamma_w): excitability offsets,
 initial weights, input channel sets, the schedule (TimedArrays) and the seed are ``run_args``. The
 connectivity graph is drawn once (``structure_seed``); the run seed varies all the rest.
-:func:`evaluate_point` is the unit of work a sweep engine can drive; :func:`phase_diagram` runs a grid
-sequentially.
+:func:`evaluate_point` is the unit of work of one point; :func:`phase_diagram` runs the grid on the sweep
+engine (:mod:`brian2learn.simulation.sweep`), one build per worker.
 
 Regimes and targets (:data:`REGIMES`, :func:`regime_targets`)
 ---------------------------------------------------------------
-Mechanism the parameters were chosen from: the triplet rule potentiates in proportion to the square of the
-postsynaptic rate, so during the co-presentation of A and B only neurons that fire strongly potentiate
-their active inputs (from A's and B's channels and from co-active E neurons). With a more excitable network
-and stronger initial weights (``overlap``: gamma_exc 1, gamma_w 1) the members of A's assembly fire strongly
-during A+B, B's channels onto them potentiate and they come to respond to B: the overlap of A and B rises
-well above that of the never co-presented control pair A, C. With a less excitable network and weaker
-weights (``recruitment`` candidate: gamma_exc 0.5, gamma_w 0.7) the co-presentation should instead drive
-neurons that respond to neither pattern alone, and these should come to code the combination A+B (the test
-blocks show A, B, C and the combined patterns A+B and A+C). In this network the second effect was not found:
-weakly driven neurons fire too little during A+B for the rate-squared potentiation to beat pair depression, so
-they lose rather than gain input weight (assemblies, those of A+B included, shrink; see the report in
-``summary.json``, ``targets_met``). Recruitment is measured beyond what a combination evokes without learning:
-``net_recruited_combined`` subtracts the neurons new in the control combination A+C.
+The test blocks show A, B, C and the combined patterns A+B and A+C. Between the two test blocks about 20
+neurons per combination become new members without any association (membership turnover under ongoing
+plasticity and noise), as many as the association could recruit. So every run has a *sham twin*
+(:func:`evaluate_point`, ``sham_control``): the same seed with the association left out. The two draw the same
+random numbers and are identical up to the association; what differs afterwards is the association's doing.
+Recruitment is then the number of new members of A+B (members after that answered neither A nor B before)
+beyond the twin's, ``net_recruited_twin``; the association's effect on the overlap is ``overlap_rise_twin``.
+
+Both regimes appear at low excitability (gamma_exc 0.5) and are chosen by the initial weight scale (found with
+five-seed twin-controlled checks of points of the phase diagram; which (gamma_exc, gamma_w) the paper used
+could not be checked). With weak initial weights (``overlap``: gamma_w 0.7) members of A's assembly come to
+respond to B and vice versa (pair coding): the shared A,B members rise above the twin's and above the never
+co-presented A, C. With strong initial weights (``recruitment``: gamma_w 1.6) the shared members stay where
+they were, and the assembly of A+B gains neurons that answered neither A nor B. Measured mechanism of the
+latter (seed 1): not Hebbian growth onto the new members (their input and E→E weights end 0.01 of the initial
+mean *below* the twin's), but redistribution: the association lowers the response of the old A and B members
+(to A+B 17.3 against 20.0 Hz in the twin, to A 23.3 against 28.0 Hz) and the new members pick up (11.5 against
+8.2 Hz), the population response to A+B staying about the same (6.6 against 6.9 Hz).
 
 Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
 [--seeds ...] [--phase-diagram]``.
@@ -593,7 +600,8 @@ def run(args):
         members = [{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
                    for p, ns in data[ph].items() for n in ns]
         pd.DataFrame(members).to_parquet(os.path.join(run_dir, f"assemblies_{label}.parquet"), index=False)
-    simulated = float(table["simulated_seconds"].sum())  # the grid's points report their own timings
+    # every binary run (sham twins included) simulates the whole protocol; the grid's points report their own
+    simulated = float(table["simulated_seconds"].iloc[0]) * n_runs if len(table) else 0.0
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "device": args.device, "seeds": seeds,
         "simulated_seconds_per_run": duration, "regimes": regimes,
@@ -757,12 +765,21 @@ def _figure_regimes(run_dir, table, examples):
     return save_figure(fig, run_dir, "assemblies.png")
 
 
-def plot_phase_diagram(grid, value, axes=None, title=None):
-    """Heat map of ``value`` over gamma_exc (rows) x gamma_w (columns); returns the Axes."""
+def plot_phase_diagram(grid, value, axes=None, title=None, labels=None):
+    """Heat map of ``value`` over gamma_exc (rows) x gamma_w (columns); returns the Axes.
+
+    ``labels``: a column of ``grid`` whose first letter is written in each cell (e.g. ``"regime"``).
+    """
     if axes is None:
         _, axes = plt.subplots()
     table = grid.pivot_table(index="gamma_exc", columns="gamma_w", values=value, aggfunc="mean")
     image = axes.imshow(table.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    if labels is not None:
+        rows, cols = list(table.index), list(table.columns)
+        for _, point in grid.iterrows():
+            if point["gamma_exc"] in rows and point["gamma_w"] in cols:
+                axes.text(cols.index(point["gamma_w"]), rows.index(point["gamma_exc"]),
+                          str(point[labels])[:1].upper(), ha="center", va="center", color="white")
     axes.set_xticks(range(len(table.columns)))
     axes.set_xticklabels([f"{v:g}" for v in table.columns])
     axes.set_yticks(range(len(table.index)))
@@ -776,9 +793,16 @@ def plot_phase_diagram(grid, value, axes=None, title=None):
 
 def _figure_phase_diagram(run_dir, grid):
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    plot_phase_diagram(grid, "overlap_gain", axes=axes[0], title="overlap gain (rise A,B - rise A,C)")
-    plot_phase_diagram(grid, "net_recruited_combined", axes=axes[1],
-                       title="net recruited into A+B (minus control A+C)")
+    if "net_recruited_twin" in grid:
+        plot_phase_diagram(grid, "overlap_rise_twin", axes=axes[0], labels="regime",
+                           title="shared A,B after, minus the sham twin's")
+        plot_phase_diagram(grid, "net_recruited_twin", axes=axes[1], labels="regime",
+                           title="recruited into A+B, minus the sham twin's")
+    else:
+        plot_phase_diagram(grid, "overlap_gain", axes=axes[0], labels="regime",
+                           title="overlap gain (rise A,B - rise A,C)")
+        plot_phase_diagram(grid, "net_recruited_combined", axes=axes[1], labels="regime",
+                           title="net recruited into A+B (minus control A+C)")
     plot_phase_diagram(grid, "rate_noise_1_hz", axes=axes[2], title="E rate in the first noise phase (Hz)")
     return save_figure(fig, run_dir, "phase_diagram.png")
 
