@@ -310,16 +310,15 @@ def triplet_stdp_equations(effect="", gate="1", extra_model="", sliding=None, **
     overrides (``{}`` for the defaults): pair depression ``A2_minus (rbar/rho_0)**2`` with the slow rate
     estimate ``rbar`` (set its initial value with :func:`triplet_stdp_synapses`, which starts it at ``rho_0``).
     """
-    params = triplet_stdp_params(**overrides)
-    if sliding is None:
-        return {"model": TRIPLET_MODEL + extra_model,
-                "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate, pair_depression="A2_minus"),
-                "on_post": TRIPLET_ON_POST.format(gate=gate), "namespace": dict(params)}
-    slide = sliding_threshold_params(**sliding)
-    return {"model": TRIPLET_MODEL + SLIDING_MODEL + extra_model,
-            "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate, pair_depression="A2_minus*(rbar/rho_0)**2"),
-            "on_post": TRIPLET_ON_POST.format(gate=gate) + "rbar += 1/tau_bar\n",
-            "namespace": {**params, **slide}}
+    namespace = dict(triplet_stdp_params(**overrides))
+    model, pair_depression, rate_update = TRIPLET_MODEL, "A2_minus", ""
+    if sliding is not None:
+        namespace.update(sliding_threshold_params(**sliding))
+        model += SLIDING_MODEL
+        pair_depression, rate_update = "A2_minus*(rbar/rho_0)**2", "rbar += 1/tau_bar\n"
+    return {"model": model + extra_model,
+            "on_pre": TRIPLET_ON_PRE.format(effect=effect, gate=gate, pair_depression=pair_depression),
+            "on_post": TRIPLET_ON_POST.format(gate=gate) + rate_update, "namespace": namespace}
 
 
 def _build(source, target, code, i, j, w, name, delay, dt, extra_namespace):

@@ -162,6 +162,10 @@ class AssemblyConfig:
     def schedule(self, seed):
         return ap.protocol_schedule(self.protocol, seed=seed)
 
+    def pattern_duration(self):
+        """Duration of one presentation, seconds."""
+        return {**ap.POKORNY2020_PROTOCOL, **self.protocol}["pattern_duration"]
+
     def timing(self):
         """Total duration and the time of the weight snapshot (end of the first test block), seconds."""
         phases, _ = self.schedule(0)
@@ -274,12 +278,8 @@ class AssemblyNetwork:
         return {"activity": self.activity, "plastic": self.plastic}
 
 
-def initial_values(config, conn, gamma_exc, gamma_w, seed, silent_phases=()):
-    """run_args of one point: excitability offsets, initial weights, pattern channels, seed; and the schedule.
-
-    ``silent_phases`` (e.g. ``("association",)``) leaves the presentations of those phases out of the schedule
-    (:func:`~brian2learn.tasks.assembly_patterns.render_schedule`); everything else is the same.
-    """
+def initial_values(config, conn, gamma_exc, gamma_w, seed):
+    """run_args of one point: excitability offsets, initial weights, pattern channels, seed; and the schedule."""
     net = config.network
     rng = np.random.default_rng([seed, 7919])
     b = sn.excitability_offsets(net["n_exc"], gamma_exc, net["b_gen"] * b2.mV, net["sigma_b"] * b2.mV, rng)
@@ -294,9 +294,7 @@ def initial_values(config, conn, gamma_exc, gamma_w, seed, silent_phases=()):
     patterns = ap.InputPatterns(n_channels=net["n_in"], seed=seed, **config.inputs)
     membership = patterns.membership()
     phases, presentations = config.schedule(seed)
-    pattern_duration = ap.POKORNY2020_PROTOCOL["pattern_duration"] if "pattern_duration" not in config.protocol \
-        else config.protocol["pattern_duration"]
-    activity, plastic = ap.render_schedule(phases, presentations, pattern_duration, BIN_DT, silent_phases)
+    activity, plastic = ap.render_schedule(phases, presentations, config.pattern_duration(), BIN_DT)
     values = {"seed": int(seed), "b_exc": b, "w_in": w_in, "w_ee": w_ee,
               "unit_in": np.full(net["n_in"], gamma_w * net["w_in"]),
               "unit_ee": np.full(net["n_exc"], gamma_w * net["w_ee"]), "m_A": membership[0], "m_B": membership[1],
@@ -397,10 +395,11 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
                           "presentations": presentations, "w_ee_before": w_ee_before, "w_ee_after": w_ee_final,
                           "conn_ee": conn["ee"]}
     if sham_control:
-        # everything read from the first run above: the runner's model now runs again
-        _, sham_stimuli, _, _ = initial_values(config, conn, gamma_exc, gamma_w, seed, silent_phases=("association",))
-        sham_t, sham_i, sham_before, sham_after = _test_assemblies(runner.run(values, sham_stimuli), presentations,
-                                                                   net["n_exc"])
+        # everything read from the first run above: the runner's model now runs again, on the same run_args
+        # and a schedule without the association's presentations
+        silent, _ = ap.render_schedule(phases, presentations, config.pattern_duration(), BIN_DT, ("association",))
+        sham_model = runner.run(values, {**stimuli, "activity": silent})
+        sham_t, sham_i, sham_before, sham_after = _test_assemblies(sham_model, presentations, net["n_exc"])
         sham = asm.association_measures(sham_before, sham_after, ap.ASSOCIATED, ap.CONTROL)
         identical = all(np.array_equal(before[p], sham_before[p]) for p in before)
         if not identical:
