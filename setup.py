@@ -7,7 +7,7 @@ The top-level folders of this repository are installed under the one import name
 
 from setuptools import setup
 
-SUBPACKAGES = ["models", "plasticity", "tasks", "simulation", "analysis", "studies"]
+SUBPACKAGES = ["simulation", "analysis", "models", "tasks", "plasticity", "training", "studies"]
 
 setup(
     name="brian2learn",

@@ -4,9 +4,9 @@ The network and trials of the study ``eprop-evidence`` (Bellec et al. 2020, Fig.
 50 LIF + 50 ALIF, 2 readouts, trials of 2250 steps), batch 32, Adam, random feedback, all in
 ``cpp_standalone``. Prints, per iteration (after the first, which includes the builds):
 
-- the single-process reference (:class:`~brian2learn.simulation.training.EpropTrainer`, one
+- the single-process reference (:class:`~brian2learn.training.eprop.EpropTrainer`, one
   run of the compiled binary per iteration, the update inside the binary);
-- :class:`~brian2learn.simulation.data_parallel.DataParallelEprop` on local clusters of K
+- :class:`~brian2learn.training.data_parallel.DataParallelEprop` on local clusters of K
   single-threaded workers (default K = 1 and 2): wall time per iteration, the slowest share's
   simulation time and whole task (drawing its trials, setting the weights, simulating), the
   exchange overhead (wall minus the slowest task: scheduling, transfer of the weights and the
@@ -30,11 +30,11 @@ import time
 import numpy as np
 
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.data_parallel import DataParallelEprop
-from brian2learn.simulation.samplers import TrialwiseSampler
-from brian2learn.simulation.training import EpropTrainer
 from brian2learn.studies import eprop_evidence
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials
+from brian2learn.training.data_parallel import DataParallelEprop
+from brian2learn.training.eprop import EpropTrainer
+from brian2learn.training.samplers import TrialwiseSampler
 
 SEED = 1  # seed of the weights, the feedback and the training trials
 

@@ -13,9 +13,9 @@ import time
 
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer
 from brian2learn.studies.eprop_pattern import LEARNING, NETWORK
 from brian2learn.tasks.pattern_generation import pattern_generation_task
+from brian2learn.training.eprop import EpropTrainer
 
 
 def measure(device, n_iterations, iterations_per_run, engine):

@@ -42,8 +42,8 @@ def _peak_rss_mb():
 def run_brian2learn(n_rec, n_iterations, threads=None):
     """Train in cpp_standalone; returns timings, losses and memory (run in a child process)."""
     from brian2learn.plasticity import eprop
-    from brian2learn.simulation.training import EpropTrainer
     from brian2learn.tasks.nest_reference import nest_sine_wave_setup
+    from brian2learn.training.eprop import EpropTrainer
 
     setup = nest_sine_wave_setup(n_rec=n_rec)
     config = eprop.EpropConfig(**setup["config"])

@@ -3,19 +3,11 @@
 Errors are reported in one line on stderr, with exit status 2 and no traceback.
 """
 
-import argparse
 import sys
 
-from brian2learn.simulation.sweep_cli import add_sweep_command, run_sweep_command
 from brian2learn.studies import STUDIES, load_study
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit with status 2."""
-
-    def error(self, message):
-        print(f"brian2learn: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from brian2learn.studies.common import OneLineParser
+from brian2learn.studies.sweep_cli import add_sweep_command, run_sweep_command
 
 
 def build_parser():

@@ -1,11 +1,20 @@
 """Helpers shared by the studies: run directories, summaries, progress lines."""
 
+import argparse
 import json
 import os
 import sys
 import time
 
 import numpy as np
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit with status 2."""
+
+    def error(self, message):
+        print(f"brian2learn: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class StudyError(RuntimeError):

@@ -28,9 +28,9 @@ import pandas as pd
 from brian2learn.analysis import plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
 from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
+from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)

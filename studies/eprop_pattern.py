@@ -22,9 +22,9 @@ import pandas as pd
 from brian2learn.analysis import energy, plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
 from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.pattern_generation import pattern_generation_task
+from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)

@@ -50,7 +50,7 @@ One ``cpp_standalone`` build serves every seed and every (gamma_exc, gamma_w): e
 initial weights, input channel sets, the schedule (TimedArrays) and the seed are ``run_args``. The
 connectivity graph is drawn once (``structure_seed``); the run seed varies all the rest.
 :func:`evaluate_point` is the unit of work of one point; :func:`phase_diagram` runs the grid on the sweep
-engine (:mod:`brian2learn.simulation.sweep`), one build per worker.
+engine (:mod:`brian2learn.studies.sweep`), one build per worker.
 
 Regimes and targets (:data:`REGIMES`, :func:`regime_targets`)
 ---------------------------------------------------------------
@@ -91,9 +91,10 @@ import pandas as pd
 from brian2learn.analysis import assemblies as asm
 from brian2learn.models import stochastic_neurons as sn
 from brian2learn.plasticity import short_term, stdp
+from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner, seed_run
-from brian2learn.simulation.sweep import build_key, reusable_build, run_sweep
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.sweep import run_sweep
 from brian2learn.tasks import assembly_patterns as ap
 
 matplotlib.use("Agg")
@@ -436,9 +437,9 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None,
 
     Every point is ``brian2learn run stdp-assemblies --gamma-exc X --gamma-w Y`` with the command-line
     ``options`` ``{name: value}`` (e.g. ``{"device": "cpp_standalone", "quick": "true"}``; see
-    :func:`_point_options`) in ``out_dir``, run by :func:`brian2learn.simulation.sweep.run_sweep` on a local
+    :func:`_point_options`) in ``out_dir``, run by :func:`brian2learn.studies.sweep.run_sweep` on a local
     cluster of ``workers`` processes (or the Dask ``scheduler``); each worker compiles once and reuses its build
-    for its points (:func:`run` builds through :func:`~brian2learn.simulation.sweep.reusable_build`).
+    for its points (:func:`run` builds through :func:`~brian2learn.simulation.dask_builds.reusable_build`).
 
     Returns a DataFrame: gamma_exc, gamma_w, the measures of each point (as :func:`evaluate_point`, mean
     over the point's seeds), its ``regime`` (:func:`classify_regime`) and ``status`` (``completed`` or why

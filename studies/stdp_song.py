@@ -33,8 +33,8 @@ import pandas as pd
 
 from brian2learn.models import conductance_lif
 from brian2learn.plasticity import stdp
+from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner, seed_run
-from brian2learn.simulation.sweep import build_key, reusable_build
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 
 matplotlib.use("Agg")

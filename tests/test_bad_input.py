@@ -10,8 +10,8 @@ import pytest
 
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION, validate_neuron_params
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError
 from brian2learn.tasks.pattern_generation import pattern_generation_task
+from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
 
 
 def config(**changes):

@@ -12,9 +12,9 @@ import pytest
 
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.data_parallel import DataParallelEprop, batch_trials, optimizer_step
-from brian2learn.simulation.samplers import TrialwiseSampler
-from brian2learn.simulation.training import EpropTrainer
+from brian2learn.training.data_parallel import DataParallelEprop, batch_trials, optimizer_step
+from brian2learn.training.eprop import EpropTrainer
+from brian2learn.training.samplers import TrialwiseSampler
 
 N_IN, N_REC, N_OUT, N_STEPS = 6, 8, 2, 80
 BATCH = 5  # split 3 + 2 over two workers
@@ -227,7 +227,7 @@ def test_bad_input(client):
 
 def test_batch_trials_follow_the_trainers_trial_order():
     """Fixed trials: trial j of a draw is sample j % n; a sampler is called once per draw with all its trials."""
-    from brian2learn.simulation.data_parallel import batch_trials
+    from brian2learn.training.data_parallel import batch_trials
 
     fixed = tuple(np.arange(3 * k).reshape(3, k).astype(float) for k in (1, 1, 1))
     got = batch_trials(("fixed", fixed), iteration=3, iterations_per_draw=2, batch_size=2, index=[0, 1])

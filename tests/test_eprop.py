@@ -6,7 +6,7 @@ import pytest
 
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION, BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer
+from brian2learn.training.eprop import EpropTrainer
 
 N_IN, N_REC, N_STEPS = 12, 8, 150
 

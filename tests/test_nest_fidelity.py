@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.training import EpropTrainer
 from brian2learn.tasks.nest_reference import nest_evidence_accumulation_setup, nest_sine_wave_setup
+from brian2learn.training.eprop import EpropTrainer
 
 NEST_SINE_WAVE_LOSSES = [101.964356999041, 103.466731126205, 103.340607074771, 103.680244037686, 104.412775748752]
 #: The first 40 losses of the same sine-wave set-up trained with NEST 3.10 (pip package

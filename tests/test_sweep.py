@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brian2learn.simulation import sweep, sweep_cli
+from brian2learn.simulation import dask_builds
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies import load_study
+from brian2learn.studies import load_study, sweep, sweep_cli
 from brian2learn.studies.common import prepare_run_dir, write_summary
 
 # -- the test-only study -------------------------------------------------------------------------------
@@ -64,13 +64,13 @@ def inputs(drive, n, seed):
 def run(args):
     run_dir = prepare_run_dir(args.out)
     current = inputs(args.drive, args.n, args.seed)
-    key = sweep.build_key(NAME, args.n)
+    key = dask_builds.build_key(NAME, args.n)
     build_dir = os.path.join(run_dir, os.pardir, os.pardir, "builds", f"pid{os.getpid()}")  # in the test's tmp_path
 
     def factory():
         return DeviceRunner(lambda: Integrators(args.n), device="cpp_standalone", directory=build_dir)
 
-    with sweep.reusable_build(key, factory) as runner:
+    with dask_builds.reusable_build(key, factory) as runner:
         model = runner.run({"I": current, "v": np.zeros(args.n)})
         v_end = np.asarray(model.group.v[:], dtype=float).copy()
     time.sleep(args.hold)
@@ -194,14 +194,14 @@ def test_worker_build_reuses_per_key_and_reusable_build_closes_outside_a_sweep()
         def close(self):
             closed.append(self.tag)
 
-    first, reused = sweep.worker_build(sweep.build_key("x", 1), lambda: Thing("a"))
-    again, reused_again = sweep.worker_build(sweep.build_key("x", 1), lambda: Thing("b"))
+    first, reused = dask_builds.worker_build(dask_builds.build_key("x", 1), lambda: Thing("a"))
+    again, reused_again = dask_builds.worker_build(dask_builds.build_key("x", 1), lambda: Thing("b"))
     assert (reused, reused_again, again is first, closed) == (False, True, True, [])
-    other, reused_other = sweep.worker_build(sweep.build_key("x", 2), lambda: Thing("c"))
+    other, reused_other = dask_builds.worker_build(dask_builds.build_key("x", 2), lambda: Thing("c"))
     assert (other.tag, reused_other, closed) == ("c", False, ["a"])
-    sweep._BUILDS.drop()
+    dask_builds._BUILDS.drop()
     assert closed == ["a", "c"]
-    with sweep.reusable_build(sweep.build_key("x", 1), lambda: Thing("d")) as thing:
+    with dask_builds.reusable_build(dask_builds.build_key("x", 1), lambda: Thing("d")) as thing:
         assert thing.tag == "d"
     assert closed == ["a", "c", "d"]
 

@@ -364,7 +364,7 @@ class EpropTrainer:
         """Set any of ``w_in``, ``w_rec``, ``w_out`` and ``B`` in synapse order (as in ``self.state``).
 
         For drivers that keep the weights themselves (data-parallel training,
-        :mod:`brian2learn.simulation.data_parallel`); :meth:`weights` gives them as matrices.
+        :mod:`brian2learn.training.data_parallel`); :meth:`weights` gives them as matrices.
         """
         for name, value in state.items():
             if name not in ("w_in", "w_rec", "w_out", "B"):
@@ -383,7 +383,7 @@ class EpropTrainer:
             ``in``/``rec``/``out`` -> the gradient summed over the trials, in synapse order (the
             networks' ``grad`` variables), and metric -> its sum over the trials. Unlike
             :meth:`gradients` nothing is averaged or reshaped, so that gradients of several
-            processes can be added (:mod:`brian2learn.simulation.data_parallel`).
+            processes can be added (:mod:`brian2learn.training.data_parallel`).
         """
         arrays = check_task_arrays(trials, self.config)
         if arrays[0].shape[0] != self.n_trials:

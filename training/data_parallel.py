@@ -16,9 +16,9 @@ trials of a batch split into shares :math:`S_1, \\dots, S_K`,
 
 where :math:`\\partial E_n / \\partial W` is the e-prop estimate of trial ``n`` (task and
 firing-rate regularization terms, :mod:`brian2learn.plasticity.eprop`). Worker ``k`` keeps one
-compiled network for its share (an :class:`~brian2learn.simulation.training.EpropTrainer` with
+compiled network for its share (an :class:`~brian2learn.training.eprop.EpropTrainer` with
 ``batch_size = |S_k|``, one build per worker, kept between iterations by
-:func:`brian2learn.simulation.sweep.worker_build`), sets the current weights
+:func:`brian2learn.simulation.dask_builds.worker_build`), sets the current weights
 (``EpropTrainer.set_learning_state``), runs its trials with learning rate 0 and returns
 :math:`G_k` (``EpropTrainer.gradient_sums``). The driver sums the :math:`G_k` in a fixed order and
 applies the optimizer of the in-binary batch-boundary operation (:func:`optimizer_step`):
@@ -35,7 +35,7 @@ applies the optimizer of the in-binary batch-boundary operation (:func:`optimize
 
 The new weights go to the workers with the next batch; the trials never travel per iteration
 (each worker draws from the task's sampler, or holds the fixed trials). A sampler whose trials are
-seeded one by one (:class:`~brian2learn.simulation.samplers.TrialwiseSampler`) lets each worker draw
+seeded one by one (:class:`~brian2learn.training.samplers.TrialwiseSampler`) lets each worker draw
 only its share; any other sampler is called for the whole batch on every worker. Per iteration
 the exchange is the weights out and ``K`` gradients back. The result equals single-process
 training on the same trials (``EpropTrainer`` with ``iterations_per_run = iterations_per_draw``)
@@ -52,8 +52,14 @@ import pandas as pd
 from distributed import Client, LocalCluster, get_worker, wait
 
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.sweep import WORKER_LOCK, build_key, prepare_client, release_worker_build, worker_build
-from brian2learn.simulation.training import EpropTrainer, TrainingDivergedError, check_task_arrays
+from brian2learn.simulation.dask_builds import (
+    WORKER_LOCK,
+    build_key,
+    prepare_client,
+    release_worker_build,
+    worker_build,
+)
+from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError, check_task_arrays
 
 SYNAPSE_GROUPS = ("in", "rec", "out")
 LEARNING_STATE = ("w_in", "w_rec", "w_out", "B")
@@ -84,7 +90,7 @@ def batch_trials(source, iteration, iterations_per_draw, batch_size, index):
     ``j % n``) or ``('sampler', sampler, token, config)``: draw ``r = iteration // iterations_per_draw``
     is ``sampler(r, iterations_per_draw * batch_size)``, kept per ``token`` while its iterations
     last (each worker calls the sampler itself, so no trials travel). A sampler with a
-    ``select(draw, n_trials, positions)`` method (:class:`~brian2learn.simulation.samplers.TrialwiseSampler`)
+    ``select(draw, n_trials, positions)`` method (:class:`~brian2learn.training.samplers.TrialwiseSampler`)
     draws only the trials asked for.
     """
     draw, within = divmod(iteration, iterations_per_draw)
@@ -208,7 +214,7 @@ class DataParallelEprop:
         Initial ``w_in`` (n_rec, n_in), ``w_rec`` (n_rec, n_rec) in volt as floats, ``w_out``
         (n_out, n_rec); the diagonal of ``w_rec`` is not connected.
     task : dict or callable
-        As for :class:`~brian2learn.simulation.training.EpropTrainer`: fixed trials (trial ``j``
+        As for :class:`~brian2learn.training.eprop.EpropTrainer`: fixed trials (trial ``j``
         of a draw uses sample ``j % n``), sent once to every worker; or a sampler
         ``task(draw, n_trials)``, deterministic in ``draw`` and picklable, which every worker
         calls itself (so that no trials travel per iteration); draw ``r`` holds the

@@ -1,4 +1,4 @@
-"""Command line of sweeps (:mod:`brian2learn.simulation.sweep`)::
+"""Command line of sweeps (:mod:`brian2learn.studies.sweep`)::
 
     brian2learn sweep STUDY --param NAME=V1,V2,... [--param ...] [--seeds N]
                       [--scheduler ADDRESS] [--workers K] [--out DIR] [--retries R]
@@ -7,7 +7,7 @@ runs ``STUDY`` over the Cartesian product of the ``--param`` values times seeds 
 Dask cluster (one worker process per core, or ``--workers K``) or on the cluster of a running
 ``dask scheduler`` at ``ADDRESS``. ``NAME`` is one of the study's own options (``trials`` or
 ``--trials``); a parameter with one value fixes that option for every point; flags take
-``true``/``false`` (``--param quick=true``). ``python -m brian2learn.simulation.sweep_cli`` is
+``true``/``false`` (``--param quick=true``). ``python -m brian2learn.studies.sweep_cli`` is
 the same command.
 
 Exit status: 0 when every point completed, 1 when some failed (see the ``error`` column of
@@ -16,6 +16,8 @@ Exit status: 0 when every point completed, 1 when some failed (see the ``error``
 
 import argparse
 import sys
+
+from brian2learn.studies.common import OneLineParser
 
 DESCRIPTION = "run a study over a grid of parameters and seeds on Dask (local cores or a cluster)"
 
@@ -66,7 +68,7 @@ def add_arguments(parser):
 def run_sweep_command(args):
     """Run the sweep of parsed ``args``; return the exit status (errors: one line on stderr, 2)."""
     try:
-        from brian2learn.simulation.sweep import run_sweep
+        from brian2learn.studies.sweep import run_sweep
 
         grid = parse_params(args.param)
         out = args.out or f"runs/sweep-{args.study}"
@@ -88,10 +90,8 @@ def run_sweep_command(args):
 
 
 def main(argv=None):
-    """``python -m brian2learn.simulation.sweep_cli STUDY [options]``."""
-    from brian2learn.studies.cli import OneLineParser
-
-    parser = OneLineParser(prog="python -m brian2learn.simulation.sweep_cli", description=DESCRIPTION,
+    """``python -m brian2learn.studies.sweep_cli STUDY [options]``."""
+    parser = OneLineParser(prog="python -m brian2learn.studies.sweep_cli", description=DESCRIPTION,
                            formatter_class=argparse.HelpFormatter)
     add_arguments(parser)
     return run_sweep_command(parser.parse_args(argv))

@@ -2,13 +2,13 @@
 
 A trainer's task sampler is a function ``sampler(draw, n_trials) -> dict`` of arrays
 (``inputs`` (n_trials, T, n_in), ``targets`` (n_trials, T, n_out), ``window`` (n_trials, T)), called
-with ``draw = 0, 1, 2, ...`` (:class:`~brian2learn.simulation.training.EpropTrainer`). When a
+with ``draw = 0, 1, 2, ...`` (:class:`~brian2learn.training.eprop.EpropTrainer`). When a
 sampler seeds the whole batch at once, trial ``j`` of a draw depends on all trials before it, and a
 worker that simulates only trials 16-31 of a batch must still draw trials 0-31.
 :class:`TrialwiseSampler` seeds each trial by ``(draw, j)`` instead: trial ``j`` of draw ``r`` is
 ``make_trial(r, j)``, the same whether it is drawn with its whole batch (``sampler(r, n)``) or
 alone (``sampler.select(r, n, [j])``). Data-parallel training
-(:mod:`brian2learn.simulation.data_parallel`) uses :meth:`TrialwiseSampler.select` so that each
+(:mod:`brian2learn.training.data_parallel`) uses :meth:`TrialwiseSampler.select` so that each
 worker draws only its own share.
 """
 

@@ -30,9 +30,9 @@ Compile reuse
 A ``cpp_standalone`` build takes 10-25 s, a re-run of the binary with new ``run_args`` tens of
 ms. A worker process can keep one build alive between points: a study that wraps the
 construction of its :class:`~brian2learn.simulation.devices.DeviceRunner` (or trainer) in
-:func:`reusable_build` with a *key* that names its structure gets, inside a sweep, the object
-that the previous point on the same worker built for the same key, and passes its values by
-``run_args``. Outside a sweep :func:`reusable_build` builds and closes as usual. A parameter is
+:func:`~brian2learn.simulation.dask_builds.reusable_build` with a *key* that names its
+structure gets, inside a sweep, the object that the previous point on the same worker built for
+the same key, and passes its values by ``run_args``. Outside a sweep it builds and closes as usual. A parameter is
 *structural* when it changes the generated code or the size of an array: network sizes, trials
 per run, the device, and every constant Brian2 inlines from a model's namespace (time
 constants, optimizer constants, batch size, ...). Whatever a model takes through its
@@ -59,14 +59,13 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 
 import numpy as np
 import pandas as pd
-from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
-from distributed.core import Status
+from distributed import Client, LocalCluster, as_completed, get_worker
 
+from brian2learn.simulation.dask_builds import WORKER_LOCK, point_scope, prepare_client
 from brian2learn.studies import load_study
 
 #: Options of a study that the sweep sets itself for every point.
@@ -82,132 +81,6 @@ LOG_FILE = "log.txt"
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _SAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
-
-
-# -- worker setup and per-worker builds ----------------------------------------------------------------
-
-class Brian2WorkerSetup(WorkerPlugin):
-    """Import Brian2 in a worker's main thread when the worker starts.
-
-    Brian2 installs a SIGINT handler when it is imported, which Python allows only in the main
-    thread; Dask runs tasks in a thread pool, so a first import inside a task fails. Plugins run
-    their ``setup`` in the worker's event loop, the main thread, also on restarted workers. When
-    the worker closes, ``teardown`` closes the build it kept (:func:`worker_build`) and removes
-    Brian2's temporary log files as Brian2 would at exit.
-    """
-
-    name = "brian2learn-brian2-setup"
-
-    def setup(self, worker):
-        import brian2  # noqa: F401
-
-    def teardown(self, worker):
-        # Dask also tears a plugin down when one of the same name is registered again (every
-        # sweep or data-parallel trainer registers it); the worker lives on then, and closing
-        # Brian2's logging would break its next compilation ("I/O operation on closed file").
-        if worker.status not in (Status.closing, Status.closing_gracefully, Status.closed, Status.failed):
-            return
-        _BUILDS.drop()  # close the kept build (and delete its temporary project directory)
-        # What Brian2 does at a normal exit (delete its debug log and script copy unless an error
-        # occurred): a nanny may kill a worker that is slow to exit, and atexit never runs then.
-        from brian2.utils.logger import clean_up_logging
-
-        clean_up_logging()
-
-
-def prepare_client(client):
-    """Register :class:`Brian2WorkerSetup` on ``client``'s cluster, unless it is registered already."""
-    name = Brian2WorkerSetup.name  # a plain string: the scheduler need not import brian2learn
-    registered = client.run_on_scheduler(lambda dask_scheduler, name=name: name in dask_scheduler.worker_plugins)
-    if not registered:
-        client.register_plugin(Brian2WorkerSetup(), name=Brian2WorkerSetup.name)
-    return client
-
-
-class _WorkerBuilds:
-    """The one build a worker process keeps between tasks, with counts of builds and reuses."""
-
-    def __init__(self):
-        self.key = None
-        self.obj = None
-        self.builds = 0
-        self.reuses = 0
-        self.touched = False
-
-    def get(self, key, factory):
-        self.touched = True
-        if self.obj is not None and self.key == key:
-            self.reuses += 1
-            return self.obj, True
-        self.drop()
-        obj = factory()
-        self.key, self.obj = key, obj
-        self.builds += 1
-        return obj, False
-
-    def drop(self):
-        obj, self.obj, self.key = self.obj, None, None
-        if obj is not None and hasattr(obj, "close"):
-            with contextlib.suppress(Exception):
-                obj.close()
-
-
-_BUILDS = _WorkerBuilds()
-_POINT = threading.local()  # .active: inside a sweep point; .reused: what reusable_build did
-#: Held while a task uses Brian2 in a worker process (Brian2's device is global to a process).
-WORKER_LOCK = threading.Lock()
-
-
-def build_key(*parts):
-    """A key for :func:`worker_build` from the structural parameters ``parts`` (compared by ``repr``)."""
-    return repr(parts)
-
-
-def worker_build(key, factory):
-    """The object ``factory()`` built for ``key`` in this process, kept until another key is asked for.
-
-    Parameters
-    ----------
-    key : str
-        Names the structure of the build (see :func:`build_key`).
-    factory : callable
-        ``factory()`` returns a new object; its ``close()`` is called when it is replaced.
-
-    Returns
-    -------
-    (object, bool)
-        The object and whether it was reused.
-    """
-    if not isinstance(key, str):
-        raise ValueError(f"'key' must be a string (see build_key), got {type(key).__name__}")
-    return _BUILDS.get(key, factory)
-
-
-def release_worker_build():
-    """Close the build this process keeps (see :func:`worker_build`); run it on workers with ``client.run``."""
-    _BUILDS.drop()
-
-
-@contextlib.contextmanager
-def reusable_build(key, factory):
-    """For studies: ``with reusable_build(key, factory) as runner:`` reuses a worker's build in a sweep.
-
-    Inside a sweep point the object comes from :func:`worker_build` and stays open after the
-    block (the next point with the same ``key`` reuses it); anywhere else it is built by
-    ``factory()`` and closed at the end of the block. ``key`` must name every structural
-    parameter (module docstring), e.g. ``build_key("rflo", config, trials_per_run, device)``.
-    """
-    if not getattr(_POINT, "active", False):
-        obj = factory()
-        try:
-            yield obj
-        finally:
-            obj.close()
-        return
-    obj, reused = worker_build(key, factory)
-    previous = getattr(_POINT, "reused", None)
-    _POINT.reused = reused if previous is None else (previous and reused)
-    yield obj
 
 
 # -- parameters and points ---------------------------------------------------------------------------
@@ -459,20 +332,13 @@ def run_point(ref, argv, run_dir):
         with open(os.path.join(run_dir, ATTEMPTS_FILE), "a", encoding="utf-8") as handle:
             handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} host {socket.gethostname()} pid {os.getpid()} "
                          f"worker {worker}\n")
-        _POINT.active, _POINT.reused = True, None
-        _BUILDS.touched = False
         start = time.perf_counter()
-        try:
-            with open(os.path.join(run_dir, LOG_FILE), "w", encoding="utf-8") as log, \
-                    contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                summary = module.run(args)
-        finally:
-            _POINT.active = False
-            if not _BUILDS.touched:
-                _BUILDS.drop()  # this study may have replaced Brian2's device: a kept build is stale
+        with point_scope() as scope, open(os.path.join(run_dir, LOG_FILE), "w", encoding="utf-8") as log, \
+                contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            summary = module.run(args)
         wall = time.perf_counter() - start
         record = {"study": list(ref), "argv": list(argv), "worker": worker, "host": socket.gethostname(),
-                  "pid": os.getpid(), "wall_seconds": wall, "build_reused": _POINT.reused,
+                  "pid": os.getpid(), "wall_seconds": wall, "build_reused": scope.reused,
                   "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
         path = os.path.join(run_dir, POINT_FILE)
         with open(path + ".tmp", "w", encoding="utf-8") as handle:
