@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import rate_units
-from brian2learn.simulation.devices import STEP_DT, DeviceRunner, check_clock_lockstep
+from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep
 
 REC_SYNAPSE_EQS = """
 w : 1                  # W_rec[post, pre]
@@ -313,7 +313,7 @@ def alignment_degrees(w_out, feedback):
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
 
-def _check_weights(config, weights):
+def check_weights(config, weights):
     shapes = {"w_in": (config.n_rec, config.n_in), "w_rec": (config.n_rec, config.n_rec),
               "w_out": (config.n_out, config.n_rec), "B": (config.n_rec, config.n_out), "h0": (config.n_rec,)}
     checked = {}
@@ -329,7 +329,7 @@ def _check_weights(config, weights):
     return checked
 
 
-def _check_task(config, task):
+def check_task(config, task):
     inputs = np.asarray(task["inputs"], dtype=float)
     targets = np.asarray(task["targets"], dtype=float)
     if inputs.shape != (config.n_points, config.n_in):
@@ -339,123 +339,6 @@ def _check_task(config, task):
         raise ValueError(f"'targets' must have shape (n_points, n_out) = {(config.n_points, config.n_out)}, "
                          f"got {targets.shape}")
     return inputs, targets
-
-
-class RfloTrainer:
-    """Train an RFLO network, ``trials_per_run`` trials per run of one build; weights travel by ``run_args``.
-
-    Parameters
-    ----------
-    config : RfloConfig
-    weights : dict
-        ``w_in`` (n_rec, n_in), ``w_rec`` (n_rec, n_rec), ``w_out`` (n_out, n_rec), ``B`` (n_rec, n_out),
-        ``h0`` (n_rec,); see :func:`initial_weights`.
-    task : dict
-        ``inputs`` (n_points, n_in) and ``targets`` (n_points, n_out), the same every trial.
-    device : {'cpp_standalone', 'runtime'}
-    trials_per_run : int
-    directory : str or None
-    runner : DeviceRunner or None
-        A runner of the same configuration whose build to share.
-    record_output, record_traces : bool
-        See :class:`RfloNetwork`.
-    """
-
-    def __init__(self, config, weights, task, device="cpp_standalone", trials_per_run=1000, directory=None,
-                 runner=None, record_output=True, record_traces=False):
-        if isinstance(trials_per_run, bool) or not isinstance(trials_per_run, (int, np.integer)) or trials_per_run < 1:
-            raise ValueError(f"'trials_per_run' must be a positive integer, got {trials_per_run!r}")
-        self.config = config
-        self.trials_per_run = int(trials_per_run)
-        self.weights = _check_weights(config, weights)
-        self.inputs, self.targets = _check_task(config, task)
-        self.connectivity = connectivity(config)
-        self.trial = 0
-        self.history = []
-        self.last_output = None
-        if runner is None:
-            def build():
-                return RfloNetwork(config, self.trials_per_run, record_output=record_output,
-                                   record_traces=record_traces)
-            runner = DeviceRunner(build, device=device, directory=directory)
-        self.runner = runner
-
-    def _values(self, learning_rates):
-        conn, w = self.connectivity, self.weights
-        eta_in, eta_rec, eta_out = learning_rates
-        return {
-            "w_in": w["w_in"][conn["in"][1], conn["in"][0]],
-            "w_rec": w["w_rec"][conn["rec"][1], conn["rec"][0]],
-            "w_out": w["w_out"][conn["out"][1], conn["out"][0]],
-            "B": w["B"].T[conn["out"][1], conn["out"][0]],
-            "h0": w["h0"],
-            "eta_in": np.full(len(conn["in"][0]), eta_in), "eta_rec": np.full(len(conn["rec"][0]), eta_rec),
-            "eta_out": np.full(len(conn["out"][0]), eta_out),
-        }
-
-    def _matrices(self, model):
-        conn, cfg = self.connectivity, self.config
-        out = {}
-        for key, name, shape in (("in", "w_in", (cfg.n_rec, cfg.n_in)), ("rec", "w_rec", (cfg.n_rec, cfg.n_rec)),
-                                 ("out", "w_out", (cfg.n_out, cfg.n_rec))):
-            group, var = model.state_variables()[name]
-            matrix = np.zeros(shape)
-            matrix[conn[key][1], conn[key][0]] = np.asarray(getattr(group, var)[:], dtype=float)
-            out[name] = matrix
-        return out
-
-    def run_trials(self, n_trials, learning_rates=None):
-        """One run of ``n_trials <= trials_per_run`` trials; returns (model, losses, new weight matrices)."""
-        if not 1 <= n_trials <= self.trials_per_run:
-            raise ValueError(f"'n_trials' must lie in [1, trials_per_run = {self.trials_per_run}], got {n_trials}")
-        rates = self.config.learning_rates if learning_rates is None else learning_rates
-        gate = np.zeros(self.trials_per_run)
-        gate[:n_trials] = 1.0
-        model = self.runner.run(self._values(rates), {"inputs": self.inputs, "targets": self.targets,
-                                                      "trial_gate": gate})
-        losses = np.asarray(model.loss_monitor.loss, dtype=float).sum(axis=0)[1:n_trials + 1]
-        return model, losses, self._matrices(model)
-
-    def train(self, n_trials, progress=None):
-        """Train for ``n_trials`` trials.
-
-        Returns a DataFrame: trial, loss (of the trial, before its update), alignment_deg (angle
-        between ``W_out`` and ``B^T`` after the trial's update).
-        """
-        if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-            raise ValueError(f"'n_trials' must be a positive integer, got {n_trials!r}")
-        done = 0
-        cfg = self.config
-        while done < n_trials:
-            n_now = min(self.trials_per_run, n_trials - done)
-            model, losses, matrices = self.run_trials(n_now)
-            if not np.all(np.isfinite(losses)):
-                raise RuntimeError(f"RFLO training diverged: non-finite loss at trial "
-                                   f"{self.trial + int(np.flatnonzero(~np.isfinite(losses))[0])}")
-            w_out_records = np.asarray(model.readout_weight_monitor.w, dtype=float)[:, 1:n_now + 1]
-            for k in range(n_now):
-                w_out = np.zeros((cfg.n_out, cfg.n_rec))
-                w_out[self.connectivity["out"][1], self.connectivity["out"][0]] = w_out_records[:, k]
-                self.history.append({"trial": self.trial + k, "loss": float(losses[k]),
-                                     "alignment_deg": alignment_degrees(w_out, self.weights["B"])})
-            self.weights.update(matrices)
-            self.trial += n_now
-            done += n_now
-            if model.output_monitor is not None:
-                steps = slice((n_now - 1) * cfg.n_updates, n_now * cfg.n_updates)
-                self.last_output = {
-                    "t": np.arange(cfg.n_points),
-                    "y": np.concatenate([np.zeros((cfg.n_out, 1)),
-                                         np.asarray(model.output_monitor.y, dtype=float)[:, steps]], axis=1),
-                    "y_target": self.targets.T.copy(),
-                }
-            if progress is not None:
-                progress(done, n_trials, self.history[-1])
-        return pd.DataFrame(self.history)
-
-    def close(self):
-        """Release the build."""
-        self.runner.close()
 
 
 # -- BPTT (JAX) --------------------------------------------------------------------------------------------
@@ -471,8 +354,8 @@ def bptt_loss_and_gradients(weights, task, config):
     """Loss and exact gradients ``dL/dW_in``, ``dL/dW_rec``, ``dL/dW_out`` of one trial (JAX)."""
     jax = _jax()
     loss_fn = _make_loss(jax, config)
-    w = _check_weights(config, weights)
-    inputs, targets = _check_task(config, task)
+    w = check_weights(config, weights)
+    inputs, targets = check_task(config, task)
     params = (jax.numpy.asarray(w["w_in"]), jax.numpy.asarray(w["w_rec"]), jax.numpy.asarray(w["w_out"]))
     loss, grads = jax.value_and_grad(loss_fn)(params, inputs, targets, w["h0"])
     return float(loss), {name: np.asarray(g) for name, g in zip(("w_in", "w_rec", "w_out"), grads)}
@@ -511,8 +394,8 @@ def train_bptt(weights, task, config, n_trials, learning_rates=None, clip_norm=N
     """
     jax = _jax()
     jnp = jax.numpy
-    w = _check_weights(config, weights)
-    inputs, targets = _check_task(config, task)
+    w = check_weights(config, weights)
+    inputs, targets = check_task(config, task)
     rates = config.learning_rates if learning_rates is None else tuple(float(r) for r in learning_rates)
     if clip_norm is not None and (isinstance(clip_norm, bool) or not np.isfinite(clip_norm) or clip_norm <= 0):
         raise ValueError(f"'clip_norm' must be a positive number or None, got {clip_norm!r}")

@@ -38,6 +38,8 @@ from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.periodic_target import periodic_target_task
+from brian2learn.training.progress import ProgressReporter
+from brian2learn.training.rflo import RfloTrainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -140,17 +142,6 @@ def _bptt_available():
     return True
 
 
-class _Progress:
-    def __init__(self, label):
-        self.label = label
-        self.start = time.perf_counter()
-
-    def __call__(self, done, total, metrics):
-        print(f"[{NAME} {self.label}] trial {done}/{total}  loss {metrics['loss']:.4g}  "
-              f"W_out-B angle {metrics['alignment_deg']:.1f} deg  ({time.perf_counter() - self.start:.1f} s)",
-              file=sys.stderr, flush=True)
-
-
 def run(args):
     """Train with RFLO (and BPTT), write summary.json, Parquet tables and figures; return the summary."""
     _check_args(args)
@@ -179,11 +170,11 @@ def run(args):
         for seed in seeds:
             label = "rflo" if realizations == 1 else f"rflo seed {seed}"
             weights = rflo.initial_weights(config, seed, g=GAIN)
-            trainer = rflo.RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
-                                       directory=directory, runner=runner)
+            trainer = RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
+                                  directory=directory, runner=runner)
             runner = trainer.runner
             start = time.perf_counter()
-            history = trainer.train(n_trials, progress=_Progress(label))
+            history = trainer.train(n_trials, progress=ProgressReporter(f"{NAME} {label}", unit="trial"))
             histories.append(history.assign(method="rflo", seed=seed))
             per_seed["rflo"].append(_result(history, time.perf_counter() - start))
             if seed == seeds[0]:
@@ -362,11 +353,12 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
                 label = f"sweep {period:g} tau" + (f" seed {seed_r}" if realizations > 1 else "")
                 weights = rflo.initial_weights(config, seed_r, g=GAIN)
                 start = time.perf_counter()
-                trainer = rflo.RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
-                                           directory=directory, runner=runner, record_output=False)
+                trainer = RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
+                                      directory=directory, runner=runner, record_output=False)
                 runner = trainer.runner
+                reporter = ProgressReporter(f"{NAME} {label} rflo", unit="trial") if progress else None
                 try:
-                    history = trainer.train(n_trials, progress=_Progress(f"{label} rflo") if progress else None)
+                    history = trainer.train(n_trials, progress=reporter)
                     rflo_loss = history["loss"].to_numpy()
                 except RuntimeError as error:  # a diverged network counts as infinitely bad; the sweep goes on
                     print(f"[{NAME} {label} rflo] {error}", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ import pytest
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
 from brian2learn.tasks.periodic_target import periodic_target_task
+from brian2learn.training.rflo import RfloTrainer
 
 CONFIG = rflo.RfloConfig(n_in=2, n_rec=6, n_out=2, n_points=20, tau=4.0, learning_rates=(0.05, 0.1, 0.1))
 TRIALS_PER_RUN = 3
@@ -63,7 +64,7 @@ def rflo_numpy(weights, task, n_trials, rates=CONFIG.learning_rates):
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     weights = rflo.initial_weights(CONFIG, 3)
-    trainer = rflo.RfloTrainer(CONFIG, weights, small_task(), device="cpp_standalone",
+    trainer = RfloTrainer(CONFIG, weights, small_task(), device="cpp_standalone",
                                trials_per_run=TRIALS_PER_RUN, directory=str(tmp_path_factory.mktemp("rflo_build")),
                                record_traces=True)
     yield trainer
@@ -148,7 +149,7 @@ def test_runtime_equals_cpp_standalone(standalone):
     weights = rflo.initial_weights(CONFIG, 7)
     fresh(standalone, weights)
     a = standalone.train(3)
-    runtime = rflo.RfloTrainer(CONFIG, weights, small_task(), device="runtime", trials_per_run=TRIALS_PER_RUN)
+    runtime = RfloTrainer(CONFIG, weights, small_task(), device="runtime", trials_per_run=TRIALS_PER_RUN)
     try:
         b = runtime.train(3)
     finally:
@@ -199,9 +200,9 @@ def test_bad_input_names_the_parameter():
     weights = rflo.initial_weights(config, 1)
     task = periodic_target_task(n_points=5)
     with pytest.raises(ValueError, match="'w_rec' must have shape \\(2, 2\\)"):
-        rflo.RfloTrainer(config, {**weights, "w_rec": np.zeros((3, 3))}, task, device="runtime")
+        RfloTrainer(config, {**weights, "w_rec": np.zeros((3, 3))}, task, device="runtime")
     with pytest.raises(ValueError, match="'targets' must have shape"):
-        rflo.RfloTrainer(config, weights, {**task, "targets": np.zeros((4, 1))}, device="runtime")
+        RfloTrainer(config, weights, {**task, "targets": np.zeros((4, 1))}, device="runtime")
     with pytest.raises(ValueError, match="'period' must be a positive number of steps"):
         periodic_target_task(period=0)
 

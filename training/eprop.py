@@ -10,7 +10,6 @@ iteration are recovered (by re-running the run with the updates after it switche
 saved.
 """
 
-import os
 import time
 
 import brian2 as b2
@@ -19,18 +18,9 @@ import pandas as pd
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DeviceRunner
+from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 FEEDBACK_MODES = eprop.FEEDBACK_MODES
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became non-finite or exploded; ``weights_path`` holds the last good weights."""
-
-    def __init__(self, message, iteration, loss, weights_path):
-        super().__init__(message)
-        self.iteration = iteration
-        self.loss = loss
-        self.weights_path = weights_path
 
 
 def _check_matrix(name, value, shape):
@@ -126,7 +116,6 @@ class EpropTrainer:
             )
         self.iterations_per_run = iterations_per_run
         self.n_trials = n_trials
-        self.loss_limit = loss_limit
         self.connectivity = eprop.connectivity(config)
         w_in = _check_matrix("w_in", weights["w_in"], (config.n_rec, config.n_in))
         w_rec = _check_matrix("w_rec", weights["w_rec"], (config.n_rec, config.n_rec))
@@ -152,8 +141,9 @@ class EpropTrainer:
             for var in ("adam_m", "adam_v", "adam_k", "grad"):
                 self.state[f"{var}_{key}"] = np.zeros(size)
         self.iteration = 0
-        self._previous_run = None
         self.history = []
+        self._loop = TrainingLoop(self._step, iterations_per_run, unit="iteration", replay=self._replay,
+                                  save_weights=self._save_weights, loss_limit=loss_limit, loss_limit_factor=100.0)
         self.last_spikes = None
         self.last_output = None
         self.last_recurrent = None
@@ -163,6 +153,11 @@ class EpropTrainer:
                                           record_spikes=record_spikes, record_recurrent=record_recurrent)
             runner = DeviceRunner(build, device=device, directory=directory, threads=threads)
         self.runner = runner
+
+    @property
+    def loss_limit(self):
+        """Losses above it count as diverged (set from the first loss unless given)."""
+        return self._loop.loss_limit
 
     # -- state ---------------------------------------------------------------------------------
     _UNITS = {"w_in": b2.volt, "w_rec": b2.volt, "grad_in": 1 / b2.volt, "grad_rec": 1 / b2.volt,
@@ -245,67 +240,50 @@ class EpropTrainer:
         run_dir : str or None
             Where the weights of the last good iteration are saved if training diverges.
         progress : callable or None
-            ``progress(iterations_done, n_iterations, metrics)`` after every run.
+            ``progress(iterations_done, n_iterations, metrics)`` after every run, e.g. a
+            :class:`~brian2learn.training.progress.ProgressReporter`.
 
         Returns
         -------
         pandas.DataFrame
-            One row per iteration: iteration, loss, reg_loss, rate_hz.
+            One row per iteration: iteration, loss, reg_loss, rate_hz (and error).
+
+        Raises
+        ------
+        TrainingDivergedError
+            After a non-finite loss or one above the loss limit; the trainer keeps the state of
+            the last good iteration and the history up to it.
         """
-        if not isinstance(n_iterations, (int, np.integer)) or n_iterations < 1:
-            raise ValueError(f"'n_iterations' must be a positive integer, got {n_iterations!r}")
-        done = 0
-        while done < n_iterations:
-            n_now = min(self.iterations_per_run, n_iterations - done)
-            start_state = self.state
-            if self.sampler is not None and self.iteration > 0:
-                self.trials = self._sample(self.n_trials)
-            model, new_state, metrics = self._run(start_state, self._learning_rates(n_now))
-            losses = metrics["loss"][:n_now]
-            if self.loss_limit is None and self.iteration == 0 and np.isfinite(losses[0]):
-                self.loss_limit = 100.0 * max(losses[0], 1e-12)
-            bad = np.flatnonzero(~np.isfinite(losses) | (losses > self.loss_limit))
-            if bad.size:
-                self._diverged(int(bad[0]), losses, metrics, start_state, run_dir)
-            self._previous_run = (start_state, n_now, self.trials)
-            for k in range(n_now):
-                self.history.append({"iteration": self.iteration + k,
-                                     **{key: float(value[k]) for key, value in metrics.items()}})
-            self.state = new_state
-            self.iteration += n_now
-            done += n_now
-            self._keep_last_trial(model, n_now)
-            if progress is not None:
-                progress(done, n_iterations, self.history[-1])
+        n_iterations = check_count("n_iterations", n_iterations)
+        try:
+            self.state, frame = self._loop.run(self.state, n_iterations, first=self.iteration, run_dir=run_dir,
+                                               progress=progress)
+        except TrainingDivergedError as error:
+            self.history.extend(error.history.to_dict("records"))
+            self.state = error.state
+            raise
+        self.history.extend(frame.to_dict("records"))
+        self.iteration += n_iterations
         return pd.DataFrame(self.history)
 
-    def _diverged(self, bad, losses, metrics, start_state, run_dir):
-        """Recover the weights of the iteration before ``bad``, save them, and raise."""
-        for k in range(bad):
-            self.history.append({"iteration": self.iteration + k,
-                                 **{key: float(value[k]) for key, value in metrics.items()}})
-        iteration = self.iteration + bad
-        if bad >= 1:
-            good_state = start_state
-            if bad > 1:
-                _, good_state, _ = self._run(start_state, self._learning_rates(bad - 1))
-        elif self._previous_run is not None:
-            previous_start, previous_n, previous_trials = self._previous_run
-            _, good_state, _ = self._run(previous_start, self._learning_rates(previous_n - 1), previous_trials)
-        else:
-            good_state = start_state  # the very first iteration failed: keep the initial weights
-        path = None
-        if run_dir is not None:
-            os.makedirs(run_dir, exist_ok=True)
-            path = os.path.join(run_dir, "last_good_weights.npz")
-            np.savez(path, iteration=iteration - 1, **self.weights(good_state))
-        self.state = good_state
-        where = f"; weights of iteration {iteration - 1} saved to {path}" if path else ""
-        raise TrainingDivergedError(
-            f"training diverged: loss {losses[bad]:.4g} at iteration {iteration} "
-            f"(limit {self.loss_limit:.4g}){where}",
-            iteration, float(losses[bad]), path,
-        )
+    def _step(self, state, n_now, first):
+        """One run of ``n_now`` iterations from ``state`` (a chunk of :class:`TrainingLoop`)."""
+        self.iteration = first
+        if self.sampler is not None and first > 0:
+            self.trials = self._sample(self.n_trials)
+        trials = self.trials
+        model, new_state, metrics = self._run(state, self._learning_rates(n_now))
+        rows = pd.DataFrame({"iteration": first + np.arange(n_now),
+                             **{key: np.asarray(value[:n_now], dtype=float) for key, value in metrics.items()}})
+        return Chunk(state=new_state, history=rows, losses=metrics["loss"][:n_now], context=trials, model=model,
+                     accept=lambda: self._keep_last_trial(model, n_now))
+
+    def _replay(self, start_state, n_updates, trials):
+        """The state after the first ``n_updates`` updates of a run from ``start_state`` on ``trials``."""
+        return self._run(start_state, self._learning_rates(n_updates), trials)[1]
+
+    def _save_weights(self, path, state, iteration):
+        np.savez(path, iteration=iteration, **self.weights(state))
 
     def _keep_last_trial(self, model, n_now):
         """Spikes and readout of the last trained trial of the last run."""
