@@ -26,9 +26,9 @@ accumulated directly as ``sum_t pert (2 err + pert) / 2T``, free of cancellation
 at the first trial's ``R_pert`` (that trial does not learn). Both are values, not code: one
 binary runs either, and WP and NP learners run side by side in one network. (The average's lag
 enters ``dR`` and is divided by ``sigma^2``: at the optimal rates of Züge et al. and small
-``sigma`` it diverges; :class:`PerturbationTrainer` stops with an error when an error turns
-non-finite.) In the Brian2 code the weight perturbation ``xi`` is the synaptic variable
-``dw_pert`` (``xi`` is reserved in Brian2 equations).
+``sigma`` it diverges; :class:`~brian2learn.training.perturbation.PerturbationTrainer` stops
+with an error when an error turns non-finite.) In the Brian2 code the weight perturbation ``xi``
+is the synaptic variable ``dw_pert`` (``xi`` is reserved in Brian2 equations).
 
 Network
 -------
@@ -58,17 +58,14 @@ generator. For device comparisons, ``random_scale = 0`` replaces ``randn()`` by 
 sequence of unit variance (``sqrt(2) sin(phase + c k)``), identical on both devices.
 """
 
-import time
 from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
-import pandas as pd
 
 from brian2learn.models import rate_units
 from brian2learn.simulation.devices import (
     STEP_DT,
-    DeviceRunner,
     check_clock_lockstep,
     seed_run,
 )
@@ -399,155 +396,3 @@ class PerturbationNetwork:
         ``strengths`` (n_trials, n_replicas N) and ``trial_gate`` (n_trials,): 0 skips a trial's update."""
         return {"basis": self.basis_stimulus, "unrealizable": self.unrealizable_stimulus,
                 "strengths": self.strength_stimulus, "trial_gate": self.trial_gate}
-
-
-class PerturbationTrainer:
-    """Train WP and NP learners on a :class:`~brian2learn.tasks.perturbation_linear.LinearTask`.
-
-    One build serves every training (tasks and learning parameters are values); a training of
-    ``n`` trials is split into runs of ``trials_per_run`` trials, the weights and the running
-    average travel between runs, and every run gets its own seed.
-
-    Parameters
-    ----------
-    config : PerturbationConfig
-    device : {'cpp_standalone', 'runtime'}
-    trials_per_run : int
-    directory : str or None
-        Build directory of the standalone project.
-    record_detail, record_steps
-        See :class:`PerturbationNetwork`.
-    runner : DeviceRunner or None
-        A runner of the same configuration whose build to share.
-    """
-
-    def __init__(self, config, device="cpp_standalone", trials_per_run=500, directory=None, record_detail=0,
-                 record_steps=False, runner=None):
-        if isinstance(trials_per_run, bool) or not isinstance(trials_per_run, (int, np.integer)) or trials_per_run < 1:
-            raise ValueError(f"'trials_per_run' must be a positive integer, got {trials_per_run!r}")
-        self.config = config
-        self.trials_per_run = int(trials_per_run)
-        if runner is None:
-            def build():
-                return PerturbationNetwork(config, self.trials_per_run, record_detail=record_detail,
-                                           record_steps=record_steps)
-            runner = DeviceRunner(build, device=device, directory=directory)
-        self.runner = runner
-        self.device = runner.device
-
-    def _check_task(self, task):
-        cfg = self.config
-        if (task.n_in, task.n_out, task.n_steps) != (cfg.n_in, cfg.n_out, cfg.n_steps):
-            raise ValueError(f"the task has (n_in, n_out, n_steps) = {(task.n_in, task.n_out, task.n_steps)}, "
-                             f"the network {(cfg.n_in, cfg.n_out, cfg.n_steps)}")
-
-    def train(self, task, n_trials, settings, seed=1, initial_weights=None, progress=None):
-        """Train the learners of ``settings`` (rule -> :class:`LearnerSettings`) for ``n_trials`` trials.
-
-        Parameters
-        ----------
-        task : LinearTask
-        n_trials : int
-        settings : dict
-            One :class:`LearnerSettings` per rule of the network.
-        seed : int
-            Seeds the task's trials (numpy) and the perturbations (Brian2; run ``k`` of the
-            training uses seed ``seed * 100003 + k``).
-        initial_weights : dict or None
-            rule -> (n_replicas, M, N) or (M, N); zeros by default.
-        progress : callable or None
-            ``progress(trials_done, n_trials, mean_errors)`` after each run, ``mean_errors``
-            a dict rule -> mean error over the learners in the run's last trial.
-
-        Returns
-        -------
-        dict
-            ``history`` (DataFrame: trial, rule, replica, error, delta_error), ``weights``
-            (rule -> (n_replicas, M, N)), ``runs``, ``wall_seconds``.
-        """
-        self._check_task(task)
-        if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-            raise ValueError(f"'n_trials' must be a positive integer, got {n_trials!r}")
-        cfg = self.config
-        if set(settings) != set(cfg.rules):
-            raise ValueError(f"'settings' must give one LearnerSettings per rule of the network: "
-                             f"{', '.join(cfg.rules)}; got {', '.join(map(str, settings)) or 'none'}")
-        n_rep, n_out, n_in = cfg.n_replicas, cfg.n_out, cfg.n_in
-        rng = np.random.default_rng(seed)
-        state = {}
-        for rule in cfg.rules:
-            learner = settings[rule]
-            if not isinstance(learner, LearnerSettings):
-                raise ValueError(f"settings['{rule}'] must be a LearnerSettings, got {type(learner).__name__}")
-            per_output = {}
-            for var, value in (("eta", learner.eta), ("sigma", learner.sigma)):
-                value = np.asarray(value, dtype=float)
-                if value.size not in (1, n_rep):
-                    raise ValueError(f"'{var}' of rule '{rule}' needs 1 or n_replicas = {n_rep} values, "
-                                     f"got {value.size}")
-                per_output[var] = np.repeat(np.broadcast_to(value.ravel(), (n_rep,)), n_out)
-            weights = np.zeros((n_rep, n_out, n_in))
-            if initial_weights is not None and rule in initial_weights:
-                given = np.asarray(initial_weights[rule], dtype=float)
-                if given.shape not in ((n_out, n_in), (n_rep, n_out, n_in)):
-                    raise ValueError(f"initial weights of rule '{rule}' must have shape {(n_out, n_in)} or "
-                                     f"{(n_rep, n_out, n_in)}, got {given.shape}")
-                weights[:] = given
-            state.update({
-                f"w_{rule}": weights.ravel(),
-                f"w_target_{rule}": np.tile(task.target_weights()[None], (n_rep, 1, 1)).ravel(),
-                f"eta_{rule}": per_output["eta"], f"sigma_{rule}": per_output["sigma"],
-                f"ref_average_{rule}": np.full(n_rep * n_out, float(learner.reference == "average")),
-                f"ref_decay_{rule}": np.full(n_rep * n_out, float(learner.average_decay)),
-                f"random_scale_{rule}": np.full(n_rep * n_out, float(learner.random_scale)),
-                f"R_bar_{rule}": np.zeros(n_rep * n_out), f"n_done_{rule}": np.zeros(n_rep * n_out),
-            })
-        stimuli = {"basis": task.input_basis(), "unrealizable": task.unrealizable()}
-        frames, done, run_index = [], 0, 0
-        start = time.perf_counter()
-        while done < n_trials:
-            n_now = min(self.trials_per_run, n_trials - done)
-            strengths = np.zeros((self.trials_per_run, n_rep, n_in))
-            strengths[:n_now] = task.draw_strengths(rng, n_now, n_rep)
-            gate = np.zeros(self.trials_per_run)
-            gate[:n_now] = 1.0
-            values = {**state, "seed": int(seed) * 100003 + run_index}
-            model = self.runner.run(values, {**stimuli, "strengths": strengths.reshape(self.trials_per_run, -1),
-                                             "trial_gate": gate})
-            for name in state:
-                if name.startswith(("w_", "R_bar_", "n_done_")) and not name.startswith("w_target_"):
-                    group, var = model.state_variables()[name]
-                    state[name] = np.asarray(getattr(group, var)[:], dtype=float).copy()
-            last = {}
-            for rule in cfg.rules:
-                monitor = model.trial_monitors[rule]
-                errors = np.asarray(monitor.E_ref_total, dtype=float)[:, 1:n_now + 1]
-                delta = np.asarray(monitor.dE_total, dtype=float)[:, 1:n_now + 1]
-                bad = ~np.isfinite(errors) | ~np.isfinite(delta)
-                if np.any(bad):
-                    replica, trial = (int(v[0]) for v in np.nonzero(bad))
-                    raise RuntimeError(
-                        f"training diverged: non-finite error of rule '{rule}', learner {replica}, trial "
-                        f"{done + trial}; the update scales as eta*dR/sigma^2 (with reference='average' "
-                        "the lag of the average adds to dR): lower 'eta' or raise 'sigma'")
-                trials = done + np.arange(n_now)
-                frames.append(pd.DataFrame({
-                    "trial": np.tile(trials, n_rep), "rule": rule, "replica": np.repeat(np.arange(n_rep), n_now),
-                    "error": errors.ravel(), "delta_error": delta.ravel()}))
-                last[rule] = float(errors[:, -1].mean())
-            done += n_now
-            run_index += 1
-            if progress is not None:
-                progress(done, n_trials, last)
-        weights = {rule: state[f"w_{rule}"].reshape(n_rep, n_out, n_in) for rule in cfg.rules}
-        return {"history": pd.concat(frames, ignore_index=True), "weights": weights, "runs": run_index,
-                "wall_seconds": time.perf_counter() - start}
-
-    @property
-    def model(self):
-        """The model of the last run (its monitors hold that run's records)."""
-        return self.runner.model
-
-    def close(self):
-        """Release the build."""
-        self.runner.close()

@@ -33,10 +33,11 @@ from brian2learn.plasticity.perturbation import (
     RULES,
     LearnerSettings,
     PerturbationConfig,
-    PerturbationTrainer,
 )
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
+from brian2learn.training.perturbation import PerturbationTrainer
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -110,13 +111,8 @@ def run(args):
             learners = {rule: LearnerSettings(eta=task.optimal_learning_rate(rule),
                                               sigma=task.perturbation_strength(rule, sigma_eff))
                         for rule in RULES}
-            label_start = time.perf_counter()
 
-            def progress(done, total, errors, name=name, label_start=label_start):
-                parts = "  ".join(f"{RULE_LABELS[r]} error {errors[r]:.3f}" for r in RULES)
-                print(f"[{NAME} {name}] trial {done}/{total}  {parts}  ({time.perf_counter() - label_start:.1f} s)",
-                      file=sys.stderr, flush=True)
-
+            progress = ProgressReporter(f"{NAME} {name}", unit="trial")
             out = trainer.train(task, n_trials, learners, seed=args.seed * 10 + index, progress=progress)
             history = out["history"].assign(setting=name)
             histories.append(history)

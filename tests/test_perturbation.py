@@ -12,10 +12,10 @@ from brian2learn.plasticity.perturbation import (
     LearnerSettings,
     PerturbationConfig,
     PerturbationNetwork,
-    PerturbationTrainer,
     check_clock_lockstep,
 )
 from brian2learn.tasks.perturbation_linear import LinearTask, analytic_error_curve, fourier_basis
+from brian2learn.training.perturbation import PerturbationTrainer
 
 N_IN, N_OUT, N_STEPS, N_TASK = 10, 3, 12, 5
 REPLICAS = 1000
