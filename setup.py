@@ -28,6 +28,7 @@ setup(
         "matplotlib",
         "cython",
         "dask[distributed]>=2026.8.0",
+        "tqdm",
     ],
     extras_require={
         "test": ["pytest", "ruff"],

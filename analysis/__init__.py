@@ -8,7 +8,15 @@ energy complexity; :mod:`~brian2learn.analysis.plotting` raster plots, learning 
 outputs against targets.
 """
 
-from .energy import energy_complexity, energy_summary, out_degrees, spike_count, synaptic_operations
+from .energy import (
+    energy_complexity,
+    energy_summary,
+    mean_fraction_active,
+    not_spiking,
+    out_degrees,
+    spike_count,
+    synaptic_operations,
+)
 from .plotting import plot_learning_curves, plot_output_vs_target, plot_raster
 from .rates import firing_rates, mean_rate, population_sparsity
 from .spikes import (
@@ -38,6 +46,8 @@ __all__ = [
     "population_sparsity",
     "spike_count",
     "out_degrees",
+    "mean_fraction_active",
+    "not_spiking",
     "synaptic_operations",
     "energy_complexity",
     "energy_summary",

@@ -30,7 +30,8 @@ import pandas as pd
 
 from .spikes import _to_indices, _to_seconds, check_spike_frame
 
-__all__ = ["spike_count", "out_degrees", "synaptic_operations", "energy_complexity", "energy_summary"]
+__all__ = ["spike_count", "out_degrees", "synaptic_operations", "energy_complexity", "mean_fraction_active",
+           "energy_summary", "not_spiking"]
 
 
 def spike_count(spikes):
@@ -187,8 +188,51 @@ def energy_complexity(spikes, dt, n_neurons=None, by_trial=False):
     return int(per_trial.max())
 
 
-def energy_summary(spikes, out_degree, dt):
-    """Spike count, synaptic operations and energy complexity in one dict.
+def mean_fraction_active(spikes, dt, n_neurons, n_steps):
+    r"""Mean fraction of the neurons active in a time step.
+
+    .. math::
+
+        \bar a = \frac{1}{N\,T} \sum_{k, s} |\{(g, n) : \text{neuron } n \text{ of group } g
+        \text{ spikes in step } s \text{ of trial } k\}|
+
+    with :math:`N` neurons and :math:`T` steps in all (over every trial); several spikes of one
+    neuron in one step count once, as in :func:`energy_complexity`.
+
+    Parameters
+    ----------
+    spikes : pandas.DataFrame
+        Spike frame.
+    dt : brian2.Quantity or float
+        Time step (Quantity or seconds).
+    n_neurons : int
+        Number of neurons :math:`N` (all groups of the frame together).
+    n_steps : int
+        Number of time steps :math:`T` (all trials together).
+
+    Returns
+    -------
+    float
+    """
+    check_spike_frame(spikes)
+    step_size = _to_seconds(dt, "dt", scalar=True)
+    if step_size <= 0:
+        raise ValueError(f"dt must be strictly positive, got {step_size} s")
+    for name, value in (("n_neurons", n_neurons), ("n_steps", n_steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
+    if len(spikes) == 0:
+        return 0.0
+    steps = np.floor(spikes["t"].to_numpy(dtype=np.float64) / step_size + 0.5).astype(np.int64)
+    group_codes, _ = pd.factorize(spikes["group"].astype("str"))
+    active = np.unique(np.column_stack([spikes["trial"].to_numpy(dtype=np.int64), steps,
+                                        group_codes.astype(np.int64), spikes["neuron"].to_numpy(dtype=np.int64)]),
+                       axis=0)
+    return float(len(active)) / (float(n_neurons) * float(n_steps))
+
+
+def energy_summary(spikes, out_degree, dt, n_neurons=None, n_steps=None):
+    """Spike count, synaptic operations, energy complexity (and mean fraction active) in one dict.
 
     Parameters
     ----------
@@ -198,14 +242,26 @@ def energy_summary(spikes, out_degree, dt):
         As in :func:`synaptic_operations`.
     dt : brian2.Quantity or float
         As in :func:`energy_complexity`.
+    n_neurons, n_steps : int, optional
+        Neurons and time steps in all: with both, the summary has ``mean_fraction_active``
+        (:func:`mean_fraction_active`).
 
     Returns
     -------
     dict
-        ``{"spike_count": int, "synaptic_operations": int, "energy_complexity": int}``.
+        ``{"spike_count": int, "synaptic_operations": int, "energy_complexity": int}`` and,
+        with ``n_neurons`` and ``n_steps``, ``"mean_fraction_active": float``.
     """
-    return {
+    summary = {
         "spike_count": spike_count(spikes),
         "synaptic_operations": synaptic_operations(spikes, out_degree),
         "energy_complexity": energy_complexity(spikes, dt),
     }
+    if n_neurons is not None and n_steps is not None:
+        summary["mean_fraction_active"] = mean_fraction_active(spikes, dt, n_neurons, n_steps)
+    return summary
+
+
+def not_spiking(reason):
+    """The ``energy`` entry of a summary of a network without spikes (rate units, closed forms)."""
+    return {"not_spiking": str(reason)}

@@ -28,7 +28,9 @@ from brian2learn.analysis import (
     energy_summary,
     firing_rates,
     load_spikes,
+    mean_fraction_active,
     mean_rate,
+    not_spiking,
     out_degrees,
     plot_learning_curves,
     plot_output_vs_target,
@@ -378,6 +380,18 @@ def test_energy_summary(step_spikes):
     # 7 spikes; neuron 0: 3 spikes * 1, neuron 1: 2 * 2, neuron 2: 2 * 3 -> 13
     summary = energy_summary(step_spikes, [1, 2, 3], 1 * b2.ms)
     assert summary == {"spike_count": 7, "synaptic_operations": 13, "energy_complexity": 2}
+
+
+def test_mean_fraction_active_by_hand(step_spikes):
+    # active (trial, step, neuron): (0, 3, 0), (0, 7, 1), (0, 7, 2), (1, 3, 1), (1, 3, 2) -> 5 of
+    # 3 neurons x 20 steps (two trials of 10 steps)
+    assert mean_fraction_active(step_spikes, 1 * b2.ms, n_neurons=3, n_steps=20) == pytest.approx(5 / 60, rel=1e-15)
+    summary = energy_summary(step_spikes, [1, 2, 3], 1 * b2.ms, n_neurons=3, n_steps=20)
+    assert summary["mean_fraction_active"] == pytest.approx(5 / 60, rel=1e-15)
+    assert mean_fraction_active(spikes_to_dataframe([], [], "g"), 1 * b2.ms, 3, 20) == 0.0
+    with pytest.raises(ValueError, match="n_steps"):
+        mean_fraction_active(step_spikes, 1 * b2.ms, 3, 0)
+    assert not_spiking("rate units") == {"not_spiking": "rate units"}
 
 
 # ---------------------------------------------------------------- plotting
