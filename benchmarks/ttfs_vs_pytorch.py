@@ -38,7 +38,6 @@ import time
 import numpy as np
 
 from brian2learn.plasticity import ttfs
-from brian2learn.studies.ttfs_yinyang import ENCODING
 from brian2learn.tasks import yinyang
 
 #: Config edit run by the reference Python: TTFS loss of the paper, epoch count, no snapshots.
@@ -59,7 +58,7 @@ with open(target, 'w') as handle:
 def time_brian2learn(n_epochs, seed):
     """Seconds per epoch of brian2learn's analytic training (training only, and with a validation pass)."""
     data = yinyang.yin_yang_splits()
-    x = {name: yinyang.encode_spike_times(split["features"], **ENCODING) for name, split in data.items()}
+    x = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     config = ttfs.TTFSConfig()
     trainer = ttfs.TTFSTrainer(config, ttfs.initial_weights(config, seed))
     rng = np.random.default_rng(seed)

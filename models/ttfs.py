@@ -80,6 +80,11 @@ GOELTZ2021_PARAMS = {
 #: Supported ratios ``tau_m / tau_s`` of the closed forms.
 TAU_RATIOS = (1, 2)
 
+#: Brian2 simulation of a batch of samples (:class:`TTFSBatchNetwork`,
+#: :class:`brian2learn.models.ttfs_substrate.TTFSSubstrate`): step and simulated time (units of ``tau_s``),
+#: samples per network run (our choice).
+SUBSTRATE = {"dt": 0.01, "duration": 4.0, "n_copies": 150}
+
 #: Largest span (in ``tau_s``) of one sample's finite input times that the closed form accepts.
 MAX_SPAN = 500.0
 
@@ -137,6 +142,13 @@ def check_tau_ratio(tau_ratio):
     if tau_ratio not in TAU_RATIOS:
         raise ValueError(f"'tau_ratio' must be one of {TAU_RATIOS} (tau_m / tau_s), got {tau_ratio!r}")
     return int(tau_ratio)
+
+
+def neuron_params(tau_ratio):
+    """:data:`GOELTZ2021_PARAMS` with ``tau_m = tau_ratio * tau_s``."""
+    params = dict(GOELTZ2021_PARAMS)
+    params["tau_m"] = tau_ratio * params["tau_s"]
+    return params
 
 
 def weight_unit(params):

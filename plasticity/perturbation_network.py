@@ -72,7 +72,7 @@ fragments :data:`PLASTIC_NEURON_EQS`, :data:`PLASTIC_SYNAPSE_EQS`, :data:`OUTPUT
 :meth:`~PerturbationLearning.add_reset`) and wrap everything in a :class:`PerturbationModel`;
 :class:`PerturbationNetworkTrainer` trains it in runs of one build, carrying weights and running
 averages between runs. :func:`linear_readout_model` is a complete example (a readout of replayed
-inputs) and :mod:`brian2learn.tasks.xor` (a sigmoid network) another.
+inputs) and :mod:`brian2learn.plasticity.xor_network` (a sigmoid network) another.
 """
 
 import time

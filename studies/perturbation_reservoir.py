@@ -2,12 +2,13 @@
 
 Züge, Klos & Memmesheimer (2023), Phys Rev X 13:021006, doi:10.1103/PhysRevX.13.021006, reservoir
 computing task (:mod:`brian2learn.tasks.butterfly`): a fixed random reservoir of 500 tanh units
-(tau = 10 steps), driven by 5 sine/cosine inputs, is simulated once as Brian2 code; its activity,
-the same in every trial, feeds a linear readout of M = 2 outputs that must draw a butterfly over
-T = 500 steps. The readout weights live in Brian2 Synapses and learn by weight perturbation (WP)
-and node perturbation (NP) (:mod:`brian2learn.plasticity.perturbation_network`, one C++ build for
-everything): every trial is an unperturbed pass (R_ref) and a perturbed pass (R_pert), as in the
-authors' code. Both rules use the learning rate eta = 1/((M PR + 2) alpha_eff^2) from the reservoir's
+(tau = 10 steps, :mod:`brian2learn.plasticity.reservoir`), driven by 5 sine/cosine inputs, is
+simulated once as Brian2 code; its activity, the same in every trial, feeds a linear readout of
+M = 2 outputs that must draw a butterfly over T = 500 steps. The readout weights live in Brian2
+Synapses and learn by weight perturbation (WP) and node perturbation (NP)
+(:mod:`brian2learn.plasticity.perturbation_network`, one C++ build for everything): every trial is
+an unperturbed pass (R_ref) and a perturbed pass (R_pert), as in the authors' code. Both rules use
+the learning rate eta = 1/((M PR + 2) alpha_eff^2) from the reservoir's
 participation ratio PR, and matched perturbation strengths, in two settings:
 
 - ``finite``: sigma_eff = 5e-3 (the authors' "finite" perturbations: the final error shows the noise);
@@ -31,6 +32,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
     PerturbationNetworkTrainer,
@@ -91,8 +93,8 @@ def reservoir_task(seed):
     """The task of a seed: inputs, target, reservoir weights and the reservoir states (Brian2, runtime device)."""
     inputs = butterfly.input_signals()
     target = butterfly.butterfly_target()
-    weights = butterfly.draw_reservoir(seed)
-    states = butterfly.reservoir_states_brian2(weights, inputs, device="runtime")
+    weights = reservoir.draw_reservoir(seed)
+    states = reservoir.reservoir_states_brian2(weights, inputs, device="runtime")
     return {"inputs": inputs, "target": target, "weights": weights, "states": states}
 
 
@@ -111,10 +113,10 @@ def run(args):
     states, target = task["states"], task["target"]
     n_steps, n_units = states.shape
     n_out = target.shape[1]
-    stats = butterfly.reservoir_statistics(states)
-    optima = {k: butterfly.least_squares_optimum(states, target, k) for k in COMPONENTS}
-    full_weights, full_error = butterfly.least_squares_optimum(states, target, None)
-    initial_error = butterfly.readout_error(np.zeros((n_out, n_units)), states, target)
+    stats = reservoir.reservoir_statistics(states)
+    optima = {k: reservoir.least_squares_optimum(states, target, k) for k in COMPONENTS}
+    full_weights, full_error = reservoir.least_squares_optimum(states, target, None)
+    initial_error = reservoir.readout_error(np.zeros((n_out, n_units)), states, target)
     print(f"[{NAME}] reservoir: PR {stats['participation_ratio']:.2f}, alpha_eff^2 {stats['alpha_sq_eff']:.2f}, "
           f"E_0 {initial_error:.4f}, E_LS(5) {optima[5][1]:.4g}, E_LS(all) {full_error:.3g} "
           f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
@@ -132,7 +134,7 @@ def run(args):
     curves, finals, results = [], {}, {}
     try:
         for index, (setting, sigma_eff) in enumerate(SETTINGS.items()):
-            params = butterfly.learning_parameters(states, n_out, sigma_eff)
+            params = reservoir.learning_parameters(states, n_out, sigma_eff)
             sigma = np.array([params["sigma_wp"] if rule == "wp" else params["sigma_np"] for rule in rules])
             out = trainer.train(n_trials, LearnerValues(rules, eta=params["eta"], sigma=sigma),
                                 {weight_name: np.zeros(n_learners * n_out * n_units)},
@@ -169,7 +171,7 @@ def run(args):
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
         "trials": n_trials, "learners_per_rule": per_rule, "trials_per_run": trials_per_run,
-        "task": {**butterfly.TASK, "reservoir_device": "runtime"},
+        "task": {**butterfly.TASK, **reservoir.RESERVOIR, "reservoir_device": "runtime"},
         "reservoir": {"participation_ratio": stats["participation_ratio"], "alpha_sq_eff": stats["alpha_sq_eff"],
                       "total_strength": stats["total_strength"],
                       "leading_eigenvalues": stats["eigenvalues"][:10]},
@@ -205,7 +207,7 @@ def _summarise(history, rules, weights, states, target, optima, n_trials):
             medians[f"k{k}"] = float(np.median(reached)) if len(reached) == len(hits) else None
         frame = history[history["rule"] == rule]
         mean = frame.groupby("trial")["E_ref"].mean().to_numpy()
-        final_by_learner = [butterfly.readout_error(weights[index], states, target) for index in learners]
+        final_by_learner = [reservoir.readout_error(weights[index], states, target) for index in learners]
         entry["rules"][rule] = {
             "final_error": float(mean[-tail:].mean()),
             "final_error_after_last_update": float(np.mean(final_by_learner)),

@@ -2,11 +2,11 @@
 
 Song, Miller & Abbott (2000), "Competitive Hebbian learning through spike-timing-dependent synaptic
 plasticity", Nat Neurosci 3:919, doi:10.1038/78829. One conductance-based integrate-and-fire neuron
-(:mod:`brian2learn.models.conductance_lif`) receives ``n_exc = 1000`` excitatory Poisson inputs at a
-common rate ``r_in`` through synapses with additive all-to-all pair STDP
-(:mod:`brian2learn.plasticity.stdp`, ``A_+ = 0.005``, ``A_-/A_+ = 1.05``, ``tau = 20 ms``, weights in
-``[0, g_max]``) and ``n_inh = 200`` inhibitory Poisson inputs at 10 Hz through fixed synapses. The paper's
-two findings are checked:
+(:mod:`brian2learn.models.conductance_lif`; the network: :mod:`brian2learn.plasticity.song_network`)
+receives ``n_exc = 1000`` excitatory Poisson inputs at a common rate ``r_in`` through synapses with
+additive all-to-all pair STDP (:mod:`brian2learn.plasticity.stdp`, ``A_+ = 0.005``, ``A_-/A_+ = 1.05``,
+``tau = 20 ms``, weights in ``[0, g_max]``) and ``n_inh = 200`` inhibitory Poisson inputs at 10 Hz
+through fixed synapses. The paper's two findings are checked:
 
 - the final weight distribution is bimodal: most weights end near 0 or near ``g_max``;
 - the output rate is regulated: it changes little while ``r_in`` runs from 10 to 40 Hz, whereas a
@@ -31,10 +31,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from brian2learn.models import conductance_lif
-from brian2learn.plasticity import stdp
+from brian2learn.plasticity.song_network import SongModel
 from brian2learn.simulation.dask_builds import build_key, reusable_build
-from brian2learn.simulation.devices import DeviceRunner, seed_run
+from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 
 matplotlib.use("Agg")
@@ -61,64 +60,6 @@ A_RATIO = 1.05  # A_-/A_+ (Song et al.)
 LOW, HIGH = 0.1, 0.9  # weights below LOW or above HIGH (units of g_max) count as "near 0" / "near g_max"
 #: Song et al. (2000): with STDP the output rate stays roughly flat for inputs of 10-40 Hz.
 REFERENCE = {"input_rates_hz": [10, 40], "bimodal": True, "A_plus": 0.005, "A_ratio": 1.05}
-
-
-class SongModel:
-    """Inputs, one plastic neuron and one static control neuron, in one Brian2 network.
-
-    Parameters
-    ----------
-    duration : Quantity
-        Simulated time of one run.
-    snapshot : Quantity
-        Interval of weight snapshots.
-    n_exc, n_inh : int
-    rate_inh : Quantity
-    dt : Quantity
-    stdp_params : dict
-        Overrides of :data:`brian2learn.plasticity.stdp.SONG2000_STDP`.
-    """
-
-    def __init__(self, duration, snapshot, n_exc=1000, n_inh=200, rate_inh=10 * b2.Hz, dt=0.1 * b2.ms,
-                 stdp_params=None):
-        self.duration = duration
-        neuron = conductance_lif.neuron_params()
-        self.rng = b2.NeuronGroup(1, "seed : integer", dt=dt, name="song_rng")
-        self.exc = b2.NeuronGroup(n_exc, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name="song_exc")
-        self.inh = b2.NeuronGroup(n_inh, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name="song_inh")
-        self.inh.rate = rate_inh
-        self.post = conductance_lif.conductance_lif_group(2, dt=dt, name="song_post")
-        effect_ns = {"g_max": neuron["g_max"], "g_in_step": neuron["g_in_step"]}
-        idx = np.arange(n_exc)
-        self.plastic = stdp.pair_stdp_synapses(self.exc, self.post, idx, np.zeros(n_exc, dtype=int), 0.5,
-                                               effect=conductance_lif.EXC_EFFECT, name="song_plastic", dt=dt,
-                                               namespace=effect_ns, **(stdp_params or {}))
-        self.static = b2.Synapses(self.exc, self.post, "w : 1", on_pre=conductance_lif.EXC_EFFECT,
-                                  namespace=effect_ns, dt=dt, name="song_static")
-        self.static.connect(i=idx, j=np.ones(n_exc, dtype=int))
-        self.static.w = 0.5
-        inh_i = np.tile(np.arange(n_inh), 2)
-        inh_j = np.repeat([0, 1], n_inh)
-        self.inhibition = b2.Synapses(self.inh, self.post, on_pre=conductance_lif.INH_EFFECT, namespace=effect_ns,
-                                      dt=dt, name="song_inhibition")
-        self.inhibition.connect(i=inh_i, j=inh_j)
-        self.spikes = b2.SpikeMonitor(self.post, name="song_spikes")
-        self.weights = b2.StateMonitor(self.plastic, "w", record=True, dt=snapshot, when="end", name="song_weights")
-        self.network = b2.Network(self.rng, self.exc, self.inh, self.post, self.plastic, self.static,
-                                  self.inhibition, self.spikes, self.weights)
-        self._seeded = False
-
-    def run(self):
-        self._seeded = seed_run(self.rng, self._seeded)
-        self.network.run(self.duration, namespace={})
-
-    def state_variables(self):
-        """``seed``, ``rate`` (excitatory input rate), ``w_plastic``, ``w_static``."""
-        return {"seed": (self.rng, "seed"), "rate": (self.exc, "rate"), "w_plastic": (self.plastic, "w"),
-                "w_static": (self.static, "w")}
-
-    def stimulus_arrays(self):
-        return {}
 
 
 def add_arguments(parser):

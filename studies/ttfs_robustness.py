@@ -67,10 +67,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
 from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
-from brian2learn.studies.ttfs_yinyang import ENCODING, SUBSTRATE, neuron_params
 from brian2learn.tasks import yinyang
 
 matplotlib.use("Agg")
@@ -205,7 +205,7 @@ def run(args):
           f"{finetune_epochs} epoch(s) in the loop from {opts['in_loop_start']}, run directory {run_dir}", flush=True)
 
     data = yinyang.yin_yang_splits()
-    x = {name: yinyang.encode_spike_times(split["features"], **ENCODING) for name, split in data.items()}
+    x = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     y = {name: split["labels"] for name, split in data.items()}
     n_train = opts["train_samples"] or MODES[mode]["train_samples"] or len(y["train"])
     n_test = opts["test_samples"] or len(y["test"])
@@ -239,10 +239,10 @@ def run(args):
 
     max_jitter = max(sweeps.get("jitter", (0.0,)))
     substrate = substrate_model.TTFSSubstrate(
-        config.layer_sizes, neuron_params(config.tau_ratio), pattern_seed=seed, jitter_seed=seed + 1,
+        config.layer_sizes, ttfs_model.neuron_params(config.tau_ratio), pattern_seed=seed, jitter_seed=seed + 1,
         max_jitter=max_jitter, weight_range=weight_range, device=opts["device"],
         directory=os.path.join(run_dir, "build") if opts["device"] == "cpp_standalone" else None,
-        n_copies=SUBSTRATE["n_copies"], dt=SUBSTRATE["dt"], duration=SUBSTRATE["duration"])
+        **ttfs_model.SUBSTRATE)
     rows, curves = [], []
     try:
         def evaluate(weights, imperfections):
@@ -316,9 +316,9 @@ def run(args):
         "settings_with_loss": len(recovered),
         "recovers_most": bool(np.mean(recovered) >= 0.5) if recovered else None,
         "paper_accuracy": PAPER_ACCURACY,
-        "substrate": {"dt_tau_s": SUBSTRATE["dt"], "duration_tau_s": SUBSTRATE["duration"],
-                      "n_copies": SUBSTRATE["n_copies"], "jitter_offset_tau_s": substrate.offset,
-                      "neuron_params": {k: str(v) for k, v in neuron_params(config.tau_ratio).items()}},
+        "substrate": {"dt_tau_s": ttfs_model.SUBSTRATE["dt"], "duration_tau_s": ttfs_model.SUBSTRATE["duration"],
+                      "n_copies": ttfs_model.SUBSTRATE["n_copies"], "jitter_offset_tau_s": substrate.offset,
+                      "neuron_params": {k: str(v) for k, v in ttfs_model.neuron_params(config.tau_ratio).items()}},
         "brian2": brian2_stats, "wall_seconds": wall,
         "notes": ("recovered_fraction = (in_loop - software) / (ideal - software), only where ideal - software >= "
                   f"{MIN_LOSS}; ideal = software weights on the ideal Brian2 substrate. The paper trained with "

@@ -52,10 +52,6 @@ DESCRIPTION = "time-to-first-spike learning with exact spike-time gradients on Y
 
 SUBSTRATES = ("analytic", "brian2")
 DEVICES = ("cpp_standalone", "runtime")
-#: Input encoding, in units of tau_s.
-ENCODING = {"t_early": 0.15, "t_late": 2.0, "t_bias": 0.9}
-#: Brian2 substrate: step and simulated time (units of tau_s), samples per network run.
-SUBSTRATE = {"dt": 0.01, "duration": 4.0, "n_copies": 150}
 EPOCHS = {"full": 300, "quick": {"analytic": 20, "brian2": 8}}
 TARGET_TEST_ACCURACY = 0.95
 PAPER_TEST_ACCURACY = 0.959
@@ -101,13 +97,6 @@ def _options(args):
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1):
         raise ValueError(f"'--epochs' must be a positive integer, got {epochs!r}")
     return options
-
-
-def neuron_params(tau_ratio):
-    """:data:`brian2learn.models.ttfs.GOELTZ2021_PARAMS` with ``tau_m = tau_ratio * tau_s``."""
-    params = dict(ttfs_model.GOELTZ2021_PARAMS)
-    params["tau_m"] = tau_ratio * params["tau_s"]
-    return params
 
 
 class Brian2Substrate:
@@ -168,21 +157,21 @@ def run(args):
     n_epochs = opts["epochs"] or (EPOCHS["quick"][substrate] if opts["quick"] else EPOCHS["full"])
     default_dir = f"{NAME}-seed{opts['seed']}" if substrate == "analytic" else f"{NAME}-brian2-seed{opts['seed']}"
     run_dir = prepare_run_dir(opts["out"] or os.path.join("runs", default_dir))
-    params = neuron_params(opts["tau_ratio"])
+    params = ttfs_model.neuron_params(opts["tau_ratio"])
     tau_s_ms = float(params["tau_s"] / b2.ms)
     device_note = f", device {opts['device']}" if substrate == "brian2" else ""
     print(f"{NAME}: {mode} mode, {n_epochs} epochs, seed {opts['seed']}, substrate {substrate}{device_note}, "
           f"tau_m/tau_s {opts['tau_ratio']}, run directory {run_dir}", flush=True)
 
     data = yinyang.yin_yang_splits()
-    inputs = {name: yinyang.encode_spike_times(split["features"], **ENCODING) for name, split in data.items()}
+    inputs = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     labels = {name: split["labels"] for name, split in data.items()}
     config = ttfs.TTFSConfig(tau_ratio=opts["tau_ratio"])
     weights = ttfs.initial_weights(config, opts["seed"])
     substrate_runner = None
     if substrate == "brian2":
         substrate_runner = Brian2Substrate(config.layer_sizes, params, device=opts["device"],
-                                           directory=os.path.join(run_dir, "build"), **SUBSTRATE)
+                                           directory=os.path.join(run_dir, "build"), **ttfs_model.SUBSTRATE)
     trainer = ttfs.TTFSTrainer(config, weights, forward=substrate_runner)
     rng = np.random.default_rng(opts["seed"])
     rows = []
@@ -241,9 +230,9 @@ def run(args):
                          if not history.empty else None},
         "brian2": _runner_summary(substrate_runner),
         "network": {"layer_sizes": list(config.layer_sizes), "tau_ratio": config.tau_ratio,
-                    "theta": config.theta, "encoding_tau_s": ENCODING,
+                    "theta": config.theta, "encoding_tau_s": yinyang.ENCODING,
                     "neuron_params": {name: str(value) for name, value in params.items()},
-                    "substrate": SUBSTRATE if substrate == "brian2" else None},
+                    "substrate": ttfs_model.SUBSTRATE if substrate == "brian2" else None},
         "training": {name: getattr(config, name) for name in (
             "xi", "alpha", "beta", "learning_rate", "batch_size", "lr_decay", "lr_decay_every", "max_grad_norm",
             "max_missing", "weight_bump", "weight_init", "t_missing")},
@@ -341,7 +330,7 @@ def _decision_map(trainer, config):
     grid = (np.arange(MAP_RESOLUTION) + 0.5) / MAP_RESOLUTION
     x, y = np.meshgrid(grid, grid)
     features = np.stack([x.ravel(), y.ravel(), 1 - x.ravel(), 1 - y.ravel()], axis=1)
-    t_in = yinyang.encode_spike_times(features, **ENCODING)
+    t_in = yinyang.encode_spike_times(features, **yinyang.ENCODING)
     forward = ttfs.analytic_forward(config)
     predictions = [ttfs.classify(forward(t_in[s:s + 5000], trainer.weights)[-1])[0]
                    for s in range(0, len(t_in), 5000)]

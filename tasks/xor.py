@@ -1,136 +1,30 @@
-"""The XOR network of Jabri & Flower (1991) as Brian2 code, WP/NP-plastic.
+"""The XOR task of Jabri & Flower (1991): four patterns, their targets, error and criterion.
 
 Jabri & Flower (1991), "Weight perturbation: an optimal architecture and learning technique for analog
 VLSI feedforward and recurrent multilayer networks", Neural Comput 3:546, doi:10.1162/neco.1991.3.4.546:
-a 2-2-1 network of sigmoid units (with biases) learns XOR by weight perturbation.
+a 2-2-1 network of sigmoid units learns XOR by weight perturbation (the network:
+:mod:`brian2learn.plasticity.xor_network`).
 
-Network and task
-----------------
+Task
+----
 A pass presents the four patterns ``(x_1, x_2) in {(0,0), (0,1), (1,0), (1,1)}`` in four steps, with targets
-``y* = x_1 XOR x_2``. In a step
-
-.. math::
-
-    h_j = \\sigma\\Big(\\sum_{k} W^{1}_{jk} \\tilde x_k\\Big), \\quad
-    y = \\sigma\\Big(\\sum_{j} W^{2}_{j} \\tilde h_j\\Big), \\quad \\sigma(z) = 1/(1 + e^{-z}),
-
-with ``x~ = (x_1, x_2, 1)`` and ``h~ = (h_1, h_2, 1)`` (the constant entries carry the biases, so the nine
-parameters are all weights of Brian2 Synapses). The error of a pass is
-``E = (1/2T) sum_p (y_p - y*_p)^2`` (``T = 4``), and the network is correct when every output lies on
-the correct side of 0.5 (``|y_p - y*_p| < 0.5``), recorded as the count ``correct`` of a pass.
-
-Brian2 schedule of a step: the inputs read the pattern (``before_groups``, order 0), node perturbations
-(order 5), the summed hidden input (order 6) and eligibility of the first layer (order 7); the hidden
-units (``groups``, 0), the summed output input (1), the output, ``E`` and ``correct`` (2); eligibility of
-the second layer (``after_groups``).
+``y* = x_1 XOR x_2``. The error of a pass with outputs ``y_p`` is ``E = (1/2T) sum_p (y_p - y*_p)^2``
+(``T = 4``), and the task is solved when every output lies on the correct side of 0.5
+(``|y_p - y*_p| < 0.5``, all four patterns correct).
 """
 
-import brian2 as b2
 import numpy as np
-
-from brian2learn.plasticity.perturbation_network import (
-    OUTPUT_EQS,
-    PLASTIC_NEURON_EQS,
-    PLASTIC_SYNAPSE_EQS,
-    PerturbationLearning,
-    PerturbationModel,
-)
-from brian2learn.simulation.devices import STEP_DT
 
 #: The four patterns (x_1, x_2) and their XOR targets.
 PATTERNS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
-N_HIDDEN = 2  # hidden sigmoid units (Jabri & Flower's 2-2-1 network)
-
-HIDDEN_EQS = PLASTIC_NEURON_EQS + """
-h : 1                          # activity (1 for the bias unit)
-u : 1                          # summed input
-is_bias : 1 (constant)         # 1 for the constant unit that carries the output's bias
-"""
-
-OUTPUT_UNIT_EQS = PLASTIC_NEURON_EQS + OUTPUT_EQS + """
-y : 1                          # output
-y_target : 1                   # target of this step
-u : 1                          # summed input
-correct : 1                    # patterns of this pass with |y - y*| < 0.5
-"""
-
-LAYER_SYNAPSE_EQS = PLASTIC_SYNAPSE_EQS + "u_post = w_eff*{activity}_pre : 1 (summed)\n"
 
 
-def connectivity(n_learners):
-    """Synapse order of the two layers.
-
-    Layer 1: synapse ``(l N_h + j) 3 + k`` from input ``k`` (x_1, x_2, 1) to hidden ``j`` of learner ``l``
-    (hidden unit index ``l (N_h + 1) + j``). Layer 2: synapse ``l (N_h + 1) + j`` from hidden ``j`` (the
-    last is the bias unit) to output ``l``. Weights reshape to (n_learners, N_h, 3) and (n_learners, N_h + 1).
-    """
-    ll, jj, kk = np.meshgrid(np.arange(n_learners), np.arange(N_HIDDEN), np.arange(3), indexing="ij")
-    layer1 = (kk.ravel(), (ll * (N_HIDDEN + 1) + jj).ravel())
-    ll, jj = np.meshgrid(np.arange(n_learners), np.arange(N_HIDDEN + 1), indexing="ij")
-    layer2 = ((ll * (N_HIDDEN + 1) + jj).ravel(), ll.ravel())
-    return {"layer1": layer1, "layer2": layer2}
+def error(outputs):
+    """``E = (1/2T) sum_p (y_p - y*_p)^2`` of the outputs (4,) of one pass."""
+    return 0.5 * float(np.sum((np.asarray(outputs) - TARGETS) ** 2)) / len(TARGETS)
 
 
-def forward_numpy(w1, w2, patterns=PATTERNS):
-    """Outputs (4,) of one network: ``w1`` (N_h, 3), ``w2`` (N_h + 1,)."""
-    inputs = np.c_[patterns, np.ones(len(patterns))]
-    hidden = 1.0 / (1.0 + np.exp(-inputs @ np.asarray(w1).T))
-    return 1.0 / (1.0 + np.exp(-np.c_[hidden, np.ones(len(patterns))] @ np.asarray(w2)))
-
-
-def error_numpy(w1, w2):
-    """``E = (1/2T) sum_p (y_p - y*_p)^2``."""
-    return 0.5 * float(np.sum((forward_numpy(w1, w2) - TARGETS) ** 2)) / len(TARGETS)
-
-
-def initial_weights(n_learners, seed, scale=1.0):
-    """``U(-scale, scale)`` weights of every learner, drawn from ``numpy.random.default_rng(seed)``."""
-    rng = np.random.default_rng(seed)
-    return {"layer1": rng.uniform(-scale, scale, (n_learners, N_HIDDEN, 3)),
-            "layer2": rng.uniform(-scale, scale, (n_learners, N_HIDDEN + 1))}
-
-
-def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="xor"):
-    """Brian2 XOR networks of ``n_learners`` learners (state variables ``w:{name}_layer1``, ``w:{name}_layer2``)."""
-    n_steps = len(TARGETS)
-    learning = PerturbationLearning(n_steps, n_learners, n_trials, reference=reference, dt=dt, name=name)
-    stimulus = b2.TimedArray(np.c_[PATTERNS, np.ones(n_steps)], dt=dt, name=f"{name}_patterns")
-    target = b2.TimedArray(TARGETS, dt=dt, name=f"{name}_targets")
-    namespace = {**learning.namespace, "xor_patterns": stimulus, "xor_targets": target}
-    lookup = learning.step_lookup
-    inputs = b2.NeuronGroup(3, "x : 1", dt=dt, namespace=namespace, name=f"{name}_inputs")
-    inputs.run_regularly(f"x = xor_patterns({lookup}, i)", when="before_groups", order=0,
-                         name=f"{name}_inputs_step")
-    hidden = b2.NeuronGroup(n_learners * (N_HIDDEN + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
-                            name=f"{name}_hidden")
-    is_bias = np.tile(np.r_[np.zeros(N_HIDDEN), 1.0], n_learners)
-    hidden.is_bias = is_bias
-    hidden.h = is_bias
-    hidden.run_regularly("h = is_bias + (1 - is_bias)/(1 + exp(-(u + pert)))", when="groups", order=0,
-                         name=f"{name}_hidden_step")
-    output = b2.NeuronGroup(n_learners, OUTPUT_UNIT_EQS, dt=dt, namespace=namespace, name=f"{name}_output")
-    output.run_regularly(f"""
-    y = 1/(1 + exp(-(u + pert)))
-    y_target = xor_targets({lookup})
-    E += (y - y_target)**2/(2*n_steps)
-    correct += int(abs(y - y_target) < 0.5)
-    """, when="groups", order=2, name=f"{name}_output_step")
-    conn = connectivity(n_learners)
-    layer1 = b2.Synapses(inputs, hidden, LAYER_SYNAPSE_EQS.format(activity="x"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer1")
-    layer1.connect(i=conn["layer1"][0], j=conn["layer1"][1])
-    layer2 = b2.Synapses(hidden, output, LAYER_SYNAPSE_EQS.format(activity="h"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer2")
-    layer2.connect(i=conn["layer2"][0], j=conn["layer2"][1])
-    layer1.summed_updaters["u_post"].when = "before_groups"
-    layer1.summed_updaters["u_post"].order = 6
-    layer2.summed_updaters["u_post"].when = "groups"
-    layer2.summed_updaters["u_post"].order = 1
-    learning.add_output(output, np.arange(n_learners), metrics=("correct",))
-    learning.add_plastic(layer1, np.repeat(np.arange(n_learners), N_HIDDEN + 1), activity="x_pre",
-                         eligibility_when="before_groups", eligibility_order=7)
-    learning.add_plastic(layer2, np.arange(n_learners), activity="h_pre", eligibility_when="after_groups")
-    return PerturbationModel(learning, [inputs, hidden, output, layer1, layer2],
-                             layer1=layer1, layer2=layer2, output=output,
-                             weight_names=(f"w:{layer1.name}", f"w:{layer2.name}"))
+def n_correct(outputs):
+    """Patterns of one pass whose output (4,) lies on the correct side of 0.5 (``|y_p - y*_p| < 0.5``)."""
+    return int(np.sum(np.abs(np.asarray(outputs) - TARGETS) < 0.5))

@@ -26,6 +26,8 @@ CLASS_NAMES = ("yang", "yin", "dot")
 SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
 R_SMALL = 0.1
 R_BIG = 0.5
+#: Input spike times of Göltz et al. (2021) (:func:`encode_spike_times`), in units of ``tau_s``: our choice.
+ENCODING = {"t_early": 0.15, "t_late": 2.0, "t_bias": 0.9}
 
 
 def _check_radii(r_small, r_big):
@@ -85,7 +87,7 @@ def yin_yang_splits(r_small=R_SMALL, r_big=R_BIG):
     return {name: yin_yang_dataset(size, seed, r_small, r_big) for name, (size, seed) in SPLITS.items()}
 
 
-def encode_spike_times(features, t_early=0.15, t_late=2.0, t_bias=0.9):
+def encode_spike_times(features, t_early=ENCODING["t_early"], t_late=ENCODING["t_late"], t_bias=ENCODING["t_bias"]):
     """Input spike times ``t_early + (t_late - t_early) * feature`` plus a bias spike at ``t_bias``.
 
     ``features`` (n, F) in [0, 1]; returns (n, F + 1) times (the bias last), in units of ``tau_s``.

@@ -1,4 +1,4 @@
-"""WP and NP on Brian2 Synapses (perturbation_network) and the butterfly reservoir task, against numpy.
+"""WP and NP on Brian2 Synapses (perturbation_network), the reservoir and the butterfly task, against numpy.
 
 One cpp_standalone build (module fixture) of a small replayed-input readout with many learners serves the
 hand computations and the expected-update tests; the runtime device runs the device comparison, the
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
     PerturbationNetworkTrainer,
@@ -55,7 +56,7 @@ def standalone(tmp_path_factory):
 
 
 def error(weights, task):
-    return butterfly.readout_error(weights, task["inputs"], task["target"])
+    return reservoir.readout_error(weights, task["inputs"], task["target"])
 
 
 def detail(trainer):
@@ -197,9 +198,9 @@ def test_running_average_reference_by_hand():
 
 def test_reservoir_in_brian2_equals_numpy():
     inputs = butterfly.input_signals(n_steps=40, n_inputs=5)
-    weights = butterfly.draw_reservoir(2, n_units=30, n_inputs=5)
-    brian = butterfly.reservoir_states_brian2(weights, inputs, tau=10.0, warmup=15)
-    reference = butterfly.reservoir_states_numpy(weights, inputs, tau=10.0, warmup=15)
+    weights = reservoir.draw_reservoir(2, n_units=30, n_inputs=5)
+    brian = reservoir.reservoir_states_brian2(weights, inputs, tau=10.0, warmup=15)
+    reference = reservoir.reservoir_states_numpy(weights, inputs, tau=10.0, warmup=15)
     assert brian.shape == (40, 30)
     assert np.allclose(brian, reference, rtol=1e-12, atol=1e-14)
     assert np.std(brian) > 0.05, "the reservoir is active"
@@ -212,7 +213,7 @@ def test_least_squares_optimum_against_numpy():
     rng = np.random.default_rng(4)
     states = np.tanh(rng.standard_normal((60, 12)) @ rng.standard_normal((12, 12)) * 0.5)
     target = rng.standard_normal((60, 2))
-    weights, err = butterfly.least_squares_optimum(states, target)
+    weights, err = reservoir.least_squares_optimum(states, target)
     reference = np.linalg.lstsq(states, target, rcond=None)[0].T
     assert np.allclose(weights, reference)
     assert np.isclose(err, 0.5 * np.sum((states @ reference.T - target) ** 2) / 60)
@@ -223,7 +224,7 @@ def test_least_squares_optimum_against_numpy():
         basis = vt[:k].T  # (N, k)
         coefficients = np.linalg.lstsq(states @ basis, target, rcond=None)[0]
         expected = 0.5 * np.sum((states @ basis @ coefficients - target) ** 2) / 60
-        w_k, e_k = butterfly.least_squares_optimum(states, target, k)
+        w_k, e_k = reservoir.least_squares_optimum(states, target, k)
         assert np.isclose(e_k, expected, rtol=1e-9)
         assert np.allclose(w_k, (basis @ coefficients).T, atol=1e-9)
         errors.append(e_k)
@@ -236,9 +237,9 @@ def test_study_runs_on_the_runtime_device(tmp_path):
     summary = study.run(args)
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         assert json.load(handle)["status"] == "completed"
-    states = butterfly.reservoir_states_numpy(butterfly.draw_reservoir(3), butterfly.input_signals())
+    states = reservoir.reservoir_states_numpy(reservoir.draw_reservoir(3), butterfly.input_signals())
     task = {"states": states, "target": butterfly.butterfly_target()}
-    _, e5 = butterfly.least_squares_optimum(task["states"], task["target"], 5)
+    _, e5 = reservoir.least_squares_optimum(task["states"], task["target"], 5)
     assert np.isclose(summary["least_squares_error"]["k5"], e5)
     assert summary["least_squares_error"]["all"] < 1e-12, "500 states span the butterfly"
     curves = pd.read_parquet(os.path.join(args.out, "learning_curves.parquet"))
@@ -259,4 +260,4 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="--device"):
         study.run(types.SimpleNamespace(quick=True, seed=1, device="gpu", trials=None, learners=None, out=None))
     with pytest.raises(ValueError, match="n_components"):
-        butterfly.least_squares_optimum(np.ones((5, 3)), np.ones((5, 2)), 4)
+        reservoir.least_squares_optimum(np.ones((5, 3)), np.ones((5, 2)), 4)

@@ -13,6 +13,7 @@ import brian2 as b2
 import numpy as np
 import pytest
 
+from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.perturbation_network import LearnerValues, PerturbationNetworkTrainer
 from brian2learn.simulation.devices import STEP_DT
 from brian2learn.studies import perturbation_spiking as study
@@ -34,9 +35,9 @@ def stimuli():
 
 @pytest.fixture(scope="module")
 def trained():
-    weights = study.initial_spiking_weights(2, 5, params=SMALL)
+    weights = delayed_pattern_network.initial_spiking_weights(2, 5, params=SMALL)
     trainer = PerturbationNetworkTrainer(
-        lambda n: study.delayed_pattern_model(2, n, params=SMALL, record_learners=2, name="tspk"), 2,
+        lambda n: delayed_pattern_network.delayed_pattern_model(2, n, params=SMALL, record_learners=2, name="tspk"), 2,
         device="runtime", trials_per_run=N_TRIALS)
     out = trainer.train(N_TRIALS, LearnerValues(RULES, eta=ETA, sigma=SIGMA),
                         {"w:tspk_in": weights["in"], "w:tspk_rec": weights["rec"]}, stimuli=stimuli(), seed=3)
@@ -154,8 +155,8 @@ def test_np_eligibility_is_the_sum_of_current_noise_times_the_hand_made_trace(tr
 
 def test_xor_forward_equals_numpy_and_wp_learns_it():
     n_learners, n_trials = 8, 1200
-    init = xor.initial_weights(n_learners, 4, scale=study.XOR_INIT_SCALE)
-    trainer = PerturbationNetworkTrainer(lambda n: xor.xor_model(n_learners, n), n_learners, device="runtime",
+    init = xor_network.initial_weights(n_learners, 4, scale=study.XOR_INIT_SCALE)
+    trainer = PerturbationNetworkTrainer(lambda n: xor_network.xor_model(n_learners, n), n_learners, device="runtime",
                                          trials_per_run=n_trials)
     try:
         out = trainer.train(n_trials, LearnerValues("wp", **study.XOR_LEARNING["wp"]),
@@ -164,18 +165,18 @@ def test_xor_forward_equals_numpy_and_wp_learns_it():
         trainer.close()
     history = out["history"]
     first = history[history["trial"] == 0].sort_values("learner")["E_ref"].to_numpy()
-    expected = [xor.error_numpy(init["layer1"][k], init["layer2"][k]) for k in range(n_learners)]
+    expected = [xor_network.error_numpy(init["layer1"][k], init["layer2"][k]) for k in range(n_learners)]
     assert np.allclose(first, expected, rtol=1e-12)
     outputs = out["outputs"]
     reference = outputs[outputs["pass"] == 0]
     initial_correct = reference[reference["trial"] == 0]["correct"].to_numpy()
-    numpy_correct = [np.sum(np.abs(xor.forward_numpy(init["layer1"][k], init["layer2"][k]) - xor.TARGETS) < 0.5)
+    numpy_correct = [np.sum(np.abs(xor_network.forward_numpy(init["layer1"][k], init["layer2"][k]) - xor.TARGETS) < 0.5)
                      for k in range(n_learners)]
     assert np.array_equal(initial_correct, numpy_correct)
-    final1 = out["weights"]["w:xor_layer1"].reshape(n_learners, xor.N_HIDDEN, 3)
-    final2 = out["weights"]["w:xor_layer2"].reshape(n_learners, xor.N_HIDDEN + 1)
+    final1 = out["weights"]["w:xor_layer1"].reshape(n_learners, xor_network.N_HIDDEN, 3)
+    final2 = out["weights"]["w:xor_layer2"].reshape(n_learners, xor_network.N_HIDDEN + 1)
     solved = [k for k in range(n_learners)
-              if np.all(np.abs(xor.forward_numpy(final1[k], final2[k]) - xor.TARGETS) < 0.5)]
+              if np.all(np.abs(xor_network.forward_numpy(final1[k], final2[k]) - xor.TARGETS) < 0.5)]
     assert len(solved) >= n_learners // 2, f"only {len(solved)} of {n_learners} XOR networks solved by WP"
     for k in solved:
         hits = reference[(reference["learner"] == k) & (reference["correct"] == 4)]
@@ -193,7 +194,7 @@ def test_study_runs_on_the_runtime_device(tmp_path):
     assert set(saved["spiking"]["rules"]) == {"wp", "np"} and set(saved["xor"]["rules"]) == {"wp", "np"}
     # The evaluation pass of the initial network has the error of trial 0 of the training.
     assert np.isclose(summary["spiking"]["initial_error"], float(study.evaluate_spiking(
-        study.initial_spiking_weights(1, 2), [0])["error"][0]), rtol=1e-9)
+        delayed_pattern_network.initial_spiking_weights(1, 2), [0])["error"][0]), rtol=1e-9)
     for name in ("spiking_learning_curves.parquet", "xor_learning_curves.parquet", "trials_to_criterion.parquet",
                  "spiking_outputs.parquet", "spiking_learning.png", "xor_learning.png"):
         assert os.path.exists(os.path.join(args.out, name))
@@ -206,4 +207,4 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="window"):
         study.timing_inputs(n_steps=20, n_in=10, burst_steps=(1, 4))
     with pytest.raises(ValueError, match="n_net"):
-        study.delayed_pattern_model(1, 1, params={**SMALL, "per_channel": 6})
+        delayed_pattern_network.delayed_pattern_model(1, 1, params={**SMALL, "per_channel": 6})

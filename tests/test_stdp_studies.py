@@ -107,12 +107,13 @@ def test_assembly_network_encodes_patterns_and_freezes_weights_when_learning_is_
     first test block assigns to a pattern respond to it in the second, held-out test block far above their own
     baseline and above their response to another pattern; with the plasticity gate at 0 the weights stay put."""
     from brian2learn.analysis import assemblies as asm
+    from brian2learn.plasticity import assembly_network as an
     from brian2learn.studies import stdp_assemblies as sa
 
-    network = {**sa.NETWORK, "n_exc": 100, "n_inh": 25, "n_in": 100, "p_in": 0.2, "p_ei": 1.0, "p_ie": 1.0, "eta": 1.0}
+    network = {**an.NETWORK, "n_exc": 100, "n_inh": 25, "n_in": 100, "p_in": 0.2, "p_ei": 1.0, "p_ie": 1.0, "eta": 1.0}
     protocol = {"noise_1": 0.3, "encoding": 4.0, "noise_2": 0.3, "n_test": 6, "test_gap_range": (0.15, 0.2),
                 "n_association": 1, "gap_range": (0.3, 0.6), "noise_3": 0.3}
-    config = sa.AssemblyConfig(network=network, protocol=protocol, inputs={**sa.INPUTS, "n_active": 20})
+    config = an.AssemblyConfig(network=network, protocol=protocol, inputs={**an.INPUTS, "n_active": 20})
     runner = sa.make_runner(config, device="runtime")
     result = sa.evaluate_point(runner, config, 1.0, 1.0, seed=4, keep=True, sham_control=True)
     data = result["data"]
@@ -140,13 +141,13 @@ def test_assembly_network_encodes_patterns_and_freezes_weights_when_learning_is_
     rate_a, rate_base, rate_c = (x[:, members].mean() for x in (resp_a, base_a, resp_c))
     assert rate_a > 3 * rate_base + 2.0  # Hz, held-out response well above the members' own baseline
     assert rate_a > 2 * rate_c
-    values, _, _, _ = sa.initial_values(config, runner.model.conn, 1.0, 1.0, 4)
+    values, _, _, _ = an.initial_values(config, runner.model.conn, 1.0, 1.0, 4)
     assert np.mean(np.abs(data["w_ee_after"] - values["w_ee"])) > 1e-3  # learning moved the weights
     # a short run with the plasticity gate at 0 throughout: final weights are the initial ones, bit for bit
-    short = sa.AssemblyConfig(network=network, inputs=config.inputs, protocol={
+    short = an.AssemblyConfig(network=network, inputs=config.inputs, protocol={
         **protocol, "encoding": 1.0, "n_test": 1})
     runner = sa.make_runner(short, device="runtime")
-    values, stimuli, _, _ = sa.initial_values(short, sa.connectivity(short), 1.0, 1.0, 4)
+    values, stimuli, _, _ = an.initial_values(short, an.connectivity(short), 1.0, 1.0, 4)
     stimuli["plastic"] = np.zeros_like(stimuli["plastic"])
     model = runner.run(values, stimuli)
     assert model.spikes_exc.num_spikes > 0
@@ -183,13 +184,13 @@ def test_regime_targets_count_recruitment_into_the_combination():
 
 def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
     """``stdp_rule`` picks the triplet parameters of both plastic pathways (``sliding_threshold`` adds the
-    BCM-like threshold to both); the caps stay the study's."""
+    BCM-like threshold to both); the caps stay the network's."""
+    from brian2learn.plasticity import assembly_network as an
     from brian2learn.plasticity import stdp
-    from brian2learn.studies import stdp_assemblies as sa
 
-    network = {**sa.NETWORK, "n_exc": 20, "n_inh": 5, "n_in": 20, "stdp_rule": "hippocampal-minimal",
+    network = {**an.NETWORK, "n_exc": 20, "n_inh": 5, "n_in": 20, "stdp_rule": "hippocampal-minimal",
                "sliding_threshold": {}}
-    model = sa.AssemblyNetwork(sa.AssemblyConfig(network=network, protocol={"noise_1": 0.1, "encoding": 0.2,
+    model = an.AssemblyNetwork(an.AssemblyConfig(network=network, protocol={"noise_1": 0.1, "encoding": 0.2,
                                                                             "noise_2": 0.1, "n_test": 1,
                                                                             "n_association": 1, "noise_3": 0.1}))
     expected = stdp.PFISTER2006_HIPPOCAMPAL_MINIMAL
@@ -203,15 +204,15 @@ def test_assembly_network_learns_with_the_chosen_triplet_parameter_set():
 
 
 def test_fixed_input_in_degree_gives_every_neuron_the_same_number_of_distinct_channels():
-    from brian2learn.studies import stdp_assemblies as sa
+    from brian2learn.plasticity import assembly_network as an
 
-    network = sa.NETWORK  # the default: fixed in-degree
-    i, j = sa.connectivity(sa.AssemblyConfig(network=network))["in"]
+    network = an.NETWORK  # the default: fixed in-degree
+    i, j = an.connectivity(an.AssemblyConfig(network=network))["in"]
     k = round(network["p_in"] * network["n_in"])
     assert np.all(np.bincount(j, minlength=network["n_exc"]) == k)
     assert len(set(zip(i.tolist(), j.tolist()))) == len(i)  # no channel twice onto one neuron
     assert i.min() >= 0 and i.max() < network["n_in"]
-    bernoulli_i, bernoulli_j = sa.connectivity(sa.AssemblyConfig(network={**network, "in_fixed_degree": False}))["in"]
+    bernoulli_i, bernoulli_j = an.connectivity(an.AssemblyConfig(network={**network, "in_fixed_degree": False}))["in"]
     assert np.bincount(bernoulli_j).std() > 1  # Bernoulli(p_in) per pair
 
 

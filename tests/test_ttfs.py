@@ -255,7 +255,7 @@ def test_batch_network_matches_the_closed_form_on_the_grid():
 def test_brian2_substrate_pads_batches_and_trains():
     """The study's Brian2 forward pass (runtime device) splits samples into padded runs."""
     config = ttfs.TTFSConfig(layer_sizes=(5, 8, 3), batch_size=6)
-    params = ttfs_yinyang.neuron_params(1)
+    params = model.neuron_params(1)
     substrate = ttfs_yinyang.Brian2Substrate(config.layer_sizes, params, device="runtime", n_copies=4)
     rng = np.random.default_rng(4)
     t_in = np.concatenate([0.15 + 1.85 * rng.uniform(0, 1, (6, 4)), np.full((6, 1), 0.9)], axis=1)
