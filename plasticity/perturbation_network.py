@@ -66,25 +66,23 @@ the standalone binary reads at every run.
 
 Use
 ---
-Create a :class:`PerturbationLearning`, build the model's groups with its namespace and the equation
-fragments :data:`PLASTIC_NEURON_EQS`, :data:`PLASTIC_SYNAPSE_EQS`, :data:`OUTPUT_EQS`, register them
-(:meth:`~PerturbationLearning.add_output`, :meth:`~PerturbationLearning.add_plastic`,
+Create a :class:`PerturbationLearning`, build the model's groups with its namespace and the
+equation fragments :data:`PLASTIC_NEURON_EQS`, :data:`PLASTIC_SYNAPSE_EQS`, :data:`OUTPUT_EQS`,
+register them (:meth:`~PerturbationLearning.add_output`, :meth:`~PerturbationLearning.add_plastic`,
 :meth:`~PerturbationLearning.add_reset`) and wrap everything in a :class:`PerturbationModel`;
-:class:`PerturbationNetworkTrainer` trains it in runs of one build, carrying weights and running
-averages between runs. :func:`linear_readout_model` is a complete example (a readout of replayed
-inputs) and :mod:`brian2learn.plasticity.xor_network` (a sigmoid network) another.
+:class:`~brian2learn.training.perturbation_network.PerturbationNetworkTrainer` trains it in runs of
+one build, carrying weights and running averages between runs. :func:`linear_readout_model` is a
+complete example (a readout of replayed inputs) and :mod:`brian2learn.plasticity.xor_network` (a
+sigmoid network) another.
 """
 
-import time
 
 import brian2 as b2
 import numpy as np
-import pandas as pd
 
 from brian2learn.plasticity.perturbation import REFERENCES, RULES
 from brian2learn.simulation.devices import (
     STEP_DT,
-    DeviceRunner,
     check_clock_lockstep,
     seed_run,
 )
@@ -453,131 +451,6 @@ class LearnerValues:
         out["random_scale"] = np.full(n_learners, float(self.random_scale))
         out["ref_decay"] = np.full(n_learners, float(self.average_decay))
         return out
-
-
-class PerturbationNetworkTrainer:
-    """Train a :class:`PerturbationModel` in runs of ``trials_per_run`` trials of one build.
-
-    Parameters
-    ----------
-    build : callable
-        ``build(n_trials)`` returns a :class:`PerturbationModel` simulating ``n_trials`` trials per run.
-    device : {'cpp_standalone', 'runtime'}
-    trials_per_run : int
-    directory : str or None
-        Build directory of the standalone project.
-    """
-
-    def __init__(self, build, n_learners, device="cpp_standalone", trials_per_run=500, directory=None):
-        self.trials_per_run = _positive_int("trials_per_run", trials_per_run)
-        self.n_learners = _positive_int("n_learners", n_learners)
-        self.runner = DeviceRunner(lambda: build(self.trials_per_run), device=device, directory=directory)
-        self.device = self.runner.device
-
-    def train(self, n_trials, learners, weights, values=None, stimuli=None, seed=1, progress=None,
-              on_run=None):
-        """Train for ``n_trials`` trials.
-
-        Parameters
-        ----------
-        n_trials : int
-        learners : LearnerValues
-        weights : dict
-            ``w:NAME`` -> initial weights of every plastic Synapses (synapse order).
-        values, stimuli : dict
-            Further state variables and TimedArrays of the model, the same for every run.
-        seed : int
-            Run ``k`` of the training seeds its perturbations with ``seed * 100003 + k``.
-        progress : callable or None
-            ``progress(trials_done, n_trials, mean_error)`` after each run (the mean over learners of the
-            last trial's unperturbed error, or perturbed error with reference = 'average').
-        on_run : callable or None
-            ``on_run(model, first_trial, n_trials_in_run)`` after each run, to read the model's monitors.
-
-        Returns
-        -------
-        dict
-            ``history`` (DataFrame: trial, learner, E_ref, E_pert, dR), ``outputs`` (DataFrame: trial,
-            pass, neuron, learner, E and the output metrics, per pass), ``weights`` (the final
-            ``w:NAME``), ``wall_seconds``, ``runs``.
-        """
-        n_trials = _positive_int("n_trials", n_trials)
-        if not isinstance(learners, LearnerValues):
-            raise ValueError(f"'learners' must be a LearnerValues, got {type(learners).__name__}")
-        learner_arrays = learners.arrays(self.n_learners)
-        start = time.perf_counter()
-        state = {**weights, "R_bar": np.zeros(self.n_learners), "n_done": np.zeros(self.n_learners)}
-        done, run_index = 0, 0
-        history, outputs = [], []
-        while done < n_trials:
-            n_now = min(self.trials_per_run, n_trials - done)
-            gate = np.zeros(self.trials_per_run)
-            gate[:n_now] = 1.0
-            run_values = {**(values or {}), **learner_arrays, **state, "seed": int(seed) * 100003 + run_index}
-            model = self.runner.run(run_values, {**(stimuli or {}), "trial_gate": gate})
-            learning = model.learning
-            if learning.n_learners != self.n_learners:
-                raise ValueError(f"the model has {learning.n_learners} learners, the trainer {self.n_learners}")
-            for name in learning.carried_variables():
-                group, var = model.state_variables()[name]
-                state[name] = np.asarray(getattr(group, var)[:], dtype=float).copy()
-            frame = self._history(learning, done, n_now)
-            history.append(frame)
-            outputs.append(self._outputs(learning, done, n_now))
-            bad = ~np.isfinite(frame["E_pert"]) | ~np.isfinite(frame["dR"])
-            if bad.any():
-                row = frame[bad].iloc[0]
-                raise RuntimeError(f"training diverged: non-finite error of learner {int(row['learner'])} at trial "
-                                   f"{int(row['trial'])}; the update scales as eta*dR/sigma^2: lower 'eta'")
-            if on_run is not None:
-                on_run(model, done, n_now)
-            done += n_now
-            run_index += 1
-            if progress is not None:
-                last = frame[frame["trial"] == frame["trial"].max()]
-                progress(done, n_trials, float(last["E_ref" if learning.n_passes == 2 else "E_pert"].mean()))
-        return {"history": pd.concat(history, ignore_index=True), "outputs": pd.concat(outputs, ignore_index=True),
-                "weights": {name: value for name, value in state.items() if name.startswith("w:")},
-                "wall_seconds": time.perf_counter() - start, "runs": run_index}
-
-    @staticmethod
-    def _history(learning, first_trial, n_now):
-        monitor = learning.trial_monitor
-        n_learners = learning.n_learners
-        columns = {var: np.asarray(getattr(monitor, var), dtype=float)[:, 1:n_now + 1] for var in
-                   ("E_ref", "E_pert", "dR")}
-        trials = first_trial + np.arange(n_now)
-        frame = pd.DataFrame({"trial": np.tile(trials, n_learners),
-                              "learner": np.repeat(np.arange(n_learners), n_now),
-                              **{var: value.ravel() for var, value in columns.items()}})
-        if learning.n_passes == 1:
-            frame["E_ref"] = np.nan
-        return frame
-
-    @staticmethod
-    def _outputs(learning, first_trial, n_now):
-        monitor = learning.output_monitor
-        n_pass = n_now * learning.n_passes
-        n_neurons = len(learning.output)
-        data = {var: np.asarray(getattr(monitor, var), dtype=float)[:, 1:n_pass + 1]
-                for var in ("E", *learning.output_metrics)}
-        passes = np.arange(n_pass)
-        frame = pd.DataFrame({
-            "trial": np.tile(first_trial + passes // learning.n_passes, n_neurons),
-            "pass": np.tile(passes % learning.n_passes, n_neurons),
-            "neuron": np.repeat(np.arange(n_neurons), n_pass),
-            "learner": np.repeat(learning.output_learner, n_pass),
-            **{var: value.ravel() for var, value in data.items()}})
-        return frame
-
-    @property
-    def model(self):
-        """The model of the last run (its monitors hold that run's records)."""
-        return self.runner.model
-
-    def close(self):
-        """Release the build."""
-        self.runner.close()
 
 
 # -- a linear readout of replayed inputs -----------------------------------------------------------------

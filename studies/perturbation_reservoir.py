@@ -35,11 +35,12 @@ import pandas as pd
 from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
-    PerturbationNetworkTrainer,
     linear_readout_model,
 )
-from brian2learn.studies.common import ErrorProgress, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import butterfly
+from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -139,7 +140,7 @@ def run(args):
             out = trainer.train(n_trials, LearnerValues(rules, eta=params["eta"], sigma=sigma),
                                 {weight_name: np.zeros(n_learners * n_out * n_units)},
                                 stimuli={"inputs": states, "target": target}, seed=args.seed * 10 + index,
-                                progress=ErrorProgress(f"{NAME} {setting}"))
+                                progress=ProgressReporter(f"{NAME} {setting}", unit="trial"))
             history = out["history"].assign(setting=setting, rule=lambda f: np.asarray(rules)[f["learner"]])
             curves.append(history)
             weights = out["weights"][weight_name].reshape(n_learners, n_out, n_units)

@@ -34,10 +34,12 @@ import pandas as pd
 
 from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
-from brian2learn.plasticity.perturbation_network import LearnerValues, PerturbationNetworkTrainer
+from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
-from brian2learn.studies.common import ErrorProgress, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import xor
+from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -178,7 +180,7 @@ def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
                                          device=args.device, trials_per_run=trials_per_run,
                                          directory=os.path.join(run_dir, "build_spiking")
                                          if args.device == "cpp_standalone" else None)
-    progress = ErrorProgress(f"{NAME} spiking")
+    progress = ProgressReporter(f"{NAME} spiking", unit="trial")
     try:
         out = trainer.train(n_trials, LearnerValues(rules, **params), dict(zip(names, (weights["in"], weights["rec"]))),
                             stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=args.seed * 10 + 1,
@@ -217,7 +219,7 @@ def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
                                          trials_per_run=min(trials_per_run * 4, n_trials),
                                          directory=os.path.join(run_dir, "build_xor")
                                          if args.device == "cpp_standalone" else None)
-    progress = ErrorProgress(f"{NAME} xor")
+    progress = ProgressReporter(f"{NAME} xor", unit="trial")
     try:
         out = trainer.train(n_trials, LearnerValues(rules, **params), weights, seed=args.seed * 10 + 2,
                             progress=progress)

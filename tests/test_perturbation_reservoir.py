@@ -16,11 +16,11 @@ import pytest
 from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
-    PerturbationNetworkTrainer,
     linear_readout_model,
 )
 from brian2learn.studies import perturbation_reservoir as study
 from brian2learn.tasks import butterfly
+from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 
 N_IN, N_OUT, N_STEPS = 4, 2, 10
 PER_RULE = 1000        # learners per rule: averages of single-trial updates

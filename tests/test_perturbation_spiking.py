@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from brian2learn.plasticity import delayed_pattern_network, xor_network
-from brian2learn.plasticity.perturbation_network import LearnerValues, PerturbationNetworkTrainer
+from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
 from brian2learn.studies import perturbation_spiking as study
 from brian2learn.tasks import xor
+from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 
 SMALL = {**study.SPIKING, "n_steps": 40, "n_in": 4, "burst_steps": (1, 4, 7), "n_net": 5, "n_channels": 1,
          "per_channel": 2, "bump_times": (20.0 * b2.ms,), "bump_width": 6.0 * b2.ms, "w_in": (2.0, 1.0), "g_rec": 1.0}
