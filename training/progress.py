@@ -44,15 +44,18 @@ class ProgressReporter:
     stream : file or None
     bar : bool or None
         Draw a tqdm bar (default: when ``stream`` is a terminal).
+    every : int
+        Without a bar, print a line only every ``every`` units (and after the first and the last).
     """
 
-    def __init__(self, label, unit="iteration", fields=None, stream=None, bar=None):
+    def __init__(self, label, unit="iteration", fields=None, stream=None, bar=None, every=1):
         self.label = label
         self.unit = unit
         self.fields = fields
         self.stream = stream or sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.bar = bool(isatty and isatty()) if bar is None else bool(bar)
+        self.every = max(int(every), 1)
         self.start = time.perf_counter()
         self._tqdm = None
 
@@ -60,6 +63,8 @@ class ProgressReporter:
         text = format_metrics(metrics if isinstance(metrics, dict) else {"loss": metrics}, self.fields)
         if self.bar:
             self._bar_update(done, total, text)
+            return
+        if done % self.every and done not in (1, total):
             return
         elapsed = time.perf_counter() - self.start
         rate = done / elapsed if elapsed > 0 else float("inf")
