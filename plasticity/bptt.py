@@ -73,6 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from brian2learn.models.eprop_neurons import discrete_constants
+from brian2learn.plasticity import optimizers
 
 jax.config.update("jax_enable_x64", True)
 
@@ -86,7 +87,7 @@ __all__ = [
 ]
 
 LOSSES = ("mse", "softmax")
-OPTIMIZERS = ("gd", "adam")
+OPTIMIZERS = optimizers.OPTIMIZERS
 WEIGHT_NAMES = ("w_in", "w_rec", "w_out")
 
 
@@ -444,30 +445,17 @@ def loss_and_gradients(weights, inputs, targets, window, params):
     return losses, {name: np.asarray(grads[name]) for name in WEIGHT_NAMES}
 
 
-def _train_step(weights, state, inputs, targets, window, const, rec_mask, hyper, loss_kind, optimizer):
-    """One optimizer step, compiled once per shapes, loss and optimizer."""
+def _train_step(weights, state, inputs, targets, window, const, rec_mask, loss_kind, spec):
+    """One optimizer step (the JAX form of ``spec``), compiled once per shapes, loss and spec."""
     (total, aux), grads = jax.value_and_grad(_batch_loss, has_aux=True)(
         weights, inputs, targets, window, const, loss_kind
     )
     grads = {**grads, "w_rec": grads["w_rec"] * rec_mask}
-    lr = hyper["learning_rate"]
-    if optimizer == "gd":
-        new_weights = {name: weights[name] - lr * grads[name] for name in WEIGHT_NAMES}
-        new_state = state
-    else:
-        b1, b2_, eps = hyper["beta1"], hyper["beta2"], hyper["eps"]
-        k = state["k"] + 1
-        m = {name: b1 * state["m"][name] + (1.0 - b1) * grads[name] for name in WEIGHT_NAMES}
-        v = {name: b2_ * state["v"][name] + (1.0 - b2_) * grads[name] ** 2 for name in WEIGHT_NAMES}
-        new_weights = {
-            name: weights[name] - lr * (m[name] / (1.0 - b1**k)) / (jnp.sqrt(v[name] / (1.0 - b2_**k)) + eps)
-            for name in WEIGHT_NAMES
-        }
-        new_state = {"k": k, "m": m, "v": v}
+    new_weights, new_state = optimizers.jax_step(spec, weights, grads, state)
     return new_weights, new_state, {"loss": total, **aux}
 
 
-_train_step_jit = jax.jit(_train_step, static_argnames=("loss_kind", "optimizer"))
+_train_step_jit = jax.jit(_train_step, static_argnames=("loss_kind", "spec"))
 
 
 def train_bptt(
@@ -475,12 +463,13 @@ def train_bptt(
     batches,
     params,
     optimizer="adam",
-    learning_rate=1e-3,
-    adam_betas=(0.9, 0.999),
-    adam_eps=1e-8,
+    learning_rate=None,
+    adam_betas=None,
+    adam_eps=None,
     n_iterations=100,
     rec_mask=None,
     callback=None,
+    adam_epsilon_form=None,
 ):
     """Train all weights with exact BPTT gradients.
 
@@ -492,19 +481,23 @@ def train_bptt(
         ``batches(iteration) -> (inputs, targets, window)`` for ``iteration = 0, 1, ...``,
         with the shapes accepted by :func:`loss_and_gradients`.
     params : NetworkParams
-    optimizer : {"gd", "adam"}
+    optimizer : {"gd", "adam"} or OptimizerSpec
         Plain gradient descent :math:`W \\leftarrow W - \\eta g`, or Adam with bias
         correction: :math:`m \\leftarrow \\beta_1 m + (1-\\beta_1) g`,
         :math:`v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2`,
-        :math:`W \\leftarrow W - \\eta\\, \\hat m / (\\sqrt{\\hat v} + \\epsilon)` with
+        :math:`W \\leftarrow W - \\eta\\, \\hat m / (\\sqrt{\\hat v} + s_k \\epsilon)` with
         :math:`\\hat m = m / (1-\\beta_1^k)`, :math:`\\hat v = v / (1-\\beta_2^k)`,
-        :math:`k = 1, 2, \\ldots`
+        :math:`k = 1, 2, \\ldots`; or a whole
+        :class:`~brian2learn.plasticity.optimizers.OptimizerSpec` over the groups ``"w_in"``,
+        ``"w_rec"``, ``"w_out"`` (schedules, per-group rates, clipping), in which case
+        ``learning_rate``, ``adam_betas``, ``adam_eps`` and ``adam_epsilon_form`` must not be given.
+        Either way the update is the JAX form :func:`~brian2learn.plasticity.optimizers.jax_step`.
     learning_rate : float
-        :math:`\\eta`.
+        :math:`\\eta` (default 1e-3).
     adam_betas : tuple of float
-        :math:`(\\beta_1, \\beta_2)`.
+        :math:`(\\beta_1, \\beta_2)` (default (0.9, 0.999)).
     adam_eps : float
-        :math:`\\epsilon`.
+        :math:`\\epsilon` (default 1e-8).
     n_iterations : int
         Number of updates.
     rec_mask : array_like, optional
@@ -513,6 +506,9 @@ def train_bptt(
         learned).
     callback : callable, optional
         ``callback(iteration, metrics)`` after each update.
+    adam_epsilon_form : {"kingma_ba", "tensorflow"}
+        :math:`s_k = 1` (default, Kingma & Ba 2015) or :math:`1/\\sqrt{1 - \\beta_2^k}` (TensorFlow 1,
+        as e-prop's :class:`~brian2learn.plasticity.eprop.EpropConfig` defaults to).
 
     Returns
     -------
@@ -523,8 +519,7 @@ def train_bptt(
         ``"reg_loss"`` and ``"mean_rate_hz"`` of the batch, evaluated with the weights
         before that iteration's update.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    spec = _optimizer_spec(optimizer, learning_rate, adam_betas, adam_eps, adam_epsilon_form)
     w = _as_weights(weights)
     n_rec = w["w_rec"].shape[0]
     if rec_mask is None:
@@ -534,20 +529,7 @@ def train_bptt(
         raise ValueError(f"rec_mask must have shape {(n_rec, n_rec)}, got {rec_mask.shape}")
     rec_mask = jnp.asarray(rec_mask)
     const = _constants(params)
-    hyper = {
-        "learning_rate": jnp.float64(learning_rate),
-        "beta1": jnp.float64(adam_betas[0]),
-        "beta2": jnp.float64(adam_betas[1]),
-        "eps": jnp.float64(adam_eps),
-    }
-    if optimizer == "adam":
-        state = {
-            "k": jnp.int64(0),
-            "m": {name: jnp.zeros_like(w[name]) for name in WEIGHT_NAMES},
-            "v": {name: jnp.zeros_like(w[name]) for name in WEIGHT_NAMES},
-        }
-    else:
-        state = {}
+    state = jax.tree_util.tree_map(jnp.asarray, spec.init_state(w))
     history = []
     for iteration in range(int(n_iterations)):
         inputs, targets, window = _as_batch(*batches(iteration))
@@ -559,12 +541,30 @@ def train_bptt(
             window,
             const,
             rec_mask,
-            hyper,
             loss_kind=params.loss,
-            optimizer=optimizer,
+            spec=spec,
         )
         record = {"iteration": iteration, **{name: float(value) for name, value in metrics.items()}}
         history.append(record)
         if callback is not None:
             callback(iteration, record)
     return {name: np.asarray(w[name]) for name in WEIGHT_NAMES}, history
+
+
+def _optimizer_spec(optimizer, learning_rate, adam_betas, adam_eps, adam_epsilon_form):
+    """The OptimizerSpec of :func:`train_bptt`'s optimizer arguments."""
+    if isinstance(optimizer, optimizers.OptimizerSpec):
+        given = {name: value for name, value in (("learning_rate", learning_rate), ("adam_betas", adam_betas),
+                                                 ("adam_eps", adam_eps), ("adam_epsilon_form", adam_epsilon_form))
+                 if value is not None}
+        if given:
+            raise ValueError(f"with an OptimizerSpec as 'optimizer', {', '.join(map(repr, given))} must not be "
+                             "given (the spec holds them)")
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS} or an OptimizerSpec, got {optimizer!r}")
+    beta1, beta2 = (0.9, 0.999) if adam_betas is None else adam_betas
+    return optimizers.OptimizerSpec(
+        optimizer=optimizer, learning_rate=1e-3 if learning_rate is None else learning_rate, adam_beta1=beta1,
+        adam_beta2=beta2, adam_epsilon=1e-8 if adam_eps is None else adam_eps,
+        adam_epsilon_form="kingma_ba" if adam_epsilon_form is None else adam_epsilon_form)

@@ -42,8 +42,9 @@ operations in fixed scheduling slots), and at trial and batch boundaries
 (``run_regularly`` on clocks of one trial and one batch): the per-trial reset of the
 neurons, the regularization term, and the optimizer step (gradient descent or Adam, with
 per-synapse state, gradients averaged over the trials of a batch, optional weight
-clipping). The same objects therefore run on the runtime device and in
-``cpp_standalone``, where one build serves every training run through ``run_args``.
+clipping: the Brian2 form of :func:`optimizer_spec`, see :mod:`brian2learn.plasticity.optimizers`).
+The same objects therefore run on the runtime device and in ``cpp_standalone``, where one
+build serves every training run through ``run_args``.
 """
 
 from dataclasses import dataclass, field
@@ -52,13 +53,14 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import eprop_neurons
+from brian2learn.plasticity import optimizers
 from brian2learn.plasticity.eprop_trial_end import TrialHistories
 from brian2learn.simulation.devices import check_clock_lockstep
 
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
 ENGINES = ("trial_end", "online")
-OPTIMIZERS = ("gd", "adam")
-ADAM_EPSILON_FORMS = ("kingma_ba", "tensorflow")
+OPTIMIZERS = optimizers.OPTIMIZERS
+ADAM_EPSILON_FORMS = optimizers.ADAM_EPSILON_FORMS
 LOSSES = ("mse", "softmax")
 
 
@@ -223,10 +225,7 @@ def synapses_to_matrix(values, pre, post, shape):
 PLASTIC_SYNAPSE_EQS = """
 w : volt               # synaptic weight
 grad : 1/volt          # accumulated gradient dE/dw of the current batch
-adam_m : 1/volt        # Adam first moment
-adam_v : 1/volt**2     # Adam second moment
-adam_k : 1             # number of Adam steps taken
-"""
+""" + optimizers.brian2_state_equations(b2.volt)
 
 ONLINE_SYNAPSE_EQS = """
 ebar : 1/volt          # eligibility trace filtered with the readout's kappa
@@ -241,10 +240,7 @@ READOUT_SYNAPSE_EQS = """
 w : 1                  # readout weight W_out[k, j]
 B : 1                  # feedback weight B[j, k]
 grad : 1               # accumulated gradient dE/dW_out of the current batch
-adam_m : 1
-adam_v : 1
-adam_k : 1
-fb_symmetric : 1 (constant)   # 1: B is kept equal to w
+""" + optimizers.brian2_state_equations(1) + """fb_symmetric : 1 (constant)   # 1: B is kept equal to w
 fb_adaptive : 1 (constant)    # 1: B receives the updates of w
 L_pre = B*err_post : 1 (summed)
 """
@@ -289,26 +285,34 @@ ebar = 0/volt
 esum = 0/volt
 """
 
-GD_UPDATE = """
-apply_update = int(learning_rate_schedule(t) > 0)
-delta_w = -learning_rate_schedule(t)*grad/batch_size*{w_unit}**2
-w = w + delta_w
-grad = grad*(1 - apply_update)
-"""
+#: The learning rate of each batch-boundary update: a TimedArray that the trainer fills per run
+#: (0: no update, e.g. the runs that only sum gradients).
+LEARNING_RATE_EXPRESSION = "learning_rate_schedule(t)"
+#: Groups whose weights ``EpropConfig.weight_clip`` clips.
+CLIPPED_GROUPS = ("in", "rec")
 
-ADAM_UPDATE = """
-apply_update = int(learning_rate_schedule(t) > 0)
-g_mean = grad/batch_size
-adam_m = apply_update*(adam_beta1*adam_m + (1 - adam_beta1)*g_mean) + (1 - apply_update)*adam_m
-adam_v = apply_update*(adam_beta2*adam_v + (1 - adam_beta2)*g_mean**2) + (1 - apply_update)*adam_v
-adam_k = adam_k + apply_update
-m_hat = adam_m/(1 - adam_beta1**clip(adam_k, 1, 1e300))
-v_hat = adam_v/(1 - adam_beta2**clip(adam_k, 1, 1e300))
-epsilon_scale = adam_epsilon_hat/sqrt(1 - adam_beta2**clip(adam_k, 1, 1e300)) + (1 - adam_epsilon_hat)
-delta_w = -learning_rate_schedule(t)*{w_unit}*m_hat/(sqrt(v_hat) + epsilon_scale*adam_epsilon/{w_unit})
-w = w + delta_w
-grad = grad*(1 - apply_update)
-"""
+
+def optimizer_spec(config):
+    """The optimizer of ``config`` as an :class:`~brian2learn.plasticity.optimizers.OptimizerSpec`.
+
+    Groups ``'in'``, ``'rec'`` (weights in volt, clipped to ``weight_clip``) and ``'out'``; the
+    batch-boundary operation of :class:`EpropNetwork` is its Brian2 form, the data-parallel driver
+    uses its numpy form.
+    """
+    clip = None if config.weight_clip is None else tuple(float(bound / b2.volt) for bound in config.weight_clip)
+    return optimizers.OptimizerSpec(
+        optimizer=config.optimizer, learning_rate=float(config.learning_rate), adam_beta1=config.adam_beta1,
+        adam_beta2=config.adam_beta2, adam_epsilon=config.adam_epsilon, adam_epsilon_form=config.adam_epsilon_form,
+        weight_clip=clip, weight_clip_groups=CLIPPED_GROUPS)
+
+
+def optimizer_code(config):
+    """Brian2 form of the optimizer step of each group (``'in'``, ``'rec'``, ``'out'``), see :func:`optimizer_spec`."""
+    spec = optimizer_spec(config)
+    return {group: optimizers.brian2_code(spec, group, weight_unit=unit, rate_expression=LEARNING_RATE_EXPRESSION,
+                                          batch_size=config.batch_size)
+            for group, unit in (("in", b2.volt), ("rec", b2.volt), ("out", 1))}
+
 
 FEEDBACK_UPDATE = """
 B = fb_symmetric*w + (1 - fb_symmetric)*(B + fb_adaptive*(delta_w - apply_update*feedback_decay*B))
@@ -381,16 +385,15 @@ class EpropNetwork:
             "c_reg": float(config.c_reg),
             "f_target_per_ms": float(config.f_target * b2.ms),
             "batch_size": config.batch_size,
-            "adam_beta1": config.adam_beta1,
-            "adam_beta2": config.adam_beta2,
-            "adam_epsilon": config.adam_epsilon,
-            "adam_epsilon_hat": float(config.adam_epsilon_form == "tensorflow"),
             "feedback_decay": config.feedback_decay,
             "input_stimulus": self.input_stimulus,
             "target_stimulus": self.target_stimulus,
             "window_stimulus": self.window_stimulus,
             "learning_rate_schedule": self.learning_rate_schedule,
         }
+        update_code = optimizer_code(config)
+        for code in update_code.values():
+            namespace.update(code.namespace)
         trial_end = config.engine == "trial_end"
         if trial_end:
             self.histories = TrialHistories(name, config.n_steps, config.n_in, config.n_rec,
@@ -562,15 +565,10 @@ class EpropNetwork:
         self.inputs.run_regularly("xbar = 0\nxbar_prev = 0", dt=trial_dt, when="start", order=3,
                                   name=f"{name}_inputs_trial_reset")
 
-        update = GD_UPDATE if config.optimizer == "gd" else ADAM_UPDATE
-        clip = ""
-        if config.weight_clip is not None:
-            namespace["w_min"], namespace["w_max"] = config.weight_clip
-            clip = "w = apply_update*clip(w, w_min, w_max) + (1 - apply_update)*w\n"
-        for syn in (self.synapses_in, self.synapses_rec):
-            syn.run_regularly(update.format(w_unit="volt") + clip, dt=batch_dt, when="start", order=4,
+        for syn, group in ((self.synapses_in, "in"), (self.synapses_rec, "rec")):
+            syn.run_regularly(update_code[group].code, dt=batch_dt, when="start", order=4,
                               name=f"{syn.name}_update")
-        self.synapses_out.run_regularly(update.format(w_unit="1") + FEEDBACK_UPDATE, dt=batch_dt,
+        self.synapses_out.run_regularly(update_code["out"].code + FEEDBACK_UPDATE, dt=batch_dt,
                                         when="start", order=4, name=f"{name}_synapses_out_update")
 
         if record_spikes:

@@ -51,7 +51,8 @@ Stabilizers (Methods of the paper, our implementation)
   batch are raised by ``weight_bump``, after the gradient step of that batch (skipping the
   step instead, more than half of the Yin-Yang batches went without learning, and the
   validation accuracy after 40 epochs was 93.3 % instead of 94.0 %, seed 1);
-- Adam (learning rate ``5e-3``), multiplied by ``lr_decay`` every ``lr_decay_every`` epochs.
+- Adam (learning rate ``5e-3``), multiplied by ``lr_decay`` every ``lr_decay_every`` epochs
+  (:meth:`TTFSConfig.optimizer_spec`, the numpy form of :mod:`brian2learn.plasticity.optimizers`).
 """
 
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brian2learn.models import ttfs as ttfs_model
+from brian2learn.plasticity import optimizers
 
 
 @dataclass
@@ -76,6 +78,7 @@ class TTFSConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
+    adam_epsilon_form: str = "kingma_ba"  # where epsilon enters Adam, see plasticity.optimizers
     lr_decay: float = 0.95  # learning rate factor every lr_decay_every epochs
     lr_decay_every: int = 20
     max_grad_norm: float = 0.2  # per-neuron gradient clipping
@@ -112,6 +115,14 @@ class TTFSConfig:
             raise ValueError(f"'max_missing' must hold {n_layers} fractions in [0, 1], got {self.max_missing!r}")
         if len(self.weight_init) != n_layers or any(len(pair) != 2 or pair[1] < 0 for pair in self.weight_init):
             raise ValueError(f"'weight_init' must hold {n_layers} (mean, std >= 0) pairs, got {self.weight_init!r}")
+        self.optimizer_spec()
+
+    def optimizer_spec(self):
+        """Adam with the step schedule of the learning rate in epochs; groups are the layer indices."""
+        return optimizers.OptimizerSpec(
+            optimizer="adam", learning_rate=self.learning_rate, adam_beta1=self.adam_beta1,
+            adam_beta2=self.adam_beta2, adam_epsilon=self.adam_epsilon, adam_epsilon_form=self.adam_epsilon_form,
+            lr_schedule="step", lr_decay=self.lr_decay, lr_decay_every=self.lr_decay_every)
 
 
 def initial_weights(config, seed):
@@ -235,27 +246,6 @@ def bump_silent_neurons(weights, times, max_missing, bump):
     return bumped
 
 
-class Adam:
-    """Adam (Kingma & Ba 2015) over a list of arrays, updated in place."""
-
-    def __init__(self, shapes, beta1=0.9, beta2=0.999, epsilon=1e-8):
-        self.m = [np.zeros(shape) for shape in shapes]
-        self.v = [np.zeros(shape) for shape in shapes]
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.steps = 0
-
-    def step(self, params, grads, learning_rate):
-        self.steps += 1
-        correction1 = 1.0 - self.beta1 ** self.steps
-        correction2 = 1.0 - self.beta2 ** self.steps
-        for p, g, m, v in zip(params, grads, self.m, self.v):
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * g * g
-            p -= learning_rate * (m / correction1) / (np.sqrt(v / correction2) + self.epsilon)
-
-
 def analytic_forward(config):
     """A forward pass ``f(t_in, weights) -> [t_in, t_1, ..., t_L]`` in closed form."""
     def forward(t_in, weights):
@@ -287,15 +277,13 @@ class TTFSTrainer:
                 raise ValueError(f"'weights[{index}]' must have shape {shape}, got {np.shape(w)}")
         self.weights = [np.array(w, dtype=float) for w in weights]
         self.forward = forward or analytic_forward(config)
-        self.optimizer = Adam([w.shape for w in self.weights], config.adam_beta1, config.adam_beta2,
-                              config.adam_epsilon)
+        self.optimizer_state = config.optimizer_spec().init_state(dict(enumerate(self.weights)))
         self.epoch = 0
         self.n_bumps = 0
 
     def learning_rate(self, epoch=None):
         epoch = self.epoch if epoch is None else epoch
-        cfg = self.config
-        return cfg.learning_rate * cfg.lr_decay ** (epoch // cfg.lr_decay_every)
+        return self.config.optimizer_spec().rate(step=epoch)
 
     def gradients(self, t_in, labels, times=None):
         """Loss per sample, weight gradients and spike times of one batch."""
@@ -312,7 +300,10 @@ class TTFSTrainer:
         cfg = self.config
         loss, grads, times = self.gradients(t_in, labels)
         grads = [clip_per_neuron(g, cfg.max_grad_norm) for g in grads]
-        self.optimizer.step(self.weights, grads, self.learning_rate())
+        new, self.optimizer_state = self.config.optimizer_spec().step(
+            dict(enumerate(self.weights)), dict(enumerate(grads)), self.optimizer_state, schedule_step=self.epoch)
+        for layer, w in new.items():
+            self.weights[layer][...] = w  # in place, as before
         bumped = bump_silent_neurons(self.weights, times[1:], cfg.max_missing, cfg.weight_bump)
         self.n_bumps += int(bool(bumped))
         return loss, times, bumped

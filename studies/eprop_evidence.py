@@ -151,9 +151,15 @@ class BpttMethod:
                                                c_reg=config.c_reg, f_target=config.f_target, reset_gradient=True)
         self.params = bptt.NetworkParams(**{**self.params.__dict__, "beta": np.asarray(config.beta)})
         self.weights_now = {key: np.array(value) for key, value in weights.items()}
-        self.adam = {key: (np.zeros_like(value), np.zeros_like(value)) for key, value in self.weights_now.items()}
+        # e-prop's optimizer (numpy form), on the groups in, rec, out of w_in, w_rec, w_out
+        self.optimizer = eprop.optimizer_spec(config)
+        self.optimizer_state = self.optimizer.init_state(self._groups(self.weights_now))
         self.iteration = 0
         self.history = []
+
+    @staticmethod
+    def _groups(arrays):
+        return {key[2:]: arrays[key] for key in ("w_in", "w_rec", "w_out")}
 
     def _loss(self, batch):
         return self.bptt.loss_and_gradients(self.weights_now, batch["inputs"], batch["targets"], batch["window"],
@@ -165,18 +171,9 @@ class BpttMethod:
         grads["w_rec"] = grads["w_rec"] * (1 - np.eye(self.config.n_rec))
         y = self.bptt.readout_batch(self.weights_now, batch["inputs"], self.params)
         error = _decision_error(y, batch["targets"], batch["window"])
-        cfg = self.config
-        k = self.iteration + 1
-        for key, grad in grads.items():
-            m, v = self.adam[key]
-            m[:] = cfg.adam_beta1 * m + (1 - cfg.adam_beta1) * grad
-            v[:] = cfg.adam_beta2 * v + (1 - cfg.adam_beta2) * grad ** 2
-            m_hat = m / (1 - cfg.adam_beta1 ** k)
-            v_hat = v / (1 - cfg.adam_beta2 ** k)
-            epsilon = cfg.adam_epsilon
-            if cfg.adam_epsilon_form == "tensorflow":  # the same Adam as e-prop's (see EpropConfig)
-                epsilon = epsilon / np.sqrt(1 - cfg.adam_beta2 ** k)
-            self.weights_now[key] = self.weights_now[key] - cfg.learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+        new, self.optimizer_state = self.optimizer.step(self._groups(self.weights_now), self._groups(grads),
+                                                        self.optimizer_state)
+        self.weights_now = {f"w_{group}": value for group, value in new.items()}
         row = {"iteration": self.iteration, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
                "rate_hz": metrics["mean_rate_hz"], "error": error}
         self.history.append(row)

@@ -154,6 +154,9 @@ def _share_gradients(spec, state, source, iteration, iterations_per_draw, batch_
 def optimizer_step(config, state, grad_sums, batch_size):
     """One update of the learning state, as the batch-boundary operation of :mod:`~brian2learn.plasticity.eprop`.
 
+    The numpy form of the same optimizer (:func:`brian2learn.plasticity.eprop.optimizer_spec`,
+    :meth:`brian2learn.plasticity.optimizers.OptimizerSpec.step`), then the feedback update.
+
     Parameters
     ----------
     config : EpropConfig
@@ -171,31 +174,19 @@ def optimizer_step(config, state, grad_sums, batch_size):
     dict
         The new state (module docstring for the equations).
     """
-    lr = float(config.learning_rate)
-    b1, b2, eps = float(config.adam_beta1), float(config.adam_beta2), float(config.adam_epsilon)
-    tensorflow_epsilon = getattr(config, "adam_epsilon_form", "kingma_ba") == "tensorflow"
+    spec = eprop.optimizer_spec(config)
+    params = {key: state[f"w_{key}"] for key in SYNAPSE_GROUPS}
+    opt_state = {part: {key: state[f"adam_{part}_{key}"] for key in SYNAPSE_GROUPS if f"adam_{part}_{key}" in state}
+                 for part in ("m", "v", "k")}
+    params, opt_state = spec.step(params, {key: grad_sums[key] for key in SYNAPSE_GROUPS}, opt_state,
+                                  batch_size=batch_size)
     new = dict(state)
-    deltas = {}
     for key in SYNAPSE_GROUPS:
-        grad = np.asarray(grad_sums[key], dtype=float)
-        if config.optimizer == "gd":
-            delta = -lr * grad / batch_size
-        else:
-            g_mean = grad / batch_size
-            m = b1 * state[f"adam_m_{key}"] + (1 - b1) * g_mean
-            v = b2 * state[f"adam_v_{key}"] + (1 - b2) * g_mean ** 2
-            k = state[f"adam_k_{key}"] + 1
-            power = np.clip(k, 1, 1e300)
-            m_hat = m / (1 - b1 ** power)
-            v_hat = v / (1 - b2 ** power)
-            scale = 1 / np.sqrt(1 - b2 ** power) if tensorflow_epsilon else 1.0
-            delta = -lr * m_hat / (np.sqrt(v_hat) + scale * eps)
-            new[f"adam_m_{key}"], new[f"adam_v_{key}"], new[f"adam_k_{key}"] = m, v, k
-        w = state[f"w_{key}"] + delta
-        if key != "out" and config.weight_clip is not None:
-            w = np.clip(w, float(config.weight_clip[0]), float(config.weight_clip[1]))
-        new[f"w_{key}"] = w
-        deltas[key] = delta
+        new[f"w_{key}"] = params[key]
+        for part in ("m", "v", "k"):
+            if key in opt_state[part]:
+                new[f"adam_{part}_{key}"] = opt_state[part][key]
+    deltas = opt_state["delta"]
     symmetric, adaptive = state["fb_symmetric"], state["fb_adaptive"]
     new["B"] = symmetric * new["w_out"] + (1 - symmetric) * (
         state["B"] + adaptive * (deltas["out"] - float(config.feedback_decay) * state["B"]))
