@@ -2,7 +2,7 @@
 
 Network 4 inputs + bias -> 120 -> 3, batch 150, 5000 training samples, loss of Göltz et al. 2021
 (Nat Mach Intell 3:823, doi:10.1038/s42256-021-00388-x): CE of softmax(-t / (0.2 tau_s)) plus
-0.005 (exp(t_label / tau_s) - 1). brian2learn's analytic mode (:class:`brian2learn.plasticity.ttfs.TTFSTrainer`)
+0.005 (exp(t_label / tau_s) - 1). brian2learn's analytic mode (:class:`brian2learn.training.ttfs.TTFSTrainer`)
 is timed in this process: one epoch of training, and the same plus the evaluation of the 1000
 validation samples (the authors' epoch includes a validation pass).
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from brian2learn.plasticity import ttfs
 from brian2learn.tasks import yinyang
+from brian2learn.training.ttfs import TTFSTrainer
 
 #: Config edit run by the reference Python: TTFS loss of the paper, epoch count, no snapshots.
 _MAKE_CONFIG = """
@@ -60,7 +61,7 @@ def time_brian2learn(n_epochs, seed):
     data = yinyang.yin_yang_splits()
     x = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     config = ttfs.TTFSConfig()
-    trainer = ttfs.TTFSTrainer(config, ttfs.initial_weights(config, seed))
+    trainer = TTFSTrainer(config, ttfs.initial_weights(config, seed))
     rng = np.random.default_rng(seed)
     train_times, total_times = [], []
     for _ in range(n_epochs):

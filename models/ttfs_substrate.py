@@ -316,7 +316,7 @@ class ImperfectTTFSNetwork:
 class TTFSSubstrate:
     """Forward pass ``f(t_in, weights) -> [t_in, t_1, ..., t_L]`` on an imperfect Brian2 substrate.
 
-    A drop-in ``forward`` of :class:`brian2learn.plasticity.ttfs.TTFSTrainer` (substrate in the
+    A drop-in ``forward`` of :class:`brian2learn.training.ttfs.TTFSTrainer` (substrate in the
     loop: the trainer computes the gradient from the returned times with the ideal model). One
     network of ``n_copies`` samples is built once (``cpp_standalone``: one compilation) and re-run
     for every chunk of samples, with the imperfections passed per run, so that changing them

@@ -65,7 +65,7 @@ from brian2learn.plasticity import optimizers
 
 @dataclass
 class TTFSConfig:
-    """Network, loss and optimizer settings (defaults: Yin-Yang, see :mod:`brian2learn.studies.ttfs_yinyang`)."""
+    """Network, loss and optimizer settings (defaults: the Yin-Yang network of Göltz, Kriener et al. 2021)."""
 
     layer_sizes: tuple = (5, 120, 3)  # inputs (4 features + bias), hidden, outputs
     tau_ratio: int = 1  # tau_m / tau_s
@@ -252,84 +252,3 @@ def analytic_forward(config):
         return [np.asarray(t_in, dtype=float)] + ttfs_model.network_first_spike_times(
             t_in, weights, tau_ratio=config.tau_ratio, theta=config.theta)
     return forward
-
-
-class TTFSTrainer:
-    """Mini-batch training of a feed-forward TTFS network with exact spike-time gradients.
-
-    ``forward(t_in, weights)`` returns the spike times of every layer, the (possibly rounded)
-    input times first: :func:`analytic_forward` or a simulation. The gradient is always
-    computed from these times with :func:`spike_time_gradients`. A forward pass that runs
-    other weights than it is given (a substrate with quantised weights) says so with a method
-    ``realised_weights(weights)``; the gradient is then taken at the realised weights and
-    applied to the trainer's full-precision weights (the straight-through estimator of
-    Bengio, Léonard & Courville 2013, arXiv:1308.3432), so that updates smaller than one
-    quantisation step accumulate instead of being rounded away.
-    """
-
-    def __init__(self, config, weights, forward=None):
-        self.config = config
-        expected = list(zip(config.layer_sizes[:-1], config.layer_sizes[1:]))
-        if len(weights) != len(expected):
-            raise ValueError(f"'weights' must hold {len(expected)} matrices, got {len(weights)}")
-        for index, (w, shape) in enumerate(zip(weights, expected)):
-            if np.shape(w) != shape:
-                raise ValueError(f"'weights[{index}]' must have shape {shape}, got {np.shape(w)}")
-        self.weights = [np.array(w, dtype=float) for w in weights]
-        self.forward = forward or analytic_forward(config)
-        self.optimizer_state = config.optimizer_spec().init_state(dict(enumerate(self.weights)))
-        self.epoch = 0
-        self.n_bumps = 0
-
-    def learning_rate(self, epoch=None):
-        epoch = self.epoch if epoch is None else epoch
-        return self.config.optimizer_spec().rate(step=epoch)
-
-    def gradients(self, t_in, labels, times=None):
-        """Loss per sample, weight gradients and spike times of one batch."""
-        cfg = self.config
-        times = self.forward(t_in, self.weights) if times is None else times
-        loss, dloss = loss_and_gradient(times[-1], labels, cfg.xi, cfg.alpha, cfg.beta, cfg.t_missing)
-        realised = getattr(self.forward, "realised_weights", None)
-        weights = self.weights if realised is None else realised(self.weights)
-        grads, _ = backward(times[0], weights, times[1:], dloss, cfg.tau_ratio, cfg.min_slope)
-        return loss, grads, times
-
-    def train_batch(self, t_in, labels):
-        """One step: forward, gradient (clipped per neuron) with Adam, then bump silent layers."""
-        cfg = self.config
-        loss, grads, times = self.gradients(t_in, labels)
-        grads = [clip_per_neuron(g, cfg.max_grad_norm) for g in grads]
-        new, self.optimizer_state = self.config.optimizer_spec().step(
-            dict(enumerate(self.weights)), dict(enumerate(grads)), self.optimizer_state, schedule_step=self.epoch)
-        for layer, w in new.items():
-            self.weights[layer][...] = w  # in place, as before
-        bumped = bump_silent_neurons(self.weights, times[1:], cfg.max_missing, cfg.weight_bump)
-        self.n_bumps += int(bool(bumped))
-        return loss, times, bumped
-
-    def train_epoch(self, t_in, labels, rng):
-        """One epoch over shuffled mini-batches; returns mean loss, accuracy and bump count."""
-        order = rng.permutation(len(labels))
-        losses, correct, bumps = [], 0, 0
-        for start in range(0, len(order), self.config.batch_size):
-            batch = order[start:start + self.config.batch_size]
-            loss, times, bumped = self.train_batch(t_in[batch], labels[batch])
-            losses.append(loss)
-            prediction, _ = classify(times[-1])
-            correct += int(np.sum(prediction == labels[batch]))
-            bumps += int(bool(bumped))
-        self.epoch += 1
-        return {"loss": float(np.mean(np.concatenate(losses))), "accuracy": correct / len(labels),
-                "bumped_batches": bumps}
-
-    def evaluate(self, t_in, labels, batch_size=None):
-        """Spike times of every layer, loss and accuracy on a data set (no learning)."""
-        cfg = self.config
-        batch_size = batch_size or max(cfg.batch_size, 1000)
-        parts = [self.forward(t_in[s:s + batch_size], self.weights) for s in range(0, len(labels), batch_size)]
-        times = [np.concatenate([p[layer] for p in parts]) for layer in range(len(parts[0]))]
-        loss, _ = loss_and_gradient(times[-1], labels, cfg.xi, cfg.alpha, cfg.beta, cfg.t_missing)
-        prediction, t_decision = classify(times[-1])
-        return {"loss": float(np.mean(loss)), "accuracy": float(np.mean(prediction == labels)),
-                "prediction": prediction, "t_decision": t_decision, "times": times}

@@ -51,7 +51,7 @@ the loss from threshold variation, 69-110 % from time-constant variation, 82-97 
 jitter (trial-to-trial noise is not a fixed distortion that training can undo; with 9 epochs jitter
 0.05 tau_s went 74.4 -> 81.4 %); mean over the 18 settings with a loss: 60 % (``recovers_most``).
 Quantised weights are trained with the straight-through estimator
-(:class:`brian2learn.plasticity.ttfs.TTFSTrainer`: the gradient at the quantised weights, applied to
+(:class:`brian2learn.training.ttfs.TTFSTrainer`: the gradient at the quantised weights, applied to
 full-precision weights); before, with the gradient at the full-precision weights, quantisation
 recovered at most 28 % (4 bits: 71.9 -> 76.6 %). The quantisation figures vary between runs: with
 ``--kinds weight_bits`` alone (no jitter offset in the substrate) 7, 6, 5 and 4 bits recovered 69,
@@ -72,6 +72,9 @@ from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
 from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import yinyang
+from brian2learn.training.loop import TrainingDivergedError
+from brian2learn.training.progress import ProgressReporter
+from brian2learn.training.ttfs import TTFSTrainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -219,21 +222,19 @@ def run(args):
         software = load_weights(opts["weights"], config)
         pretrain = {"source": os.path.abspath(opts["weights"]), "epochs": None, "seconds": 0.0}
     else:
-        trainer = ttfs.TTFSTrainer(config, ttfs.initial_weights(config, seed))
+        trainer = TTFSTrainer(config, ttfs.initial_weights(config, seed))
         rng = np.random.default_rng(seed)
-        every = max(1, pretrain_epochs // 10)
-        for epoch in range(pretrain_epochs):
-            stats = trainer.train_epoch(x["train"], y["train"], rng)
-            if (epoch + 1) % every == 0 or epoch + 1 == pretrain_epochs:
-                _log(f"software epoch {epoch + 1}/{pretrain_epochs}  loss {stats['loss']:.4g}  "
-                     f"train {100 * stats['accuracy']:.1f} %  ({time.perf_counter() - start:.1f} s)")
+        progress = ProgressReporter(f"{NAME} software", unit="epoch", fields=("train_loss", "train_accuracy"),
+                                    every=max(1, pretrain_epochs // 10))
+        try:
+            trainer.train(pretrain_epochs, x["train"], y["train"], rng, run_dir=run_dir, progress=progress)
+        except TrainingDivergedError as error:
+            raise StudyError(f"the software training diverged: {error}") from error
         software = trainer.weights
         pretrain = {"source": "trained here (closed form)", "epochs": pretrain_epochs,
                     "seconds": time.perf_counter() - start}
-        if not all(np.isfinite(w).all() for w in software):
-            raise StudyError("the software training diverged (non-finite weights)")
     np.savez(os.path.join(run_dir, "software_weights.npz"), *software)
-    analytic_test = ttfs.TTFSTrainer(config, software).evaluate(x["test"], y["test"])["accuracy"]
+    analytic_test = TTFSTrainer(config, software).evaluate(x["test"], y["test"])["accuracy"]
     weight_range = [float(np.max(np.abs(w))) for w in software]
     finetune_config = dataclasses.replace(config, learning_rate=opts["finetune_lr"])
 
@@ -247,22 +248,24 @@ def run(args):
     try:
         def evaluate(weights, imperfections):
             substrate.set_imperfections(imperfections, weight_range=weight_range)
-            return _metrics(ttfs.TTFSTrainer(config, weights, forward=substrate).evaluate(x["test"], y["test"]),
+            return _metrics(TTFSTrainer(config, weights, forward=substrate).evaluate(x["test"], y["test"]),
                             y["test"])
 
         def train_in_loop(imperfections, kind, strength):
             substrate.set_imperfections(imperfections, weight_range=weight_range)
             first = software if opts["in_loop_start"] == "software" else ttfs.initial_weights(config, seed)
-            trainer = ttfs.TTFSTrainer(finetune_config, first, forward=substrate)
+            trainer = TTFSTrainer(finetune_config, first, forward=substrate)
             rng = np.random.default_rng(seed + 2)
             began = time.perf_counter()
-            for epoch in range(finetune_epochs):
-                stats = trainer.train_epoch(x["loop"], y["loop"], rng)
-                curves.append({"kind": kind, "strength": strength, "epoch": epoch + 1, "train_loss": stats["loss"],
-                               "train_accuracy": stats["accuracy"], "bumped_batches": stats["bumped_batches"],
-                               "seconds": time.perf_counter() - began})
-            if not all(np.isfinite(w).all() for w in trainer.weights):
-                raise StudyError(f"training in the loop diverged ({kind} = {strength})")
+            try:
+                history = trainer.train(finetune_epochs, x["loop"], y["loop"], rng)
+            except TrainingDivergedError as error:
+                raise StudyError(f"training in the loop diverged ({kind} = {strength}): {error}") from error
+            elapsed = history["epoch_seconds"].cumsum()
+            for (_, row), seconds in zip(history.iterrows(), elapsed):
+                curves.append({"kind": kind, "strength": strength, "epoch": int(row["epoch"]),
+                               "train_loss": row["train_loss"], "train_accuracy": row["train_accuracy"],
+                               "bumped_batches": int(row["bumped_batches"]), "seconds": float(seconds)})
             return trainer.weights, time.perf_counter() - began
 
         ideal = substrate_model.Imperfections()

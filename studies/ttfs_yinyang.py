@@ -41,6 +41,9 @@ from brian2learn.models import ttfs as ttfs_model
 from brian2learn.plasticity import ttfs
 from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
 from brian2learn.tasks import yinyang
+from brian2learn.training.loop import TrainingDivergedError
+from brian2learn.training.progress import ProgressReporter
+from brian2learn.training.ttfs import TTFSTrainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -143,12 +146,6 @@ class Brian2Substrate:
         self.runner.close()
 
 
-def _progress(epoch, n_epochs, row, start):
-    print(f"[{NAME}] epoch {epoch}/{n_epochs}  loss {row['train_loss']:.4g}  train {100 * row['train_accuracy']:.1f} %"
-          f"  validation {100 * row['validation_accuracy']:.1f} %  ({time.perf_counter() - start:.1f} s)",
-          file=sys.stderr, flush=True)
-
-
 def run(args):
     """Train, evaluate, write summary.json, Parquet tables and figures; return the summary."""
     opts = _options(args)
@@ -172,42 +169,29 @@ def run(args):
     if substrate == "brian2":
         substrate_runner = Brian2Substrate(config.layer_sizes, params, device=opts["device"],
                                            directory=os.path.join(run_dir, "build"), **ttfs_model.SUBSTRATE)
-    trainer = ttfs.TTFSTrainer(config, weights, forward=substrate_runner)
+    trainer = TTFSTrainer(config, weights, forward=substrate_runner)
     rng = np.random.default_rng(opts["seed"])
-    rows = []
     status, failure = "completed", None
-    last_good = [w.copy() for w in trainer.weights]
     start = time.perf_counter()
-    every = max(1, n_epochs // 20)
+    progress = ProgressReporter(NAME, unit="epoch", fields=("train_loss", "train_accuracy", "validation_accuracy"),
+                                every=max(1, n_epochs // 20))
     try:
-        for epoch in range(n_epochs):
-            epoch_start = time.perf_counter()
-            stats = trainer.train_epoch(inputs["train"], labels["train"], rng)
-            train_seconds = time.perf_counter() - epoch_start
-            if not (np.isfinite(stats["loss"]) and all(np.isfinite(w).all() for w in trainer.weights)):
-                status, failure = "diverged", f"training diverged at epoch {epoch + 1} (non-finite loss or weights)"
-                np.savez(os.path.join(run_dir, "last_good_weights.npz"), *last_good, epoch=epoch)
-                trainer.weights = [w.copy() for w in last_good]  # evaluate the last good weights
-                break
-            last_good = [w.copy() for w in trainer.weights]
-            validation = trainer.evaluate(inputs["validation"], labels["validation"])
-            row = {"epoch": epoch + 1, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
-                   "validation_loss": validation["loss"], "validation_accuracy": validation["accuracy"],
-                   "learning_rate": trainer.learning_rate(epoch), "bumped_batches": stats["bumped_batches"],
-                   "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start}
-            rows.append(row)
-            if (epoch + 1) % every == 0 or epoch == 0 or epoch + 1 == n_epochs:
-                _progress(epoch + 1, n_epochs, row, start)
+        try:
+            history = trainer.train(n_epochs, inputs["train"], labels["train"], rng,
+                                    validation=(inputs["validation"], labels["validation"]), run_dir=run_dir,
+                                    progress=progress)
+        except TrainingDivergedError as error:  # evaluate the last good weights (the trainer keeps them)
+            status, failure = "diverged", str(error)
+            history = error.history
         train_wall = time.perf_counter() - start
         results = {name: trainer.evaluate(inputs[name], labels[name]) for name in ("train", "validation", "test")}
         analytic_test = None
         if substrate == "brian2":
-            analytic_test = ttfs.TTFSTrainer(config, trainer.weights).evaluate(inputs["test"], labels["test"])
+            analytic_test = TTFSTrainer(config, trainer.weights).evaluate(inputs["test"], labels["test"])
     finally:
         if substrate_runner is not None:
             substrate_runner.close()
 
-    history = pd.DataFrame(rows)
     if not history.empty:
         history.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
     np.savez(os.path.join(run_dir, "weights.npz"), *trainer.weights)
@@ -219,7 +203,7 @@ def run(args):
     summary = {
         "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": opts["seed"],
         "substrate": substrate, "device": opts["device"] if substrate == "brian2" else None,
-        "epochs": n_epochs, "epochs_completed": len(rows),
+        "epochs": n_epochs, "epochs_completed": len(history),
         "accuracy": {name: result["accuracy"] for name, result in results.items()},
         "loss": {name: result["loss"] for name, result in results.items()},
         "test_accuracy_analytic_forward": analytic_test["accuracy"] if analytic_test else None,

@@ -13,6 +13,7 @@ from brian2learn.models import ttfs as model
 from brian2learn.plasticity import ttfs
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies import ttfs_yinyang
+from brian2learn.training.ttfs import TTFSTrainer
 
 
 def params_for(ratio):
@@ -204,7 +205,7 @@ def test_training_step_improves_a_small_problem():
     features = rng.uniform(0, 1, (100, 2))
     labels = (features[:, 0] > features[:, 1]).astype(int)
     t_in = np.concatenate([0.15 + 1.85 * features, np.full((100, 1), 0.9)], axis=1)
-    trainer = ttfs.TTFSTrainer(cfg, ttfs.initial_weights(cfg, 1))
+    trainer = TTFSTrainer(cfg, ttfs.initial_weights(cfg, 1))
     before = trainer.evaluate(t_in, labels)["loss"]
     for _ in range(30):
         trainer.train_epoch(t_in, labels, rng)
@@ -260,7 +261,7 @@ def test_brian2_substrate_pads_batches_and_trains():
     rng = np.random.default_rng(4)
     t_in = np.concatenate([0.15 + 1.85 * rng.uniform(0, 1, (6, 4)), np.full((6, 1), 0.9)], axis=1)
     labels = rng.integers(0, 3, 6)
-    trainer = ttfs.TTFSTrainer(config, ttfs.initial_weights(config, 2), forward=substrate)
+    trainer = TTFSTrainer(config, ttfs.initial_weights(config, 2), forward=substrate)
     try:
         times = substrate(t_in, trainer.weights)
         assert [t.shape for t in times] == [(6, 5), (6, 8), (6, 3)]
@@ -360,7 +361,7 @@ def test_quantising_forward_gets_the_gradient_at_its_realised_weights():
         return np.mean(ttfs.loss_and_gradient(model.network_first_spike_times(t_in, ws)[-1], labels,
                                               cfg.xi, cfg.alpha, cfg.beta, cfg.t_missing)[0])
 
-    trainer = ttfs.TTFSTrainer(cfg, weights, forward=forward)
+    trainer = TTFSTrainer(cfg, weights, forward=forward)
     _, grads, _ = trainer.gradients(t_in, labels)
     h = 1e-6
     checked = 0

@@ -13,6 +13,7 @@ from brian2learn.models import ttfs_substrate as sub
 from brian2learn.plasticity import ttfs
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies import ttfs_robustness
+from brian2learn.training.ttfs import TTFSTrainer
 
 DT = 0.01  # substrate step, tau_s
 
@@ -206,7 +207,7 @@ def test_substrate_in_the_loop_quantises_but_trains_float_weights():
                            n_copies=6) as substrate:
         quantised = substrate.realised_weights(weights)
         got = substrate(t_in, weights)
-        trainer = ttfs.TTFSTrainer(config, weights, forward=substrate)
+        trainer = TTFSTrainer(config, weights, forward=substrate)
         loss, _, _ = trainer.train_batch(t_in, labels)
     expected = run_ideal_batch_network(t_in, quantised, list(config.layer_sizes))
     for recorded, ideal in zip(got, expected):
