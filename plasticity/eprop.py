@@ -55,7 +55,7 @@ import numpy as np
 from brian2learn.models import eprop_neurons
 from brian2learn.plasticity import optimizers
 from brian2learn.plasticity.eprop_trial_end import TrialHistories
-from brian2learn.simulation.devices import check_clock_lockstep
+from brian2learn.simulation.devices import check_clock_lockstep, schedule
 
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
 ENGINES = ("trial_end", "online")
@@ -467,7 +467,7 @@ class EpropNetwork:
                 self.readout, self.readout, "exp_sum_post = exp(y_pre) : 1 (summed)",
                 dt=dt, namespace=namespace, name=f"{name}_softmax_sum")
             self.softmax_sum.connect()
-            self._schedule(self.softmax_sum.summed_updaters["exp_sum_post"], "after_resets", 3)
+            schedule(self.softmax_sum.summed_updaters["exp_sum_post"], "after_resets", 3)
             per_step.append(self.softmax_sum.summed_updaters["exp_sum_post"])
             per_step.append(self.readout.run_regularly(
                 eprop_neurons.READOUT_STEP_SOFTMAX_ERROR, when="after_resets", order=4,
@@ -494,11 +494,11 @@ class EpropNetwork:
         # Input spikes of step t reach I_in before the neuron update of step t; recurrent
         # spikes of step t (synapses slot) reach I_rec for the update of step t+1. Event-driven
         # delivery costs a fraction of a summed variable over all synapses.
-        self._schedule(self.inputs.thresholder["spike"], "before_groups", 1)
-        self._schedule(self.synapses_in.pre, "before_groups", 2)
+        schedule(self.inputs.thresholder["spike"], "before_groups", 1)
+        schedule(self.synapses_in.pre, "before_groups", 2)
         per_step += [self.synapses_in.pre, self.synapses_rec.pre]
         # Readout input W_out z^t arrives with the spikes of step t (synapses slot).
-        self._schedule(self.synapses_out.summed_updaters["L_pre"], "after_resets", 5)
+        schedule(self.synapses_out.summed_updaters["L_pre"], "after_resets", 5)
         per_step += [self.synapses_out.pre, self.synapses_out.summed_updaters["L_pre"]]
 
         if trial_end:
@@ -594,10 +594,6 @@ class EpropNetwork:
             [obj for obj in vars(self).values() if isinstance(obj, (b2.Group, b2.SpikeMonitor, b2.StateMonitor))]
         )
 
-    @staticmethod
-    def _schedule(obj, when, order):
-        obj.when = when
-        obj.order = order
 
     def run(self):
         """Simulate all trials, then one closing step that finishes the last trial and batch.

@@ -67,6 +67,7 @@ from brian2learn.models import rate_units
 from brian2learn.simulation.devices import (
     STEP_DT,
     check_clock_lockstep,
+    schedule,
     seed_run,
 )
 
@@ -308,10 +309,10 @@ class PerturbationNetwork:
             syn.connect(i=pre, j=post)
             if rule == "wp":
                 syn.phase_syn = 7.2360679 * np.arange(len(pre))
-            self._schedule(syn.summed_updaters["y_res_post"], "groups", 0)
+            schedule(syn.summed_updaters["y_res_post"], "groups", 0)
             per_step.append(syn.summed_updaters["y_res_post"])
             if rule == "wp":
-                self._schedule(syn.summed_updaters["pert_post"], "groups", 1)
+                schedule(syn.summed_updaters["pert_post"], "groups", 1)
                 per_step.append(syn.summed_updaters["pert_post"])
             else:
                 per_step.append(out.run_regularly(NP_NOISE_STEP, when="before_groups", order=1,
@@ -329,7 +330,7 @@ class PerturbationNetwork:
                                dt=trial_dt, namespace=namespace, name=f"{label}_learner_sums")
             sums.connect(i=sum_pre, j=sum_post)
             for var in ("E_ref_total_post", "dE_total_post"):
-                self._schedule(sums.summed_updaters[var], "start", 0)
+                schedule(sums.summed_updaters[var], "start", 0)
             self.trial_monitors[rule] = b2.StateMonitor(
                 out, ["E_ref_total", "dE_total"], record=np.arange(n_rep) * n_out, dt=trial_dt, when="start",
                 order=1, name=f"{label}_trial_monitor")
@@ -364,10 +365,6 @@ class PerturbationNetwork:
         self.network = b2.Network(objects)
         self._seeded = False
 
-    @staticmethod
-    def _schedule(obj, when, order):
-        obj.when = when
-        obj.order = order
 
     def run(self):
         """Simulate all trials and one closing step, whose trial-boundary operations apply the last update.

@@ -84,6 +84,7 @@ from brian2learn.plasticity.perturbation import REFERENCES, RULES
 from brian2learn.simulation.devices import (
     STEP_DT,
     check_clock_lockstep,
+    schedule,
     seed_run,
 )
 
@@ -272,7 +273,7 @@ class PerturbationLearning:
         sums = b2.Synapses(group, self.learners, "E_pass_post = E_pre : 1 (summed)", dt=self.pass_dt,
                            name=f"{self.name}_error_sums")
         sums.connect(i=np.arange(len(group)), j=index)
-        self._schedule(sums.summed_updaters["E_pass_post"], "start", 0)
+        schedule(sums.summed_updaters["E_pass_post"], "start", 0)
         self.output_monitor = b2.StateMonitor(group, ["E", *metrics], record=True, dt=self.pass_dt, when="start",
                                               order=1, name=f"{self.name}_output_monitor")
         reset = "\n".join(f"{var} = 0" for var in ["E", *metrics])
@@ -292,7 +293,7 @@ class PerturbationLearning:
                                 name=f"{self.name}_to_{group.name}")
         broadcast.connect(i=index, j=np.arange(len(group)))
         for var in ("dR_post", "eta_post", "sigma_post", "np_rule_post", "random_scale_post"):
-            self._schedule(broadcast.summed_updaters[var], "start", 4)
+            schedule(broadcast.summed_updaters[var], "start", 4)
         group.run_regularly(NEURON_PASS_START, dt=self.pass_dt, when="start", order=5,
                             name=f"{self.name}_{group.name}_pass_start")
         group.run_regularly(NP_NOISE_STEP, when="before_groups", order=self.noise_order,
@@ -344,10 +345,6 @@ class PerturbationLearning:
         group.run_regularly(code, dt=self.pass_dt, when="start", order=order,
                             name=f"{self.name}_{group.name}_reset")
 
-    @staticmethod
-    def _schedule(obj, when, order):
-        obj.when = when
-        obj.order = order
 
     # -- running -------------------------------------------------------------------------------------
     def run(self, network):

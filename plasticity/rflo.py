@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import rate_units
-from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep
+from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 
 REC_SYNAPSE_EQS = """
 w : 1                  # W_rec[post, pre]
@@ -223,15 +223,15 @@ class RfloNetwork:
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
             syn.connect(i=conn[key][0], j=conn[key][1])
 
-        self._schedule(self.synapses_in.summed_updaters["u_in_post"], "groups", 0)
-        self._schedule(self.synapses_rec.summed_updaters["u_rec_post"], "groups", 1)
+        schedule(self.synapses_in.summed_updaters["u_in_post"], "groups", 0)
+        schedule(self.synapses_rec.summed_updaters["u_rec_post"], "groups", 1)
         self.recurrent.run_regularly(rate_units.LEAKY_TANH_STEP, when="groups", order=2,
                                                      name=f"{name}_recurrent_step")
-        self._schedule(self.synapses_out.summed_updaters["y_post"], "after_groups", 0)
+        schedule(self.synapses_out.summed_updaters["y_post"], "after_groups", 0)
         self.readout.run_regularly(
             rate_units.LINEAR_READOUT_STEP.format(target=f"target_stimulus({point}, i)"), when="after_groups",
             order=1, name=f"{name}_readout_step")
-        self._schedule(self.synapses_out.summed_updaters["L_pre"], "after_groups", 2)
+        schedule(self.synapses_out.summed_updaters["L_pre"], "after_groups", 2)
         self.synapses_rec.run_regularly(REC_TRACE_STEP, when="after_groups", order=3, name=f"{name}_rec_traces")
         self.synapses_in.run_regularly(IN_TRACE_STEP, when="after_groups", order=3, name=f"{name}_in_traces")
         self.synapses_out.run_regularly(OUT_GRADIENT_STEP, when="after_groups", order=3, name=f"{name}_out_gradient")
@@ -267,10 +267,6 @@ class RfloNetwork:
             objects.append(self.output_monitor)
         self.network = b2.Network(objects)
 
-    @staticmethod
-    def _schedule(obj, when, order):
-        obj.when = when
-        obj.order = order
 
     def run(self):
         """All trials and one closing step, whose trial-boundary operations apply the last update."""

@@ -62,6 +62,17 @@ def check_clock_lockstep(dt, steps_per_trial, n_trials):
                          f"({drift[first]:.3g} s > Brian2's 1e-14 s); use a power of two, e.g. 2**-10*second")
 
 
+def schedule(obj, when, order):
+    """Put a Brian2 code object (a summed-variable updater, a thresholder, a pathway) in slot ``when``, ``order``.
+
+    The rules write each step as code in fixed scheduling slots (``before_groups``, ``groups``,
+    ``after_groups``, ``start`` at trial boundaries, ...); objects that Brian2 creates itself get
+    their slot here.
+    """
+    obj.when = when
+    obj.order = order
+
+
 def is_standalone():
     """Whether Brian2's current device is ``cpp_standalone``."""
     return b2.get_device().__class__.__name__ == "CPPStandaloneDevice"
