@@ -67,6 +67,7 @@ REC_SYNAPSE_EQS = """
 w : 1                  # W_rec[post, pre]
 p : 1                  # eligibility trace p_ij
 grad : 1               # sum_t L_i p_ij of this trial
+grad_sum : 1           # sum over the run's trials of grad/T (the updates' direction, for batch training)
 eta : 1 (constant)     # learning rate
 u_rec_post = w*h_pre : 1 (summed)
 """
@@ -75,6 +76,7 @@ IN_SYNAPSE_EQS = """
 w : 1                  # W_in[post, pre]
 q : 1                  # eligibility trace q_ik
 grad : 1               # sum_t L_i q_ik of this trial
+grad_sum : 1           # sum over the run's trials of grad/T
 eta : 1 (constant)
 u_in_post = w*x_pre : 1 (summed)
 """
@@ -83,6 +85,7 @@ OUT_SYNAPSE_EQS = """
 w : 1                  # W_out[post, pre]
 B : 1 (constant)       # feedback weight B[pre, post]
 grad : 1               # sum_t eps_k h_i of this trial
+grad_sum : 1           # sum over the run's trials of grad/T
 eta : 1 (constant)
 y_post = w*h_pre : 1 (summed)
 L_pre = B*err_post : 1 (summed)
@@ -101,6 +104,7 @@ grad += L_post*q
 OUT_GRADIENT_STEP = "grad += err_post*h_pre"
 
 TRIAL_UPDATE = """
+grad_sum += trial_gate(t - trial_dt)*grad/n_points
 w = w + trial_gate(t - trial_dt)*eta*grad/n_points
 grad = 0
 """

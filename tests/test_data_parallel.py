@@ -258,3 +258,32 @@ def test_set_learning_state_rejects_unknown_names_and_shapes():
     trainer.set_learning_state({"w_out": new_out})
     np.testing.assert_array_equal(trainer.weights()["w_out"], 0.25)
     trainer.close()
+
+
+def test_batch_rflo_on_two_workers_equals_online_rflo(client):
+    """The task's trials are identical given the weights, so the mean of a batch's RFLO updates is one
+    online update: two workers with a batch of 4 give the online trainer's losses and weights."""
+    from brian2learn.plasticity import rflo
+    from brian2learn.tasks.periodic_target import periodic_target_task
+    from brian2learn.training.data_parallel import DataParallelRflo
+    from brian2learn.training.rflo import RfloTrainer
+
+    config = rflo.RfloConfig(n_in=1, n_rec=6, n_out=1, n_points=20, tau=5.0, learning_rates=(0.0, 0.05, 0.05))
+    task = periodic_target_task(n_points=config.n_points, period=20.0, n_in=1, n_out=1)
+    weights = rflo.initial_weights(config, 5)
+    online = RfloTrainer(config, weights, task, device="runtime", trials_per_run=1, record_output=False)
+    try:
+        expected = online.train(3)
+        expected_weights = dict(online.weights)
+    finally:
+        online.close()
+    with DataParallelRflo(config, weights, task, batch_size=4, client=client, n_workers=2,
+                          device="runtime") as parallel:
+        history = parallel.train(3)
+        got = parallel.weights()
+        assert [len(s) for s in parallel.shares] == [2, 2]
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-10)
+    for name in ("w_rec", "w_out"):
+        np.testing.assert_allclose(got[name], expected_weights[name], rtol=1e-9, atol=1e-14, err_msg=name)
+    np.testing.assert_array_equal(got["w_in"], weights["w_in"])  # its learning rate is 0
+    assert np.abs(expected_weights["w_rec"] - weights["w_rec"]).max() > 1e-4, "the weights must have learned"

@@ -1,4 +1,12 @@
-"""Data-parallel e-prop training on Dask: every batch split over K workers (training-example parallelism).
+"""Data-parallel training on Dask: every batch split over K workers (training-example parallelism).
+
+Any rule whose trainer exposes gradient sums runs here: a *rule* object
+(:class:`EpropGradients`, :class:`RfloGradients`) says how a worker builds its share's trainer
+(which must have ``set_learning_state(state)`` and ``gradient_sums(trials) -> (sums, metric
+sums)``, both public), what the workers need of the learning state, and how the driver applies the
+summed gradients (the optimizer of :mod:`brian2learn.plasticity.optimizers`);
+:class:`DataParallelTraining` drives it on the one run loop (:mod:`brian2learn.training.loop`).
+:class:`DataParallelEprop` and :class:`DataParallelRflo` are the two rules ready to use.
 
 Daphne (Frasconi, Gori & Soda 1993, "DAPHNE: data parallelism neural network simulator", Int. J.
 Mod. Phys. C) trained recurrent networks by BPTT with *training-example parallelism*: every
@@ -51,7 +59,10 @@ import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster, get_worker, wait
 
-from brian2learn.plasticity import eprop
+from brian2learn.plasticity import eprop, optimizers
+from brian2learn.plasticity.rflo import check_task as check_rflo_task
+from brian2learn.plasticity.rflo import check_weights as check_rflo_weights
+from brian2learn.plasticity.rflo import initial_weights as initial_rflo_weights
 from brian2learn.simulation.dask_builds import (
     WORKER_LOCK,
     build_key,
@@ -59,7 +70,9 @@ from brian2learn.simulation.dask_builds import (
     release_worker_build,
     worker_build,
 )
-from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError, check_task_arrays
+from brian2learn.training.eprop import EpropTrainer, check_task_arrays
+from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
+from brian2learn.training.rflo import RfloTrainer
 
 SYNAPSE_GROUPS = ("in", "rec", "out")
 LEARNING_STATE = ("w_in", "w_rec", "w_out", "B")
@@ -119,24 +132,18 @@ def batch_trials(source, iteration, iterations_per_draw, batch_size, index):
     return {"inputs": inputs, "targets": targets, "window": window}
 
 
-def _share_gradients(spec, state, source, iteration, iterations_per_draw, batch_size, index):
-    """Task on a worker: the gradient sums of trials ``index`` of the batch of ``iteration`` with weights ``state``."""
+def _share_gradients(rule, state, source, iteration, iterations_per_draw, batch_size, index):
+    """Task on a worker: the gradient sums of trials ``index`` of the batch of ``iteration`` with weights ``state``.
+
+    ``rule`` is the share's rule (:class:`EpropGradients`, :class:`RfloGradients`): it names the
+    structure of the worker's build and makes it; the build is kept between tasks
+    (:func:`~brian2learn.simulation.dask_builds.worker_build`).
+    """
     task_start = time.perf_counter()
-    trials = batch_trials(source, iteration, iterations_per_draw, batch_size, index)
-    config = spec["config"]
-    key = build_key("data-parallel-eprop", _config_key(config), spec["feedback"], spec["device"], spec["threads"])
-
-    def factory():
-        zeros = {"w_in": np.zeros((config.n_rec, config.n_in)), "w_rec": np.zeros((config.n_rec, config.n_rec)),
-                 "w_out": np.zeros((config.n_out, config.n_rec))}
-        feedback_matrix = None if spec["feedback"] == "symmetric" else np.zeros((config.n_rec, config.n_out))
-        return EpropTrainer(config, zeros, trials, feedback=spec["feedback"], feedback_matrix=feedback_matrix,
-                               device=spec["device"], iterations_per_run=1, record_spikes=False,
-                               threads=spec["threads"])
-
+    trials = rule.share_trials(source, iteration, iterations_per_draw, batch_size, index)
     with WORKER_LOCK:
-        trainer, _ = worker_build(key, factory)
-        trainer.set_learning_state({name: state[name] for name in LEARNING_STATE})
+        trainer, _ = worker_build(rule.build_key(), lambda: rule.make_worker(trials))
+        trainer.set_learning_state(state)
         compiled = trainer.runner.compile_seconds
         start = time.perf_counter()
         sums, metrics = trainer.gradient_sums(trials)  # the first call builds (cpp_standalone)
@@ -146,7 +153,7 @@ def _share_gradients(spec, state, source, iteration, iterations_per_draw, batch_
         worker = get_worker().address
     except ValueError:
         worker = f"local:{os.getpid()}"
-    return {"grads": sums, "metrics": metrics, "n_trials": trainer.n_trials, "compute_seconds": compute,
+    return {"grads": sums, "metrics": metrics, "n_trials": len(index), "compute_seconds": compute,
             "build_seconds": built, "task_seconds": time.perf_counter() - task_start,
             "worker": worker}
 
@@ -193,71 +200,179 @@ def optimizer_step(config, state, grad_sums, batch_size):
     return new
 
 
-class DataParallelEprop:
-    """Train an e-prop network with each batch split over ``n_workers`` Dask workers.
+class EpropGradients:
+    """e-prop as a rule of data-parallel training: its gradient sums, its optimizer, its learning state.
+
+    Travels to the workers (picklable); :meth:`for_share` gives the rule of one share of the batch.
+    """
+
+    metrics = METRICS
+
+    def __init__(self, config, feedback="symmetric", device="cpp_standalone", threads=None):
+        if feedback not in eprop.FEEDBACK_MODES:
+            raise ValueError(f"unknown feedback mode {feedback!r}; allowed: {', '.join(eprop.FEEDBACK_MODES)}")
+        self.config, self.feedback, self.device, self.threads = config, feedback, device, threads
+        self.batch_size = config.batch_size
+        self.connectivity = eprop.connectivity(config)
+
+    def for_share(self, share_size):
+        return EpropGradients(dataclasses.replace(self.config, batch_size=share_size), self.feedback, self.device,
+                              self.threads)
+
+    def check_task(self, task):
+        """Fixed trials as arrays, or ``None`` for a sampler."""
+        return None if callable(task) else check_task_arrays(task, self.config)
+
+    def share_trials(self, source, iteration, iterations_per_draw, batch_size, index):
+        return batch_trials(source, iteration, iterations_per_draw, batch_size, index)
+
+    def build_key(self):
+        return build_key("data-parallel-eprop", _config_key(self.config), self.feedback, self.device, self.threads)
+
+    def make_worker(self, trials):
+        config = self.config
+        zeros = {"w_in": np.zeros((config.n_rec, config.n_in)), "w_rec": np.zeros((config.n_rec, config.n_rec)),
+                 "w_out": np.zeros((config.n_out, config.n_rec))}
+        feedback_matrix = None if self.feedback == "symmetric" else np.zeros((config.n_rec, config.n_out))
+        return EpropTrainer(config, zeros, trials, feedback=self.feedback, feedback_matrix=feedback_matrix,
+                            device=self.device, iterations_per_run=1, record_spikes=False, threads=self.threads)
+
+    def initial_state(self, weights, feedback_matrix=None):
+        """The learning state (synapse order, optimizer state) of initial weight matrices."""
+        cfg, conn = self.config, self.connectivity
+        shapes = {"w_in": (cfg.n_rec, cfg.n_in), "w_rec": (cfg.n_rec, cfg.n_rec), "w_out": (cfg.n_out, cfg.n_rec)}
+        matrices = {}
+        for name, shape in shapes.items():
+            value = np.asarray(weights[name], dtype=float)
+            if value.shape != shape or not np.all(np.isfinite(value)):
+                raise ValueError(f"'{name}' must be a finite array of shape {shape}, got shape {value.shape}")
+            matrices[name] = value
+        if self.feedback == "symmetric":
+            b_matrix = matrices["w_out"].T
+        else:
+            if feedback_matrix is None:
+                raise ValueError(f"feedback '{self.feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
+            b_matrix = np.asarray(feedback_matrix, dtype=float)
+            if b_matrix.shape != (cfg.n_rec, cfg.n_out) or not np.all(np.isfinite(b_matrix)):
+                raise ValueError(f"'feedback_matrix' must be a finite array of shape {(cfg.n_rec, cfg.n_out)}")
+        n_out_syn = len(conn["out"][0])
+        state = {
+            "w_in": eprop.matrix_to_synapses(matrices["w_in"], *conn["in"]),
+            "w_rec": eprop.matrix_to_synapses(matrices["w_rec"], *conn["rec"]),
+            "w_out": eprop.matrix_to_synapses(matrices["w_out"], *conn["out"]),
+            "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
+            "fb_symmetric": np.full(n_out_syn, float(self.feedback == "symmetric")),
+            "fb_adaptive": np.full(n_out_syn, float(self.feedback == "adaptive")),
+        }
+        for key in SYNAPSE_GROUPS:
+            for var in ("adam_m", "adam_v", "adam_k"):
+                state[f"{var}_{key}"] = np.zeros(len(conn[key][0]))
+        return state
+
+    @staticmethod
+    def learning_state(state):
+        """What the workers need: the weights and the feedback."""
+        return {name: state[name] for name in LEARNING_STATE}
+
+    def apply(self, state, grads, batch_size):
+        return optimizer_step(self.config, state, grads, batch_size)
+
+    def weights(self, state):
+        conn, cfg = self.connectivity, self.config
+        return {
+            "w_in": eprop.synapses_to_matrix(state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
+            "w_rec": eprop.synapses_to_matrix(state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
+            "w_out": eprop.synapses_to_matrix(state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
+            "B": eprop.synapses_to_matrix(state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
+        }
+
+
+class RfloGradients:
+    """RFLO (Murray 2019) as a rule of data-parallel training: batch RFLO.
+
+    Every trial of a batch runs with the same weights; the driver averages the trials' RFLO
+    updates, :math:`\\Delta W = \\eta \\frac{1}{B} \\sum_n \\Delta W_n / \\eta` per weight group (gradient
+    descent with the rates of ``config.learning_rates`` on the descent directions of
+    :meth:`~brian2learn.training.rflo.RfloTrainer.gradient_sums`). A batch of one is online RFLO.
+    """
+
+    metrics = ("loss",)
+
+    def __init__(self, config, task, batch_size, device="cpp_standalone"):
+        self.config, self.task, self.device = config, task, device
+        self.batch_size = check_count("batch_size", batch_size)
+        rates = dict(zip(("w_in", "w_rec", "w_out"), config.learning_rates))
+        self.rates = {name: rate for name, rate in rates.items() if rate > 0}
+        self.spec = optimizers.OptimizerSpec(optimizer="gd", learning_rate=self.rates) if self.rates else None
+
+    def for_share(self, share_size):
+        share = RfloGradients(self.config, self.task, share_size, self.device)
+        return share
+
+    def check_task(self, task):
+        return None  # the task travels with the rule
+
+    def share_trials(self, source, iteration, iterations_per_draw, batch_size, index):
+        return len(index)  # the task's trials are all the same: a share is a number of trials
+
+    def build_key(self):
+        return build_key("data-parallel-rflo", repr(self.config), self.batch_size, self.device)
+
+    def make_worker(self, n_trials):
+        return RfloTrainer(self.config, initial_rflo_weights(self.config, 0), self.task, device=self.device,
+                           trials_per_run=self.batch_size, record_output=False)
+
+    def initial_state(self, weights, feedback_matrix=None):
+        return {name: np.array(weights[name], dtype=float) for name in ("w_in", "w_rec", "w_out", "B", "h0")}
+
+    @staticmethod
+    def learning_state(state):
+        return {name: state[name] for name in ("w_in", "w_rec", "w_out", "B", "h0")}
+
+    def apply(self, state, grads, batch_size):
+        if self.spec is None:
+            return dict(state)
+        params, _ = self.spec.step({name: state[name] for name in self.rates},
+                                   {name: grads[name] for name in self.rates}, batch_size=batch_size)
+        return {**state, **params}
+
+    @staticmethod
+    def weights(state):
+        return {name: state[name] for name in ("w_in", "w_rec", "w_out", "B")}
+
+
+class DataParallelTraining:
+    """Train a rule with each batch split over ``n_workers`` Dask workers (the module docstring).
 
     Parameters
     ----------
-    config : EpropConfig
-        ``batch_size`` is the whole batch; it is split into ``n_workers`` shares of sizes
-        differing by at most one (``numpy.array_split``), share ``k`` always on worker ``k``.
-    weights : dict
-        Initial ``w_in`` (n_rec, n_in), ``w_rec`` (n_rec, n_rec) in volt as floats, ``w_out``
-        (n_out, n_rec); the diagonal of ``w_rec`` is not connected.
-    task : dict or callable
-        As for :class:`~brian2learn.training.eprop.EpropTrainer`: fixed trials (trial ``j``
-        of a draw uses sample ``j % n``), sent once to every worker; or a sampler
-        ``task(draw, n_trials)``, deterministic in ``draw`` and picklable, which every worker
-        calls itself (so that no trials travel per iteration); draw ``r`` holds the
-        ``iterations_per_draw * batch_size`` trials of iterations ``r * iterations_per_draw``
-        onwards (:func:`batch_trials`).
-    feedback : {'symmetric', 'random', 'adaptive'}
-    feedback_matrix : array or None
-        ``B`` (n_rec, n_out) for the random and adaptive modes.
+    rule : EpropGradients or RfloGradients
+        The rule: its gradient sums on the workers, its optimizer on the driver.
+    state : dict
+        Initial learning state (``rule.initial_state(...)``).
+    task : dict, callable or None
+        As for the rule's trainer: fixed trials (sent once to every worker) or a sampler
+        ``task(draw, n_trials)`` that every worker calls itself; ``None`` when the rule holds it.
     client : distributed.Client, str or None
         A client, the address of a running scheduler, or ``None`` for a local cluster of
         ``n_workers`` single-threaded processes (closed by :meth:`close`).
     n_workers : int or None
         Workers to use (default: all workers of the cluster, or one per core for a local one).
-    device : {'cpp_standalone', 'runtime'}
-        Device of the workers' networks.
-    threads : int or None
-        OpenMP threads of each worker's build.
     iterations_per_draw : int
-        Iterations per draw of the sampler (``EpropTrainer``'s ``iterations_per_run``).
-
-    Attributes
-    ----------
-    history : list of dict
-        Per iteration: ``iteration``, ``loss``, ``reg_loss``, ``rate_hz`` (``error`` with several
-        readouts), ``wall_seconds`` (the whole iteration seen by the driver),
-        ``compute_seconds`` (the slowest share's simulation), ``build_seconds`` (the slowest
-        build, first iteration), ``worker_seconds`` (the slowest task: drawing its trials, setting
-        the weights, build and simulation) and ``exchange_seconds`` (wall minus worker seconds:
-        scheduling, transfer of weights and gradients, the optimizer step), and
-        ``reassigned_shares`` (shares run again so far because their worker left the cluster).
+        Iterations per draw of the sampler.
     """
 
-    def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None, client=None,
-                 n_workers=None, device="cpp_standalone", threads=None, iterations_per_draw=1):
-        if feedback not in eprop.FEEDBACK_MODES:
-            raise ValueError(f"unknown feedback mode {feedback!r}; allowed: {', '.join(eprop.FEEDBACK_MODES)}")
+    def __init__(self, rule, state, task=None, client=None, n_workers=None, iterations_per_draw=1):
+        batch = rule.batch_size
         if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer))
                                       or n_workers < 1):
             raise ValueError(f"'n_workers' must be a positive integer, got {n_workers!r}")
-        if n_workers is not None and n_workers > config.batch_size:
-            raise ValueError(f"'n_workers' ({n_workers}) must not exceed the batch size ({config.batch_size})")
-        if (isinstance(iterations_per_draw, bool) or not isinstance(iterations_per_draw, (int, np.integer))
-                or iterations_per_draw < 1):
-            raise ValueError(f"'iterations_per_draw' must be a positive integer, got {iterations_per_draw!r}")
-        self.config = config
-        self.feedback = feedback
-        self.device = device
-        self.threads = threads
-        self.iterations_per_draw = int(iterations_per_draw)
-        self.connectivity = eprop.connectivity(config)
-        self.state = self._initial_state(weights, feedback, feedback_matrix)
-        fixed = None if callable(task) else check_task_arrays(task, config)
+        if n_workers is not None and n_workers > batch:
+            raise ValueError(f"'n_workers' ({n_workers}) must not exceed the batch size ({batch})")
+        self.iterations_per_draw = check_count("iterations_per_draw", iterations_per_draw)
+        self.rule = rule
+        self.state = state
+        fixed = rule.check_task(task) if task is not None else None
         self.iteration = 0
         self.history = []
         self.reassigned = 0
@@ -276,56 +391,21 @@ class DataParallelEprop:
         if len(available) < wanted:
             self.client.wait_for_workers(wanted, timeout=300)
             available = sorted(self.client.scheduler_info()["workers"])
-        wanted = min(wanted, config.batch_size)
+        wanted = min(wanted, batch)
         self.workers = available[:wanted]
-        self.shares = np.array_split(np.arange(config.batch_size), len(self.workers))
-        self._specs = [{"config": dataclasses.replace(config, batch_size=len(share)), "feedback": feedback,
-                        "device": device, "threads": threads} for share in self.shares]
-        if fixed is None:  # every worker draws the batch itself: no trials travel
-            self._source = ("sampler", task, uuid.uuid4().hex, config)
-        else:  # the fixed trials travel once, to every worker
+        self.shares = np.array_split(np.arange(batch), len(self.workers))
+        self._rules = [rule.for_share(len(share)) for share in self.shares]
+        if fixed is not None:  # the fixed trials travel once, to every worker
             self._source = ("fixed", self.client.scatter([fixed], workers=self.workers, broadcast=True)[0])
-
-    def _initial_state(self, weights, feedback, feedback_matrix):
-        cfg, conn = self.config, self.connectivity
-        shapes = {"w_in": (cfg.n_rec, cfg.n_in), "w_rec": (cfg.n_rec, cfg.n_rec), "w_out": (cfg.n_out, cfg.n_rec)}
-        matrices = {}
-        for name, shape in shapes.items():
-            value = np.asarray(weights[name], dtype=float)
-            if value.shape != shape or not np.all(np.isfinite(value)):
-                raise ValueError(f"'{name}' must be a finite array of shape {shape}, got shape {value.shape}")
-            matrices[name] = value
-        if feedback == "symmetric":
-            b_matrix = matrices["w_out"].T
+        elif task is not None:  # every worker draws the batch itself: no trials travel
+            self._source = ("sampler", task, uuid.uuid4().hex, getattr(rule, "config", None))
         else:
-            if feedback_matrix is None:
-                raise ValueError(f"feedback '{feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
-            b_matrix = np.asarray(feedback_matrix, dtype=float)
-            if b_matrix.shape != (cfg.n_rec, cfg.n_out) or not np.all(np.isfinite(b_matrix)):
-                raise ValueError(f"'feedback_matrix' must be a finite array of shape {(cfg.n_rec, cfg.n_out)}")
-        n_out_syn = len(conn["out"][0])
-        state = {
-            "w_in": eprop.matrix_to_synapses(matrices["w_in"], *conn["in"]),
-            "w_rec": eprop.matrix_to_synapses(matrices["w_rec"], *conn["rec"]),
-            "w_out": eprop.matrix_to_synapses(matrices["w_out"], *conn["out"]),
-            "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
-            "fb_symmetric": np.full(n_out_syn, float(feedback == "symmetric")),
-            "fb_adaptive": np.full(n_out_syn, float(feedback == "adaptive")),
-        }
-        for key in SYNAPSE_GROUPS:
-            for var in ("adam_m", "adam_v", "adam_k"):
-                state[f"{var}_{key}"] = np.zeros(len(conn[key][0]))
-        return state
+            self._source = ("rule",)
+        self._loop = TrainingLoop(self._step, 1, unit="iteration", replay=lambda start, n_updates, context: start)
 
     def weights(self):
-        """Current ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out) as matrices."""
-        conn, cfg = self.connectivity, self.config
-        return {
-            "w_in": eprop.synapses_to_matrix(self.state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
-            "w_rec": eprop.synapses_to_matrix(self.state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
-            "w_out": eprop.synapses_to_matrix(self.state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
-            "B": eprop.synapses_to_matrix(self.state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
-        }
+        """Current weights (and feedback) as matrices."""
+        return self.rule.weights(self.state)
 
     def step(self):
         """One iteration: gradients of the shares on the workers, their sum, one optimizer step.
@@ -335,11 +415,11 @@ class DataParallelEprop:
         weights are the same, so the result is unchanged.
         """
         start = time.perf_counter()
-        weights = {name: self.state[name] for name in LEARNING_STATE}
-        batch = self.config.batch_size
+        weights = self.rule.learning_state(self.state)
+        batch = self.rule.batch_size
 
         def submit(k):
-            return self.client.submit(_share_gradients, self._specs[k], weights, self._source, self.iteration,
+            return self.client.submit(_share_gradients, self._rules[k], weights, self._source, self.iteration,
                                       self.iterations_per_draw, batch, self.shares[k], workers=[self.workers[k]],
                                       allow_other_workers=False, pure=False)
 
@@ -362,15 +442,16 @@ class DataParallelEprop:
                 self.workers[k] = self._replacement_worker(k)
                 self.reassigned += 1
                 pending[k] = submit(k)
-        grads = {key: sum(result["grads"][key] for result in results) for key in SYNAPSE_GROUPS}
+        grads = {key: sum(result["grads"][key] for result in results) for key in results[0]["grads"]}
         row = {"iteration": self.iteration}
-        for name in METRICS:
+        for name in self.rule.metrics:
             if name in results[0]["metrics"]:
                 row[name] = sum(result["metrics"][name] for result in results) / batch
         if not np.isfinite(row["loss"]):
             raise TrainingDivergedError(f"training diverged: loss {row['loss']} at iteration {self.iteration}",
-                                        self.iteration, row["loss"], None)
-        self.state = optimizer_step(self.config, self.state, grads, batch)
+                                        self.iteration, row["loss"], None, state=self.state,
+                                        history=pd.DataFrame([row]))
+        self.state = self.rule.apply(self.state, grads, batch)
         compute = max(result["compute_seconds"] for result in results)
         build = max(result["build_seconds"] for result in results)
         on_worker = max(result["task_seconds"] for result in results)
@@ -395,17 +476,27 @@ class DataParallelEprop:
         return free[0] if free else live[k % len(live)]
 
     def train(self, n_iterations, progress=None):
-        """Train for ``n_iterations`` iterations; return the history as a DataFrame.
+        """Train for ``n_iterations`` iterations on the run loop; return the history as a DataFrame.
 
-        ``progress(iterations_done, n_iterations, row)`` is called after every iteration.
+        ``progress(iterations_done, n_iterations, row)`` is called after every iteration; a
+        non-finite loss raises :class:`~brian2learn.training.loop.TrainingDivergedError` with the
+        state before the iteration.
         """
-        if isinstance(n_iterations, bool) or not isinstance(n_iterations, (int, np.integer)) or n_iterations < 1:
-            raise ValueError(f"'n_iterations' must be a positive integer, got {n_iterations!r}")
-        for done in range(1, n_iterations + 1):
-            row = self.step()
-            if progress is not None:
-                progress(done, n_iterations, row)
+        n_iterations = check_count("n_iterations", n_iterations)
+        try:
+            self.state, _ = self._loop.run(self.state, n_iterations, first=self.iteration, progress=progress)
+        except TrainingDivergedError as error:
+            self.state = error.state  # the weights of the last good iteration
+            raise
         return pd.DataFrame(self.history)
+
+    def _step(self, state, n_now, first):
+        self.state = state
+        try:
+            row = self.step()
+        except TrainingDivergedError as error:
+            return Chunk(state=state, history=error.history, losses=np.array([error.loss]))
+        return Chunk(state=self.state, history=pd.DataFrame([row]), losses=np.array([row["loss"]]), progress=row)
 
     def close(self):
         """Release the workers' builds, and the cluster or client this object started."""
@@ -426,3 +517,77 @@ class DataParallelEprop:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class DataParallelEprop(DataParallelTraining):
+    """Train an e-prop network with each batch split over ``n_workers`` Dask workers.
+
+    Parameters
+    ----------
+    config : EpropConfig
+        ``batch_size`` is the whole batch; it is split into ``n_workers`` shares of sizes
+        differing by at most one (``numpy.array_split``), share ``k`` always on worker ``k``.
+    weights : dict
+        Initial ``w_in`` (n_rec, n_in), ``w_rec`` (n_rec, n_rec) in volt as floats, ``w_out``
+        (n_out, n_rec); the diagonal of ``w_rec`` is not connected.
+    task : dict or callable
+        As for :class:`~brian2learn.training.eprop.EpropTrainer`: fixed trials (trial ``j``
+        of a draw uses sample ``j % n``), sent once to every worker; or a sampler
+        ``task(draw, n_trials)``, deterministic in ``draw`` and picklable, which every worker
+        calls itself (so that no trials travel per iteration); draw ``r`` holds the
+        ``iterations_per_draw * batch_size`` trials of iterations ``r * iterations_per_draw``
+        onwards (:func:`batch_trials`).
+    feedback : {'symmetric', 'random', 'adaptive'}
+    feedback_matrix : array or None
+        ``B`` (n_rec, n_out) for the random and adaptive modes.
+    client, n_workers, iterations_per_draw
+        As for :class:`DataParallelTraining`.
+    device : {'cpp_standalone', 'runtime'}
+        Device of the workers' networks.
+    threads : int or None
+        OpenMP threads of each worker's build.
+
+    Attributes
+    ----------
+    history : list of dict
+        Per iteration: ``iteration``, ``loss``, ``reg_loss``, ``rate_hz`` (``error`` with several
+        readouts), ``wall_seconds`` (the whole iteration seen by the driver),
+        ``compute_seconds`` (the slowest share's simulation), ``build_seconds`` (the slowest
+        build, first iteration), ``worker_seconds`` (the slowest task: drawing its trials, setting
+        the weights, build and simulation) and ``exchange_seconds`` (wall minus worker seconds:
+        scheduling, transfer of weights and gradients, the optimizer step), and
+        ``reassigned_shares`` (shares run again so far because their worker left the cluster).
+    """
+
+    def __init__(self, config, weights, task, feedback="symmetric", feedback_matrix=None, client=None,
+                 n_workers=None, device="cpp_standalone", threads=None, iterations_per_draw=1):
+        rule = EpropGradients(config, feedback, device, threads)
+        state = rule.initial_state(weights, feedback_matrix)
+        self.config, self.feedback, self.device, self.threads = config, feedback, device, threads
+        self.connectivity = rule.connectivity
+        super().__init__(rule, state, task, client=client, n_workers=n_workers,
+                         iterations_per_draw=iterations_per_draw)
+
+
+class DataParallelRflo(DataParallelTraining):
+    """Batch RFLO (:class:`RfloGradients`) with each batch of ``batch_size`` trials split over Dask workers.
+
+    Parameters
+    ----------
+    config : RfloConfig
+    weights : dict
+        As for :class:`~brian2learn.training.rflo.RfloTrainer` (``w_in``, ``w_rec``, ``w_out``, ``B``, ``h0``).
+    task : dict
+        ``inputs`` (n_points, n_in) and ``targets`` (n_points, n_out); it travels with the rule.
+    batch_size : int
+        Trials per update (all with the same weights).
+    client, n_workers
+        As for :class:`DataParallelTraining`.
+    device : {'cpp_standalone', 'runtime'}
+    """
+
+    def __init__(self, config, weights, task, batch_size, client=None, n_workers=None, device="cpp_standalone"):
+        check_rflo_weights(config, weights)
+        check_rflo_task(config, task)
+        rule = RfloGradients(config, task, batch_size, device)
+        super().__init__(rule, rule.initial_state(weights), None, client=client, n_workers=n_workers)

@@ -158,6 +158,49 @@ class RfloTrainer:
                 "y_target": self.targets.T.copy(),
             }
 
+    # -- gradient sums (data-parallel training) ---------------------------------------------------------
+    def set_learning_state(self, state):
+        """Set any of ``w_in``, ``w_rec``, ``w_out``, ``B`` and ``h0`` (shapes as in :meth:`__init__`)."""
+        for name, value in state.items():
+            if name not in ("w_in", "w_rec", "w_out", "B", "h0"):
+                raise ValueError(f"unknown learning state {name!r}; allowed: w_in, w_rec, w_out, B, h0")
+            value = np.asarray(value, dtype=float)
+            if value.shape != self.weights[name].shape or not np.all(np.isfinite(value)):
+                raise ValueError(f"'{name}' must be finite values of shape {self.weights[name].shape}, "
+                                 f"got shape {value.shape}")
+            self.weights[name] = value.copy()
+
+    def gradient_sums(self, n_trials):
+        r"""RFLO's gradient estimates summed over ``n_trials`` trials of the current weights, without learning.
+
+        The task's trials are identical given the weights (every state is reset at a trial's start), so the
+        trials of a batch can run on different processes and their sums be added
+        (:mod:`brian2learn.training.data_parallel`).
+
+        Returns
+        -------
+        (dict, dict)
+            ``w_in``/``w_rec``/``w_out`` -> the sum over the trials of :math:`-\Delta W/\eta` (a descent
+            direction: gradient descent with rate :math:`\eta` on its mean is one RFLO update), as
+            matrices; and ``loss`` -> the sum of the trials' losses.
+        """
+        n_trials = check_count("n_trials", n_trials)
+        model, losses, _ = self._run_trials(self.weights, n_trials, learning_rates=(0.0, 0.0, 0.0))
+        conn, cfg = self.connectivity, self.config
+        sums = {}
+        for key, name, shape in (("in", "w_in", (cfg.n_rec, cfg.n_in)), ("rec", "w_rec", (cfg.n_rec, cfg.n_rec)),
+                                 ("out", "w_out", (cfg.n_out, cfg.n_rec))):
+            group, _ = model.state_variables()[name]
+            matrix = np.zeros(shape)
+            matrix[conn[key][1], conn[key][0]] = -np.asarray(group.grad_sum[:], dtype=float)
+            sums[name] = matrix
+        return sums, {"loss": float(np.sum(losses))}
+
+    @property
+    def n_trials(self):
+        """Trials per run of the build."""
+        return self.trials_per_run
+
     def close(self):
         """Release the build."""
         self.runner.close()
