@@ -57,6 +57,10 @@ noted, and the spike (seen by the targets and the SpikeMonitor) is emitted ``D +
 each layer receives only from the one before, so layer ``l`` (inputs: ``l = 0``) is recorded
 ``(l + 1) D`` late; the substrate subtracts this, and returns the spike times as seen by the
 next layer, jitter included. Without jitter ``D = 0``.
+
+:class:`Brian2Substrate` is the ideal substrate alone (the network of
+:class:`brian2learn.models.ttfs.TTFSBatchNetwork`, no imperfections), the forward pass of the
+``ttfs-yinyang`` study with ``--substrate brian2``.
 """
 
 from dataclasses import dataclass, field
@@ -486,3 +490,53 @@ class TTFSSubstrate:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Brian2Substrate:
+    """Forward pass ``f(t_in, weights)`` simulated by Brian2, a batch of samples per network run.
+
+    Samples are split into runs of ``n_copies``; a short last run is padded with silent copies.
+    Returns the recorded spike times ``[inputs, hidden, outputs]`` in units of ``tau_s``.
+
+    The ideal network (:class:`brian2learn.models.ttfs.TTFSBatchNetwork`, no imperfections; the
+    imperfect one is :class:`TTFSSubstrate`), built once by a
+    :class:`brian2learn.simulation.devices.DeviceRunner` and re-run with the inputs and weights of
+    each chunk. ``dt`` and ``duration`` are given in units of ``tau_s``; the attributes ``dt`` and
+    ``duration`` are the Brian2 times.
+    """
+
+    def __init__(self, layer_sizes, params, device="cpp_standalone", directory=None, n_copies=150,
+                 dt=0.01, duration=4.0):
+        from brian2learn.simulation.devices import DeviceRunner
+
+        self.layer_sizes = list(layer_sizes)
+        self.params = params
+        self.n_copies = n_copies
+        self.dt = dt * params["tau_s"]
+        self.duration = duration * params["tau_s"]
+        self._checked = False
+
+        def build():
+            return ttfs_model.TTFSBatchNetwork(self.layer_sizes, n_copies, params, dt=self.dt,
+                                               duration=self.duration)
+
+        self.runner = DeviceRunner(build, device=device, directory=directory)
+
+    def __call__(self, t_in, weights):
+        t_in = np.asarray(t_in, dtype=float)
+        parts = []
+        for start in range(0, len(t_in), self.n_copies):
+            chunk = t_in[start:start + self.n_copies]
+            padded = np.full((self.n_copies, chunk.shape[1]), np.inf)
+            padded[:len(chunk)] = chunk
+            values = ttfs_model.batch_network_values(padded, weights, self.layer_sizes, self.n_copies,
+                                                     self.params, self.dt, self.duration)
+            model = self.runner.run(values)
+            if not self._checked:
+                model.check_synapse_order()
+                self._checked = True
+            parts.append([times[:len(chunk)] for times in model.spike_times()])
+        return [np.concatenate([p[layer] for p in parts]) for layer in range(len(parts[0]))]
+
+    def close(self):
+        self.runner.close()

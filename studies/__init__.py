@@ -1,28 +1,57 @@
 """Studies: one per published experiment, run as ``brian2learn run NAME``.
 
-Each study module defines ``NAME``, ``DESCRIPTION``, ``add_arguments(parser)`` and
-``run(args) -> dict`` (the summary it also writes to ``summary.json`` in its run directory).
+Each study module defines ``NAME``, ``DESCRIPTION``, an ``Options`` dataclass
+(:class:`~brian2learn.studies.options.StudyOptions`) and ``run(options) -> dict`` (the summary it
+also writes to ``summary.json`` in its run directory); a Python user calls
+``load_study(name).run(module.Options(quick=True))``. The registry below names every study and its
+description, so that listing the studies imports none of them.
 """
 
 import importlib
 
-#: Study name -> module, imported only when the study runs.
-STUDIES = {
-    "eprop-pattern": "brian2learn.studies.eprop_pattern",
-    "eprop-evidence": "brian2learn.studies.eprop_evidence",
-    "ttfs-yinyang": "brian2learn.studies.ttfs_yinyang",
-    "ttfs-robustness": "brian2learn.studies.ttfs_robustness",
-    "perturbation-linear": "brian2learn.studies.perturbation_linear",
-    "perturbation-reservoir": "brian2learn.studies.perturbation_reservoir",
-    "perturbation-spiking": "brian2learn.studies.perturbation_spiking",
-    "rflo": "brian2learn.studies.rflo",
-    "stdp-song": "brian2learn.studies.stdp_song",
-    "stdp-assemblies": "brian2learn.studies.stdp_assemblies",
+#: Study name -> (module, description); a module is imported only when its study runs.
+REGISTRY = {
+    "eprop-pattern": ("brian2learn.studies.eprop_pattern",
+                      "e-prop (random, symmetric) and BPTT on pattern generation, Bellec et al. 2020 Fig. S7"),
+    "eprop-evidence": ("brian2learn.studies.eprop_evidence",
+                       "e-prop (LIF+ALIF) vs BPTT on evidence accumulation, Bellec et al. 2020 Fig. 3"),
+    "ttfs-yinyang": ("brian2learn.studies.ttfs_yinyang",
+                     "time-to-first-spike learning with exact spike-time gradients on Yin-Yang, Göltz et al. 2021"),
+    "ttfs-robustness": ("brian2learn.studies.ttfs_robustness",
+                        "accuracy of a TTFS network on an imperfect Brian2 substrate, trained without and with "
+                        "the substrate in the loop (Göltz et al. 2021)"),
+    "perturbation-linear": ("brian2learn.studies.perturbation_linear",
+                            "weight vs node perturbation on the linear task of Züge et al. 2023 (learning curves "
+                            "vs closed form)"),
+    "perturbation-reservoir": ("brian2learn.studies.perturbation_reservoir",
+                               "WP vs NP training a reservoir readout to draw a butterfly (Züge et al. 2023), trials "
+                               "to 2x LS optimum"),
+    "perturbation-spiking": ("brian2learn.studies.perturbation_spiking",
+                             "WP vs NP training a recurrent LIF network on a delayed output pattern, and WP on "
+                             "Jabri & Flower's XOR"),
+    "rflo": ("brian2learn.studies.rflo",
+             "RFLO (Brian2) vs BPTT (JAX) on Murray 2019's periodic-output task, with W_out-B alignment"),
+    "stdp-song": ("brian2learn.studies.stdp_song",
+                  "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
+    "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",
+                        "STDP forms and associates memory assemblies: overlap vs recruitment (Pokorny et al. 2020)"),
 }
+#: Study name -> module (kept for code that looked studies up here).
+STUDIES = {name: module for name, (module, _) in REGISTRY.items()}
+
+
+def describe(name):
+    """The one-line description of study ``name`` (without importing it)."""
+    check_name(name)
+    return REGISTRY[name][1]
+
+
+def check_name(name):
+    if name not in REGISTRY:
+        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(REGISTRY))}")
 
 
 def load_study(name):
     """The module of study ``name``; ``ValueError`` naming the known studies otherwise."""
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(STUDIES))}")
-    return importlib.import_module(STUDIES[name])
+    check_name(name)
+    return importlib.import_module(REGISTRY[name][0])

@@ -1,11 +1,14 @@
 """Command line: ``brian2learn list``, ``brian2learn run NAME [options]`` and ``brian2learn sweep NAME ...``.
 
+The command line only maps flags to a study's ``Options`` (:mod:`brian2learn.studies.options`);
+``list`` and ``--help`` of the commands import no study, ``run NAME`` imports that study alone.
 Errors are reported in one line on stderr, with exit status 2 and no traceback.
 """
 
+import argparse
 import sys
 
-from brian2learn.studies import STUDIES, load_study
+from brian2learn.studies import REGISTRY, describe, load_study
 from brian2learn.studies.common import OneLineParser
 from brian2learn.studies.sweep_cli import add_sweep_command, run_sweep_command
 
@@ -14,14 +17,19 @@ def build_parser():
     parser = OneLineParser(prog="brian2learn", description="Learning in recurrent spiking networks with Brian2.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     commands.add_parser("list", help="list the studies")
-    run = commands.add_parser("run", help="run a study")
-    studies = run.add_subparsers(dest="study", required=True, parser_class=OneLineParser,
-                                 metavar="NAME", title="studies")
-    for name in STUDIES:
-        module = load_study(name)
-        sub = studies.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
-        module.add_arguments(sub)
+    run = commands.add_parser("run", help="run a study", description="Run a study: brian2learn run NAME [options]; "
+                              "'brian2learn run NAME --help' lists its options.")
+    run.add_argument("study", metavar="NAME", choices=list(REGISTRY),
+                     help="one of: " + ", ".join(REGISTRY))
+    run.add_argument("study_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     add_sweep_command(commands)
+    return parser
+
+
+def study_parser(module, prog=None):
+    """The parser of one study's options (one-line errors, exit status 2)."""
+    parser = OneLineParser(prog=prog or f"brian2learn run {module.NAME}", description=module.DESCRIPTION)
+    module.Options.add_arguments(parser)
     return parser
 
 
@@ -29,18 +37,19 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "list":
-        for name in STUDIES:
-            print(f"{name:20s} {load_study(name).DESCRIPTION}")
+        for name in REGISTRY:
+            print(f"{name:20s} {describe(name)}")
         return 0
     if args.command == "sweep":
         return run_sweep_command(args)
-    return run_study(load_study(args.study), args)
+    module = load_study(args.study)
+    return run_study(module, study_parser(module).parse_args(args.study_args))
 
 
 def run_study(module, args):
     """Run a study module with parsed ``args``; errors become one line on stderr and status 2."""
     try:
-        module.run(args)
+        module.run(module.Options.from_args(args))
     except KeyboardInterrupt:
         print("brian2learn: interrupted", file=sys.stderr)
         return 130
@@ -53,9 +62,7 @@ def run_study(module, args):
 
 def study_main(module, argv=None):
     """``python -m brian2learn.studies.NAME [options]``: parse ``argv`` for ``module`` and run it."""
-    parser = OneLineParser(prog=f"python -m {module.__name__}", description=module.DESCRIPTION)
-    module.add_arguments(parser)
-    return run_study(module, parser.parse_args(argv))
+    return run_study(module, study_parser(module, prog=f"python -m {module.__name__}").parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Helpers shared by the studies: run directories, summaries, progress lines."""
+"""Helpers shared by the studies: run directories, summaries, figures, one-line errors.
+
+Progress is reported by the one reporter of the training floor (:mod:`brian2learn.training.progress`).
+"""
 
 import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -62,34 +64,3 @@ def save_figure(fig, run_dir, name):
     fig.savefig(os.path.join(run_dir, name), dpi=110)
     plt.close(fig)
     return name
-
-
-class Progress:
-    """Progress lines on stderr: ``[label] iteration 100/2000  loss 85.8  rate 15.1 Hz  (9.4 s)``."""
-
-    def __init__(self, label, stream=None):
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.start = time.perf_counter()
-
-    def __call__(self, done, total, metrics):
-        elapsed = time.perf_counter() - self.start
-        print(f"[{self.label}] iteration {done}/{total}  loss {metrics['loss']:.4g}  "
-              f"rate {metrics['rate_hz']:.1f} Hz  ({elapsed:.1f} s)", file=self.stream, flush=True)
-
-
-class ErrorProgress:
-    """Progress lines on stderr for perturbation training: ``[label] trial 100/3000  mean error 0.0156  (41.3 s)``.
-
-    Called as ``progress(done, total, error)`` by the trainers of
-    :mod:`brian2learn.plasticity.perturbation_network`; the clock starts when the object is made.
-    """
-
-    def __init__(self, label, stream=None):
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.start = time.perf_counter()
-
-    def __call__(self, done, total, error):
-        print(f"[{self.label}] trial {done}/{total}  mean error {error:.4g}  "
-              f"({time.perf_counter() - self.start:.1f} s)", file=self.stream, flush=True)

@@ -17,7 +17,9 @@ reached the criterion after 560 iterations (test error 8.6 %), symmetric after 6
 the reference README quotes 200-500 iterations.
 """
 
+import dataclasses
 import os
+import sys
 import time
 
 import brian2 as b2
@@ -25,12 +27,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from brian2learn.analysis import plotting, spikes
+from brian2learn.analysis import energy, plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
-from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.simulation.devices import DEVICES
+from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
-from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
+from brian2learn.training.eprop import EpropTrainer
+from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -65,17 +71,40 @@ TEST_ERROR_TARGET = 0.10
 STREAMS = {"train": 0, "validation": 1, "test": 2, "checkpoint": 3}
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true", help="a small smoke run (batch 8, 12 iterations)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of trials, weights and feedback (default 1)")
-    parser.add_argument("--feedback", nargs="+", choices=eprop.FEEDBACK_MODES, default=["random", "symmetric"],
-                        help="feedback modes to train (default: random symmetric)")
-    parser.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
-    parser.add_argument("--max-iterations", type=int, default=None, help="override the iteration limit")
-    parser.add_argument("--batch-size", type=int, default=None, help="override the batch size")
-    parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
-    parser.add_argument("--threads", type=int, default=None, help="OpenMP threads of the C++ build")
-    parser.add_argument("--out", default=None, help="run directory (default runs/eprop-evidence-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the evidence-accumulation study (``brian2learn run eprop-evidence --help``).
+
+    Attributes
+    ----------
+    feedback : tuple of str
+        Feedback modes trained with e-prop, one method each (``eprop-<mode>``).
+    device : str
+        Brian2 device of the e-prop networks.
+    max_iterations : int or None
+        Iteration limit (one iteration: one batch and one weight update); default 2000, quick 12.
+    batch_size : int or None
+        Trials per iteration; default 32, quick 8.
+    no_bptt : bool
+        Skip the BPTT baseline.
+    threads : int or None
+        OpenMP threads of the C++ build (``None`` or 0: Brian2's default).
+    """
+
+    quick: bool = option(False, help="a small smoke run (batch 8, 12 iterations)")
+    seed: int = option(1, minimum=0, help="seed of trials, weights and feedback (default 1)")
+    feedback: tuple[str, ...] = option(("random", "symmetric"), choices=eprop.FEEDBACK_MODES,
+                                       help="feedback modes to train (default: random symmetric)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    max_iterations: int | None = option(None, minimum=1, metavar="N",
+                                        help="override the iteration limit (iterations of one batch each)")
+    batch_size: int | None = option(None, minimum=1, metavar="N", help="override the batch size (trials)")
+    no_bptt: bool = option(False, help="skip BPTT even when JAX is installed")
+    threads: int | None = option(None, minimum=0, metavar="N", help="OpenMP threads of the C++ build")
+
+    def check(self):
+        if not self.feedback:
+            raise ValueError(f"'--feedback' needs at least one mode; allowed: {', '.join(eprop.FEEDBACK_MODES)}")
 
 
 def make_config(batch_size):
@@ -109,15 +138,19 @@ def _decision_error(y, targets, window):
 class EpropMethod:
     """e-prop with one feedback mode, trained batch by batch."""
 
-    def __init__(self, config, weights, feedback, feedback_matrix, seed, args, run_dir, runner):
+    def __init__(self, config, weights, feedback, feedback_matrix, seed, options, run_dir, runner):
         self.label = f"eprop-{feedback}"
         self.seed = seed
         self.trainer = EpropTrainer(
             config, weights, lambda draw, n: trials(seed, "train", draw, n), feedback=feedback,
-            feedback_matrix=feedback_matrix, device=args.device, iterations_per_run=1, runner=runner,
+            feedback_matrix=feedback_matrix, device=options.device, iterations_per_run=1, runner=runner,
             directory=os.path.join(run_dir, "build") if runner is None else None,
-            record_recurrent=RECORDED_NEURONS, threads=args.threads)
+            record_recurrent=RECORDED_NEURONS, threads=options.threads)
         self.run_dir = run_dir
+
+    @property
+    def history(self):
+        return self.trainer.history
 
     def step(self):
         self.trainer.train(1, run_dir=os.path.join(self.run_dir, self.label))
@@ -138,9 +171,20 @@ class EpropMethod:
     def weights(self):
         return self.trainer.weights()
 
+    def last_trial_recurrent_spikes(self, config):
+        """Spike frame of the recurrent neurons in the last trained trial (recorded by the training run;
+        ``config`` is unused, as in :meth:`BpttMethod.last_trial_recurrent_spikes`)."""
+        indices, times = self.trainer.last_spikes["recurrent"]
+        return spikes.spikes_to_dataframe(indices, times, group="recurrent")
+
 
 class BpttMethod:
-    """BPTT of the same discrete model (plain BPTT, the reset included), with Adam."""
+    """BPTT of the same discrete model (plain BPTT, the reset included), with Adam.
+
+    Trained one iteration per step of :class:`~brian2learn.training.loop.TrainingLoop` (chunks of
+    one iteration; the carried state is the weights and the optimizer state), so that the
+    criterion can be checked after every iteration.
+    """
 
     def __init__(self, config, weights, seed, bptt):
         self.label = "bptt"
@@ -156,32 +200,43 @@ class BpttMethod:
         self.optimizer_state = self.optimizer.init_state(self._groups(self.weights_now))
         self.iteration = 0
         self.history = []
+        self.last_trial = None  # (weights, inputs) of the last trained trial
+        self._loop = TrainingLoop(self._step, chunk_size=1, unit="iteration")
 
     @staticmethod
     def _groups(arrays):
         return {key[2:]: arrays[key] for key in ("w_in", "w_rec", "w_out")}
 
-    def _loss(self, batch):
-        return self.bptt.loss_and_gradients(self.weights_now, batch["inputs"], batch["targets"], batch["window"],
-                                            self.params)
+    def _loss(self, batch, weights=None):
+        weights = self.weights_now if weights is None else weights
+        return self.bptt.loss_and_gradients(weights, batch["inputs"], batch["targets"], batch["window"], self.params)
 
     def step(self):
-        batch = trials(self.seed, "train", self.iteration, self.config.batch_size)
-        metrics, grads = self._loss(batch)
-        grads["w_rec"] = grads["w_rec"] * (1 - np.eye(self.config.n_rec))
-        y = self.bptt.readout_batch(self.weights_now, batch["inputs"], self.params)
-        error = _decision_error(y, batch["targets"], batch["window"])
-        new, self.optimizer_state = self.optimizer.step(self._groups(self.weights_now), self._groups(grads),
-                                                        self.optimizer_state)
-        self.weights_now = {f"w_{group}": value for group, value in new.items()}
-        row = {"iteration": self.iteration, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
-               "rate_hz": metrics["mean_rate_hz"], "error": error}
-        self.history.append(row)
+        """Train one iteration; raise :class:`TrainingDivergedError` on a non-finite loss."""
+        state, _ = self._loop.run((self.weights_now, self.optimizer_state), 1, first=self.iteration)
+        self.weights_now, self.optimizer_state = state
         self.iteration += 1
-        if not np.isfinite(row["loss"]):
-            raise TrainingDivergedError(f"training diverged: loss {row['loss']} at iteration {row['iteration']}",
-                                        row["iteration"], row["loss"], None)
-        return row
+        return self.history[-1]
+
+    def _step(self, state, n_now, first):
+        """One iteration from ``state`` = (weights, optimizer state): a chunk of the training loop."""
+        weights, optimizer_state = state
+        batch = trials(self.seed, "train", first, self.config.batch_size)
+        metrics, grads = self._loss(batch, weights)
+        grads["w_rec"] = grads["w_rec"] * (1 - np.eye(self.config.n_rec))
+        y = self.bptt.readout_batch(weights, batch["inputs"], self.params)
+        error = _decision_error(y, batch["targets"], batch["window"])
+        new, optimizer_state = self.optimizer.step(self._groups(weights), self._groups(grads), optimizer_state)
+        new_weights = {f"w_{group}": value for group, value in new.items()}
+        row = {"iteration": first, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
+               "rate_hz": metrics["mean_rate_hz"], "error": error}
+
+        def accept():
+            self.history.append(row)
+            self.last_trial = (weights, batch["inputs"][-1])
+
+        return Chunk(state=(new_weights, optimizer_state), history=pd.DataFrame([row]),
+                     losses=np.array([row["loss"]], dtype=float), accept=accept)
 
     def evaluate(self, stream, n_batches, batch_size):
         errors, losses = [], []
@@ -200,6 +255,13 @@ class BpttMethod:
     def weights(self):
         return self.weights_now
 
+    def last_trial_recurrent_spikes(self, config):
+        """Spike frame of the recurrent neurons in the last trained trial, simulated again with the weights
+        of that iteration (BPTT records no spikes while training; this changes no weight)."""
+        weights, inputs = self.last_trial
+        steps, neurons = np.nonzero(np.asarray(self.bptt.simulate(weights, inputs, self.params)["z"]))
+        return spikes.spikes_to_dataframe(neurons, steps * float(config.dt), group="recurrent")
+
 
 def _cosine(a, b):
     a, b = np.ravel(a), np.ravel(b)
@@ -214,9 +276,9 @@ def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkp
     Every 10 iterations the history so far is written to ``partial_path`` (Parquet), so that
     an interrupted training keeps its learning curve. Returns the history DataFrame, the
     iterations to criterion (None if not reached), the validation log, the gradient-agreement
-    log and the wall time.
+    log and the wall time (seconds).
     """
-    progress = Progress(method.label)
+    progress = ProgressReporter(f"{NAME} {method.label}", fields=("loss", "error", "rate_hz"))
     validations, agreement = [], []
     reached = None
     start = time.perf_counter()
@@ -236,8 +298,8 @@ def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkp
         if done % 10 == 0 or done == schedule["max_iterations"]:
             progress(done, schedule["max_iterations"], row)
             if partial_path is not None:
-                pd.DataFrame(method_history(method)).to_parquet(partial_path, index=False)
-        recent = [r["error"] for r in method_history(method)[-SCREEN_WINDOW:]]
+                pd.DataFrame(method.history).to_parquet(partial_path, index=False)
+        recent = [r["error"] for r in method.history[-SCREEN_WINDOW:]]
         screen = len(recent) >= min(SCREEN_WINDOW, schedule["max_iterations"]) and np.mean(recent) < CRITERION_ERROR
         if screen:
             error, loss = method.evaluate("validation", schedule["validation_batches"], batch_size)
@@ -245,45 +307,60 @@ def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkp
             if error < CRITERION_ERROR:
                 reached = done
                 break
+    progress.close()
     wall = time.perf_counter() - start
-    return pd.DataFrame(method_history(method)), reached, validations, agreement, wall
+    return pd.DataFrame(method.history), reached, validations, agreement, wall
 
 
-def method_history(method):
-    return method.trainer.history if hasattr(method, "trainer") else method.history
+def _recurrent_out_degree(config):
+    """Outgoing synapses of every recurrent neuron: recurrent synapses (no autapses) and readout synapses."""
+    connections = eprop.connectivity(config)
+    return (np.bincount(connections["rec"][0], minlength=config.n_rec)
+            + np.bincount(connections["out"][0], minlength=config.n_rec))
 
 
-def run(args):
-    """Train every method, write summary.json, Parquet tables and figures; return the summary."""
-    mode = "quick" if args.quick else "full"
+def _energy(frame, config):
+    """Energy summary of the recurrent spikes of one trial."""
+    return energy.energy_summary(frame, _recurrent_out_degree(config), float(config.dt), n_neurons=config.n_rec,
+                                 n_steps=config.n_steps)
+
+
+def run(options):
+    """Train every method, write summary.json, Parquet tables and figures; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+
+    The summary's ``energy`` has one entry per trained method, computed from the spikes of the
+    recurrent neurons in the method's last trained trial (for the first e-prop method the trial of
+    ``example_trial_spikes.parquet``; for BPTT that trial simulated again with its weights).
+    """
+    mode = "quick" if options.quick else "full"
     schedule = dict(SCHEDULE[mode])
-    if args.max_iterations is not None:
-        if args.max_iterations < 1:
-            raise ValueError(f"'--max-iterations' must be a positive integer, got {args.max_iterations}")
-        schedule["max_iterations"] = args.max_iterations
-    batch_size = args.batch_size if args.batch_size is not None else schedule["batch_size"]
-    if batch_size < 1:
-        raise ValueError(f"'--batch-size' must be a positive integer, got {batch_size}")
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    if options.max_iterations is not None:
+        schedule["max_iterations"] = options.max_iterations
+    batch_size = options.batch_size if options.batch_size is not None else schedule["batch_size"]
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = make_config(batch_size)
-    weights = eprop.initial_weights(config, args.seed, readout_init=INITIALIZATION["readout_init"])
-    feedback_matrix = eprop.random_feedback(config, args.seed, scale=INITIALIZATION["feedback_scale"])
-    bptt = None if args.no_bptt else _bptt_module()
+    weights = eprop.initial_weights(config, options.seed, readout_init=INITIALIZATION["readout_init"])
+    feedback_matrix = eprop.random_feedback(config, options.seed, scale=INITIALIZATION["feedback_scale"])
+    bptt = None if options.no_bptt else _bptt_module()
     n_checkpoints = schedule["checkpoints"]
     checkpoints = sorted({int(round(x)) for x in np.linspace(0, schedule["max_iterations"] - 1, n_checkpoints)})
     print(f"{NAME}: {mode} mode, batch {batch_size}, up to {schedule['max_iterations']} iterations, seed "
-          f"{args.seed}, feedback {' '.join(args.feedback)}, device {args.device}, run directory {run_dir}",
-          flush=True)
+          f"{options.seed}, feedback {' '.join(options.feedback)}, device {options.device}, run directory "
+          f"{run_dir}", flush=True)
 
-    reference = BpttMethod(config, weights, args.seed, bptt) if bptt is not None else None
+    reference = BpttMethod(config, weights, options.seed, bptt) if bptt is not None else None
     results, histories, validations, agreements = {}, [], [], []
+    energy_of_methods = {}
     example = None
     runner = None
     failure = None
     try:
-        for feedback in args.feedback:
-            method = EpropMethod(config, weights, feedback, feedback_matrix, args.seed, args, run_dir, runner)
+        for feedback in options.feedback:
+            method = EpropMethod(config, weights, feedback, feedback_matrix, options.seed, options, run_dir, runner)
             runner = method.trainer.runner
+            compiled_before = runner.compile_seconds
             try:
                 history, reached, validation, agreement, wall = train_to_criterion(
                     method, schedule, batch_size, reference, checkpoints,
@@ -292,13 +369,16 @@ def run(args):
                 failure = f"{method.label}: {error}"
                 histories.append(pd.DataFrame(method.trainer.history).assign(method=method.label))
                 break
+            training_seconds = wall - (runner.compile_seconds - compiled_before)
             test_error, test_loss = method.evaluate("test", schedule["test_batches"], batch_size)
             results[method.label] = _result(history, reached, test_error, test_loss, wall)
+            results[method.label]["training_seconds"] = training_seconds
             if agreement:
                 results[method.label]["gradient_cosine_w_rec"] = [a["cosine_w_rec"] for a in agreement]
             histories.append(history.assign(method=method.label))
             validations += [dict(v, method=method.label) for v in validation]
             agreements += [dict(a, method=method.label) for a in agreement]
+            energy_of_methods[method.label] = _energy(method.last_trial_recurrent_spikes(config), config)
             if example is None:
                 example = _example_trial(method.trainer, config)
         builds = runner.n_builds if runner is not None else 0
@@ -313,8 +393,10 @@ def run(args):
             reference, schedule, batch_size, partial_path=os.path.join(run_dir, "losses_partial_bptt.parquet"))
         test_error, test_loss = reference.evaluate("test", schedule["test_batches"], batch_size)
         results["bptt"] = _result(history, reached, test_error, test_loss, wall)
+        results["bptt"]["training_seconds"] = wall
         histories.append(history.assign(method="bptt"))
         validations += [dict(v, method="bptt") for v in validation]
+        energy_of_methods["bptt"] = _energy(reference.last_trial_recurrent_spikes(config), config)
 
     tables = {"losses": pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
               "validation": pd.DataFrame(validations), "gradient_agreement": pd.DataFrame(agreements)}
@@ -323,22 +405,25 @@ def run(args):
             table.to_parquet(os.path.join(run_dir, f"{name}.parquet"), index=False)
     if example is not None:
         example["spikes"].to_parquet(os.path.join(run_dir, "example_trial_spikes.parquet"), index=False)
-    figures = _figures(run_dir, tables, example, config)
-    if mode == "full" and args.max_iterations is None and args.batch_size is None:
+    figures = _figures(run_dir, tables, example)
+    if mode == "full" and options.max_iterations is None and options.batch_size is None:
         for entry in results.values():
             entry["target_met"] = bool(entry["iterations_to_criterion"] is not None
                                        and entry["test_error"] < TEST_ERROR_TARGET)
     summary = {
         "study": NAME, "status": "diverged" if failure else "completed", "failure": failure, "mode": mode,
-        "seed": args.seed, "device": args.device, "batch_size": batch_size,
+        "seed": options.seed, "device": options.device, "batch_size": batch_size,
         "max_iterations": schedule["max_iterations"], "criterion_validation_error": CRITERION_ERROR,
         "methods": results, "gradient_checkpoints": checkpoints if reference is not None else [],
         "builds": builds, "binary_runs": binary_runs, "compile_seconds": compile_seconds,
-        "bptt_skipped": None if reference is not None else ("--no-bptt given" if args.no_bptt else
+        "bptt_skipped": None if reference is not None else ("--no-bptt given" if options.no_bptt else
                                                             "JAX not installed (pip install -e '.[bptt]')"),
         "figures": figures,
         "reference": {"eprop-random": {"iterations": 560, "test_error": 0.086},
                       "eprop-symmetric": {"iterations": 660, "test_error": 0.031}},
+        "options": options.as_dict(),
+        "energy": {"counts": "recurrent spikes of the last trained trial of each method (BPTT: that trial "
+                             "simulated again with the weights it was trained with)", **energy_of_methods},
     }
     write_summary(run_dir, summary)
     _print_table(results)
@@ -377,45 +462,106 @@ def _example_trial(trainer, config):
             "v": recorded["v"]}
 
 
-def _figures(run_dir, tables, example, config):
+# -- figures ---------------------------------------------------------------------------------------
+def _axes(axes, figsize):
+    if axes is None:
+        _, axes = plt.subplots(figsize=figsize)
+    return axes
+
+
+def plot_training_loss(losses, axes=None):
+    """Training loss per iteration of every method (``losses``: the ``losses.parquet`` table)."""
+    axes = _axes(axes, (5, 3.8))
+    plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
+                                  axes=axes)
+    axes.set_title("training loss")
+    return axes
+
+
+def plot_training_error(losses, axes=None):
+    """Training error (%, running mean of 8 iterations) of every method, with the criterion dotted."""
+    axes = _axes(axes, (5, 3.8))
+    for method, group in losses.groupby("method", sort=False):
+        axes.plot(group["iteration"], 100 * group["error"].rolling(8, min_periods=1).mean(), label=method)
+    axes.axhline(100 * CRITERION_ERROR, color="k", lw=0.8, ls=":")
+    axes.set(xlabel="iteration", ylabel="training error (%), mean of 8", title="error")
+    axes.legend()
+    return axes
+
+
+def plot_gradient_agreement(agreement, axes=None):
+    """Cosine similarity of the e-prop and BPTT gradients of W_rec at the checkpoints."""
+    axes = _axes(axes, (5, 3.5))
+    for method, group in agreement.groupby("method", sort=False):
+        axes.plot(group["iteration"], group["cosine_w_rec"], "o-", label=method)
+    axes.set(xlabel="iteration", ylabel="cosine(e-prop, BPTT), W_rec", ylim=(-0.1, 1.05))
+    axes.legend()
+    return axes
+
+
+def plot_example_readout(example, axes=None):
+    """Readout softmax of the example trial (time in ms) and the target of the right readout."""
+    axes = _axes(axes, (8, 2.5))
+    t_ms = example["t"] * 1000
+    for k, name in enumerate(("left", "right")):
+        axes.plot(t_ms, example["softmax"][k], label=f"softmax {name}")
+    axes.plot(t_ms, example["target"][1], "k:", label="target right")
+    axes.set(ylabel="readout", title="readout softmax")
+    axes.legend(loc="upper left")
+    return axes
+
+
+def plot_adaptive_thresholds(example, axes=None):
+    """Thresholds A = v_th + beta a (mV) of the recorded neurons in the example trial."""
+    axes = _axes(axes, (8, 2.5))
+    t_ms = example["t"] * 1000
+    for neuron, threshold in zip(example["neurons"], example["thresholds"]):
+        axes.plot(t_ms, threshold * 1000, label=f"neuron {neuron}")
+    axes.set(xlabel="time (ms)", ylabel="threshold A (mV)", title="adaptive thresholds")
+    axes.legend(loc="upper left", fontsize=7)
+    return axes
+
+
+def plot_example_trial(example, axes=None):
+    """Input and recurrent rasters, readout and thresholds of the example trial on four stacked axes."""
+    if axes is None:
+        _, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
+    frame = example["spikes"]
+    plotting.plot_raster(frame[frame["group"] == "inputs"], axes=axes[0])
+    axes[0].set_title("example trial: inputs (left, right, recall, background)")
+    plotting.plot_raster(frame[frame["group"] == "recurrent"], axes=axes[1])
+    axes[1].set_title("recurrent neurons (0-49 LIF, 50-99 ALIF)")
+    plot_example_readout(example, axes=axes[2])
+    plot_adaptive_thresholds(example, axes=axes[3])
+    return axes
+
+
+def _figures(run_dir, tables, example):
     written = []
     losses = tables["losses"]
     if not losses.empty:
         fig, (ax_loss, ax_error) = plt.subplots(1, 2, figsize=(10, 3.8))
-        plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
-                                      axes=ax_loss)
-        ax_loss.set_title("training loss")
-        for method, group in losses.groupby("method", sort=False):
-            ax_error.plot(group["iteration"], 100 * group["error"].rolling(8, min_periods=1).mean(), label=method)
-        ax_error.axhline(100 * CRITERION_ERROR, color="k", lw=0.8, ls=":")
-        ax_error.set(xlabel="iteration", ylabel="training error (%), mean of 8", title="error")
-        ax_error.legend()
+        plot_training_loss(losses, axes=ax_loss)
+        plot_training_error(losses, axes=ax_error)
         written.append(save_figure(fig, run_dir, "learning_curves.png"))
     agreement = tables["gradient_agreement"]
     if not agreement.empty:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for method, group in agreement.groupby("method", sort=False):
-            ax.plot(group["iteration"], group["cosine_w_rec"], "o-", label=method)
-        ax.set(xlabel="iteration", ylabel="cosine(e-prop, BPTT), W_rec", ylim=(-0.1, 1.05))
-        ax.legend()
+        plot_gradient_agreement(agreement, axes=ax)
         written.append(save_figure(fig, run_dir, "gradient_agreement.png"))
     if example is not None:
         fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
-        frame = example["spikes"]
-        plotting.plot_raster(frame[frame["group"] == "inputs"], axes=axes[0])
-        axes[0].set_title("example trial: inputs (left, right, recall, background)")
-        plotting.plot_raster(frame[frame["group"] == "recurrent"], axes=axes[1])
-        axes[1].set_title("recurrent neurons (0-49 LIF, 50-99 ALIF)")
-        t_ms = example["t"] * 1000
-        for k, name in enumerate(("left", "right")):
-            axes[2].plot(t_ms, example["softmax"][k], label=f"softmax {name}")
-        axes[2].plot(t_ms, example["target"][1], "k:", label="target right")
-        axes[2].set(ylabel="readout", title="readout softmax")
-        axes[2].legend(loc="upper left")
-        for neuron, threshold in zip(example["neurons"], example["thresholds"]):
-            axes[3].plot(t_ms, threshold * 1000, label=f"neuron {neuron}")
-        axes[3].set(xlabel="time (ms)", ylabel="threshold A (mV)", title="adaptive thresholds")
-        axes[3].legend(loc="upper left", fontsize=7)
+        plot_example_trial(example, axes=axes)
         written.append(save_figure(fig, run_dir, "example_trial.png"))
     return written
 
+
+def main(argv=None):
+    """``python -m brian2learn.studies.eprop_evidence [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,9 @@ mean rate 10-20 Hz. Reference runs of Bellec's setup (seeds 1 / 2): random 3.00 
 symmetric 1.47 / 2.24, BPTT 3.31 / 1.23 (shared/REFERENCES.md).
 """
 
+import dataclasses
 import os
+import sys
 import time
 
 import brian2 as b2
@@ -22,9 +24,12 @@ import pandas as pd
 from brian2learn.analysis import energy, plotting, spikes
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
-from brian2learn.studies.common import Progress, StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.simulation.devices import DEVICES
+from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -46,14 +51,15 @@ TARGETS = {"eprop-random": 5.0, "eprop-symmetric": 3.0}  # largest final loss, f
 RATE_RANGE_HZ = (10.0, 20.0)
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true", help=f"{ITERATIONS['quick']} iterations instead of "
-                        f"{ITERATIONS['full']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of task, weights and feedback (default 1)")
-    parser.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
-    parser.add_argument("--iterations", type=int, default=None, help="override the number of iterations")
-    parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
-    parser.add_argument("--out", default=None, help="run directory (default runs/eprop-pattern-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the pattern-generation study (``brian2learn run eprop-pattern --help``)."""
+
+    quick: bool = option(False, help=f"{ITERATIONS['quick']} iterations instead of {ITERATIONS['full']}")
+    seed: int = option(1, minimum=0, help="seed of task, weights and feedback (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    iterations: int | None = option(None, minimum=1, metavar="N", help="override the number of iterations")
+    no_bptt: bool = option(False, help="skip BPTT even when JAX is installed")
 
 
 def make_config():
@@ -68,9 +74,9 @@ def _bptt_available():
     return True
 
 
-def _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, args, run_dir, runner):
+def _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, options, run_dir, runner):
     return EpropTrainer(config, weights, task, feedback=feedback, feedback_matrix=feedback_matrix,
-                        device=args.device, iterations_per_run=min(100, n_iterations), runner=runner,
+                        device=options.device, iterations_per_run=min(100, n_iterations), runner=runner,
                         directory=os.path.join(run_dir, "build") if runner is None else None)
 
 
@@ -81,7 +87,7 @@ def _train_bptt(config, weights, task, n_iterations):
     # code; with the reset path cut, the gradients of 1000-step trials explode (about 1e18).
     params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss,
                                       c_reg=config.c_reg, f_target=config.f_target, reset_gradient=True)
-    progress = Progress("bptt")
+    progress = ProgressReporter(f"{NAME} bptt", fields=("loss", "rate_hz"))
     rows = []
 
     def callback(iteration, metrics):
@@ -101,18 +107,19 @@ def _train_bptt(config, weights, task, n_iterations):
     return pd.DataFrame(rows), wall, trial
 
 
-def run(args):
-    """Train every method, write summary.json, Parquet tables and figures; return the summary."""
-    mode = "quick" if args.quick else "full"
-    n_iterations = args.iterations if args.iterations is not None else ITERATIONS[mode]
-    if n_iterations < 1:
-        raise ValueError(f"'--iterations' must be a positive integer, got {n_iterations}")
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+def run(options):
+    """Train every method, write summary.json, Parquet tables and figures; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+    """
+    mode = "quick" if options.quick else "full"
+    n_iterations = options.iterations if options.iterations is not None else ITERATIONS[mode]
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = make_config()
-    task = pattern_generation_task(seed=args.seed, n_in=config.n_in, n_steps=config.n_steps)
-    weights = eprop.initial_weights(config, args.seed)
-    feedback_matrix = eprop.random_feedback(config, args.seed)
-    print(f"{NAME}: {mode} mode, {n_iterations} iterations, seed {args.seed}, device {args.device}, "
+    task = pattern_generation_task(seed=options.seed, n_in=config.n_in, n_steps=config.n_steps)
+    weights = eprop.initial_weights(config, options.seed)
+    feedback_matrix = eprop.random_feedback(config, options.seed)
+    print(f"{NAME}: {mode} mode, {n_iterations} iterations, seed {options.seed}, device {options.device}, "
           f"run directory {run_dir}", flush=True)
 
     results = {}
@@ -125,13 +132,13 @@ def run(args):
     try:
         for feedback in ("random", "symmetric"):
             label = f"eprop-{feedback}"
-            trainer = _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, args,
+            trainer = _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, options,
                                     run_dir, runner)
             runner = trainer.runner
-            start = time.perf_counter()
+            start, compiled = time.perf_counter(), runner.compile_seconds
             try:
                 history = trainer.train(n_iterations, run_dir=os.path.join(run_dir, label),
-                                        progress=Progress(label))
+                                        progress=ProgressReporter(f"{NAME} {label}", fields=("loss", "rate_hz")))
             except TrainingDivergedError as error:
                 status, failure = "diverged", f"{label}: {error}"
                 histories.append(pd.DataFrame(trainer.history).assign(method=label))
@@ -140,7 +147,7 @@ def run(args):
             histories.append(history.assign(method=label))
             results[label] = {"final_loss": float(history["loss"].iloc[-1]),
                               "final_rate_hz": float(history["rate_hz"].iloc[-1]),
-                              "wall_seconds": wall}
+                              "wall_seconds": wall, "training_seconds": wall - (runner.compile_seconds - compiled)}
             for group, (indices, times) in trainer.last_spikes.items():
                 frame = spikes.spikes_to_dataframe(indices, times, group=group)
                 spike_frames.append(frame.assign(method=label))
@@ -153,7 +160,7 @@ def run(args):
     n_builds = runner.n_builds if runner is not None else 0
     n_runs = runner.n_runs if runner is not None else 0
     bptt_skipped = None
-    if status == "completed" and not args.no_bptt and _bptt_available():
+    if status == "completed" and not options.no_bptt and _bptt_available():
         history, wall, trial = _train_bptt(config, weights, task, n_iterations)
         histories.append(history.assign(method="bptt"))
         results["bptt"] = {"final_loss": float(history["loss"].iloc[-1]),
@@ -165,11 +172,12 @@ def run(args):
         outputs["bptt"] = {"t": np.arange(config.n_steps) * float(config.dt), "y": np.asarray(trial["y"]).T,
                            "y_target": task["targets"][0].T}
     elif status == "completed":
-        bptt_skipped = "--no-bptt given" if args.no_bptt else "JAX not installed (pip install -e '.[bptt]')"
+        bptt_skipped = "--no-bptt given" if options.no_bptt else "JAX not installed (pip install -e '.[bptt]')"
 
     losses = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     if not losses.empty:
         losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
+    energy_of_methods = {}
     if spike_frames:
         all_spikes = pd.concat(spike_frames, ignore_index=True)
         all_spikes.to_parquet(os.path.join(run_dir, "spikes_last_trial.parquet"), index=False)
@@ -179,6 +187,8 @@ def run(args):
             out_degree = np.full(config.n_rec, config.n_rec - 1 + config.n_out)
             results[label]["energy_last_trial_recurrent"] = energy.energy_summary(recurrent, out_degree,
                                                                                   float(config.dt))
+            energy_of_methods[label] = energy.energy_summary(recurrent, out_degree, float(config.dt),
+                                                             n_neurons=config.n_rec, n_steps=config.n_steps)
     if outputs:
         rows = [pd.DataFrame({"method": label, "t": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
                 for label, out in outputs.items()]
@@ -186,7 +196,7 @@ def run(args):
                                                       index=False)
     figures = _figures(run_dir, losses, spike_frames, outputs)
 
-    if mode == "full" and args.iterations is None:
+    if mode == "full" and options.iterations is None:
         for label, limit in TARGETS.items():
             if label in results:
                 entry = results[label]
@@ -194,10 +204,11 @@ def run(args):
                 entry["target_met"] = bool(entry["final_loss"] <= limit and
                                            RATE_RANGE_HZ[0] <= entry["final_rate_hz"] <= RATE_RANGE_HZ[1])
     summary = {
-        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": args.seed,
-        "device": args.device, "iterations": n_iterations, "methods": results,
+        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": options.seed,
+        "device": options.device, "iterations": n_iterations, "methods": results,
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "bptt_skipped": bptt_skipped, "figures": figures,
+        "bptt_skipped": bptt_skipped, "figures": figures, "options": options.as_dict(),
+        "energy": {"counts": "recurrent spikes of the last trained trial of each method", **energy_of_methods},
         "reference_final_loss": {"seed1": {"eprop-random": 3.00, "eprop-symmetric": 1.47, "bptt": 3.31},
                                  "seed2": {"eprop-random": 3.72, "eprop-symmetric": 2.24, "bptt": 1.23}},
     }
@@ -253,3 +264,14 @@ def _figures(run_dir, losses, spike_frames, outputs):
         written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
 
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.eprop_pattern [options]``: errors in one line, exit status 2."""
+    from brian2learn.studies.cli import study_main
+
+    return study_main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

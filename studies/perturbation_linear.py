@@ -21,6 +21,7 @@ Run as ``python -m brian2learn.studies.perturbation_linear [--quick] ...`` (or `
 perturbation-linear`` once registered in :data:`brian2learn.studies.STUDIES`).
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -29,12 +30,14 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy
 from brian2learn.plasticity.perturbation import (
     RULES,
     LearnerSettings,
     PerturbationConfig,
 )
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
 from brian2learn.training.perturbation import PerturbationTrainer
 from brian2learn.training.progress import ProgressReporter
@@ -60,26 +63,16 @@ REFERENCE_NUMBERS = {
 RULE_LABELS = {"wp": "WP", "np": "NP"}
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{MODES['quick']['trials']} trials and {MODES['quick']['replicas']} learners per rule "
-                             f"instead of {MODES['full']['trials']} and {MODES['full']['replicas']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of trials and perturbations (default 1)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--trials", type=int, default=None, help="override the number of trials per setting")
-    parser.add_argument("--replicas", type=int, default=None, help="override the learners per rule")
-    parser.add_argument("--out", default=None, help="run directory (default runs/perturbation-linear-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the linear-task study (``brian2learn run perturbation-linear --help``)."""
 
-
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    for name in ("trials", "replicas"):
-        value = getattr(args, name)
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"'--{name}' must be a positive integer, got {value!r}")
-    if not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+    quick: bool = option(False, help=f"{MODES['quick']['trials']} trials and {MODES['quick']['replicas']} learners "
+                                     f"per rule instead of {MODES['full']['trials']} and {MODES['full']['replicas']}")
+    seed: int = option(1, minimum=0, help="seed of trials and perturbations (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    trials: int | None = option(None, minimum=1, metavar="N", help="override the number of trials per setting")
+    replicas: int | None = option(None, minimum=1, metavar="K", help="override the learners per rule")
 
 
 def smooth(curve, window):
@@ -87,22 +80,24 @@ def smooth(curve, window):
     return pd.Series(curve).rolling(window, center=True, min_periods=1).mean().to_numpy()
 
 
-def run(args):
-    """Train WP and NP in both settings, write summary.json, Parquet tables and figures; return the summary."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
-    n_trials = args.trials or MODES[mode]["trials"]
-    replicas = args.replicas or MODES[mode]["replicas"]
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+def run(options):
+    """Train WP and NP in both settings, write summary.json, Parquet tables and figures; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+    """
+    mode = "quick" if options.quick else "full"
+    n_trials = options.trials or MODES[mode]["trials"]
+    replicas = options.replicas or MODES[mode]["replicas"]
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     tasks = {name: LinearTask(n_eff_task=s["n_eff_task"], n_eff_trial=s["n_eff_trial"]) for name, s in SETTINGS.items()}
     some_task = next(iter(tasks.values()))
     config = PerturbationConfig(n_in=some_task.n_in, n_out=some_task.n_out, n_steps=some_task.n_steps,
                                 n_replicas=replicas, rules=RULES)
     trials_per_run = min(MODES[mode]["trials_per_run"], n_trials)
-    print(f"{NAME}: {mode} mode, {n_trials} trials per setting, {replicas} learners per rule, seed {args.seed}, "
-          f"device {args.device}, run directory {run_dir}", flush=True)
-    trainer = PerturbationTrainer(config, device=args.device, trials_per_run=trials_per_run,
-                                  directory=os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None)
+    print(f"{NAME}: {mode} mode, {n_trials} trials per setting, {replicas} learners per rule, seed {options.seed}, "
+          f"device {options.device}, run directory {run_dir}", flush=True)
+    directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
+    trainer = PerturbationTrainer(config, device=options.device, trials_per_run=trials_per_run, directory=directory)
     histories, mean_rows, weight_rows, results = [], [], [], {}
     start = time.perf_counter()
     try:
@@ -113,7 +108,7 @@ def run(args):
                         for rule in RULES}
 
             progress = ProgressReporter(f"{NAME} {name}", unit="trial")
-            out = trainer.train(task, n_trials, learners, seed=args.seed * 10 + index, progress=progress)
+            out = trainer.train(task, n_trials, learners, seed=options.seed * 10 + index, progress=progress)
             history = out["history"].assign(setting=name)
             histories.append(history)
             results[name] = {"n_eff_task": task.n_eff_task, "n_eff_trial": task.n_eff_trial, "sigma_eff": sigma_eff,
@@ -140,10 +135,11 @@ def run(args):
     weights.to_parquet(os.path.join(run_dir, "final_weights.parquet"), index=False)
     figures = _figures(run_dir, means, weights, tasks)
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "reference": "unperturbed", "trials": n_trials, "replicas": replicas, "trials_per_run": trials_per_run,
         "settings": results, "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "wall_seconds": wall, "figures": figures, "reference_numbers": REFERENCE_NUMBERS,
+        "wall_seconds": wall, "figures": figures, "reference_numbers": REFERENCE_NUMBERS, "options": options.as_dict(),
+        "energy": energy.not_spiking("linear rate outputs (Züge et al. 2023)"),
         "notes": ("final_error_sim: mean over learners of the last 5 % of trials; max_rel_deviation: largest "
                   "|sim - formula| / formula of the learner mean smoothed over 1 % of the trials; trials_to_90: first "
                   "trial at which the smoothed mean made 90 % of its drop to its own final level, and the same for the "

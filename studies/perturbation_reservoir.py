@@ -24,6 +24,7 @@ Run as ``python -m brian2learn.studies.perturbation_reservoir [--quick] ...`` (o
 perturbation-reservoir`` once registered in :data:`brian2learn.studies.STUDIES`).
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -32,12 +33,14 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy
 from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
     linear_readout_model,
 )
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks import butterfly
 from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 from brian2learn.training.progress import ProgressReporter
@@ -62,26 +65,16 @@ MODES = {
 }
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{MODES['quick']['trials']} trials and {MODES['quick']['learners']} learners per rule "
-                             f"instead of {MODES['full']['trials']} and {MODES['full']['learners']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the reservoir and the perturbations (default 1)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--trials", type=int, default=None, help="override the number of trials per setting")
-    parser.add_argument("--learners", type=int, default=None, help="override the learners per rule")
-    parser.add_argument("--out", default=None, help="run directory (default runs/perturbation-reservoir-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the reservoir-readout study (``brian2learn run perturbation-reservoir --help``)."""
 
-
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    for name in ("trials", "learners"):
-        value = getattr(args, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"'--{name}' must be a positive integer, got {value!r}")
-    if not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+    quick: bool = option(False, help=f"{MODES['quick']['trials']} trials and {MODES['quick']['learners']} learners "
+                                     f"per rule instead of {MODES['full']['trials']} and {MODES['full']['learners']}")
+    seed: int = option(1, minimum=0, help="seed of the reservoir and the perturbations (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    trials: int | None = option(None, minimum=1, metavar="N", help="override the number of trials per setting")
+    learners: int | None = option(None, minimum=1, metavar="K", help="override the learners per rule")
 
 
 def trials_to_criterion(errors, level):
@@ -99,18 +92,20 @@ def reservoir_task(seed):
     return {"inputs": inputs, "target": target, "weights": weights, "states": states}
 
 
-def run(args):
-    """Simulate the reservoir, train WP and NP readouts in both settings, write the results; return the summary."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
-    n_trials = args.trials or MODES[mode]["trials"]
-    per_rule = args.learners or MODES[mode]["learners"]
+def run(options):
+    """Simulate the reservoir, train WP and NP readouts in both settings, write the results; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+    """
+    mode = "quick" if options.quick else "full"
+    n_trials = options.trials or MODES[mode]["trials"]
+    per_rule = options.learners or MODES[mode]["learners"]
     trials_per_run = min(MODES[mode]["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
-    print(f"{NAME}: {mode} mode, {n_trials} trials per setting, {per_rule} learners per rule, seed {args.seed}, "
-          f"device {args.device}, run directory {run_dir}", flush=True)
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
+    print(f"{NAME}: {mode} mode, {n_trials} trials per setting, {per_rule} learners per rule, seed {options.seed}, "
+          f"device {options.device}, run directory {run_dir}", flush=True)
     start = time.perf_counter()
-    task = reservoir_task(args.seed)
+    task = reservoir_task(options.seed)
     states, target = task["states"], task["target"]
     n_steps, n_units = states.shape
     n_out = target.shape[1]
@@ -128,18 +123,19 @@ def run(args):
     def build(n):
         return linear_readout_model(n_units, n_out, n_steps, n_learners, n, name="reservoir_readout")
 
-    trainer = PerturbationNetworkTrainer(build, n_learners, device=args.device, trials_per_run=trials_per_run,
-                                         directory=os.path.join(run_dir, "build")
-                                         if args.device == "cpp_standalone" else None)
+    directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
+    trainer = PerturbationNetworkTrainer(build, n_learners, device=options.device, trials_per_run=trials_per_run,
+                                         directory=directory)
     weight_name = "w:reservoir_readout_synapses"
     curves, finals, results = [], {}, {}
     try:
         for index, (setting, sigma_eff) in enumerate(SETTINGS.items()):
             params = reservoir.learning_parameters(states, n_out, sigma_eff)
             sigma = np.array([params["sigma_wp"] if rule == "wp" else params["sigma_np"] for rule in rules])
+            compiled = trainer.runner.compile_seconds
             out = trainer.train(n_trials, LearnerValues(rules, eta=params["eta"], sigma=sigma),
                                 {weight_name: np.zeros(n_learners * n_out * n_units)},
-                                stimuli={"inputs": states, "target": target}, seed=args.seed * 10 + index,
+                                stimuli={"inputs": states, "target": target}, seed=options.seed * 10 + index,
                                 progress=ProgressReporter(f"{NAME} {setting}", unit="trial"))
             history = out["history"].assign(setting=setting, rule=lambda f: np.asarray(rules)[f["learner"]])
             curves.append(history)
@@ -147,7 +143,9 @@ def run(args):
             finals[setting] = weights
             results[setting] = _summarise(history, rules, weights, states, target, optima, n_trials)
             results[setting].update({"sigma_eff": sigma_eff, "eta": params["eta"], "sigma_wp": params["sigma_wp"],
-                                     "sigma_np": params["sigma_np"], "wall_seconds": out["wall_seconds"]})
+                                     "sigma_np": params["sigma_np"], "wall_seconds": out["wall_seconds"],
+                                     "training_seconds": out["wall_seconds"] - (trainer.runner.compile_seconds
+                                                                                - compiled)})
     finally:
         compile_seconds, n_builds, n_runs = (trainer.runner.compile_seconds, trainer.runner.n_builds,
                                              trainer.runner.n_runs)
@@ -170,7 +168,7 @@ def run(args):
     figures = _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error)
 
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "trials": n_trials, "learners_per_rule": per_rule, "trials_per_run": trials_per_run,
         "task": {**butterfly.TASK, **reservoir.RESERVOIR, "reservoir_device": "runtime"},
         "reservoir": {"participation_ratio": stats["participation_ratio"], "alpha_sq_eff": stats["alpha_sq_eff"],
@@ -181,7 +179,8 @@ def run(args):
         "criterion": f"unperturbed error <= {CRITERION_FACTOR:g} x least-squares error over the leading k principal "
                      f"components; headline k = {COMPONENTS[0]}",
         "settings": results, "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "wall_seconds": wall, "figures": figures,
+        "wall_seconds": wall, "figures": figures, "options": options.as_dict(),
+        "energy": energy.not_spiking("tanh rate units of the reservoir and a linear readout (Züge et al. 2023)"),
         "notes": ("error: the unperturbed pass of each trial; final_error: mean over the rule's learners of the "
                   "last 5 % of trials; trials_to_criterion: per learner, null if not reached; "
                   "sigma_WP = sigma_eff / sqrt(sum of the eigenvalues of S) matches the output perturbation of NP "
@@ -292,6 +291,19 @@ def plot_butterflies(outputs, setting, axes=None):
     return axes
 
 
+def plot_spectrum(spectrum, participation_ratio, axes=None, n_components=40):
+    """Leading eigenvalues of the reservoir's activity covariance, with its participation ratio."""
+    if axes is None:
+        axes = plt.gca()
+    axes.semilogy(spectrum["component"][:n_components], spectrum["eigenvalue"][:n_components], "o-", ms=3)
+    axes.axvline(participation_ratio, color="tab:red", lw=1.0, label=f"PR = {participation_ratio:.2f}")
+    axes.set_xlabel("principal component")
+    axes.set_ylabel("eigenvalue of S = r r^T / T")
+    axes.set_title("Reservoir activity")
+    axes.legend()
+    return axes
+
+
 def _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error):
     written = []
     fig, axes = plt.subplots(1, len(SETTINGS), figsize=(5.5 * len(SETTINGS), 4), squeeze=False)
@@ -305,12 +317,7 @@ def _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error):
         ax.set_title(f"final outputs ({setting})")
     written.append(save_figure(fig, run_dir, "butterflies.png"))
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ax.semilogy(spectrum["component"][:40], spectrum["eigenvalue"][:40], "o-", ms=3)
-    ax.axvline(stats["participation_ratio"], color="tab:red", lw=1.0, label=f"PR = {stats['participation_ratio']:.2f}")
-    ax.set_xlabel("principal component")
-    ax.set_ylabel("eigenvalue of S = r r^T / T")
-    ax.set_title("Reservoir activity")
-    ax.legend()
+    plot_spectrum(spectrum, stats["participation_ratio"], axes=ax)
     written.append(save_figure(fig, run_dir, "reservoir_spectrum.png"))
     return written
 

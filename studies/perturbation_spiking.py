@@ -23,6 +23,7 @@ Run as ``python -m brian2learn.studies.perturbation_spiking [--quick] ...`` (or 
 perturbation-spiking`` once registered in :data:`brian2learn.studies.STUDIES`).
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -32,12 +33,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy, plotting
+from brian2learn.analysis.spikes import spikes_to_dataframe
 from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
 from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
-from brian2learn.tasks import xor
+from brian2learn.studies.options import StudyOptions, option
+from brian2learn.tasks import delayed_pattern, xor
+from brian2learn.tasks.delayed_pattern import bump_targets, timing_inputs
 from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 from brian2learn.training.progress import ProgressReporter
 
@@ -49,34 +54,19 @@ DESCRIPTION = "WP vs NP training a recurrent LIF network on a delayed output pat
 
 # -- the spiking task -------------------------------------------------------------------------------------
 
-#: Network (:data:`brian2learn.plasticity.delayed_pattern_network.NETWORK`) and task (a step is STEP_DT = 2**-10 s,
-#: about 0.98 ms).
+#: Network (:data:`brian2learn.plasticity.delayed_pattern_network.NETWORK`) and task
+#: (:data:`brian2learn.tasks.delayed_pattern.TASK`; a step is STEP_DT = 2**-10 s, about 0.98 ms).
 SPIKING = {
     **delayed_pattern_network.NETWORK,
-    "burst_steps": (2, 5, 8),     # spike steps of an input within its window of n_steps / n_in steps
-    "bump_times": (60.0 * b2.ms, 140.0 * b2.ms),  # peak times of the target bumps
-    "bump_width": 15.0 * b2.ms,   # standard deviation of the bumps
-    "bump_height": 1.0,           # peak of the smoothed rate trace (about 50 Hz x tau_out)
+    **{key: delayed_pattern.TASK[key] for key in ("burst_steps", "bump_times", "bump_width", "bump_height")},
 }
 
 
-def timing_inputs(n_steps=SPIKING["n_steps"], n_in=SPIKING["n_in"], burst_steps=SPIKING["burst_steps"]):
-    """Spike raster (n_steps, n_in) of 0/1: input ``k`` bursts at ``k n_steps/n_in + burst_steps``."""
-    window = n_steps // n_in
-    if window < 1 or max(burst_steps) >= window:
-        raise ValueError(f"the bursts {burst_steps} must fit in a window of n_steps/n_in = {window} steps")
-    raster = np.zeros((n_steps, n_in))
-    for k in range(n_in):
-        raster[k * window + np.asarray(burst_steps), k] = 1.0
-    return raster
-
-
-def bump_targets(n_steps=SPIKING["n_steps"], dt=STEP_DT, times=SPIKING["bump_times"], width=SPIKING["bump_width"],
-                 height=SPIKING["bump_height"]):
-    """Targets (n_steps, n_channels): Gaussian bumps ``height exp(-(t - t_c)^2 / (2 width^2))``, ``t = step dt``."""
-    t = np.arange(n_steps) * float(dt / b2.ms)
-    return np.stack([height * np.exp(-(t - float(center / b2.ms)) ** 2 / (2 * float(width / b2.ms) ** 2))
-                     for center in times], axis=1)
+def spiking_stimuli(params=SPIKING):
+    """Inputs (timing bursts) and targets (delayed bumps) of the spiking task, in the network's steps."""
+    return {"inputs": timing_inputs(params["n_steps"], params["n_in"], params["burst_steps"]),
+            "targets": bump_targets(params["n_steps"], STEP_DT, params["bump_times"], params["bump_width"],
+                                    params["bump_height"])}
 
 
 # -- the study ---------------------------------------------------------------------------------------------
@@ -97,30 +87,21 @@ MODES = {
 }
 
 
-def add_arguments(parser):
-    quick, full = MODES["quick"], MODES["full"]
-    parser.add_argument("--quick", action="store_true",
-                        help=f"spiking: {quick['trials']} trials, {quick['learners']} learners per rule; XOR: "
-                             f"{quick['xor_trials']} trials, {quick['xor_learners']} learners per rule (full: "
-                             f"{full['trials']}, {full['learners']}, {full['xor_trials']}, {full['xor_learners']})")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the networks and perturbations (default 1)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--trials", type=int, default=None, help="override the spiking trials")
-    parser.add_argument("--learners", type=int, default=None, help="override the spiking learners per rule")
-    parser.add_argument("--xor-trials", type=int, default=None, help="override the XOR trials")
-    parser.add_argument("--xor-learners", type=int, default=None, help="override the XOR learners per rule")
-    parser.add_argument("--out", default=None, help="run directory (default runs/perturbation-spiking-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the spiking and XOR perturbation study (``brian2learn run perturbation-spiking --help``)."""
 
-
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    for name in ("trials", "learners", "xor_trials", "xor_learners"):
-        value = getattr(args, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"'--{name.replace('_', '-')}' must be a positive integer, got {value!r}")
-    if not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
+    quick: bool = option(False, help=f"spiking: {MODES['quick']['trials']} trials, {MODES['quick']['learners']} "
+                                     f"learners per rule; XOR: {MODES['quick']['xor_trials']} trials, "
+                                     f"{MODES['quick']['xor_learners']} learners per rule (full: "
+                                     f"{MODES['full']['trials']}, {MODES['full']['learners']}, "
+                                     f"{MODES['full']['xor_trials']}, {MODES['full']['xor_learners']})")
+    seed: int = option(1, minimum=0, help="seed of the networks and perturbations (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    trials: int | None = option(None, minimum=1, metavar="N", help="override the spiking trials")
+    learners: int | None = option(None, minimum=1, metavar="K", help="override the spiking learners per rule")
+    xor_trials: int | None = option(None, minimum=1, metavar="N", help="override the XOR trials")
+    xor_learners: int | None = option(None, minimum=1, metavar="K", help="override the XOR learners per rule")
 
 
 def first_trial(values, condition):
@@ -153,7 +134,7 @@ def evaluate_spiking(weights, learners, params=SPIKING):
     try:
         out = trainer.train(1, LearnerValues("wp", eta=0.0, sigma=1.0),
                             {"w:spk_eval_in": w_in, "w:spk_eval_rec": w_rec},
-                            stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=0)
+                            stimuli=spiking_stimuli(), seed=0)
         model = trainer.model
         n_steps, n_channels = params["n_steps"], params["n_channels"]
         y = np.asarray(model.monitors["readout"].y)[:, :n_steps].reshape(n_eval, n_channels, n_steps)
@@ -169,22 +150,60 @@ def evaluate_spiking(weights, learners, params=SPIKING):
     return {"y": y, "y_target": y_target, "spikes": spikes, "error": error}
 
 
-def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
+#: The evaluated networks of the spiking task: name -> (stage of ``evaluate_spiking``, learner within it).
+EVALUATED = {"initial": ("initial", 0), "wp_trained": ("final", 0), "np_trained": ("final", 1)}
+
+
+def evaluation_spike_frames(evaluation):
+    """Spike frames (:mod:`brian2learn.analysis.spikes`, group ``network``, times in the trial) of the unperturbed
+    evaluation passes: the initial network and the first WP and NP learners after training (:data:`EVALUATED`)."""
+    frames = {}
+    for name, (stage, learner) in EVALUATED.items():
+        neurons, steps = evaluation[stage]["spikes"][learner]
+        frames[name] = spikes_to_dataframe(neurons, steps * float(STEP_DT), group="network")
+    return frames
+
+
+def network_out_degree(params=SPIKING):
+    """Out-degree of each neuron of one learner's network: its recurrent synapses (``n_net - 1``, no autapses),
+    plus one readout synapse for the ``n_channels x per_channel`` output neurons."""
+    recurrent_pre = delayed_pattern_network.spiking_connectivity(1, params["n_in"], params["n_net"])["rec"][0]
+    degree = np.bincount(recurrent_pre, minlength=params["n_net"]).astype(np.int64)
+    degree[:params["n_channels"] * params["per_channel"]] += 1
+    return degree
+
+
+def spiking_energy(frames, params=SPIKING):
+    """The ``energy`` entry of the summary: one entry per evaluated spiking network, and XOR (not spiking).
+
+    It counts the spikes of the unperturbed evaluation pass (one trial of ``n_steps`` steps) of the initial
+    network and of the first WP and NP learners after training; the training passes record no spikes.
+    """
+    degree = network_out_degree(params)
+    entry = {"counts": "spikes of one unperturbed evaluation trial of the delayed-pattern network: the initial "
+                       "network and the first WP and NP learners after training (synaptic operations over the "
+                       "recurrent and readout synapses)"}
+    for name, frame in frames.items():
+        entry[name] = energy.energy_summary(frame, degree, STEP_DT, n_neurons=params["n_net"],
+                                            n_steps=params["n_steps"])
+    entry["xor"] = energy.not_spiking("2-2-1 sigmoid network (Jabri & Flower 1991)")
+    return entry
+
+
+def run_spiking(options, n_trials, per_rule, trials_per_run, run_dir):
     """Train WP and NP learners (alternating, from the same network) on the delayed output pattern."""
     n_learners = 2 * per_rule
     rules = [RULES[k % 2] for k in range(n_learners)]
     params = {var: [SPIKING_LEARNING[rule][var] for rule in rules] for var in ("eta", "sigma")}
-    weights = initial_spiking_weights(n_learners, args.seed)
+    weights = initial_spiking_weights(n_learners, options.seed)
     names = ("w:spk_in", "w:spk_rec")
+    directory = os.path.join(run_dir, "build_spiking") if options.device == "cpp_standalone" else None
     trainer = PerturbationNetworkTrainer(lambda n: delayed_pattern_model(n_learners, n), n_learners,
-                                         device=args.device, trials_per_run=trials_per_run,
-                                         directory=os.path.join(run_dir, "build_spiking")
-                                         if args.device == "cpp_standalone" else None)
+                                         device=options.device, trials_per_run=trials_per_run, directory=directory)
     progress = ProgressReporter(f"{NAME} spiking", unit="trial")
     try:
         out = trainer.train(n_trials, LearnerValues(rules, **params), dict(zip(names, (weights["in"], weights["rec"]))),
-                            stimuli={"inputs": timing_inputs(), "targets": bump_targets()}, seed=args.seed * 10 + 1,
-                            progress=progress)
+                            stimuli=spiking_stimuli(), seed=options.seed * 10 + 1, progress=progress)
     finally:
         build = {"compile_seconds": trainer.runner.compile_seconds, "builds": trainer.runner.n_builds,
                  "binary_runs": trainer.runner.n_runs}
@@ -194,7 +213,8 @@ def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
     level = CRITERION * initial_error
     tail = max(1, n_trials // 20)
     result = {"initial_error": initial_error, "criterion_level": level, "rules": {},
-              "wall_seconds": out["wall_seconds"], **build}
+              "wall_seconds": out["wall_seconds"], **build,
+              "training_seconds": out["wall_seconds"] - build["compile_seconds"]}
     for rule in RULES:
         learners = [k for k, name in enumerate(rules) if name == rule]
         per_learner = [first_trial(history.loc[history["learner"] == k, "E_ref"], lambda e: e <= level)
@@ -207,21 +227,21 @@ def run_spiking(args, n_trials, per_rule, trials_per_run, run_dir):
     return history, result, evaluation, rules
 
 
-def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
+def run_xor(options, n_trials, per_rule, trials_per_run, run_dir):
     """Train XOR learners by WP (and NP), pairs of learners from the same initial weights."""
     n_learners = 2 * per_rule
     rules = [RULES[k % 2] for k in range(n_learners)]
     params = {var: [XOR_LEARNING[rule][var] for rule in rules] for var in ("eta", "sigma")}
-    init = xor_network.initial_weights(per_rule, args.seed, scale=XOR_INIT_SCALE)
+    init = xor_network.initial_weights(per_rule, options.seed, scale=XOR_INIT_SCALE)
     pairs = np.arange(n_learners) // 2
     weights = {"w:xor_layer1": init["layer1"][pairs].ravel(), "w:xor_layer2": init["layer2"][pairs].ravel()}
-    trainer = PerturbationNetworkTrainer(lambda n: xor_network.xor_model(n_learners, n), n_learners, device=args.device,
-                                         trials_per_run=min(trials_per_run * 4, n_trials),
-                                         directory=os.path.join(run_dir, "build_xor")
-                                         if args.device == "cpp_standalone" else None)
+    directory = os.path.join(run_dir, "build_xor") if options.device == "cpp_standalone" else None
+    trainer = PerturbationNetworkTrainer(lambda n: xor_network.xor_model(n_learners, n), n_learners,
+                                         device=options.device, trials_per_run=min(trials_per_run * 4, n_trials),
+                                         directory=directory)
     progress = ProgressReporter(f"{NAME} xor", unit="trial")
     try:
-        out = trainer.train(n_trials, LearnerValues(rules, **params), weights, seed=args.seed * 10 + 2,
+        out = trainer.train(n_trials, LearnerValues(rules, **params), weights, seed=options.seed * 10 + 2,
                             progress=progress)
     finally:
         build = {"compile_seconds": trainer.runner.compile_seconds, "builds": trainer.runner.n_builds,
@@ -230,7 +250,8 @@ def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
     reference = out["outputs"][out["outputs"]["pass"] == 0].assign(rule=lambda f: np.asarray(rules)[f["learner"]])
     final1 = out["weights"]["w:xor_layer1"].reshape(n_learners, xor_network.N_HIDDEN, 3)
     final2 = out["weights"]["w:xor_layer2"].reshape(n_learners, xor_network.N_HIDDEN + 1)
-    result = {"rules": {}, "wall_seconds": out["wall_seconds"], "init_scale": XOR_INIT_SCALE, **build}
+    result = {"rules": {}, "wall_seconds": out["wall_seconds"], "init_scale": XOR_INIT_SCALE, **build,
+              "training_seconds": out["wall_seconds"] - build["compile_seconds"]}
     tail = max(1, n_trials // 20)
     for rule in RULES:
         learners = [k for k, name in enumerate(rules) if name == rule]
@@ -244,23 +265,25 @@ def run_xor(args, n_trials, per_rule, trials_per_run, run_dir):
     return reference, result
 
 
-def run(args):
-    """Train the spiking network (WP, NP) and XOR (WP, NP); write summary.json, Parquet tables and figures."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
+def run(options):
+    """Train the spiking network (WP, NP) and XOR (WP, NP); write summary.json, Parquet tables and figures.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+    """
+    mode = "quick" if options.quick else "full"
     cfg = MODES[mode]
-    n_trials = args.trials or cfg["trials"]
-    per_rule = args.learners or cfg["learners"]
-    xor_trials = args.xor_trials or cfg["xor_trials"]
-    xor_per_rule = args.xor_learners or cfg["xor_learners"]
+    n_trials = options.trials or cfg["trials"]
+    per_rule = options.learners or cfg["learners"]
+    xor_trials = options.xor_trials or cfg["xor_trials"]
+    xor_per_rule = options.xor_learners or cfg["xor_learners"]
     trials_per_run = min(cfg["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     print(f"{NAME}: {mode} mode, spiking {n_trials} trials x {per_rule} learners per rule, XOR {xor_trials} trials "
-          f"x {xor_per_rule} learners per rule, seed {args.seed}, device {args.device}, run directory {run_dir}",
+          f"x {xor_per_rule} learners per rule, seed {options.seed}, device {options.device}, run directory {run_dir}",
           flush=True)
     start = time.perf_counter()
-    spiking_history, spiking, evaluation, rules = run_spiking(args, n_trials, per_rule, trials_per_run, run_dir)
-    xor_history, xor_result = run_xor(args, xor_trials, xor_per_rule, trials_per_run, run_dir)
+    spiking_history, spiking, evaluation, rules = run_spiking(options, n_trials, per_rule, trials_per_run, run_dir)
+    xor_history, xor_result = run_xor(options, xor_trials, xor_per_rule, trials_per_run, run_dir)
     wall = time.perf_counter() - start
 
     spiking_history.to_parquet(os.path.join(run_dir, "spiking_learning_curves.parquet"), index=False)
@@ -274,9 +297,10 @@ def run(args):
     criteria.to_parquet(os.path.join(run_dir, "trials_to_criterion.parquet"), index=False)
     outputs = _output_table(evaluation)
     outputs.to_parquet(os.path.join(run_dir, "spiking_outputs.parquet"), index=False)
-    figures = _figures(run_dir, spiking_history, xor_history, evaluation, spiking, xor_result)
+    evaluation_spikes = evaluation_spike_frames(evaluation)
+    figures = _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spikes, spiking, xor_result)
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "spiking": {"task": _plain_parameters(SPIKING),
                     "dt_ms": float(STEP_DT / b2.ms), "trials": n_trials, "learners_per_rule": per_rule,
                     "criterion": f"unperturbed error <= {CRITERION:g} x initial error", **spiking,
@@ -284,7 +308,8 @@ def run(args):
                                                for k, rule in enumerate(rules[:2])}},
         "xor": {"trials": xor_trials, "learners_per_rule": xor_per_rule,
                 "criterion": "all four patterns correct (|y - y*| < 0.5) in the unperturbed pass", **xor_result},
-        "wall_seconds": wall, "figures": figures,
+        "wall_seconds": wall, "compile_seconds": spiking["compile_seconds"] + xor_result["compile_seconds"],
+        "figures": figures, "options": options.as_dict(), "energy": spiking_energy(evaluation_spikes),
         "notes": ("Each trial is an unperturbed and a perturbed pass; errors are those of the unperturbed pass. "
                   "trials_to_criterion: per learner, the first trial meeting the criterion (null: not within the "
                   "trials); median_trials_to_criterion over the learners that reached it. WP and NP learners "
@@ -373,7 +398,33 @@ def plot_outputs(evaluation, axes=None):
     return axes
 
 
-def _figures(run_dir, spiking_history, xor_history, evaluation, spiking, xor_result):
+def plot_spike_raster(frame, title, axes=None):
+    """Spikes of one evaluated network in its unperturbed trial (neurons 0-7 feed the output channels)."""
+    axes = plotting.plot_raster(frame, axes=axes if axes is not None else plt.gca(), color="k", time_unit="ms")
+    axes.set_xlabel("time in trial (ms)")
+    axes.set_ylabel("neuron (0-7: output channels)")
+    axes.set_title(title)
+    return axes
+
+
+def plot_xor_trials_to_criterion(xor_result, axes=None):
+    """Histogram per rule of the trials each XOR learner needed to classify all four patterns."""
+    if axes is None:
+        axes = plt.gca()
+    for rule, color in (("wp", "tab:blue"), ("np", "tab:orange")):
+        reached = [t for t in xor_result["rules"][rule]["per_learner"] if t is not None]
+        if reached:
+            axes.hist(reached, bins=20, alpha=0.5, color=color, label=f"{RULE_LABELS[rule]} "
+                      f"({len(reached)}/{xor_result['rules'][rule]['learners']})")
+    axes.set_xlabel("trials to 100 % correct")
+    axes.set_ylabel("learners")
+    axes.set_title("XOR: trials to criterion")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
+    return axes
+
+
+def _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spikes, spiking, xor_result):
     written = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_error_curves(spiking_history, "E_ref", axes=axes[0], level=spiking["criterion_level"])
@@ -382,30 +433,14 @@ def _figures(run_dir, spiking_history, xor_history, evaluation, spiking, xor_res
     axes[1].set_title("Outputs (unperturbed pass)")
     written.append(save_figure(fig, run_dir, "spiking_learning.png"))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, (label, key) in zip(axes[:2], (("initial", "initial"), ("WP trained", "final"))):
-        neurons, steps = evaluation[key]["spikes"][0]
-        ax.plot(steps * float(STEP_DT / b2.ms), neurons, "|", ms=4, color="k")
-        ax.set_xlabel("time in trial (ms)")
-        ax.set_ylabel("neuron (0-7: output channels)")
-        ax.set_title(f"Spikes, {label}")
-    neurons, steps = evaluation["final"]["spikes"][1]
-    axes[2].plot(steps * float(STEP_DT / b2.ms), neurons, "|", ms=4, color="k")
-    axes[2].set_xlabel("time in trial (ms)")
-    axes[2].set_title("Spikes, NP trained")
+    for ax, (name, label) in zip(axes, (("initial", "initial"), ("wp_trained", "WP trained"),
+                                        ("np_trained", "NP trained"))):
+        plot_spike_raster(evaluation_spikes[name], f"Spikes, {label}", axes=ax)
     written.append(save_figure(fig, run_dir, "spiking_rasters.png"))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_error_curves(xor_history, "E", axes=axes[0])
     axes[0].set_title("XOR: error")
-    for rule, color in (("wp", "tab:blue"), ("np", "tab:orange")):
-        reached = [t for t in xor_result["rules"][rule]["per_learner"] if t is not None]
-        if reached:
-            axes[1].hist(reached, bins=20, alpha=0.5, color=color, label=f"{RULE_LABELS[rule]} "
-                         f"({len(reached)}/{xor_result['rules'][rule]['learners']})")
-    axes[1].set_xlabel("trials to 100 % correct")
-    axes[1].set_ylabel("learners")
-    axes[1].set_title("XOR: trials to criterion")
-    if axes[1].get_legend_handles_labels()[0]:
-        axes[1].legend(fontsize=8)
+    plot_xor_trials_to_criterion(xor_result, axes=axes[1])
     written.append(save_figure(fig, run_dir, "xor_learning.png"))
     return written
 

@@ -26,6 +26,7 @@ Run as ``python -m brian2learn.studies.rflo [--quick] ...`` (or ``brian2learn ru
 :data:`brian2learn.studies.STUDIES`).
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -34,9 +35,11 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks.periodic_target import periodic_target_task
 from brian2learn.training.progress import ProgressReporter
 from brian2learn.training.rflo import RfloTrainer
@@ -65,51 +68,37 @@ SWEEP_METHODS = ("rflo", "bptt", "untrained")
 SWEEP_BPTT_CLIP_NORM = 1.0
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true", help=f"{MODES['quick']['trials']} trials instead of "
-                        f"{MODES['full']['trials']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the initial network and feedback (default 1)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--trials", type=int, default=None, help="override the number of trials")
-    parser.add_argument("--no-bptt", action="store_true", help="skip BPTT even when JAX is installed")
-    parser.add_argument("--periods", default=None,
-                        help="target periods of the sweep in units of tau, comma-separated (default: "
-                             f"{','.join(map(str, MODES['full']['sweep_periods']))}; quick: "
-                             f"{','.join(map(str, MODES['quick']['sweep_periods']))})")
-    parser.add_argument("--sweep-trials", type=int, default=None,
-                        help=f"trials per period of the sweep (default {MODES['full']['sweep_trials']}, quick "
-                             f"{MODES['quick']['sweep_trials']})")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the period sweep")
-    parser.add_argument("--realizations", type=int, default=None,
-                        help="random networks trained per task and period (seeds --seed, --seed+1, ...; default "
-                             f"{MODES['full']['realizations']}, quick {MODES['quick']['realizations']})")
-    parser.add_argument("--bptt-clip-norm", type=float, default=SWEEP_BPTT_CLIP_NORM,
-                        help="largest gradient norm of BPTT in the period sweep (default "
-                             f"{SWEEP_BPTT_CLIP_NORM:g}; 0: no clipping); the main task's BPTT is unclipped, as in "
-                             "the notebook")
-    parser.add_argument("--out", default=None, help="run directory (default runs/rflo-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the RFLO study (``brian2learn run rflo --help``)."""
 
+    quick: bool = option(False, help=f"{MODES['quick']['trials']} trials instead of {MODES['full']['trials']}")
+    seed: int = option(1, minimum=0, help="seed of the initial network and feedback (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    trials: int | None = option(None, minimum=1, metavar="N", help="override the number of trials")
+    no_bptt: bool = option(False, help="skip BPTT even when JAX is installed")
+    periods: str | None = option(None, metavar="P1,P2,...",
+                                 help="target periods of the sweep in units of tau, comma-separated (default: "
+                                      f"{','.join(map(str, MODES['full']['sweep_periods']))}; quick: "
+                                      f"{','.join(map(str, MODES['quick']['sweep_periods']))})")
+    sweep_trials: int | None = option(None, minimum=1, metavar="N",
+                                      help=f"trials per period of the sweep (default {MODES['full']['sweep_trials']}, "
+                                           f"quick {MODES['quick']['sweep_trials']})")
+    no_sweep: bool = option(False, help="skip the period sweep")
+    realizations: int | None = option(None, minimum=1, metavar="K",
+                                      help="random networks trained per task and period (seeds --seed, --seed+1, "
+                                           f"...; default {MODES['full']['realizations']}, quick "
+                                           f"{MODES['quick']['realizations']})")
+    bptt_clip_norm: float = option(SWEEP_BPTT_CLIP_NORM, metavar="X",
+                                   help="largest gradient norm of BPTT in the period sweep (0: no clipping); the "
+                                        "main task's BPTT is unclipped, as in the notebook")
 
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    if args.trials is not None and (not isinstance(args.trials, int) or args.trials < 1):
-        raise ValueError(f"'--trials' must be a positive integer, got {args.trials!r}")
-    if not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
-    sweep_trials = getattr(args, "sweep_trials", None)
-    if sweep_trials is not None and (isinstance(sweep_trials, bool) or not isinstance(sweep_trials, int)
-                                     or sweep_trials < 1):
-        raise ValueError(f"'--sweep-trials' must be a positive integer, got {sweep_trials!r}")
-    realizations = getattr(args, "realizations", None)
-    if realizations is not None and (isinstance(realizations, bool) or not isinstance(realizations, int)
-                                     or realizations < 1):
-        raise ValueError(f"'--realizations' must be a positive integer, got {realizations!r}")
-    clip = getattr(args, "bptt_clip_norm", SWEEP_BPTT_CLIP_NORM)
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not np.isfinite(clip) or clip < 0:
-        raise ValueError(f"'--bptt-clip-norm' must be a non-negative number (0: no clipping), got {clip!r}")
-    if getattr(args, "periods", None) is not None:
-        parse_periods(args.periods, NETWORK["tau"])
+    def check(self):
+        if not np.isfinite(self.bptt_clip_norm) or self.bptt_clip_norm < 0:
+            raise ValueError(f"'--bptt-clip-norm' must be a non-negative number (0: no clipping), "
+                             f"got {self.bptt_clip_norm!r}")
+        if self.periods is not None:
+            parse_periods(self.periods, NETWORK["tau"])
 
 
 def parse_periods(text, tau):
@@ -142,35 +131,37 @@ def _bptt_available():
     return True
 
 
-def run(args):
-    """Train with RFLO (and BPTT), write summary.json, Parquet tables and figures; return the summary."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
-    n_trials = args.trials or MODES[mode]["trials"]
+def run(options):
+    """Train with RFLO (and BPTT), write summary.json, Parquet tables and figures; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``).
+    """
+    mode = "quick" if options.quick else "full"
+    n_trials = options.trials or MODES[mode]["trials"]
     trials_per_run = min(MODES[mode]["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = rflo.RfloConfig(**NETWORK)
     task = periodic_target_task(n_points=config.n_points, period=PERIOD, n_in=config.n_in, n_out=config.n_out)
-    print(f"{NAME}: {mode} mode, {n_trials} trials, seed {args.seed}, device {args.device}, run directory {run_dir}",
-          flush=True)
+    print(f"{NAME}: {mode} mode, {n_trials} trials, seed {options.seed}, device {options.device}, "
+          f"run directory {run_dir}", flush=True)
 
-    realizations = getattr(args, "realizations", None) or MODES[mode]["realizations"]
-    seeds = [args.seed + r for r in range(realizations)]
+    realizations = options.realizations or MODES[mode]["realizations"]
+    seeds = [options.seed + r for r in range(realizations)]
     with_bptt, bptt_skipped = False, None
-    if args.no_bptt:
+    if options.no_bptt:
         bptt_skipped = "--no-bptt given"
     elif not _bptt_available():
         bptt_skipped = "JAX not installed (pip install -e '.[bptt]')"
     else:
         with_bptt = True
     histories, outputs, per_seed = [], {}, {"rflo": [], **({"bptt": []} if with_bptt else {})}
-    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
+    directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
     runner = None
     try:
         for seed in seeds:
             label = "rflo" if realizations == 1 else f"rflo seed {seed}"
             weights = rflo.initial_weights(config, seed, g=GAIN)
-            trainer = RfloTrainer(config, weights, task, device=args.device, trials_per_run=trials_per_run,
+            trainer = RfloTrainer(config, weights, task, device=options.device, trials_per_run=trials_per_run,
                                   directory=directory, runner=runner)
             runner = trainer.runner
             start = time.perf_counter()
@@ -201,12 +192,12 @@ def run(args):
                             "builds": runner.n_builds})
 
     sweep, sweep_curves, sweep_summary = None, None, None
-    if not getattr(args, "no_sweep", False):
-        periods = (parse_periods(args.periods, SWEEP_NETWORK["tau"]) if getattr(args, "periods", None) is not None
+    if not options.no_sweep:
+        periods = (parse_periods(options.periods, SWEEP_NETWORK["tau"]) if options.periods is not None
                    else MODES[mode]["sweep_periods"])
-        sweep_trials = getattr(args, "sweep_trials", None) or MODES[mode]["sweep_trials"]
-        clip = getattr(args, "bptt_clip_norm", SWEEP_BPTT_CLIP_NORM) or None
-        sweep, sweep_curves = period_sweep(periods, sweep_trials, args.seed, args.device, run_dir,
+        sweep_trials = options.sweep_trials or MODES[mode]["sweep_trials"]
+        clip = options.bptt_clip_norm or None
+        sweep, sweep_curves = period_sweep(periods, sweep_trials, options.seed, options.device, run_dir,
                                            with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip)
         sweep.to_parquet(os.path.join(run_dir, "period_sweep.parquet"), index=False)
         sweep_curves.to_parquet(os.path.join(run_dir, "period_sweep_curves.parquet"), index=False)
@@ -232,11 +223,12 @@ def run(args):
         plot_period_sweep(sweep, axes=ax)
         figures.append(save_figure(fig, run_dir, "period_sweep.png"))
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "trials": n_trials, "trials_per_run": trials_per_run, "network": {**NETWORK, "g": GAIN, "period": PERIOD},
         "initial_loss": float(first_history["loss"].iloc[0]), "initial_alignment_deg": rflo.alignment_degrees(
             first_weights["w_out"], first_weights["B"]), "realizations": realizations,
-        "methods": results, "bptt_skipped": bptt_skipped, "figures": figures,
+        "methods": results, "bptt_skipped": bptt_skipped, "figures": figures, "options": options.as_dict(),
+        "energy": energy.not_spiking("leaky tanh rate units (Murray 2019)"),
         "reference_final_loss": REFERENCE_FINAL_LOSS, "period_sweep": sweep_summary,
         "notes": ("loss = (1/2T) sum_t (y* - y)^2 of a trial before its update; final_loss: the last trial of the "
                   "first network (seed); realizations: the final losses of every network, their median and "

@@ -45,9 +45,10 @@ mean *below* the twin's), but redistribution: the association lowers the respons
 8.2 Hz), the population response to A+B staying about the same (6.6 against 6.9 Hz).
 
 Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
-[--seeds ...] [--phase-diagram]``.
+[--seeds ...] [--phase-diagram]`` or, from Python, ``stdp_assemblies.run(stdp_assemblies.Options(quick=True))``.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -59,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import assemblies as asm
+from brian2learn.analysis import energy, spikes
 from brian2learn.plasticity import stdp
 from brian2learn.plasticity.assembly_network import (
     BIN_DT,
@@ -71,8 +73,10 @@ from brian2learn.plasticity.assembly_network import (
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, flag_of, option
 from brian2learn.studies.sweep import run_sweep
 from brian2learn.tasks import assembly_patterns as ap
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -252,63 +256,9 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None,
     return pd.DataFrame(rows)
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true", help="short protocol (about 3 simulated minutes per run)")
-    parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="seeds of each regime (default: --seed, --seed+1, --seed+2; quick: --seed)")
-    parser.add_argument("--gamma-exc", type=float, default=None,
-                        help="run only this excitability scale (with --gamma-w) instead of the two regimes")
-    parser.add_argument("--gamma-w", type=float, default=None, help="initial weight scale of a single point")
-    parser.add_argument("--phase-diagram", action="store_true",
-                        help=f"also run the {len(PHASE_GRID['gamma_exc'])}x{len(PHASE_GRID['gamma_w'])} grid "
-                             "gamma_exc x gamma_w on the sweep engine (each point with the study's default seeds "
-                             "from the first: quick 1, full 3)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes of the phase diagram's local Dask cluster (default: one per core)")
-    parser.add_argument("--stp-ee", action="store_true",
-                        help="Tsodyks-Markram depression on the E->E synapses (off by default)")
-    parser.add_argument("--stdp-rule", default="visual-minimal",
-                        help="triplet parameter set of Pfister & Gerstner (2006): "
-                             f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)} (default visual-minimal)")
-    parser.add_argument("--bernoulli-in-degree", action="store_true",
-                        help="draw every input -> E synapse with probability p_in (default: every E neuron gets the "
-                             "same number of distinct input channels)")
-    parser.add_argument("--sliding-threshold", default=DEFAULT_SLIDING_RATE, metavar="RHO0_HZ|off",
-                        help="reference rate (Hz) of the BCM-like sliding threshold of the triplet rule (averaging "
-                             f"time 30 s), or 'off' (default {DEFAULT_SLIDING_RATE})")
-    parser.add_argument("--no-sham-control", action="store_true",
-                        help="skip the sham twin of every run (the same seed without the association; it halves the "
-                             "run time, and recruitment is then measured against the control pair A+C only)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--out", default=None, help="run directory (default runs/stdp-assemblies-seedN)")
-
-
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    _sliding_rate(args)
-    rule = getattr(args, "stdp_rule", "visual-minimal")
-    if rule not in stdp.TRIPLET_PARAMETER_SETS:
-        raise ValueError(f"unknown triplet parameter set {rule!r} for '--stdp-rule'; allowed: "
-                         f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)}")
-    seeds = args.seeds if args.seeds is not None else [args.seed]
-    if any((not isinstance(s, int)) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
-    if (args.gamma_exc is None) != (args.gamma_w is None):
-        raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
-    workers = getattr(args, "workers", None)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"'--workers' must be a positive integer, got {workers!r}")
-    if args.gamma_w is not None and not args.gamma_w > 0:
-        raise ValueError(f"'--gamma-w' must be positive, got {args.gamma_w!r}")
-    if args.gamma_exc is not None and not np.isfinite(args.gamma_exc):
-        raise ValueError(f"'--gamma-exc' must be finite, got {args.gamma_exc!r}")
-
-
-def _sliding_rate(args):
-    """The sliding threshold's reference rate in Hz from ``--sliding-threshold``, or None for ``off``."""
-    text = str(getattr(args, "sliding_threshold", DEFAULT_SLIDING_RATE)).strip()
+def sliding_rate(text):
+    """The sliding threshold's reference rate in Hz from the text of ``--sliding-threshold``, or None for ``off``."""
+    text = str(text).strip()
     if text.lower() == "off":
         return None
     try:
@@ -320,64 +270,171 @@ def _sliding_rate(args):
     return rate
 
 
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the assembly study (``brian2learn run stdp-assemblies --help``).
+
+    Attributes
+    ----------
+    seeds : tuple of int or None
+        Seeds of each regime (default: ``seed, seed+1, seed+2``; quick: ``seed``).
+    gamma_exc, gamma_w : float or None
+        One point (both, dimensionless scales of excitability and initial weights) instead of the two regimes.
+    phase_diagram : bool
+        Also run the grid :data:`PHASE_GRID` on the sweep engine.
+    workers : int or None
+        Worker processes of the phase diagram's local Dask cluster.
+    stp_ee, stdp_rule, bernoulli_in_degree : bool, str, bool
+        Network choices (:mod:`brian2learn.plasticity.assembly_network`).
+    sliding_threshold : str
+        Reference rate of the sliding threshold in Hz (as text, e.g. ``"2"``; a number is taken too), or ``"off"``.
+    no_sham_control : bool
+        Skip the sham twin of every run.
+    device : str
+        Brian2 device.
+    """
+
+    quick: bool = option(False, help="short protocol (about 3 simulated minutes per run)")
+    seed: int = option(1, minimum=0, help="first seed (default 1)")
+    seeds: tuple[int, ...] | None = option(None, minimum=0, metavar="SEED",
+                                           help="seeds of each regime (default: --seed, --seed+1, --seed+2; quick: "
+                                                "--seed)")
+    gamma_exc: float | None = option(None, metavar="X",
+                                     help="run only this excitability scale (with --gamma-w) instead of the two "
+                                          "regimes")
+    gamma_w: float | None = option(None, metavar="Y", help="initial weight scale of a single point")
+    phase_diagram: bool = option(False, help=f"also run the {len(PHASE_GRID['gamma_exc'])}x"
+                                             f"{len(PHASE_GRID['gamma_w'])} grid gamma_exc x gamma_w on the sweep "
+                                             "engine (each point with the study's default seeds from the first: "
+                                             "quick 1, full 3)")
+    workers: int | None = option(None, minimum=1, metavar="N",
+                                 help="worker processes of the phase diagram's local Dask cluster (default: one per "
+                                      "core)")
+    stp_ee: bool = option(False, help="Tsodyks-Markram depression on the E->E synapses (off by default)")
+    stdp_rule: str = option("visual-minimal", metavar="SET",
+                            help="triplet parameter set of Pfister & Gerstner (2006): "
+                                 f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)} (default visual-minimal)")
+    bernoulli_in_degree: bool = option(False, help="draw every input -> E synapse with probability p_in (default: "
+                                                   "every E neuron gets the same number of distinct input channels)")
+    sliding_threshold: str = option(DEFAULT_SLIDING_RATE, metavar="RHO0_HZ|off",
+                                    help="reference rate (Hz) of the BCM-like sliding threshold of the triplet rule "
+                                         f"(averaging time 30 s), or 'off' (default {DEFAULT_SLIDING_RATE})")
+    no_sham_control: bool = option(False, help="skip the sham twin of every run (the same seed without the "
+                                               "association; it halves the run time, and recruitment is then "
+                                               "measured against the control pair A+C only)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    out: str | None = option(None, metavar="DIR", help="run directory (default runs/stdp-assemblies-seedN)")
+
+    def __post_init__(self):
+        # a rate given as a number (Python users) is kept as its text, as on the command line
+        if isinstance(self.sliding_threshold, (int, float)) and not isinstance(self.sliding_threshold, bool):
+            self.sliding_threshold = str(self.sliding_threshold)
+        super().__post_init__()
+
+    def check(self):
+        sliding_rate(self.sliding_threshold)
+        if self.stdp_rule not in stdp.TRIPLET_PARAMETER_SETS:
+            raise ValueError(f"unknown triplet parameter set {self.stdp_rule!r} for '--stdp-rule'; allowed: "
+                             f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)}")
+        if (self.gamma_exc is None) != (self.gamma_w is None):
+            raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
+        if self.gamma_w is not None and not self.gamma_w > 0:
+            raise ValueError(f"'--gamma-w' must be positive, got {self.gamma_w!r}")
+        if self.gamma_exc is not None and not np.isfinite(self.gamma_exc):
+            raise ValueError(f"'--gamma-exc' must be finite, got {self.gamma_exc!r}")
+
+    @property
+    def sliding_rate_hz(self):
+        """The sliding threshold's reference rate in Hz, or None (``off``)."""
+        return sliding_rate(self.sliding_threshold)
+
+
+#: Options that a phase-diagram point sets itself (the grid, its seeds) or that concern only the whole run.
+_NOT_REPEATED_BY_POINTS = ("seed", "seeds", "out", "gamma_exc", "gamma_w", "phase_diagram", "workers")
+
+
 def _default_seeds(seed, quick):
     """Seeds of a run without ``--seeds`` (also those of every phase-diagram point): quick 1, full 3."""
     return [seed] if quick else [seed, seed + 1, seed + 2]
 
 
-def _point_options(args):
-    """The command-line options of this run that every phase-diagram point repeats (those not at default)."""
-    rule = getattr(args, "stdp_rule", "visual-minimal")
-    options = {"device": args.device, "quick": "true" if args.quick else None,
-               "stp-ee": "true" if getattr(args, "stp_ee", False) else None,
-               "stdp-rule": rule if rule != "visual-minimal" else None,
-               "bernoulli-in-degree": "true" if getattr(args, "bernoulli_in_degree", False) else None,
-               "sliding-threshold": (None if _sliding_rate(args) == float(DEFAULT_SLIDING_RATE)
-                                     else str(args.sliding_threshold)),
-               "no-sham-control": "true" if getattr(args, "no_sham_control", False) else None}
-    return {name: value for name, value in options.items() if value is not None}
+def _point_options(options):
+    """The command-line options of this run that every phase-diagram point repeats: ``{flag name: text}``.
+
+    The device always, and every other option not at its default (flags as ``"true"``; the sliding threshold
+    compared as a rate, so ``2.0`` is the default ``2``), except those in :data:`_NOT_REPEATED_BY_POINTS`.
+    """
+    defaults = Options()
+    repeated = {"device": options.device}
+    for field in Options.cli_fields():
+        name, value = field.name, getattr(options, field.name)
+        if name in _NOT_REPEATED_BY_POINTS or name == "device":
+            continue
+        if name == "sliding_threshold":
+            at_default = options.sliding_rate_hz == defaults.sliding_rate_hz
+        else:
+            at_default = value == getattr(defaults, name)
+        if at_default:
+            continue
+        key = flag_of(field).lstrip("-")
+        if isinstance(value, bool):
+            repeated[key] = "true"
+        else:
+            repeated[key] = [str(v) for v in value] if isinstance(value, tuple) else str(value)
+    return repeated
 
 
-def run(args):
-    """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
-    rho_0 = _sliding_rate(args)
-    network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": bool(getattr(args, "stp_ee", False)),
-               "stdp_rule": getattr(args, "stdp_rule", "visual-minimal"),
-               "in_fixed_degree": not getattr(args, "bernoulli_in_degree", False),
+#: Metrics of the progress line of every run (:class:`~brian2learn.training.progress.ProgressReporter`).
+PROGRESS_FIELDS = ("gamma_exc", "gamma_w", "seed", "size_A_after", "size_B_after", "shared_AB_before",
+                   "shared_AB_after", "shared_AC_after", "n_recruited", "n_pair_coding", "n_recruited_combined",
+                   "n_recruited_combined_control", "n_recruited_combined_sham", "shared_AB_after_sham",
+                   "rate_noise_1_hz")
+
+
+def run(options):
+    """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is the
+    build and ``run_seconds`` the binary's runs of the regimes (sham twins included); ``energy`` is
+    :func:`excitatory_energy`.
+    """
+    mode = "quick" if options.quick else "full"
+    rho_0 = options.sliding_rate_hz
+    network = {**NETWORK, "eta": MODES[mode]["eta"], "stp_ee": options.stp_ee, "stdp_rule": options.stdp_rule,
+               "in_fixed_degree": not options.bernoulli_in_degree,
                "sliding_threshold": None if rho_0 is None else {"rho_0": rho_0 * b2.Hz}}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
-    seeds = args.seeds if args.seeds is not None else _default_seeds(args.seed, args.quick)
-    points = ({"point": (args.gamma_exc, args.gamma_w)} if args.gamma_exc is not None else dict(REGIMES))
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    seeds = list(options.seeds) if options.seeds is not None else _default_seeds(options.seed, options.quick)
+    points = ({"point": (options.gamma_exc, options.gamma_w)} if options.gamma_exc is not None else dict(REGIMES))
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     duration, _ = config.timing()
     print(f"{NAME}: {mode} mode, {duration:.0f} simulated s per run, points {points}, seeds {seeds}, "
-          f"device {args.device}, run directory {run_dir}", flush=True)
-    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
+          f"device {options.device}, run directory {run_dir}", flush=True)
+    directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
     # Everything structural is in the key; gamma_exc, gamma_w and the seed are run arguments, so a sweep over
     # them (the phase diagram) compiles once per worker.
     key = build_key(NAME, sorted((k, str(v)) for k, v in config.network.items()), sorted(config.protocol.items()),
-                    sorted(config.inputs.items()), args.device)
+                    sorted(config.inputs.items()), options.device)
     rows, examples, grid = [], {}, None
     start = time.perf_counter()
-    with reusable_build(key, lambda: make_runner(config, args.device, directory)) as runner:
+    with reusable_build(key, lambda: make_runner(config, options.device, directory)) as runner:
         before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
         for label, (ge, gw) in points.items():
-            for seed in seeds:
+            progress = ProgressReporter(f"{NAME} {label}", unit="seed", fields=PROGRESS_FIELDS)
+            for k, seed in enumerate(seeds):
                 row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]),
-                                     sham_control=not getattr(args, "no_sham_control", False))
+                                     sham_control=not options.no_sham_control)
                 if "data" in row:
                     examples[label] = row.pop("data")
                 row["label"] = label
                 rows.append(row)
-                _progress(label, row)
+                progress(k + 1, len(seeds), row)
         compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
             (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
-    if args.phase_diagram:
+    if options.phase_diagram:
         grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
-                             os.path.join(run_dir, "phase_diagram"), options=_point_options(args),
-                             workers=getattr(args, "workers", None))
+                             os.path.join(run_dir, "phase_diagram"), options=_point_options(options),
+                             workers=options.workers)
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)
@@ -389,10 +446,9 @@ def run(args):
                           "seeds": [int(s) for s in frame["seed"]], "mean": mean,
                           "per_seed": frame.drop(columns=["label"]).to_dict(orient="records"),
                           "classified_as": classify_regime(mean), **regime_targets(label, mean)}
-    figures = [_figure_regimes(run_dir, table, examples)]
     if grid is not None:
         grid.to_parquet(os.path.join(run_dir, "phase_diagram.parquet"), index=False)
-        figures.append(_figure_phase_diagram(run_dir, grid))
+    figures = _figures(run_dir, table, examples, grid)
     for label, data in examples.items():
         pd.DataFrame({"t": data["t"], "neuron": data["i"]}).to_parquet(
             os.path.join(run_dir, f"spikes_exc_{label}.parquet"), index=False)
@@ -402,20 +458,21 @@ def run(args):
     # every binary run (sham twins included) simulates the whole protocol; the grid's points report their own
     simulated = float(table["simulated_seconds"].iloc[0]) * n_runs if len(table) else 0.0
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "device": args.device, "seeds": seeds,
+        "study": NAME, "status": "completed", "mode": mode, "device": options.device, "seeds": seeds,
         "simulated_seconds_per_run": duration, "regimes": regimes,
         "targets_met": {label: r["targets_met"] for label, r in regimes.items() if "targets_met" in r},
         "phase_diagram": None if grid is None else {
             "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]),
-            "seeds_per_point": _default_seeds(seeds[0], args.quick),
+            "seeds_per_point": _default_seeds(seeds[0], options.quick),
             "regime_counts": grid["regime"].value_counts().to_dict(),
             "directory": os.path.join(run_dir, "phase_diagram")},
         "network": {k: ({kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else
                         str(v) if isinstance(v, b2.Quantity) else v) for k, v in config.network.items()},
         "inputs": config.inputs, "protocol": {**ap.POKORNY2020_PROTOCOL, **config.protocol},
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
+        "run_seconds": run_seconds,
         "wall_seconds_per_simulated_second": run_seconds / simulated if simulated else None,
-        "figures": figures,
+        "figures": figures, "options": options.as_dict(), "energy": excitatory_energy(examples, config),
         "notes": ("overlap_rise_*: shared members of the pair after minus before the association (associated A,B; "
                   "control A,C); overlap_gain = rise associated - rise control; n_recruited_combined: members of "
                   "the assembly of the combined pattern A+B after that were in neither A's nor B's before; "
@@ -443,6 +500,26 @@ def run(args):
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def excitatory_energy(examples, config):
+    """``energy`` of the summary: per regime (or point), the E population's spikes in the first seed's run.
+
+    These are the spikes of ``spikes_exc_LABEL.parquet`` (the whole protocol, not the sham twin); the I
+    population's spikes are counted by the model but not recorded with their times, so they are left out. The
+    out-degree of an E neuron is its number of E->E and E->I synapses.
+    """
+    net = config.network
+    conn = connectivity(config)
+    out_degree = (np.bincount(conn["ee"][0], minlength=net["n_exc"])
+                  + np.bincount(conn["ei"][0], minlength=net["n_exc"])).astype(np.int64)
+    duration, _ = config.timing()
+    n_steps = int(round(duration / float(net["dt"])))
+    result = {"counts": "E spikes of the first seed's run of each regime (not the sham twin), whole protocol"}
+    for label, data in examples.items():
+        frame = spikes.spikes_to_dataframe(data["i"], data["t"], group="exc")
+        result[label] = energy.energy_summary(frame, out_degree, net["dt"], n_neurons=net["n_exc"], n_steps=n_steps)
+    return result
 
 
 def regime_targets(label, mean):
@@ -494,19 +571,6 @@ def regime_targets(label, mean):
     return {"targets": crit, "targets_met": bool(all(crit.values())), "targets_info": info}
 
 
-def _progress(label, row):
-    print(f"[{NAME} {label}] gamma_exc {row['gamma_exc']:g} gamma_w {row['gamma_w']:g} seed {row['seed']}: "
-          f"|A| {row['size_A_before']}->{row['size_A_after']} |B| {row['size_B_before']}->{row['size_B_after']} "
-          f"|A&B| {row['shared_AB_before']}->{row['shared_AB_after']} |A&C| {row['shared_AC_before']}->"
-          f"{row['shared_AC_after']} recruited {row['n_recruited']} (control {row['n_recruited_control']}) "
-          f"pair-coding {row['n_pair_coding']} |A+B| {row['size_A+B_before']}->{row['size_A+B_after']} "
-          f"|A+C| {row['size_A+C_before']}->{row['size_A+C_after']} into A+B {row['n_recruited_combined']} "
-          f"(into A+C {row['n_recruited_combined_control']}) "
-          + (f"sham twin: into A+B {row['n_recruited_combined_sham']} |A&B| {row['shared_AB_after_sham']} "
-             if "net_recruited_twin" in row else "") +
-          f"noise rate {row['rate_noise_1_hz']:.1f} Hz ({row['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
-
-
 def plot_assembly_raster(data, phase, axes=None, max_neurons=None):
     """Raster of E neurons in one test block, members of the assemblies of A, B, C colored (the combined
     patterns' presentations shaded in their own colors); returns the Axes."""
@@ -532,8 +596,11 @@ def plot_assembly_raster(data, phase, axes=None, max_neurons=None):
     return axes
 
 
-def _figure_regimes(run_dir, table, examples):
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+def plot_regime_measures(table, axes=None):
+    """Bars of the overlap rises, the recruitment into A+B and A+C and the pair-coding neurons per regime (mean and
+    standard deviation over seeds); returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
     measures = ["overlap_rise_associated", "overlap_rise_control", "n_recruited_combined",
                 "n_recruited_combined_control", "n_pair_coding"]
     labels = list(dict.fromkeys(table["label"]))
@@ -541,27 +608,46 @@ def _figure_regimes(run_dir, table, examples):
     for k, label in enumerate(labels):
         frame = table[table["label"] == label]
         x = np.arange(len(measures)) + k * width
-        axes[0, 0].bar(x, frame[measures].mean(), width, yerr=frame[measures].std(ddof=0), label=label)
-    axes[0, 0].set_xticks(np.arange(len(measures)) + width * (len(labels) - 1) / 2)
-    axes[0, 0].set_xticklabels(["overlap rise A,B", "overlap rise A,C", "new in A+B", "new in A+C", "pair-coding"],
-                               fontsize=8)
-    axes[0, 0].set_ylabel("neurons (mean over seeds)")
-    axes[0, 0].legend(fontsize=8)
-    for k, label in enumerate(labels):
+        axes.bar(x, frame[measures].mean(), width, yerr=frame[measures].std(ddof=0), label=label)
+    axes.set_xticks(np.arange(len(measures)) + width * (len(labels) - 1) / 2)
+    axes.set_xticklabels(["overlap rise A,B", "overlap rise A,C", "new in A+B", "new in A+C", "pair-coding"],
+                         fontsize=8)
+    axes.set_ylabel("neurons (mean over seeds)")
+    axes.legend(fontsize=8)
+    return axes
+
+
+def plot_jaccard(table, axes=None):
+    """Jaccard index of A,B before and after the association, and of A,C after, per regime and seed; returns the
+    Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    for k, label in enumerate(dict.fromkeys(table["label"])):
         frame = table[table["label"] == label]
-        axes[0, 1].plot(np.full(len(frame), 0 + 0.1 * k), frame["jaccard_AB_before"], "o", color=f"C{k}")
-        axes[0, 1].plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AB_after"], "o", color=f"C{k}",
-                        label=f"{label} A,B")
-        axes[0, 1].plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AC_after"], "x", color=f"C{k}",
-                        label=f"{label} A,C")
-    axes[0, 1].set_xticks([0, 1])
-    axes[0, 1].set_xticklabels(["before", "after"])
-    axes[0, 1].set_ylabel("Jaccard index")
-    axes[0, 1].legend(fontsize=7)
+        axes.plot(np.full(len(frame), 0 + 0.1 * k), frame["jaccard_AB_before"], "o", color=f"C{k}")
+        axes.plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AB_after"], "o", color=f"C{k}",
+                  label=f"{label} A,B")
+        axes.plot(np.full(len(frame), 1 + 0.1 * k), frame["jaccard_AC_after"], "x", color=f"C{k}",
+                  label=f"{label} A,C")
+    axes.set_xticks([0, 1])
+    axes.set_xticklabels(["before", "after"])
+    axes.set_ylabel("Jaccard index")
+    axes.legend(fontsize=7)
+    return axes
+
+
+def _figures(run_dir, table, examples, grid=None):
+    """Save ``assemblies.png`` (and ``phase_diagram.png`` with a ``grid``); return the file names."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    plot_regime_measures(table, axes=axes[0, 0])
+    plot_jaccard(table, axes=axes[0, 1])
     for ax, (label, data) in zip(axes[1], list(examples.items())[:2]):
         plot_assembly_raster(data, "after", axes=ax)
         ax.set_title(f"{label}: test block after the association")
-    return save_figure(fig, run_dir, "assemblies.png")
+    figures = [save_figure(fig, run_dir, "assemblies.png")]
+    if grid is not None:
+        figures.append(_figure_phase_diagram(run_dir, grid))
+    return figures
 
 
 def plot_phase_diagram(grid, value, axes=None, title=None, labels=None):

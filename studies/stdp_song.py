@@ -19,9 +19,11 @@ initial weights and stay fixed), so both see identical input spikes. Initial wei
 One ``cpp_standalone`` build serves every input rate: the rate, the initial weights and the seed are
 passed as ``run_args``.
 
-Run as ``python -m brian2learn.studies.stdp_song [--quick] [--seed N] [--rates 10 20 30 40]``.
+Run as ``python -m brian2learn.studies.stdp_song [--quick] [--seed N] [--rates 10 20 30 40]`` or, from Python,
+``stdp_song.run(stdp_song.Options(quick=True, out="runs/song"))``.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -31,10 +33,13 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy, spikes
 from brian2learn.plasticity.song_network import SongModel
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
+from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -62,30 +67,41 @@ LOW, HIGH = 0.1, 0.9  # weights below LOW or above HIGH (units of g_max) count a
 REFERENCE = {"input_rates_hz": [10, 40], "bimodal": True, "A_plus": 0.005, "A_ratio": 1.05}
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{float(MODES['quick']['duration']):g} s per rate at A+ = {MODES['quick']['A_plus']} "
-                             f"instead of {float(MODES['full']['duration']):g} s at A+ = {MODES['full']['A_plus']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of weights and input spikes (default 1)")
-    parser.add_argument("--rates", type=float, nargs="+", default=None,
-                        help="excitatory input rates in Hz (default 10 15 20 30 40; quick 10 20 40)")
-    parser.add_argument("--duration", type=float, default=None, help="simulated seconds per input rate")
-    parser.add_argument("--a-plus", type=float, default=None, help="STDP potentiation amplitude A+ (A- = 1.05 A+)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--out", default=None, help="run directory (default runs/stdp-song-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the Song et al. (2000) study (``brian2learn run stdp-song --help``).
 
+    Attributes
+    ----------
+    rates : tuple of float or None
+        Excitatory input rates in Hz, at least two in (0, 200] (default: the mode's).
+    duration : float or None
+        Simulated seconds per input rate (default: the mode's).
+    a_plus : float or None
+        STDP potentiation amplitude A+ in (0, 1), dimensionless (units of g_max); A- = 1.05 A+.
+    device : str
+        Brian2 device.
+    """
 
-def _check_args(args):
-    if args.device not in DEVICES:
-        raise ValueError(f"unknown device {args.device!r} for '--device'; allowed: {', '.join(DEVICES)}")
-    if not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"'--seed' must be a non-negative integer, got {args.seed!r}")
-    if args.rates is not None and (len(args.rates) < 2 or any(not (0 < r <= 200) for r in args.rates)):
-        raise ValueError(f"'--rates' needs at least two rates in (0, 200] Hz, got {args.rates!r}")
-    if args.duration is not None and not args.duration > 0:
-        raise ValueError(f"'--duration' must be positive, got {args.duration!r}")
-    if args.a_plus is not None and not 0 < args.a_plus < 1:
-        raise ValueError(f"'--a-plus' must lie in (0, 1), got {args.a_plus!r}")
+    quick: bool = option(False, help=f"{float(MODES['quick']['duration']):g} s per rate at A+ = "
+                                     f"{MODES['quick']['A_plus']} instead of {float(MODES['full']['duration']):g} s "
+                                     f"at A+ = {MODES['full']['A_plus']}")
+    seed: int = option(1, minimum=0, help="seed of weights and input spikes (default 1)")
+    rates: tuple[float, ...] | None = option(None, metavar="HZ",
+                                             help="excitatory input rates in Hz (default 10 15 20 30 40; quick "
+                                                  "10 20 40)")
+    duration: float | None = option(None, metavar="SECONDS", help="simulated seconds per input rate")
+    a_plus: float | None = option(None, metavar="A", help="STDP potentiation amplitude A+ (A- = 1.05 A+)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    out: str | None = option(None, metavar="DIR", help="run directory (default runs/stdp-song-seedN)")
+
+    def check(self):
+        if self.rates is not None and (len(self.rates) < 2 or any(not (0 < r <= 200) for r in self.rates)):
+            raise ValueError(f"'--rates' needs at least two rates in (0, 200] Hz, got {list(self.rates)!r}")
+        if self.duration is not None and not self.duration > 0:
+            raise ValueError(f"'--duration' must be positive, got {self.duration!r}")
+        if self.a_plus is not None and not 0 < self.a_plus < 1:
+            raise ValueError(f"'--a-plus' must lie in (0, 1), got {self.a_plus!r}")
 
 
 def weight_statistics(w, low=LOW, high=HIGH):
@@ -97,11 +113,15 @@ def weight_statistics(w, low=LOW, high=HIGH):
             "mean_w": float(np.mean(w))}
 
 
-def _run_rates(runner, rates, seed, w0, duration, measure, tables):
-    """One run of the built model per input rate, all from the weights ``w0``; appends to ``tables``."""
-    rows, weight_rows, history_rows, per_rate = tables
+def _run_rates(runner, rates, seed, w0, duration, measure, tables, progress=None):
+    """One run of the built model per input rate, all from the weights ``w0``; appends to ``tables``.
+
+    ``tables`` is ``(rows, weight_rows, history_rows, per_rate, spike_frames)``; ``spike_frames`` gets, per input
+    rate (key ``f"{rate:g}"``), the spike frame of the two output neurons (0: STDP, 1: static control).
+    ``progress`` is called as ``progress(done, total, metrics)`` after every rate.
+    """
+    rows, weight_rows, history_rows, per_rate, spike_frames = tables
     for k, rate in enumerate(rates):
-        t_run = time.perf_counter()
         model = runner.run({"seed": seed * 1000 + k, "rate": np.full(NETWORK["n_exc"], rate) * b2.Hz,
                             "w_plastic": w0, "w_static": w0})
         t_spk = np.asarray(model.spikes.t / b2.second)
@@ -121,42 +141,63 @@ def _run_rates(runner, rates, seed, w0, duration, measure, tables):
                                          "w_initial": w0, "w_final": w_final}))
         for s, t in enumerate(snap_t):
             history_rows.append({"input_rate_hz": rate, "t": t, **weight_statistics(snaps[:, s])})
-        print(f"[{NAME}] input {rate:g} Hz: output {out_rate[0]:.1f} Hz with STDP, {out_rate[1]:.1f} Hz static; "
-              f"weights near 0 {stats['frac_low']:.2f}, near g_max {stats['frac_high']:.2f}  "
-              f"({time.perf_counter() - t_run:.1f} s)", file=sys.stderr, flush=True)
+        spike_frames[f"{rate:g}"] = spikes.spikes_to_dataframe(i_spk, t_spk, group="post")
+        if progress is not None:
+            progress(k + 1, len(rates), {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
+                                         "output_rate_static_hz": out_rate[1], **stats})
 
 
-def run(args):
-    """Run every input rate from the same initial weights; write summary.json, Parquet tables, a figure."""
-    _check_args(args)
-    mode = "quick" if args.quick else "full"
+def output_energy(spike_frames, duration):
+    """``energy`` of the summary: per input rate, the spikes of the two output neurons over the whole run.
+
+    The outputs project nowhere in the model (out-degree 0), so their synaptic operations are 0; the input
+    spikes are not recorded. ``duration`` is a Brian2 time (one run).
+    """
+    n_steps = int(round(float(duration / NETWORK["dt"])))
+    return {"counts": "spikes of the two output neurons (STDP and static control; out-degree 0) over the whole "
+                      "run of each input rate",
+            **{rate: energy.energy_summary(frame, np.zeros(2, dtype=np.int64), NETWORK["dt"], n_neurons=2,
+                                           n_steps=n_steps)
+               for rate, frame in spike_frames.items()}}
+
+
+def run(options):
+    """Run every input rate from the same initial weights; write summary.json, Parquet tables, a figure.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is the
+    build and ``run_seconds`` the binary's runs; ``energy`` is :func:`output_energy`.
+    """
+    mode = "quick" if options.quick else "full"
     cfg = MODES[mode]
-    duration = args.duration * b2.second if args.duration else cfg["duration"]
+    duration = options.duration * b2.second if options.duration else cfg["duration"]
     measure = min(cfg["measure"], duration / 2)
-    rates = tuple(args.rates) if args.rates else cfg["rates"]
-    a_plus = args.a_plus or cfg["A_plus"]
-    run_dir = prepare_run_dir(args.out or os.path.join("runs", f"{NAME}-seed{args.seed}"))
+    rates = tuple(options.rates) if options.rates else cfg["rates"]
+    a_plus = options.a_plus or cfg["A_plus"]
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     print(f"{NAME}: {mode} mode, rates {', '.join(f'{r:g}' for r in rates)} Hz, {float(duration):g} s each, "
-          f"A+ = {a_plus:g}, seed {args.seed}, device {args.device}, run directory {run_dir}", flush=True)
+          f"A+ = {a_plus:g}, seed {options.seed}, device {options.device}, run directory {run_dir}", flush=True)
     stdp_params = {"A_plus": a_plus, "A_minus": A_RATIO * a_plus}
 
     def build():
         return SongModel(duration, cfg["snapshot"], stdp_params=stdp_params, **NETWORK)
 
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(options.seed)
     w0 = rng.uniform(0.0, 1.0, NETWORK["n_exc"])
-    directory = os.path.join(run_dir, "build") if args.device == "cpp_standalone" else None
+    directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
     # Structure of the build: duration, snapshots, STDP amplitudes (constants of the code), device. The seed
     # and the input rates are run arguments, so a sweep over them compiles once per worker.
     key = build_key(NAME, float(duration / b2.second), float(cfg["snapshot"] / b2.second),
-                    sorted(stdp_params.items()), args.device)
-    rows, weight_rows, history_rows, per_rate = [], [], [], {}
+                    sorted(stdp_params.items()), options.device)
+    rows, weight_rows, history_rows, per_rate, spike_frames = [], [], [], {}, {}
+    progress = ProgressReporter(NAME, unit="rate", fields=("input_rate_hz", "output_rate_stdp_hz",
+                                                           "output_rate_static_hz", "frac_low", "frac_high"))
     start = time.perf_counter()
-    with reusable_build(key, lambda: DeviceRunner(build, device=args.device, directory=directory)) as runner:
-        before = runner.compile_seconds, runner.n_builds, runner.n_runs
-        _run_rates(runner, rates, args.seed, w0, duration, measure, (rows, weight_rows, history_rows, per_rate))
-        compile_seconds, n_builds, n_runs = (now - then for now, then in zip(
-            (runner.compile_seconds, runner.n_builds, runner.n_runs), before))
+    with reusable_build(key, lambda: DeviceRunner(build, device=options.device, directory=directory)) as runner:
+        before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
+        _run_rates(runner, rates, options.seed, w0, duration, measure,
+                   (rows, weight_rows, history_rows, per_rate, spike_frames), progress=progress)
+        compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
+            (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
     wall = time.perf_counter() - start
 
     table = pd.DataFrame(rows)
@@ -166,15 +207,18 @@ def run(args):
     history = pd.DataFrame(history_rows)
     history.to_parquet(os.path.join(run_dir, "weight_history.parquet"), index=False)
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": args.seed, "device": args.device,
+        "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "input_rates_hz": list(rates), "duration_s": float(duration), "measure_window_s": float(measure),
         "A_plus": a_plus, "A_minus": A_RATIO * a_plus, "network": {k: (str(v) if isinstance(v, b2.Quantity) else v)
                                                                      for k, v in NETWORK.items()},
         "per_rate": per_rate, **regulation_summary(table),
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
+        "run_seconds": run_seconds,
         "wall_seconds_per_simulated_second": (wall - compile_seconds) / (float(duration) * len(rates)),
         "reference": REFERENCE,
-        "figures": [_figure(run_dir, table, weights, history)],
+        "figures": _figures(run_dir, table, weights, history),
+        "options": options.as_dict(),
+        "energy": output_energy(spike_frames, duration),
         "notes": (f"frac_low/frac_high: weights below {LOW} / above {HIGH} g_max; output rates measured in the last "
                   f"{float(measure):g} s; static = the control neuron with the same inputs and fixed initial weights; "
                   "rate_ratio = output rate at the highest over the lowest input rate; regulation_index = "
@@ -228,20 +272,29 @@ def plot_rate_regulation(table, axes=None):
     return axes
 
 
-def _figure(run_dir, table, weights, history):
+def plot_weight_fractions(history, axes=None):
+    """Fractions of synapses near g_max (solid) and near 0 (dotted) over time, per input rate; returns the Axes."""
+    if axes is None:
+        _, axes = plt.subplots()
+    for rate, frame in history.groupby("input_rate_hz"):
+        axes.plot(frame["t"], frame["frac_high"], label=f"{rate:g} Hz near g_max")
+        axes.plot(frame["t"], frame["frac_low"], ls=":", color=axes.lines[-1].get_color())
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("fraction of synapses")
+    axes.legend(fontsize=7)
+    return axes
+
+
+def _figures(run_dir, table, weights, history):
+    """Save ``stdp_song.png`` (final weights, rate regulation, weight fractions); return the file names."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     plot_weight_histograms(weights, axes=axes[0])
     axes[0].set_title("bimodal final weights")
     plot_rate_regulation(table, axes=axes[1])
     axes[1].set_title("rate regulation")
-    for rate, frame in history.groupby("input_rate_hz"):
-        axes[2].plot(frame["t"], frame["frac_high"], label=f"{rate:g} Hz near g_max")
-        axes[2].plot(frame["t"], frame["frac_low"], ls=":", color=axes[2].lines[-1].get_color())
-    axes[2].set_xlabel("time (s)")
-    axes[2].set_ylabel("fraction of synapses")
+    plot_weight_fractions(history, axes=axes[2])
     axes[2].set_title(f"near g_max (solid, > {HIGH}) and near 0 (dotted, < {LOW})")
-    axes[2].legend(fontsize=7)
-    return save_figure(fig, run_dir, "stdp_song.png")
+    return [save_figure(fig, run_dir, "stdp_song.png")]
 
 
 def main(argv=None):

@@ -78,8 +78,6 @@ TABLE_NAME = "sweep.parquet"
 POINT_FILE = "point.json"
 ATTEMPTS_FILE = "attempts.log"
 LOG_FILE = "log.txt"
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
 _SAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 
 
@@ -97,10 +95,10 @@ def _study_ref(study):
     if isinstance(study, str):
         load_study(study)  # ValueError naming the known studies
         return ("name", study)
-    for attribute in ("NAME", "add_arguments", "run"):
+    for attribute in ("NAME", "DESCRIPTION", "Options", "run"):
         if not hasattr(study, attribute):
             raise ValueError(f"'study' must be a registered study name or a study module with NAME, "
-                             f"add_arguments and run; {study!r} lacks {attribute}")
+                             f"DESCRIPTION, Options and run; {study!r} lacks {attribute}")
     return ("module", study.__name__)
 
 
@@ -114,50 +112,19 @@ def _load(ref):
 
 
 def study_parser(module):
-    """The study's own parser, raising ``ValueError`` instead of exiting."""
+    """The study's own parser (made from its ``Options``), raising ``ValueError`` instead of exiting."""
     parser = _RaisingParser(prog=f"brian2learn sweep {module.NAME}", description=module.DESCRIPTION,
                             add_help=False)
-    module.add_arguments(parser)
+    module.Options.add_arguments(parser)
     return parser
 
 
-def _options(parser):
-    """Normalised parameter name -> argparse action, for every optional argument."""
-    options = {}
-    for action in parser._actions:
-        if not action.option_strings:
-            continue
-        names = {action.dest} | {opt.lstrip("-") for opt in action.option_strings}
-        for name in names:
-            options[name.replace("-", "_")] = action
-    return options
-
-
-def _flag_value(name, value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"parameter '{name}' is a flag: its values must be true or false, got {value!r}")
-
-
-def _tokens(name, action, value):
-    """The command-line tokens that set ``action`` to ``value`` (possibly none, for a flag)."""
-    option = max(action.option_strings, key=len)
-    if action.nargs == 0:
-        if not isinstance(action.const, bool):
-            raise ValueError(f"parameter '{name}' ({option}) stores a constant; the sweep can set only options "
-                             "that take values, and true/false flags")
-        return [option] if _flag_value(name, value) == action.const else []
-    if isinstance(action, argparse._AppendAction):
-        raise ValueError(f"parameter '{name}' ({option}) is repeated on the command line; the sweep cannot set it")
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if action.nargs in (None, "?") and len(values) != 1:
-        raise ValueError(f"parameter '{name}' ({option}) takes one value per point, got {value!r}")
-    return [option] + [str(v) for v in values]
+def _tokens(module, name, value):
+    """The command-line tokens that set option ``name`` of the study to ``value`` (none, for a false flag)."""
+    try:
+        return module.Options.to_argv(name, value)
+    except ValueError as error:
+        raise ValueError(f"parameter {error}") from None
 
 
 def _value_text(value):
@@ -217,43 +184,41 @@ def plan_points(study, grid, seeds, out_dir):
     ref = _study_ref(study)
     module = _load(ref)
     parser = study_parser(module)
-    options = _options(parser)
     for needed in SWEEP_OPTIONS:
-        if needed not in options:
+        if module.Options.find_field(needed) is None:
             raise ValueError(f"study '{module.NAME}' has no '--{needed}' option, which a sweep needs")
     if not isinstance(grid, dict):
         raise ValueError(f"'grid' must be a dict parameter name -> list of values, got {type(grid).__name__}")
-    names, actions, value_lists = [], [], []
+    names, value_lists = [], []
     for raw_name, values in grid.items():
-        name = str(raw_name).lstrip("-").replace("-", "_")
-        if name not in options:
-            allowed = sorted({a.dest for a in options.values()} - set(SWEEP_OPTIONS) - {"help"})
+        field = module.Options.find_field(raw_name)
+        if field is None:
+            allowed = sorted({f.name for f in module.Options.cli_fields()} - set(SWEEP_OPTIONS))
             raise ValueError(f"unknown parameter '{raw_name}' of study '{module.NAME}'; allowed: {', '.join(allowed)}")
-        action = options[name]
-        if action.dest in SWEEP_OPTIONS:
+        if field.name in SWEEP_OPTIONS:
             raise ValueError(f"parameter '{raw_name}' is set by the sweep itself (use seeds and out_dir)")
-        if action.dest in (a.dest for a in actions):
+        if field.name in names:
             raise ValueError(f"parameter '{raw_name}' is given twice")
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             values = [values]
         values = list(values)
         if not values:
             raise ValueError(f"parameter '{raw_name}' has no values")
-        names.append(action.dest)
-        actions.append(action)
+        names.append(field.name)
         value_lists.append(values)
     seeds = _resolve_seeds(seeds)
     out_dir = os.path.abspath(out_dir)
     points = []
     for combination in itertools.product(*value_lists):
         argv = []
-        for name, action, value in zip(names, actions, combination):
-            argv += _tokens(name, action, value)
+        for name, value in zip(names, combination):
+            argv += _tokens(module, name, value)
         slug = _slug(names, combination)
         for seed in seeds:
             run_dir = os.path.join(out_dir, slug, f"seed{seed}")
             full = argv + ["--seed", str(seed), "--out", run_dir]
             namespace = parser.parse_args(full)
+            module.Options.from_args(namespace)  # the options' own checks, before anything runs
             params = {name: _plain_value(getattr(namespace, name)) for name in names}
             points.append({"point": slug, "seed": seed, "params": params, "argv": full, "run_dir": run_dir})
     slugs = {}
@@ -326,7 +291,7 @@ def run_point(ref, argv, run_dir):
         if done is not None:  # finished just before its worker died: nothing to redo
             return done
         module = _load(ref)
-        args = study_parser(module).parse_args(argv)
+        options = module.Options.from_args(study_parser(module).parse_args(argv))
         os.makedirs(run_dir, exist_ok=True)
         worker = _worker_address()
         with open(os.path.join(run_dir, ATTEMPTS_FILE), "a", encoding="utf-8") as handle:
@@ -335,7 +300,7 @@ def run_point(ref, argv, run_dir):
         start = time.perf_counter()
         with point_scope() as scope, open(os.path.join(run_dir, LOG_FILE), "w", encoding="utf-8") as log, \
                 contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            summary = module.run(args)
+            summary = module.run(options)
         wall = time.perf_counter() - start
         record = {"study": list(ref), "argv": list(argv), "worker": worker, "host": socket.gethostname(),
                   "pid": os.getpid(), "wall_seconds": wall, "build_reused": scope.reused,
@@ -454,7 +419,7 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
     ----------
     study : str or module
         A study name of :data:`brian2learn.studies.STUDIES`, or a study module (``NAME``,
-        ``DESCRIPTION``, ``add_arguments``, ``run``) importable under its name on the workers.
+        ``DESCRIPTION``, ``Options``, ``run``) importable under its name on the workers.
     grid : dict
         Parameter -> list of values (see :func:`plan_points`).
     seeds : int or list of int

@@ -67,10 +67,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy, spikes
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
 from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks import yinyang
 from brian2learn.training.loop import TrainingDivergedError
 from brian2learn.training.progress import ProgressReporter
@@ -113,64 +115,70 @@ MIN_LOSS = 0.01
 PAPER_ACCURACY = {"software": 0.959, "brainscales2_in_the_loop": 0.950}
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{MODES['quick']['pretrain_epochs']} software epochs, 2 strengths per imperfection and "
-                             f"{MODES['quick']['finetune_epochs']} epoch of {MODES['quick']['train_samples']} samples "
-                             f"in the loop (full: {MODES['full']['pretrain_epochs']}, 4 and "
-                             f"{MODES['full']['finetune_epochs']} of 5000)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of weights, batch order, chip and jitter (default 1)")
-    parser.add_argument("--device", default="cpp_standalone", help="cpp_standalone (default) or runtime")
-    parser.add_argument("--kinds", default=",".join(SWEEPS),
-                        help=f"comma-separated imperfections to sweep (default all: {','.join(SWEEPS)})")
-    parser.add_argument("--weights", default=None,
-                        help="weights.npz of a ttfs-yinyang run (skips the software training)")
-    parser.add_argument("--pretrain-epochs", type=int, default=None, help="override the software training epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=None, help="override the epochs in the loop")
-    parser.add_argument("--finetune-lr", type=float, default=FINETUNE_LEARNING_RATE,
-                        help=f"learning rate in the loop (default {FINETUNE_LEARNING_RATE:g})")
-    parser.add_argument("--in-loop-start", default="software",
-                        help="start training in the loop from the software weights (default) or from scratch")
-    parser.add_argument("--train-samples", type=int, default=None,
-                        help="train in the loop on the first N training samples (default all 5000; quick 1500)")
-    parser.add_argument("--test-samples", type=int, default=None,
-                        help="test on the first N test samples (default all 1000)")
-    parser.add_argument("--out", default=None, help="run directory (default runs/ttfs-robustness-seedN)")
-
-
-def _positive_int_or_none(options, name):
-    value = options[name]
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-        raise ValueError(f"'--{name.replace('_', '-')}' must be a positive integer, got {value!r}")
-
-
-def _options(args):
-    """The options of ``args`` (an argparse Namespace), checked; missing ones take their defaults."""
-    options = {name: getattr(args, name, default) for name, default in (
-        ("quick", False), ("seed", 1), ("device", "cpp_standalone"), ("kinds", ",".join(SWEEPS)),
-        ("weights", None), ("pretrain_epochs", None), ("finetune_epochs", None),
-        ("finetune_lr", FINETUNE_LEARNING_RATE), ("in_loop_start", "software"), ("train_samples", None),
-        ("test_samples", None), ("out", None))}
-    seed = options["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 31:
-        raise ValueError(f"'--seed' must be an integer in [0, 2**31), got {seed!r}")
-    if options["device"] not in DEVICES:
-        raise ValueError(f"'--device' must be one of {', '.join(DEVICES)}, got {options['device']!r}")
-    kinds = [k.strip() for k in str(options["kinds"]).split(",") if k.strip()]
+def parse_kinds(text):
+    """The imperfections of ``--kinds`` (comma-separated names of :data:`SWEEPS`), in order, without repeats."""
+    kinds = [k.strip() for k in str(text).split(",") if k.strip()]
     unknown = [k for k in kinds if k not in SWEEPS]
     if not kinds or unknown:
-        raise ValueError(f"'--kinds' must list imperfections among {', '.join(SWEEPS)}, got {options['kinds']!r}")
-    options["kinds"] = list(dict.fromkeys(kinds))
-    for name in ("pretrain_epochs", "finetune_epochs", "train_samples", "test_samples"):
-        _positive_int_or_none(options, name)
-    lr = options["finetune_lr"]
-    if not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"'--finetune-lr' must be a positive number, got {lr!r}")
-    if options["in_loop_start"] not in STARTS:
-        raise ValueError(f"'--in-loop-start' must be one of {', '.join(STARTS)}, got {options['in_loop_start']!r}")
-    if options["weights"] is not None and not os.path.isfile(options["weights"]):
-        raise ValueError(f"'--weights' must be an existing .npz file, got {options['weights']!r}")
-    return options
+        raise ValueError(f"'--kinds' must list imperfections among {', '.join(SWEEPS)}, got {text!r}")
+    return list(dict.fromkeys(kinds))
+
+
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the robustness study (``brian2learn run ttfs-robustness --help``).
+
+    Attributes
+    ----------
+    device : str
+        Brian2 device of the substrate.
+    kinds : str
+        Comma-separated imperfections to sweep (names of :data:`SWEEPS`).
+    weights : str or None
+        ``weights.npz`` of a ``ttfs-yinyang`` run (skips the software training).
+    pretrain_epochs, finetune_epochs : int or None
+        Epochs of the software training and of the training in the loop (``None``: :data:`MODES`).
+    finetune_lr : float
+        Learning rate of Adam in the loop (a step size in the weight unit ``g_l (v_th - E_l)``).
+    in_loop_start : str
+        ``software`` (the software weights) or ``scratch`` (the initial weights).
+    train_samples, test_samples : int or None
+        Training samples in the loop and test samples (first N; ``None``: :data:`MODES`, all 1000).
+    """
+
+    quick: bool = option(False, help=f"{MODES['quick']['pretrain_epochs']} software epochs, 2 strengths per "
+                                     f"imperfection and {MODES['quick']['finetune_epochs']} epoch of "
+                                     f"{MODES['quick']['train_samples']} samples in the loop (full: "
+                                     f"{MODES['full']['pretrain_epochs']}, 4 and {MODES['full']['finetune_epochs']} "
+                                     "of 5000)")
+    seed: int = option(1, help="seed of weights, batch order, chip and jitter (default 1)")
+    device: str = option("cpp_standalone", choices=DEVICES, help="cpp_standalone (default) or runtime")
+    kinds: str = option(",".join(SWEEPS), metavar="KIND,...",
+                        help=f"comma-separated imperfections to sweep (default all: {','.join(SWEEPS)})")
+    weights: str | None = option(None, metavar="FILE",
+                                 help="weights.npz of a ttfs-yinyang run (skips the software training)")
+    pretrain_epochs: int | None = option(None, minimum=1, metavar="N", help="override the software training epochs")
+    finetune_epochs: int | None = option(None, minimum=1, metavar="N", help="override the epochs in the loop")
+    finetune_lr: float = option(FINETUNE_LEARNING_RATE, metavar="LR",
+                                help=f"learning rate in the loop (default {FINETUNE_LEARNING_RATE:g})")
+    in_loop_start: str = option("software", choices=STARTS,
+                                help="start training in the loop from the software weights (default) or from "
+                                     "scratch")
+    train_samples: int | None = option(None, minimum=1, metavar="N",
+                                       help="train in the loop on the first N training samples (default all 5000; "
+                                            "quick 1500)")
+    test_samples: int | None = option(None, minimum=1, metavar="N",
+                                      help="test on the first N test samples (default all 1000)")
+    out: str | None = option(None, metavar="DIR", help="run directory (default runs/ttfs-robustness-seedN)")
+
+    def check(self):
+        if not 0 <= self.seed < 2 ** 31:
+            raise ValueError(f"'--seed' must be an integer in [0, 2**31), got {self.seed!r}")
+        parse_kinds(self.kinds)
+        if not np.isfinite(self.finetune_lr) or self.finetune_lr <= 0:
+            raise ValueError(f"'--finetune-lr' must be a positive number, got {self.finetune_lr!r}")
+        if self.weights is not None and not os.path.isfile(self.weights):
+            raise ValueError(f"'--weights' must be an existing .npz file, got {self.weights!r}")
 
 
 def load_weights(path, config):
@@ -195,32 +203,36 @@ def _metrics(result, labels):
             "hidden_spikes_per_sample": float(np.isfinite(result["times"][1]).sum(axis=1).mean())}
 
 
-def run(args):
-    """Train, sweep the imperfections, write summary.json, Parquet tables and the figure; return the summary."""
-    opts = _options(args)
-    mode = "quick" if opts["quick"] else "full"
-    seed = int(opts["seed"])
-    sweeps = {kind: (QUICK_SWEEPS if opts["quick"] else SWEEPS)[kind] for kind in opts["kinds"]}
-    pretrain_epochs = opts["pretrain_epochs"] or MODES[mode]["pretrain_epochs"]
-    finetune_epochs = opts["finetune_epochs"] or MODES[mode]["finetune_epochs"]
-    run_dir = prepare_run_dir(opts["out"] or os.path.join("runs", f"{NAME}-seed{seed}"))
-    print(f"{NAME}: {mode} mode, seed {seed}, device {opts['device']}, imperfections {', '.join(sweeps)}, "
-          f"{finetune_epochs} epoch(s) in the loop from {opts['in_loop_start']}, run directory {run_dir}", flush=True)
+def run(options):
+    """Train, sweep the imperfections, write summary.json, Parquet tables and the figure; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is
+    the build of the substrate, ``training_seconds`` the software training and the training in the loop,
+    and ``energy`` is :func:`evaluation_energy`.
+    """
+    mode = "quick" if options.quick else "full"
+    seed = int(options.seed)
+    sweeps = {kind: (QUICK_SWEEPS if options.quick else SWEEPS)[kind] for kind in parse_kinds(options.kinds)}
+    pretrain_epochs = options.pretrain_epochs or MODES[mode]["pretrain_epochs"]
+    finetune_epochs = options.finetune_epochs or MODES[mode]["finetune_epochs"]
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{seed}"))
+    print(f"{NAME}: {mode} mode, seed {seed}, device {options.device}, imperfections {', '.join(sweeps)}, "
+          f"{finetune_epochs} epoch(s) in the loop from {options.in_loop_start}, run directory {run_dir}", flush=True)
 
     data = yinyang.yin_yang_splits()
     x = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     y = {name: split["labels"] for name, split in data.items()}
-    n_train = opts["train_samples"] or MODES[mode]["train_samples"] or len(y["train"])
-    n_test = opts["test_samples"] or len(y["test"])
+    n_train = options.train_samples or MODES[mode]["train_samples"] or len(y["train"])
+    n_test = options.test_samples or len(y["test"])
     x["loop"], y["loop"] = x["train"][:n_train], y["train"][:n_train]
     x["test"], y["test"] = x["test"][:n_test], y["test"][:n_test]
     config = ttfs.TTFSConfig()
     start = time.perf_counter()
 
     # 1. software network (closed-form forward pass)
-    if opts["weights"]:
-        software = load_weights(opts["weights"], config)
-        pretrain = {"source": os.path.abspath(opts["weights"]), "epochs": None, "seconds": 0.0}
+    if options.weights:
+        software = load_weights(options.weights, config)
+        pretrain = {"source": os.path.abspath(options.weights), "epochs": None, "seconds": 0.0}
     else:
         trainer = TTFSTrainer(config, ttfs.initial_weights(config, seed))
         rng = np.random.default_rng(seed)
@@ -236,24 +248,26 @@ def run(args):
     np.savez(os.path.join(run_dir, "software_weights.npz"), *software)
     analytic_test = TTFSTrainer(config, software).evaluate(x["test"], y["test"])["accuracy"]
     weight_range = [float(np.max(np.abs(w))) for w in software]
-    finetune_config = dataclasses.replace(config, learning_rate=opts["finetune_lr"])
+    finetune_config = dataclasses.replace(config, learning_rate=options.finetune_lr)
 
     max_jitter = max(sweeps.get("jitter", (0.0,)))
     substrate = substrate_model.TTFSSubstrate(
         config.layer_sizes, ttfs_model.neuron_params(config.tau_ratio), pattern_seed=seed, jitter_seed=seed + 1,
-        max_jitter=max_jitter, weight_range=weight_range, device=opts["device"],
-        directory=os.path.join(run_dir, "build") if opts["device"] == "cpp_standalone" else None,
+        max_jitter=max_jitter, weight_range=weight_range, device=options.device,
+        directory=os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None,
         **ttfs_model.SUBSTRATE)
-    rows, curves = [], []
+    rows, curves, energies = [], [], {}
     try:
-        def evaluate(weights, imperfections):
+        def evaluate(weights, imperfections, part):
+            """Metrics of ``weights`` on the substrate with ``imperfections``; keeps the energy of ``part``."""
             substrate.set_imperfections(imperfections, weight_range=weight_range)
-            return _metrics(TTFSTrainer(config, weights, forward=substrate).evaluate(x["test"], y["test"]),
-                            y["test"])
+            result = TTFSTrainer(config, weights, forward=substrate).evaluate(x["test"], y["test"])
+            energies[part] = spike_energy(result["times"], substrate, config)
+            return _metrics(result, y["test"])
 
         def train_in_loop(imperfections, kind, strength):
             substrate.set_imperfections(imperfections, weight_range=weight_range)
-            first = software if opts["in_loop_start"] == "software" else ttfs.initial_weights(config, seed)
+            first = software if options.in_loop_start == "software" else ttfs.initial_weights(config, seed)
             trainer = TTFSTrainer(finetune_config, first, forward=substrate)
             rng = np.random.default_rng(seed + 2)
             began = time.perf_counter()
@@ -269,12 +283,12 @@ def run(args):
             return trainer.weights, time.perf_counter() - began
 
         ideal = substrate_model.Imperfections()
-        baseline = evaluate(software, ideal)
+        baseline = evaluate(software, ideal, ("ideal", 0.0, "software"))
         rows.append({"kind": "ideal", "strength": 0.0, "training": "software", **baseline, "finetune_seconds": 0.0})
         _log(f"software network: closed form {100 * analytic_test:.1f} %, ideal Brian2 substrate "
              f"{100 * baseline['test_accuracy']:.1f} % ({time.perf_counter() - start:.1f} s)")
         control, control_seconds = train_in_loop(ideal, "ideal", 0.0)
-        control_ideal = evaluate(control, ideal)
+        control_ideal = evaluate(control, ideal, ("ideal", 0.0, "control"))
         rows.append({"kind": "ideal", "strength": 0.0, "training": "control", **control_ideal,
                      "finetune_seconds": control_seconds})
         _log(f"control ({finetune_epochs} epoch(s) on the ideal substrate): "
@@ -282,10 +296,10 @@ def run(args):
         for kind, strengths in sweeps.items():
             for strength in strengths:
                 imperfections = substrate_model.Imperfections.of_kind(kind, strength)
-                before = evaluate(software, imperfections)
-                with_control = evaluate(control, imperfections)
+                before = evaluate(software, imperfections, (kind, strength, "software"))
+                with_control = evaluate(control, imperfections, (kind, strength, "control"))
                 tuned, seconds = train_in_loop(imperfections, kind, strength)
-                after = evaluate(tuned, imperfections)
+                after = evaluate(tuned, imperfections, (kind, strength, "in_loop"))
                 for training, metrics, spent in (("software", before, 0.0), ("control", with_control, 0.0),
                                                  ("in_loop", after, seconds)):
                     rows.append({"kind": kind, "strength": float(strength), "training": training, **metrics,
@@ -305,13 +319,13 @@ def run(args):
     pd.DataFrame(curves).to_parquet(os.path.join(run_dir, "in_loop_curves.parquet"), index=False)
     results = _results(table, sweeps, baseline["test_accuracy"])
     recovered = [f for r in results.values() for f in r["recovered_fraction"] if f is not None]
-    figures = [_figure(run_dir, table, sweeps, baseline["test_accuracy"], finetune_epochs)]
+    figures = _figures(run_dir, table, sweeps, baseline["test_accuracy"], finetune_epochs)
     summary = {
-        "study": NAME, "status": "completed", "mode": mode, "seed": seed, "device": opts["device"],
+        "study": NAME, "status": "completed", "mode": mode, "seed": seed, "device": options.device,
         "software": {**pretrain, "test_accuracy_closed_form": analytic_test,
                      "test_accuracy_ideal_substrate": baseline["test_accuracy"], "weight_range": weight_range},
         "control_test_accuracy_ideal_substrate": control_ideal["test_accuracy"],
-        "in_loop": {"start": opts["in_loop_start"], "epochs": finetune_epochs, "learning_rate": opts["finetune_lr"],
+        "in_loop": {"start": options.in_loop_start, "epochs": finetune_epochs, "learning_rate": options.finetune_lr,
                     "train_samples": n_train},
         "test_samples": n_test, "sweeps": {kind: list(values) for kind, values in sweeps.items()},
         "results": results,
@@ -322,17 +336,61 @@ def run(args):
         "substrate": {"dt_tau_s": ttfs_model.SUBSTRATE["dt"], "duration_tau_s": ttfs_model.SUBSTRATE["duration"],
                       "n_copies": ttfs_model.SUBSTRATE["n_copies"], "jitter_offset_tau_s": substrate.offset,
                       "neuron_params": {k: str(v) for k, v in ttfs_model.neuron_params(config.tau_ratio).items()}},
-        "brian2": brian2_stats, "wall_seconds": wall,
+        "brian2": brian2_stats, "wall_seconds": wall, "compile_seconds": brian2_stats["compile_seconds"],
+        "training_seconds": {"software": pretrain["seconds"], "in_loop": float(table["finetune_seconds"].sum())},
         "notes": ("recovered_fraction = (in_loop - software) / (ideal - software), only where ideal - software >= "
                   f"{MIN_LOSS}; ideal = software weights on the ideal Brian2 substrate. The paper trained with "
                   "BrainScaleS-2 in the loop from the start; here the software weights are fine-tuned in the loop "
                   "(see the module docstring)."),
         "figures": figures, "tables": ["robustness.parquet", "in_loop_curves.parquet"],
+        "options": options.as_dict(), "energy": evaluation_energy(energies, n_test),
     }
     write_summary(run_dir, summary)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def spike_energy(times, substrate, config):
+    """Energy of one evaluation: the hidden and output spikes of the test samples (one trial each).
+
+    ``times`` are the spike times returned by ``substrate`` (a :class:`TTFSSubstrate`, in ``tau_s``,
+    ``inf``: no spike); out-degree of a hidden neuron = the number of outputs, of an output neuron 0;
+    ``n_neurons`` = hidden + output neurons (dead ones included); the steps are those the substrate
+    simulates per sample (its duration, with the jitter offset, over its step).
+    """
+    sizes = config.layer_sizes
+    tau_s = float(substrate.params["tau_s"])
+    frames = []
+    for group, layer in (("hidden", times[1]), ("output", times[2])):
+        samples, neurons = np.nonzero(np.isfinite(layer))
+        frame = spikes.spikes_to_dataframe(neurons, layer[samples, neurons] * tau_s, group=group)
+        frame["trial"] = samples.astype(np.int64)
+        frames.append(frame)
+    out_degree = {"hidden": np.full(sizes[1], sizes[2], dtype=np.int64),
+                  "output": np.zeros(sizes[2], dtype=np.int64)}
+    steps_per_sample = int(round(substrate.duration / substrate.step))
+    return energy.energy_summary(spikes.concat_spikes(frames), out_degree, substrate.step * tau_s,
+                                 n_neurons=sizes[1] + sizes[2], n_steps=len(times[1]) * steps_per_sample)
+
+
+def evaluation_energy(energies, n_test):
+    """``energy`` of the summary: one entry per evaluation on the substrate (see :func:`spike_energy`).
+
+    ``energies`` maps ``(kind, strength, training)`` to :func:`spike_energy`; the entry is
+    ``{"ideal": {training: ...}, kind: {strength: {training: ...}}}`` (strengths as text) and a
+    ``counts`` line. Only the test evaluations count: the training passes keep no spikes.
+    """
+    entry = {"counts": f"hidden and output spikes of the {n_test} test samples (one trial each) in every "
+                       "evaluation on the Brian2 substrate: the ideal substrate (software and control weights) "
+                       "and each imperfection (software, control and in-loop weights); synaptic operations of the "
+                       "hidden -> output synapses; steps of the substrate (0.01 tau_s)"}
+    for (kind, strength, training), values in energies.items():
+        if kind == "ideal":
+            entry.setdefault("ideal", {})[training] = values
+        else:
+            entry.setdefault(kind, {}).setdefault(f"{strength:g}", {})[training] = values
+    return entry
 
 
 def _results(table, sweeps, ideal_accuracy):
@@ -393,7 +451,7 @@ def plot_robustness(table, kind, ideal_accuracy, finetune_epochs, axes=None):
     return axes
 
 
-def _figure(run_dir, table, sweeps, ideal_accuracy, finetune_epochs):
+def _figures(run_dir, table, sweeps, ideal_accuracy, finetune_epochs):
     n_cols = min(3, len(sweeps) + 1)
     n_rows = int(np.ceil((len(sweeps) + 1) / n_cols))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.5 * n_rows), squeeze=False)
@@ -411,7 +469,7 @@ def _figure(run_dir, table, sweeps, ideal_accuracy, finetune_epochs):
         ax.axis("off")
     fig.suptitle("TTFS network on an imperfect Brian2 substrate, trained without and with it in the loop "
                  "(Göltz et al. 2021)")
-    return save_figure(fig, run_dir, "robustness.png")
+    return [save_figure(fig, run_dir, "robustness.png")]
 
 
 def main(argv=None):

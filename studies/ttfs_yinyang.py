@@ -9,9 +9,10 @@ A layered network of LIF neurons with exponential synaptic currents, each firing
 spike -> 120 hidden -> 3 outputs; the output neuron of the correct class should fire first.
 Training uses the exact derivatives of the spike times (:mod:`brian2learn.plasticity.ttfs`)
 with the forward pass either in closed form (``--substrate analytic``) or simulated by Brian2
-(``--substrate brian2``: one network holds a batch of 150 samples as neuron copies, built once
-with ``cpp_standalone`` and re-run with ``run_args``; spike times are read from SpikeMonitors
-and the gradient is computed from these recorded times).
+(``--substrate brian2``, :class:`brian2learn.models.ttfs_substrate.Brian2Substrate`: one network
+holds a batch of 150 samples as neuron copies, built once with ``cpp_standalone`` and re-run with
+``run_args``; spike times are read from SpikeMonitors and the gradient is computed from these
+recorded times).
 
 Constants (time in units of ``tau_s``; weights in ``g_l (v_th - E_l)``):
 
@@ -27,6 +28,7 @@ Constants (time in units of ``tau_s``; weights in ``g_l (v_th - E_l)``):
 Target (full mode): test accuracy >= 95 % (paper: 95.9 % in simulation).
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -38,8 +40,10 @@ import pandas as pd
 
 from brian2learn.analysis import energy, spikes
 from brian2learn.models import ttfs as ttfs_model
+from brian2learn.models.ttfs_substrate import Brian2Substrate
 from brian2learn.plasticity import ttfs
 from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
 from brian2learn.tasks import yinyang
 from brian2learn.training.loop import TrainingDivergedError
 from brian2learn.training.progress import ProgressReporter
@@ -61,116 +65,67 @@ PAPER_TEST_ACCURACY = 0.959
 MAP_RESOLUTION = 150
 
 
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{EPOCHS['quick']['analytic']} epochs ({EPOCHS['quick']['brian2']} with --substrate "
-                        f"brian2) instead of {EPOCHS['full']}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of weights and batch order (default 1)")
-    parser.add_argument("--substrate", choices=SUBSTRATES, default="analytic",
-                        help="forward pass in closed form or simulated by Brian2 (default analytic)")
-    parser.add_argument("--device", choices=DEVICES, default="cpp_standalone",
-                        help="Brian2 device of the brian2 substrate (default cpp_standalone)")
-    parser.add_argument("--tau-ratio", type=int, choices=ttfs_model.TAU_RATIOS, default=1,
-                        help="tau_m / tau_s (default 1)")
-    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    parser.add_argument("--out", default=None, help="run directory (default runs/ttfs-yinyang[-brian2]-seedN)")
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of the Yin-Yang TTFS study (``brian2learn run ttfs-yinyang --help``).
 
-
-def _options(args):
-    """The options of ``args`` (an argparse Namespace), checked; missing ones take their defaults."""
-    options = {
-        "quick": bool(getattr(args, "quick", False)),
-        "seed": getattr(args, "seed", 1),
-        "substrate": getattr(args, "substrate", "analytic"),
-        "device": getattr(args, "device", "cpp_standalone"),
-        "tau_ratio": getattr(args, "tau_ratio", 1),
-        "epochs": getattr(args, "epochs", None),
-        "out": getattr(args, "out", None),
-    }
-    if options["substrate"] not in SUBSTRATES:
-        raise ValueError(f"'--substrate' must be one of {', '.join(SUBSTRATES)}, got {options['substrate']!r}")
-    if options["device"] not in DEVICES:
-        raise ValueError(f"'--device' must be one of {', '.join(DEVICES)}, got {options['device']!r}")
-    if options["tau_ratio"] not in ttfs_model.TAU_RATIOS:
-        raise ValueError(f"'--tau-ratio' must be 1 or 2, got {options['tau_ratio']!r}")
-    seed = options["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
-        raise ValueError(f"'--seed' must be an integer in [0, 2**32), got {seed!r}")
-    epochs = options["epochs"]
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1):
-        raise ValueError(f"'--epochs' must be a positive integer, got {epochs!r}")
-    return options
-
-
-class Brian2Substrate:
-    """Forward pass ``f(t_in, weights)`` simulated by Brian2, a batch of samples per network run.
-
-    Samples are split into runs of ``n_copies``; a short last run is padded with silent copies.
-    Returns the recorded spike times ``[inputs, hidden, outputs]`` in units of ``tau_s``.
+    Attributes
+    ----------
+    substrate : str
+        ``analytic`` (forward pass in closed form) or ``brian2`` (simulated by Brian2).
+    device : str
+        Brian2 device of the ``brian2`` substrate (unused by the closed form).
+    tau_ratio : int
+        ``tau_m / tau_s`` (1 or 2).
+    epochs : int or None
+        Training epochs (``None``: 300, quick 20, or 8 with the ``brian2`` substrate).
     """
 
-    def __init__(self, layer_sizes, params, device="cpp_standalone", directory=None, n_copies=150,
-                 dt=0.01, duration=4.0):
-        from brian2learn.simulation.devices import DeviceRunner
+    quick: bool = option(False, help=f"{EPOCHS['quick']['analytic']} epochs ({EPOCHS['quick']['brian2']} with "
+                                     f"--substrate brian2) instead of {EPOCHS['full']}")
+    seed: int = option(1, help="seed of weights and batch order (default 1)")
+    substrate: str = option("analytic", choices=SUBSTRATES,
+                            help="forward pass in closed form or simulated by Brian2 (default analytic)")
+    device: str = option("cpp_standalone", choices=DEVICES,
+                         help="Brian2 device of the brian2 substrate (default cpp_standalone)")
+    tau_ratio: int = option(1, choices=ttfs_model.TAU_RATIOS, help="tau_m / tau_s (default 1)")
+    epochs: int | None = option(None, minimum=1, metavar="N", help="override the number of epochs")
+    out: str | None = option(None, metavar="DIR", help="run directory (default runs/ttfs-yinyang[-brian2]-seedN)")
 
-        self.layer_sizes = list(layer_sizes)
-        self.params = params
-        self.n_copies = n_copies
-        self.dt = dt * params["tau_s"]
-        self.duration = duration * params["tau_s"]
-        self._checked = False
-
-        def build():
-            return ttfs_model.TTFSBatchNetwork(self.layer_sizes, n_copies, params, dt=self.dt,
-                                               duration=self.duration)
-
-        self.runner = DeviceRunner(build, device=device, directory=directory)
-
-    def __call__(self, t_in, weights):
-        t_in = np.asarray(t_in, dtype=float)
-        parts = []
-        for start in range(0, len(t_in), self.n_copies):
-            chunk = t_in[start:start + self.n_copies]
-            padded = np.full((self.n_copies, chunk.shape[1]), np.inf)
-            padded[:len(chunk)] = chunk
-            values = ttfs_model.batch_network_values(padded, weights, self.layer_sizes, self.n_copies,
-                                                     self.params, self.dt, self.duration)
-            model = self.runner.run(values)
-            if not self._checked:
-                model.check_synapse_order()
-                self._checked = True
-            parts.append([times[:len(chunk)] for times in model.spike_times()])
-        return [np.concatenate([p[layer] for p in parts]) for layer in range(len(parts[0]))]
-
-    def close(self):
-        self.runner.close()
+    def check(self):
+        if not 0 <= self.seed < 2 ** 32:
+            raise ValueError(f"'--seed' must be an integer in [0, 2**32), got {self.seed!r}")
 
 
-def run(args):
-    """Train, evaluate, write summary.json, Parquet tables and figures; return the summary."""
-    opts = _options(args)
-    mode = "quick" if opts["quick"] else "full"
-    substrate = opts["substrate"]
-    n_epochs = opts["epochs"] or (EPOCHS["quick"][substrate] if opts["quick"] else EPOCHS["full"])
-    default_dir = f"{NAME}-seed{opts['seed']}" if substrate == "analytic" else f"{NAME}-brian2-seed{opts['seed']}"
-    run_dir = prepare_run_dir(opts["out"] or os.path.join("runs", default_dir))
-    params = ttfs_model.neuron_params(opts["tau_ratio"])
+def run(options):
+    """Train, evaluate, write summary.json, Parquet tables and figures; return the summary.
+
+    ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary,
+    ``compile_seconds`` is the build of the Brian2 substrate (0 for the closed form),
+    ``training_seconds`` the training without it, and ``energy`` is :func:`energy_of_test_spikes`.
+    """
+    mode = "quick" if options.quick else "full"
+    substrate = options.substrate
+    n_epochs = options.epochs or (EPOCHS["quick"][substrate] if options.quick else EPOCHS["full"])
+    default_dir = f"{NAME}-seed{options.seed}" if substrate == "analytic" else f"{NAME}-brian2-seed{options.seed}"
+    run_dir = prepare_run_dir(options.out or os.path.join("runs", default_dir))
+    params = ttfs_model.neuron_params(options.tau_ratio)
     tau_s_ms = float(params["tau_s"] / b2.ms)
-    device_note = f", device {opts['device']}" if substrate == "brian2" else ""
-    print(f"{NAME}: {mode} mode, {n_epochs} epochs, seed {opts['seed']}, substrate {substrate}{device_note}, "
-          f"tau_m/tau_s {opts['tau_ratio']}, run directory {run_dir}", flush=True)
+    device_note = f", device {options.device}" if substrate == "brian2" else ""
+    print(f"{NAME}: {mode} mode, {n_epochs} epochs, seed {options.seed}, substrate {substrate}{device_note}, "
+          f"tau_m/tau_s {options.tau_ratio}, run directory {run_dir}", flush=True)
 
     data = yinyang.yin_yang_splits()
     inputs = {name: yinyang.encode_spike_times(split["features"], **yinyang.ENCODING) for name, split in data.items()}
     labels = {name: split["labels"] for name, split in data.items()}
-    config = ttfs.TTFSConfig(tau_ratio=opts["tau_ratio"])
-    weights = ttfs.initial_weights(config, opts["seed"])
+    config = ttfs.TTFSConfig(tau_ratio=options.tau_ratio)
+    weights = ttfs.initial_weights(config, options.seed)
     substrate_runner = None
     if substrate == "brian2":
-        substrate_runner = Brian2Substrate(config.layer_sizes, params, device=opts["device"],
+        substrate_runner = Brian2Substrate(config.layer_sizes, params, device=options.device,
                                            directory=os.path.join(run_dir, "build"), **ttfs_model.SUBSTRATE)
     trainer = TTFSTrainer(config, weights, forward=substrate_runner)
-    rng = np.random.default_rng(opts["seed"])
+    rng = np.random.default_rng(options.seed)
     status, failure = "completed", None
     start = time.perf_counter()
     progress = ProgressReporter(NAME, unit="epoch", fields=("train_loss", "train_accuracy", "validation_accuracy"),
@@ -184,6 +139,7 @@ def run(args):
             status, failure = "diverged", str(error)
             history = error.history
         train_wall = time.perf_counter() - start
+        compile_seconds = substrate_runner.runner.compile_seconds if substrate_runner is not None else 0.0
         results = {name: trainer.evaluate(inputs[name], labels[name]) for name in ("train", "validation", "test")}
         analytic_test = None
         if substrate == "brian2":
@@ -196,13 +152,14 @@ def run(args):
         history.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
     np.savez(os.path.join(run_dir, "weights.npz"), *trainer.weights)
     test = results["test"]
-    tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, tau_s_ms)
+    test_spikes = _spike_frame(test["times"], tau_s_ms * 1e-3)
+    tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, test_spikes)
     metrics = _test_metrics(test, labels["test"], config, tau_s_ms)
     figures = _figures(run_dir, history, trainer, config, data["test"], test, substrate)
 
     summary = {
-        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": opts["seed"],
-        "substrate": substrate, "device": opts["device"] if substrate == "brian2" else None,
+        "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": options.seed,
+        "substrate": substrate, "device": options.device if substrate == "brian2" else None,
         "epochs": n_epochs, "epochs_completed": len(history),
         "accuracy": {name: result["accuracy"] for name, result in results.items()},
         "loss": {name: result["loss"] for name, result in results.items()},
@@ -212,6 +169,7 @@ def run(args):
                          if not history.empty else None,
                          "mean_epoch_training_only": float(history["train_seconds"].mean())
                          if not history.empty else None},
+        "compile_seconds": compile_seconds, "training_seconds": train_wall - compile_seconds,
         "brian2": _runner_summary(substrate_runner),
         "network": {"layer_sizes": list(config.layer_sizes), "tau_ratio": config.tau_ratio,
                     "theta": config.theta, "encoding_tau_s": yinyang.ENCODING,
@@ -222,9 +180,10 @@ def run(args):
             "max_missing", "weight_bump", "weight_init", "t_missing")},
         "target_test_accuracy": TARGET_TEST_ACCURACY,
         "target_met": (bool(results["test"]["accuracy"] >= TARGET_TEST_ACCURACY)
-                       if mode == "full" and opts["epochs"] is None and status == "completed" else None),
+                       if mode == "full" and options.epochs is None and status == "completed" else None),
         "paper_test_accuracy": PAPER_TEST_ACCURACY,
-        "figures": figures, "tables": tables,
+        "figures": figures, "tables": tables, "options": options.as_dict(),
+        "energy": energy_of_test_spikes(test_spikes, len(labels["test"]), config, substrate_runner),
     }
     write_summary(run_dir, summary)
     _print_table(summary)
@@ -232,6 +191,42 @@ def run(args):
     if failure:
         raise StudyError(f"{failure} (partial results in {run_dir})")
     return summary
+
+
+def energy_of_test_spikes(test_spikes, n_samples, config, substrate_runner=None):
+    """``energy`` of the summary: the hidden and output spikes of the test set, one trial per sample.
+
+    ``test_spikes`` is the frame of ``spikes_test.parquet`` (times in seconds, trial = test sample) of
+    ``n_samples`` test samples.
+    It counts its spikes without the inputs: ``n_neurons`` = hidden +
+    output neurons, out-degree of a hidden neuron = the number of outputs, of an output neuron 0.
+    The network runs in continuous time: with the Brian2 substrate (``substrate_runner``) the
+    energy complexity bins the spikes in its step ``dt`` and ``mean_fraction_active`` counts its
+    steps; in closed form the bins are the substrate's step too (``0.01 tau_s``), and
+    ``mean_fraction_active`` is left out (there are no time steps).
+    """
+    sizes = config.layer_sizes
+    tau_s = float(ttfs_model.neuron_params(config.tau_ratio)["tau_s"])
+    frame = test_spikes[test_spikes["group"].isin(["hidden", "output"])]
+    out_degree = {"hidden": np.full(sizes[1], sizes[2], dtype=np.int64),
+                  "output": np.zeros(sizes[2], dtype=np.int64)}
+    n_neurons = sizes[1] + sizes[2]
+    n_trials = int(n_samples)
+    if substrate_runner is not None:
+        dt = float(substrate_runner.dt)
+        steps_per_trial = int(round(float(substrate_runner.duration / substrate_runner.dt)))
+        values = energy.energy_summary(frame, out_degree, dt, n_neurons=n_neurons, n_steps=n_trials * steps_per_trial)
+        timing = (f"energy_complexity: neurons spiking in one step of the Brian2 substrate ({dt:g} s); "
+                  f"mean_fraction_active over {n_trials} trials of {steps_per_trial} steps")
+    else:
+        dt = ttfs_model.SUBSTRATE["dt"] * tau_s
+        values = energy.energy_summary(frame, out_degree, dt)
+        timing = (f"closed form in continuous time: energy_complexity counts neurons spiking within one bin of "
+                  f"{ttfs_model.SUBSTRATE['dt']:g} tau_s ({dt:g} s, the Brian2 substrate's step); "
+                  "mean_fraction_active is not defined (no time steps)")
+    return {"counts": f"hidden and output spikes of the {n_trials} test samples (one trial each; {n_neurons} "
+                      f"neurons; synaptic operations of the hidden -> output synapses); {timing}",
+            "dt_seconds": dt, **values}
 
 
 def _runner_summary(substrate_runner):
@@ -286,7 +281,7 @@ def _spike_frame(times, tau_s_seconds):
     return spikes.concat_spikes(frames)
 
 
-def _test_tables(run_dir, split, result, tau_s_ms):
+def _test_tables(run_dir, split, result, test_spikes):
     t_out = result["times"][-1]
     table = pd.DataFrame({"sample": np.arange(len(split["labels"])), "x": split["features"][:, 0],
                           "y": split["features"][:, 1], "label": split["labels"],
@@ -294,7 +289,7 @@ def _test_tables(run_dir, split, result, tau_s_ms):
     for n in range(t_out.shape[1]):
         table[f"t_out{n}_tau_s"] = t_out[:, n]
     table.to_parquet(os.path.join(run_dir, "test_outputs.parquet"), index=False)
-    spikes.save_spikes(_spike_frame(result["times"], tau_s_ms * 1e-3), os.path.join(run_dir, "spikes_test.parquet"))
+    spikes.save_spikes(test_spikes, os.path.join(run_dir, "spikes_test.parquet"))
     return ["test_outputs.parquet", "spikes_test.parquet"]
 
 
@@ -321,65 +316,98 @@ def _decision_map(trainer, config):
     return x, y, np.concatenate(predictions).reshape(x.shape)
 
 
-def _figures(run_dir, history, trainer, config, split, result, substrate):
-    colors = np.array(["#1f77b4", "#ff7f0e", "#2ca02c"])
-    names = yinyang.CLASS_NAMES
-    written = []
-    if not history.empty:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        axes[0].plot(history["epoch"], history["train_loss"], label="train (during epoch)")
-        axes[0].plot(history["epoch"], history["validation_loss"], label="validation")
-        axes[0].set_yscale("log")
-        axes[0].set_xlabel("epoch")
-        axes[0].set_ylabel("loss")
-        axes[1].plot(history["epoch"], 100 * history["train_accuracy"], label="train (during epoch)")
-        axes[1].plot(history["epoch"], 100 * history["validation_accuracy"], label="validation")
-        axes[1].axhline(100 * TARGET_TEST_ACCURACY, color="gray", lw=0.8, ls="--", label="target (test)")
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel("accuracy (%)")
-        for ax in axes:
-            ax.legend()
-        fig.suptitle(f"TTFS on Yin-Yang ({substrate} forward pass)")
-        written.append(save_figure(fig, run_dir, "learning_curves.png"))
+CLASS_COLORS = np.array(["#1f77b4", "#ff7f0e", "#2ca02c"])
 
+
+def plot_learning_curves(history, substrate, axes=None):
+    """Loss (log scale) and accuracy per epoch, training and validation; returns the two Axes.
+
+    ``history`` is the ``learning_curves.parquet`` frame; ``axes`` a pair of Axes or ``None``.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    axes[0].plot(history["epoch"], history["train_loss"], label="train (during epoch)")
+    axes[0].plot(history["epoch"], history["validation_loss"], label="validation")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss")
+    axes[1].plot(history["epoch"], 100 * history["train_accuracy"], label="train (during epoch)")
+    axes[1].plot(history["epoch"], 100 * history["validation_accuracy"], label="validation")
+    axes[1].axhline(100 * TARGET_TEST_ACCURACY, color="gray", lw=0.8, ls="--", label="target (test)")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("accuracy (%)")
+    for ax in axes:
+        ax.legend()
+    axes[0].figure.suptitle(f"TTFS on Yin-Yang ({substrate} forward pass)")
+    return axes
+
+
+def plot_decision_map(trainer, config, split, result, axes=None):
+    """Classes of the trained network over the unit square (closed form) and the test samples; returns the Axes.
+
+    ``split`` is the test split (``features``, ``labels``), ``result`` its evaluation (``prediction``,
+    ``accuracy``); misclassified samples are crosses.
+    """
+    if axes is None:
+        _, axes = plt.subplots(figsize=(5.5, 5))
+    names = yinyang.CLASS_NAMES
     x, y, prediction = _decision_map(trainer, config)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
     image = np.ones(prediction.shape + (3,)) * 0.85
     for c in range(3):
-        image[prediction == c] = to_rgb(colors[c])
+        image[prediction == c] = to_rgb(CLASS_COLORS[c])
     outside = ~yinyang.in_disc(x, y)
     image[outside] = 0.6 * image[outside] + 0.4
-    ax.imshow(image, origin="lower", extent=(0, 1, 0, 1), alpha=0.45)
+    axes.imshow(image, origin="lower", extent=(0, 1, 0, 1), alpha=0.45)
     features, labels = split["features"], split["labels"]
     wrong = result["prediction"] != labels
     for c in range(3):
         chosen = (labels == c) & ~wrong
-        ax.scatter(features[chosen, 0], features[chosen, 1], s=6, color=colors[c], label=names[c])
-    ax.scatter(features[wrong, 0], features[wrong, 1], s=18, marker="x", color="k",
-               label=f"misclassified ({wrong.sum()})")
-    ax.add_patch(Circle((0.5, 0.5), 0.5, fill=False, color="k", lw=0.8))
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title(f"decision map (closed form), test accuracy {100 * result['accuracy']:.1f} %")
-    ax.legend(loc="upper right", fontsize=7)
-    written.append(save_figure(fig, run_dir, "decision_map.png"))
+        axes.scatter(features[chosen, 0], features[chosen, 1], s=6, color=CLASS_COLORS[c], label=names[c])
+    axes.scatter(features[wrong, 0], features[wrong, 1], s=18, marker="x", color="k",
+                 label=f"misclassified ({wrong.sum()})")
+    axes.add_patch(Circle((0.5, 0.5), 0.5, fill=False, color="k", lw=0.8))
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.set_title(f"decision map (closed form), test accuracy {100 * result['accuracy']:.1f} %")
+    axes.legend(loc="upper right", fontsize=7)
+    return axes
 
-    t_out = result["times"][-1]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+
+def plot_output_spike_times(t_out, labels, axes=None):
+    """Histograms of the output spike times (``tau_s``) for the samples of each class; returns the Axes.
+
+    ``t_out`` is (samples, outputs), ``inf`` for no spike; ``axes`` three Axes or ``None``.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+    names = yinyang.CLASS_NAMES
     finite = t_out[np.isfinite(t_out)]
     bins = np.linspace(finite.min(), finite.max(), 40) if finite.size else 10
     for c, ax in enumerate(axes):
         for n in range(t_out.shape[1]):
             values = t_out[labels == c, n]
-            ax.hist(values[np.isfinite(values)], bins=bins, alpha=0.55, color=colors[n],
+            ax.hist(values[np.isfinite(values)], bins=bins, alpha=0.55, color=CLASS_COLORS[n],
                     label=f"output {n} ({names[n]})")
         ax.set_title(f"samples of class {c} ({names[c]})")
         ax.set_xlabel("output spike time (tau_s)")
     axes[0].set_ylabel("count")
     axes[0].legend(fontsize=7)
+    return axes
+
+
+def _figures(run_dir, history, trainer, config, split, result, substrate):
+    written = []
+    if not history.empty:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        plot_learning_curves(history, substrate, axes=axes)
+        written.append(save_figure(fig, run_dir, "learning_curves.png"))
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    plot_decision_map(trainer, config, split, result, axes=ax)
+    written.append(save_figure(fig, run_dir, "decision_map.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+    plot_output_spike_times(result["times"][-1], split["labels"], axes=axes)
     written.append(save_figure(fig, run_dir, "output_spike_times.png"))
     return written
-
 
 
 def main(argv=None):

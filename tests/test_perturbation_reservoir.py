@@ -7,7 +7,6 @@ reservoir and a tiny study run.
 
 import json
 import os
-import types
 
 import numpy as np
 import pandas as pd
@@ -232,8 +231,7 @@ def test_least_squares_optimum_against_numpy():
 
 
 def test_study_runs_on_the_runtime_device(tmp_path):
-    args = types.SimpleNamespace(quick=True, seed=3, device="runtime", trials=2, learners=1,
-                                 out=str(tmp_path / "run"))
+    args = study.Options(quick=True, seed=3, device="runtime", trials=2, learners=1, out=str(tmp_path / "run"))
     summary = study.run(args)
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         assert json.load(handle)["status"] == "completed"
@@ -258,6 +256,6 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="reference"):
         linear_readout_model(2, 1, 4, 1, 1, reference="mean")
     with pytest.raises(ValueError, match="--device"):
-        study.run(types.SimpleNamespace(quick=True, seed=1, device="gpu", trials=None, learners=None, out=None))
+        study.run(study.Options(quick=True, seed=1, device="gpu", trials=None, learners=None, out=None))
     with pytest.raises(ValueError, match="n_components"):
         reservoir.least_squares_optimum(np.ones((5, 3)), np.ones((5, 2)), 4)

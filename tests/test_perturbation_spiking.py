@@ -7,7 +7,6 @@ independent answers.
 
 import json
 import os
-import types
 
 import brian2 as b2
 import numpy as np
@@ -18,6 +17,7 @@ from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
 from brian2learn.studies import perturbation_spiking as study
 from brian2learn.tasks import xor
+from brian2learn.tasks.delayed_pattern import bump_targets, timing_inputs
 from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 
 SMALL = {**study.SPIKING, "n_steps": 40, "n_in": 4, "burst_steps": (1, 4, 7), "n_net": 5, "n_channels": 1,
@@ -30,8 +30,8 @@ N_TRIALS = 2
 
 
 def stimuli():
-    return {"inputs": study.timing_inputs(N_STEPS, N_IN, SMALL["burst_steps"]),
-            "targets": study.bump_targets(N_STEPS, times=SMALL["bump_times"], width=SMALL["bump_width"])}
+    return {"inputs": timing_inputs(N_STEPS, N_IN, SMALL["burst_steps"]),
+            "targets": bump_targets(N_STEPS, times=SMALL["bump_times"], width=SMALL["bump_width"])}
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +186,8 @@ def test_xor_forward_equals_numpy_and_wp_learns_it():
 
 
 def test_study_runs_on_the_runtime_device(tmp_path):
-    args = types.SimpleNamespace(quick=True, seed=2, device="runtime", trials=2, learners=1, xor_trials=3,
-                                 xor_learners=1, out=str(tmp_path / "run"))
+    args = study.Options(quick=True, seed=2, device="runtime", trials=2, learners=1, xor_trials=3, xor_learners=1,
+                         out=str(tmp_path / "run"))
     summary = study.run(args)
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
@@ -203,9 +203,9 @@ def test_study_runs_on_the_runtime_device(tmp_path):
 
 def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="--xor-trials"):
-        study.run(types.SimpleNamespace(quick=True, seed=1, device="runtime", trials=None, learners=None,
-                                        xor_trials=0, xor_learners=None, out=None))
+        study.run(study.Options(quick=True, seed=1, device="runtime", trials=None, learners=None, xor_trials=0,
+                                xor_learners=None, out=None))
     with pytest.raises(ValueError, match="window"):
-        study.timing_inputs(n_steps=20, n_in=10, burst_steps=(1, 4))
+        timing_inputs(n_steps=20, n_in=10, burst_steps=(1, 4))
     with pytest.raises(ValueError, match="n_net"):
         delayed_pattern_network.delayed_pattern_model(1, 1, params={**SMALL, "per_channel": 6})

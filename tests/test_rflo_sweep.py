@@ -6,7 +6,6 @@ pass, and the trained losses against the untrained one.
 
 import json
 import os
-import types
 
 import numpy as np
 import pandas as pd
@@ -110,38 +109,38 @@ def test_parse_periods_and_bad_input():
                         ("20,20", "twice")):
         with pytest.raises(ValueError, match=match):
             study.parse_periods(text, 10.0)
-    args = types.SimpleNamespace(quick=True, seed=1, device="runtime", trials=None, no_bptt=False, periods="20,-1",
+    args = dict(quick=True, seed=1, device="runtime", trials=None, no_bptt=False, periods="20,-1",
                                  sweep_trials=None, no_sweep=False, out=None)
     with pytest.raises(ValueError, match="--periods"):
-        study.run(args)
+        study.run(study.Options(**args))
     with pytest.raises(ValueError, match="--sweep-trials"):
-        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "sweep_trials": 0}))
+        study.run(study.Options(**{**args, "periods": None, "sweep_trials": 0}))
     with pytest.raises(ValueError, match="'--realizations' must be a positive integer, got 0"):
-        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "realizations": 0}))
+        study.run(study.Options(**{**args, "periods": None, "realizations": 0}))
     with pytest.raises(ValueError, match="'--bptt-clip-norm' must be a non-negative number"):
-        study.run(types.SimpleNamespace(**{**vars(args), "periods": None, "bptt_clip_norm": -1.0}))
+        study.run(study.Options(**{**args, "periods": None, "bptt_clip_norm": -1.0}))
 
 
 def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path):
-    args = types.SimpleNamespace(quick=True, seed=3, device="runtime", trials=2, no_bptt=True, periods="2",
+    args = dict(quick=True, seed=3, device="runtime", trials=2, no_bptt=True, periods="2",
                                  sweep_trials=3, no_sweep=False, out=str(tmp_path / "run"))
-    summary = study.run(types.SimpleNamespace(**{**vars(args), "realizations": 2}))
+    summary = study.run(study.Options(**{**args, "realizations": 2}))
     assert summary["methods"]["rflo"]["realizations"]["seeds"] == [3, 4]
-    losses = pd.read_parquet(os.path.join(args.out, "losses.parquet"))
+    losses = pd.read_parquet(os.path.join(args["out"], "losses.parquet"))
     last = losses[losses["trial"] == 1].set_index("seed")["loss"]
     assert summary["methods"]["rflo"]["final_loss"] == last[3]  # the first network's last trial
     assert np.isclose(summary["methods"]["rflo"]["realizations"]["median"], last.mean())
     for name in ("losses.parquet", "outputs_last_trial.parquet", "learning_curves.png", "output_vs_target.png",
                  "period_sweep.parquet", "period_sweep_curves.parquet", "period_sweep.png"):
-        assert os.path.exists(os.path.join(args.out, name)), name
-    table = pd.read_parquet(os.path.join(args.out, "period_sweep.parquet"))
+        assert os.path.exists(os.path.join(args["out"], name)), name
+    table = pd.read_parquet(os.path.join(args["out"], "period_sweep.parquet"))
     assert set(table["method"]) == {"rflo", "untrained"} and set(table["period_steps"]) == {20}
-    with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
+    with open(os.path.join(args["out"], "summary.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
     assert saved["period_sweep"]["periods_tau"] == [2.0] and saved["period_sweep"]["network"]["n_rec"] == 30
     assert set(table["seed"]) == {3, 4}
     assert np.isclose(saved["period_sweep"]["final_loss"]["untrained"]["2"],
                       table[table["method"] == "untrained"]["final_loss"].median())
     assert summary["methods"]["rflo"]["final_loss"] > 0
-    skipped = study.run(types.SimpleNamespace(**{**vars(args), "no_sweep": True, "out": str(tmp_path / "skip")}))
+    skipped = study.run(study.Options(**{**args, "no_sweep": True, "out": str(tmp_path / "skip")}))
     assert skipped["period_sweep"] is None

@@ -12,9 +12,9 @@ from brian2learn.tasks import assembly_patterns as ap
 
 def test_song_reduced_run_gives_rate_regulation_and_weights_moving_to_both_bounds(tmp_path):
     """Two input rates, 120 s each, A+ = 0.01 (4x the paper's, for speed); one standalone build."""
-    args = argparse.Namespace(quick=True, seed=3, rates=[15.0, 30.0], duration=120.0, a_plus=0.01,
-                              device="cpp_standalone", out=str(tmp_path / "song"))
-    summary = stdp_song.run(args)
+    options = stdp_song.Options(quick=True, seed=3, rates=[15.0, 30.0], duration=120.0, a_plus=0.01,
+                                device="cpp_standalone", out=str(tmp_path / "song"))
+    summary = stdp_song.run(options)
     assert json.loads((tmp_path / "song" / "summary.json").read_text())["status"] == "completed"
     assert summary["builds"] == 1 and summary["binary_runs"] == 2
     # the static control neuron's rate grows steeply with the input rate, the plastic neuron's does not
@@ -30,10 +30,9 @@ def test_song_reduced_run_gives_rate_regulation_and_weights_moving_to_both_bound
 
 
 def test_song_bad_arguments():
-    args = argparse.Namespace(quick=True, seed=1, rates=[10.0], duration=None, a_plus=None, device="cpp_standalone",
-                              out=None)
     with pytest.raises(ValueError, match="--rates"):
-        stdp_song.run(args)
+        stdp_song.run(stdp_song.Options(quick=True, seed=1, rates=[10.0], duration=None, a_plus=None,
+                                        device="cpp_standalone", out=None))
 
 
 PROTOCOL = {"noise_1": 2.0, "encoding": 20.0, "noise_2": 2.0, "n_test": 4, "n_association": 5, "noise_3": 2.0}
@@ -220,12 +219,16 @@ def test_phase_diagram_points_repeat_the_options_of_the_run_that_are_not_at_defa
     from brian2learn.studies import stdp_assemblies as sa
 
     parser = argparse.ArgumentParser()
-    sa.add_arguments(parser)
-    assert sa._point_options(parser.parse_args([])) == {"device": "cpp_standalone"}
-    options = sa._point_options(parser.parse_args(["--quick", "--device", "runtime", "--stdp-rule", "hippocampal-full",
-                                                   "--bernoulli-in-degree", "--sliding-threshold", "1.5", "--seed", "4",
-                                                   "--no-sham-control"]))
+    sa.Options.add_arguments(parser)
+
+    def parse(argv):
+        return sa.Options.from_args(parser.parse_args(argv))
+
+    assert sa._point_options(parse([])) == {"device": "cpp_standalone"}
+    options = sa._point_options(parse(["--quick", "--device", "runtime", "--stdp-rule", "hippocampal-full",
+                                       "--bernoulli-in-degree", "--sliding-threshold", "1.5", "--seed", "4",
+                                       "--no-sham-control"]))
     assert options == {"device": "runtime", "quick": "true", "stdp-rule": "hippocampal-full",
                        "bernoulli-in-degree": "true", "sliding-threshold": "1.5", "no-sham-control": "true"}
-    assert sa._point_options(parser.parse_args(["--sliding-threshold", "2.0"])) == {"device": "cpp_standalone"}
-    assert sa._point_options(parser.parse_args(["--sliding-threshold", "off"]))["sliding-threshold"] == "off"
+    assert sa._point_options(parse(["--sliding-threshold", "2.0"])) == {"device": "cpp_standalone"}
+    assert sa._point_options(parse(["--sliding-threshold", "off"]))["sliding-threshold"] == "off"

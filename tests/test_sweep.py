@@ -5,7 +5,7 @@ This module is also a tiny real study (NAME, add_arguments, run): leaky integrat
 input is a run argument, so one build per worker serves every point; the workers import it by its name.
 """
 
-import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -21,6 +21,7 @@ from brian2learn.simulation import dask_builds
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies import load_study, sweep, sweep_cli
 from brian2learn.studies.common import prepare_run_dir, write_summary
+from brian2learn.studies.options import StudyOptions, option
 
 # -- the test-only study -------------------------------------------------------------------------------
 
@@ -49,12 +50,11 @@ class Integrators:
         return {}
 
 
-def add_arguments(parser):
-    parser.add_argument("--n", type=int, default=3, help="number of integrators (structural)")
-    parser.add_argument("--drive", type=float, default=1.0, help="mean input (a run argument)")
-    parser.add_argument("--hold", type=float, default=0.0, help="seconds to wait after the run")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=None)
+@dataclasses.dataclass
+class Options(StudyOptions):
+    n: int = option(3, minimum=1, help="number of integrators (structural)")
+    drive: float = option(1.0, help="mean input (a run argument)")
+    hold: float = option(0.0, minimum=0.0, help="seconds to wait after the run")
 
 
 def inputs(drive, n, seed):
@@ -127,7 +127,7 @@ def test_sweep_equals_the_points_run_one_by_one(cluster, tmp_path):
              "--realizations", "1", "--seed",
              str(row["seed"]),
              "--out", str(tmp_path / "alone" / f"{row['param.trials']}-{row['seed']}")])
-        alone = _comparable(module.run(args))
+        alone = _comparable(module.run(module.Options.from_args(args)))
         for key, value in alone.items():
             assert row[key] == value, key
         assert row["methods.rflo.final_loss"] < row["initial_loss"]  # it learned: the metrics are not constants
@@ -240,9 +240,10 @@ def test_stdp_song_sweep_compiles_once_per_worker_and_reused_builds_give_the_sam
     assert (table.loc[reused, "builds"] == 0).all() and (table["binary_runs"] == 3).all()
 
     row = table[reused].iloc[0]
-    args = argparse.Namespace(quick=True, seed=int(row["seed"]), rates=None, duration=1.0, a_plus=None,
-                              device="cpp_standalone", out=str(tmp_path / "alone"))
-    alone = sweep.flatten(load_study("stdp-song").run(args))
+    song = load_study("stdp-song")
+    options = song.Options(quick=True, seed=int(row["seed"]), rates=None, duration=1.0, a_plus=None,
+                           device="cpp_standalone", out=str(tmp_path / "alone"))
+    alone = sweep.flatten(song.run(options))
     for key in ("per_rate.20.output_rate_stdp_hz", "per_rate.20.output_rate_static_hz", "per_rate.20.mean_w",
                 "per_rate.20.frac_low"):
         assert row[key] == alone[key], key

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from brian2learn.models import ttfs as model
+from brian2learn.models.ttfs_substrate import Brian2Substrate
 from brian2learn.plasticity import ttfs
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies import ttfs_yinyang
@@ -257,7 +258,7 @@ def test_brian2_substrate_pads_batches_and_trains():
     """The study's Brian2 forward pass (runtime device) splits samples into padded runs."""
     config = ttfs.TTFSConfig(layer_sizes=(5, 8, 3), batch_size=6)
     params = model.neuron_params(1)
-    substrate = ttfs_yinyang.Brian2Substrate(config.layer_sizes, params, device="runtime", n_copies=4)
+    substrate = Brian2Substrate(config.layer_sizes, params, device="runtime", n_copies=4)
     rng = np.random.default_rng(4)
     t_in = np.concatenate([0.15 + 1.85 * rng.uniform(0, 1, (6, 4)), np.full((6, 1), 0.9)], axis=1)
     labels = rng.integers(0, 3, 6)
@@ -301,19 +302,19 @@ def test_bad_input_names_the_parameter(call, name):
 ])
 def test_study_rejects_bad_options(changes, name, tmp_path):
     parser = argparse.ArgumentParser()
-    ttfs_yinyang.add_arguments(parser)
+    ttfs_yinyang.Options.add_arguments(parser)
     args = parser.parse_args(["--out", str(tmp_path)])
     for key, value in changes.items():
         setattr(args, key, value)
     with pytest.raises(ValueError, match=name):
-        ttfs_yinyang.run(args)
+        ttfs_yinyang.run(ttfs_yinyang.Options.from_args(args))
 
 
 def test_study_runs_end_to_end(tmp_path):
     parser = argparse.ArgumentParser()
-    ttfs_yinyang.add_arguments(parser)
+    ttfs_yinyang.Options.add_arguments(parser)
     args = parser.parse_args(["--epochs", "2", "--seed", "3", "--out", str(tmp_path)])
-    summary = ttfs_yinyang.run(args)
+    summary = ttfs_yinyang.run(ttfs_yinyang.Options.from_args(args))
     assert ttfs_yinyang.NAME == "ttfs-yinyang"
     with open(os.path.join(tmp_path, "summary.json"), encoding="utf-8") as handle:
         written = json.load(handle)

@@ -242,20 +242,20 @@ def test_bad_input_names_the_parameter(call, name):
 ])
 def test_study_rejects_bad_options(changes, name, tmp_path):
     parser = argparse.ArgumentParser()
-    ttfs_robustness.add_arguments(parser)
+    ttfs_robustness.Options.add_arguments(parser)
     args = parser.parse_args(["--out", str(tmp_path)])
     for key, value in changes.items():
         setattr(args, key, value)
     with pytest.raises(ValueError, match=name):
-        ttfs_robustness.run(args)
+        ttfs_robustness.run(ttfs_robustness.Options.from_args(args))
 
 
 def test_study_runs_end_to_end(tmp_path):
     parser = argparse.ArgumentParser()
-    ttfs_robustness.add_arguments(parser)
+    ttfs_robustness.Options.add_arguments(parser)
     args = parser.parse_args(["--quick", "--device", "runtime", "--kinds", "weight_bits", "--pretrain-epochs", "3",
                               "--train-samples", "300", "--test-samples", "150", "--out", str(tmp_path)])
-    summary = ttfs_robustness.run(args)
+    summary = ttfs_robustness.run(ttfs_robustness.Options.from_args(args))
     with open(os.path.join(tmp_path, "summary.json"), encoding="utf-8") as handle:
         written = json.load(handle)
     assert written["status"] == "completed" and summary["study"] == "ttfs-robustness"
