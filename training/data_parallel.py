@@ -70,7 +70,7 @@ from brian2learn.simulation.dask_builds import (
     release_worker_build,
     worker_build,
 )
-from brian2learn.training.eprop import EpropTrainer, check_task_arrays
+from brian2learn.training.eprop import EpropTrainer, check_task_arrays, learning_state_matrices
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 from brian2learn.training.rflo import RfloTrainer
 
@@ -278,13 +278,7 @@ class EpropGradients:
         return optimizer_step(self.config, state, grads, batch_size)
 
     def weights(self, state):
-        conn, cfg = self.connectivity, self.config
-        return {
-            "w_in": eprop.synapses_to_matrix(state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
-            "w_rec": eprop.synapses_to_matrix(state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
-            "w_out": eprop.synapses_to_matrix(state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
-            "B": eprop.synapses_to_matrix(state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
-        }
+        return learning_state_matrices(state, self.config, self.connectivity)
 
 
 class RfloGradients:

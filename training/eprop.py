@@ -32,6 +32,18 @@ def _check_matrix(name, value, shape):
     return array
 
 
+def learning_state_matrices(state, config, connectivity):
+    """The weights ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out) of a learning state in
+    synapse order (``EpropTrainer.state``) as matrices ``[post, pre]`` (zero where unconnected)."""
+    conn, cfg = connectivity, config
+    return {
+        "w_in": eprop.synapses_to_matrix(state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
+        "w_rec": eprop.synapses_to_matrix(state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
+        "w_out": eprop.synapses_to_matrix(state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
+        "B": eprop.synapses_to_matrix(state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
+    }
+
+
 def check_task_arrays(task, config):
     """Validate and normalise a task dict: inputs (n, T, n_in), targets (n, T, n_out), window (n, T)."""
     for key in ("inputs", "targets", "window"):
@@ -169,14 +181,7 @@ class EpropTrainer:
 
     def weights(self, state=None):
         """Current weight matrices ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out)."""
-        state = self.state if state is None else state
-        conn, cfg = self.connectivity, self.config
-        return {
-            "w_in": eprop.synapses_to_matrix(state["w_in"], *conn["in"], (cfg.n_rec, cfg.n_in)),
-            "w_rec": eprop.synapses_to_matrix(state["w_rec"], *conn["rec"], (cfg.n_rec, cfg.n_rec)),
-            "w_out": eprop.synapses_to_matrix(state["w_out"], *conn["out"], (cfg.n_out, cfg.n_rec)),
-            "B": eprop.synapses_to_matrix(state["B"], *conn["out"], (cfg.n_out, cfg.n_rec)).T,
-        }
+        return learning_state_matrices(self.state if state is None else state, self.config, self.connectivity)
 
     # -- runs ------------------------------------------------------------------------------------
     def _sample(self, n_trials):
