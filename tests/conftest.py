@@ -12,3 +12,42 @@ def numpy_runtime():
     b2.prefs.codegen.target = "numpy"
     yield
     b2.prefs.codegen.target = previous
+
+
+def _energy_entries(energy):
+    """Every energy_summary dict inside a summary's ``energy`` entry."""
+    if isinstance(energy, dict) and "spike_count" in energy:
+        return [energy]
+    if isinstance(energy, dict):
+        return [entry for value in energy.values() for entry in _energy_entries(value)]
+    return []
+
+
+@pytest.fixture
+def summary_vocabulary():
+    """``check(summary, spiking)``: the results vocabulary every study's summary carries.
+
+    ``status``, ``options`` (without the run directory) and ``energy``: ``not_spiking`` for rate
+    networks, else energy summaries whose numbers are consistent with each other (the most neurons
+    active in one step lie between 1 and the spike count; synaptic operations are not negative; the
+    mean fraction active lies in [0, 1]).
+    """
+    def check(summary, spiking):
+        assert summary["status"] in ("completed", "diverged")
+        assert isinstance(summary["options"], dict) and "seed" in summary["options"]
+        assert "out" not in summary["options"]
+        energy = summary["energy"]
+        if not spiking:
+            assert isinstance(energy["not_spiking"], str) and energy["not_spiking"]
+            return
+        entries = _energy_entries(energy)
+        assert entries, f"no energy summary in {energy!r}"
+        for entry in entries:
+            count, complexity = entry["spike_count"], entry["energy_complexity"]
+            assert count >= 0 and entry["synaptic_operations"] >= 0
+            assert (complexity == 0) if count == 0 else 1 <= complexity <= count
+            if "mean_fraction_active" in entry:
+                assert 0.0 <= entry["mean_fraction_active"] <= 1.0
+        assert any(entry["spike_count"] > 0 for entry in entries), "the networks must spike"
+
+    return check

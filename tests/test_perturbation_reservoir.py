@@ -230,9 +230,10 @@ def test_least_squares_optimum_against_numpy():
     assert np.all(np.diff(errors) <= 1e-12) and np.isclose(errors[-1], err)
 
 
-def test_study_runs_on_the_runtime_device(tmp_path):
+def test_study_runs_on_the_runtime_device(tmp_path, summary_vocabulary):
     args = study.Options(quick=True, seed=3, device="runtime", trials=2, learners=1, out=str(tmp_path / "run"))
     summary = study.run(args)
+    summary_vocabulary(summary, spiking=False)
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         assert json.load(handle)["status"] == "completed"
     states = reservoir.reservoir_states_numpy(reservoir.draw_reservoir(3), butterfly.input_signals())

@@ -185,10 +185,11 @@ def test_xor_forward_equals_numpy_and_wp_learns_it():
     assert np.all(initial_correct < 4), "no network starts solved"
 
 
-def test_study_runs_on_the_runtime_device(tmp_path):
+def test_study_runs_on_the_runtime_device(tmp_path, summary_vocabulary):
     args = study.Options(quick=True, seed=2, device="runtime", trials=2, learners=1, xor_trials=3, xor_learners=1,
                          out=str(tmp_path / "run"))
     summary = study.run(args)
+    summary_vocabulary(summary, spiking=True)
     with open(os.path.join(args.out, "summary.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
     assert saved["status"] == "completed"

@@ -121,10 +121,11 @@ def test_parse_periods_and_bad_input():
         study.run(study.Options(**{**args, "periods": None, "bptt_clip_norm": -1.0}))
 
 
-def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path):
+def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path, summary_vocabulary):
     args = dict(quick=True, seed=3, device="runtime", trials=2, no_bptt=True, periods="2",
                                  sweep_trials=3, no_sweep=False, out=str(tmp_path / "run"))
     summary = study.run(study.Options(**{**args, "realizations": 2}))
+    summary_vocabulary(summary, spiking=False)
     assert summary["methods"]["rflo"]["realizations"]["seeds"] == [3, 4]
     losses = pd.read_parquet(os.path.join(args["out"], "losses.parquet"))
     last = losses[losses["trial"] == 1].set_index("seed")["loss"]

@@ -10,11 +10,13 @@ from brian2learn.studies import stdp_song
 from brian2learn.tasks import assembly_patterns as ap
 
 
-def test_song_reduced_run_gives_rate_regulation_and_weights_moving_to_both_bounds(tmp_path):
+def test_song_reduced_run_gives_rate_regulation_and_weights_moving_to_both_bounds(tmp_path,
+                                                                                 summary_vocabulary):
     """Two input rates, 120 s each, A+ = 0.01 (4x the paper's, for speed); one standalone build."""
     options = stdp_song.Options(quick=True, seed=3, rates=[15.0, 30.0], duration=120.0, a_plus=0.01,
                                 device="cpp_standalone", out=str(tmp_path / "song"))
     summary = stdp_song.run(options)
+    summary_vocabulary(summary, spiking=True)
     assert json.loads((tmp_path / "song" / "summary.json").read_text())["status"] == "completed"
     assert summary["builds"] == 1 and summary["binary_runs"] == 2
     # the static control neuron's rate grows steeply with the input rate, the plastic neuron's does not

@@ -310,11 +310,12 @@ def test_study_rejects_bad_options(changes, name, tmp_path):
         ttfs_yinyang.run(ttfs_yinyang.Options.from_args(args))
 
 
-def test_study_runs_end_to_end(tmp_path):
+def test_study_runs_end_to_end(tmp_path, summary_vocabulary):
     parser = argparse.ArgumentParser()
     ttfs_yinyang.Options.add_arguments(parser)
     args = parser.parse_args(["--epochs", "2", "--seed", "3", "--out", str(tmp_path)])
     summary = ttfs_yinyang.run(ttfs_yinyang.Options.from_args(args))
+    summary_vocabulary(summary, spiking=True)
     assert ttfs_yinyang.NAME == "ttfs-yinyang"
     with open(os.path.join(tmp_path, "summary.json"), encoding="utf-8") as handle:
         written = json.load(handle)

@@ -250,12 +250,13 @@ def test_study_rejects_bad_options(changes, name, tmp_path):
         ttfs_robustness.run(ttfs_robustness.Options.from_args(args))
 
 
-def test_study_runs_end_to_end(tmp_path):
+def test_study_runs_end_to_end(tmp_path, summary_vocabulary):
     parser = argparse.ArgumentParser()
     ttfs_robustness.Options.add_arguments(parser)
     args = parser.parse_args(["--quick", "--device", "runtime", "--kinds", "weight_bits", "--pretrain-epochs", "3",
                               "--train-samples", "300", "--test-samples", "150", "--out", str(tmp_path)])
     summary = ttfs_robustness.run(ttfs_robustness.Options.from_args(args))
+    summary_vocabulary(summary, spiking=True)
     with open(os.path.join(tmp_path, "summary.json"), encoding="utf-8") as handle:
         written = json.load(handle)
     assert written["status"] == "completed" and summary["study"] == "ttfs-robustness"
