@@ -96,3 +96,28 @@ def test_counts_must_be_positive_integers():
             check_count("n", bad)
     with pytest.raises(ValueError, match="'n_iterations' must be a positive integer"):
         Doubling(2).loop.run(1.0, 0)
+
+
+def test_trainers_close_their_build_at_the_end_of_a_with_block():
+    from brian2learn.training.eprop import EpropTrainer
+    from brian2learn.training.loop import ClosingTrainer
+    from brian2learn.training.rflo import RfloTrainer
+
+    class Runner:
+        closed = 0
+
+        def close(self):
+            self.closed += 1
+
+    class Stub(ClosingTrainer):
+        def __init__(self):
+            self.runner = Runner()
+
+    with Stub() as trainer:
+        assert trainer.runner.closed == 0
+    assert trainer.runner.closed == 1
+    with pytest.raises(RuntimeError, match="inside"):
+        with Stub() as failing:
+            raise RuntimeError("inside")
+    assert failing.runner.closed == 1
+    assert issubclass(EpropTrainer, ClosingTrainer) and issubclass(RfloTrainer, ClosingTrainer)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
+from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingDivergedError, TrainingLoop, check_count
 
 FEEDBACK_MODES = eprop.FEEDBACK_MODES
 
@@ -66,7 +66,7 @@ def check_task_arrays(task, config):
     return inputs, targets, np.array(window)
 
 
-class EpropTrainer:
+class EpropTrainer(ClosingTrainer):
     """Train an e-prop network on a task, on the runtime device or compiled once in C++.
 
     Parameters
@@ -404,8 +404,6 @@ class EpropTrainer:
                 collected.setdefault(key, []).append(np.mean(value))
         return {key: float(np.mean(values)) for key, values in collected.items()}
 
-    def close(self):
-        self.runner.close()
 
 
 def timed(function, *args, **kwargs):

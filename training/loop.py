@@ -87,6 +87,20 @@ class Chunk:
     accept: object = None
 
 
+class ClosingTrainer:
+    """``with Trainer(...) as trainer:`` closes the trainer's build at the end of the block."""
+
+    def close(self):
+        """Release the build."""
+        self.runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def check_count(name, value):
     """``value`` as an int if it is a positive integer (not a bool); ``ValueError`` naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

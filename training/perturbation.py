@@ -13,10 +13,10 @@ import pandas as pd
 
 from brian2learn.plasticity.perturbation import LearnerSettings, PerturbationNetwork
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, TrainingLoop, check_count
+from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingLoop, check_count
 
 
-class PerturbationTrainer:
+class PerturbationTrainer(ClosingTrainer):
     """Train WP and NP learners on a :class:`~brian2learn.tasks.perturbation_linear.LinearTask`.
 
     One build serves every training (tasks and learning parameters are values); a training of
@@ -171,6 +171,3 @@ class PerturbationTrainer:
         """The model of the last run (its monitors hold that run's records)."""
         return self.runner.model
 
-    def close(self):
-        """Release the build."""
-        self.runner.close()

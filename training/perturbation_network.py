@@ -15,10 +15,10 @@ import pandas as pd
 
 from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, TrainingLoop, check_count
+from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingLoop, check_count
 
 
-class PerturbationNetworkTrainer:
+class PerturbationNetworkTrainer(ClosingTrainer):
     """Train a perturbation model, ``trials_per_run`` trials per run of one build.
 
     The model is a :class:`~brian2learn.plasticity.perturbation_network.PerturbationModel`.
@@ -157,6 +157,3 @@ class PerturbationNetworkTrainer:
         """The model of the last run (its monitors hold that run's records)."""
         return self.runner.model
 
-    def close(self):
-        """Release the build."""
-        self.runner.close()

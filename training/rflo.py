@@ -12,10 +12,10 @@ import pandas as pd
 
 from brian2learn.plasticity.rflo import RfloNetwork, alignment_degrees, check_task, check_weights, connectivity
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
+from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingDivergedError, TrainingLoop, check_count
 
 
-class RfloTrainer:
+class RfloTrainer(ClosingTrainer):
     """Train an RFLO network, ``trials_per_run`` trials per run of one build; weights travel by ``run_args``.
 
     Parameters
@@ -201,6 +201,3 @@ class RfloTrainer:
         """Trials per run of the build."""
         return self.trials_per_run
 
-    def close(self):
-        """Release the build."""
-        self.runner.close()
