@@ -240,30 +240,50 @@ def _print_table(losses, n_iterations):
         print(line)
 
 
+def plot_losses(losses, axes=None):
+    """Loss per iteration of every method."""
+    ax = axes if axes is not None else plt.gca()
+    plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
+                                  axes=ax)
+    ax.set_title("Pattern generation: loss per iteration")
+    return ax
+
+
+def plot_last_trial_raster(frames, method, axes=None):
+    """Input and recurrent spikes of the last trained trial of ``method``."""
+    ax = axes if axes is not None else plt.gca()
+    plotting.plot_raster(frames[frames["method"] == method].drop(columns="method"), axes=ax)
+    ax.set_title(f"{method}: last trial")
+    return ax
+
+
+def plot_readout(out, method, axes=None):
+    """Readout of the last trained trial against the target."""
+    ax = axes if axes is not None else plt.gca()
+    plotting.plot_output_vs_target(out["t"], out["y"][0], out["y_target"][0], axes=ax)
+    ax.set_title(f"{method}: readout vs target (last trial)")
+    return ax
+
+
 def _figures(run_dir, losses, spike_frames, outputs):
     written = []
     if not losses.empty:
         fig, ax = plt.subplots(figsize=(6, 4))
-        plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
-                                      axes=ax)
-        ax.set_title("Pattern generation: loss per iteration")
+        plot_losses(losses, axes=ax)
         written.append(save_figure(fig, run_dir, "learning_curves.png"))
     if spike_frames:
         frames = pd.concat(spike_frames, ignore_index=True)
         methods = list(dict.fromkeys(frames["method"]))
         fig, axes = plt.subplots(len(methods), 1, figsize=(7, 2.5 * len(methods)), squeeze=False)
         for ax, method in zip(axes[:, 0], methods):
-            plotting.plot_raster(frames[frames["method"] == method].drop(columns="method"), axes=ax)
-            ax.set_title(f"{method}: last trial")
+            plot_last_trial_raster(frames, method, axes=ax)
         written.append(save_figure(fig, run_dir, "raster.png"))
     if outputs:
         fig, axes = plt.subplots(len(outputs), 1, figsize=(7, 2.2 * len(outputs)), squeeze=False)
         for ax, (method, out) in zip(axes[:, 0], outputs.items()):
-            plotting.plot_output_vs_target(out["t"], out["y"][0], out["y_target"][0], axes=ax)
-            ax.set_title(f"{method}: readout vs target (last trial)")
+            plot_readout(out, method, axes=ax)
         written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
-
 
 
 def main(argv=None):

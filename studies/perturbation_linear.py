@@ -189,43 +189,57 @@ def _print_table(results):
                   f"{r['limit_error_formula']:>7.3f} {t_sim!s:>8} {t_form!s:>8} {100 * r['max_rel_deviation']:>7.1f}%")
 
 
+RULE_COLORS = {"wp": "tab:blue", "np": "tab:orange"}
+
+
+def plot_learning_curve(means, name, task, axes=None):
+    """Mean error of the learners of each rule (raw and smoothed) against the closed form, one setting."""
+    ax = axes if axes is not None else plt.gca()
+    for rule in RULES:
+        rows = means[(means["setting"] == name) & (means["rule"] == rule)]
+        ax.plot(rows["trial"] + 1, rows["mean_error"], color=RULE_COLORS[rule], alpha=0.25, lw=0.6)
+        ax.plot(rows["trial"] + 1, rows["smoothed_error"], color=RULE_COLORS[rule], lw=1.5,
+                label=f"{RULE_LABELS[rule]} (Brian2, mean)")
+        ax.plot(rows["trial"] + 1, rows["formula_error"], color="k", ls="--", lw=1.0,
+                label="closed form" if rule == "wp" else None)
+    ax.axhline(task.e_opt, color="grey", ls=":", lw=0.8, label="E_opt")
+    ax.set_xscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("error E")
+    ax.set_title(f"{name} subtask{'s' if name == 'multiple' else ''}: N_eff,trial = {task.n_eff_trial}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_final_weights(weights, name, task, axes=None):
+    """Histograms of the final weights of relevant and zero-input inputs, one setting."""
+    ax = axes if axes is not None else plt.gca()
+    for rule in RULES:
+        rows = weights[(weights["setting"] == name) & (weights["rule"] == rule)]
+        relevant = rows[rows["input"] < task.n_eff_task]["w"]
+        irrelevant = rows[rows["input"] >= task.n_eff_task]["w"]
+        bins = np.linspace(min(rows["w"].min(), -0.05), max(rows["w"].max(), 0.2), 60)
+        ax.hist(relevant, bins=bins, color=RULE_COLORS[rule], alpha=0.5, label=f"{RULE_LABELS[rule]} relevant")
+        ax.hist(irrelevant, bins=bins, color=RULE_COLORS[rule], histtype="step", lw=1.5,
+                label=f"{RULE_LABELS[rule]} zero-input")
+    ax.axvline(task.w_target_value, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("final weight")
+    ax.set_title(f"{name}: weights (zero-input weights diffuse under WP)")
+    ax.legend(fontsize=7)
+    return ax
+
+
 def _figures(run_dir, means, weights, tasks):
     written = []
-    colors = {"wp": "tab:blue", "np": "tab:orange"}
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for ax, (name, task) in zip(axes[0], tasks.items()):
-        for rule in RULES:
-            rows = means[(means["setting"] == name) & (means["rule"] == rule)]
-            ax.plot(rows["trial"] + 1, rows["mean_error"], color=colors[rule], alpha=0.25, lw=0.6)
-            ax.plot(rows["trial"] + 1, rows["smoothed_error"], color=colors[rule], lw=1.5,
-                    label=f"{RULE_LABELS[rule]} (Brian2, mean)")
-            ax.plot(rows["trial"] + 1, rows["formula_error"], color="k", ls="--", lw=1.0,
-                    label="closed form" if rule == "wp" else None)
-        ax.axhline(task.e_opt, color="grey", ls=":", lw=0.8, label="E_opt")
-        ax.set_xscale("log")
-        ax.set_xlabel("trial")
-        ax.set_ylabel("error E")
-        ax.set_title(f"{name} subtask{'s' if name == 'multiple' else ''}: N_eff,trial = {task.n_eff_trial}")
-        ax.legend(fontsize=8)
+        plot_learning_curve(means, name, task, axes=ax)
     written.append(save_figure(fig, run_dir, "learning_curves.png"))
-
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.6), squeeze=False)
     for ax, (name, task) in zip(axes[0], tasks.items()):
-        for rule in RULES:
-            rows = weights[(weights["setting"] == name) & (weights["rule"] == rule)]
-            relevant = rows[rows["input"] < task.n_eff_task]["w"]
-            irrelevant = rows[rows["input"] >= task.n_eff_task]["w"]
-            bins = np.linspace(min(rows["w"].min(), -0.05), max(rows["w"].max(), 0.2), 60)
-            ax.hist(relevant, bins=bins, color=colors[rule], alpha=0.5, label=f"{RULE_LABELS[rule]} relevant")
-            ax.hist(irrelevant, bins=bins, color=colors[rule], histtype="step", lw=1.5,
-                    label=f"{RULE_LABELS[rule]} zero-input")
-        ax.axvline(task.w_target_value, color="k", ls="--", lw=0.8)
-        ax.set_xlabel("final weight")
-        ax.set_title(f"{name}: weights (zero-input weights diffuse under WP)")
-        ax.legend(fontsize=7)
+        plot_final_weights(weights, name, task, axes=ax)
     written.append(save_figure(fig, run_dir, "final_weights.png"))
     return written
-
 
 
 def main(argv=None):

@@ -276,37 +276,62 @@ def _print_table(summary):
             print(f"{key + ' tau':>10} " + " ".join(f"{sweep['final_loss'][m][key]:>10.3e}" for m in methods))
 
 
-def _figures(run_dir, losses, outputs):
-    written = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+def _median_curves(losses, column, axes, plot):
+    """Median over networks (and quartiles, with several) of ``column`` per trial, one line per method."""
     for method, frame in losses.groupby("method", sort=False):
         per_trial = frame.groupby("trial")
         trial = np.asarray(per_trial.size().index) + 1
-        for ax, column, plot in ((axes[0], "loss", "loglog"), (axes[1], "alignment_deg", "semilogx")):
-            lines = getattr(ax, plot)(trial, per_trial[column].median(), lw=0.8, label=method.upper())
-            if frame["seed"].nunique() > 1:
-                ax.fill_between(trial, per_trial[column].quantile(0.25), per_trial[column].quantile(0.75),
-                                color=lines[0].get_color(), alpha=0.25, lw=0)
-    axes[0].set_xlabel("trial")
-    axes[0].set_ylabel("loss (median over networks)" if losses["seed"].nunique() > 1 else "loss")
-    axes[0].set_title("Periodic output: loss per trial")
-    axes[0].legend()
-    axes[1].axhline(90, color="grey", ls=":", lw=0.8)
-    axes[1].set_xlabel("trial")
-    axes[1].set_ylabel("angle W_out vs B (deg)")
-    axes[1].set_title("Feedback alignment")
-    axes[1].legend()
+        lines = getattr(axes, plot)(trial, per_trial[column].median(), lw=0.8, label=method.upper())
+        if frame["seed"].nunique() > 1:
+            axes.fill_between(trial, per_trial[column].quantile(0.25), per_trial[column].quantile(0.75),
+                              color=lines[0].get_color(), alpha=0.25, lw=0)
+
+
+def plot_loss_curves(losses, axes=None):
+    """Loss per trial of each method (log-log; median and quartiles over networks)."""
+    ax = axes if axes is not None else plt.gca()
+    _median_curves(losses, "loss", ax, "loglog")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("loss (median over networks)" if losses["seed"].nunique() > 1 else "loss")
+    ax.set_title("Periodic output: loss per trial")
+    ax.legend()
+    return ax
+
+
+def plot_alignment(losses, axes=None):
+    """Angle between W_out and the feedback B per trial (90 degrees: unaligned)."""
+    ax = axes if axes is not None else plt.gca()
+    _median_curves(losses, "alignment_deg", ax, "semilogx")
+    ax.axhline(90, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("trial")
+    ax.set_ylabel("angle W_out vs B (deg)")
+    ax.set_title("Feedback alignment")
+    ax.legend()
+    return ax
+
+
+def plot_output(out, method, axes=None):
+    """Output of the last trial against the target."""
+    ax = axes if axes is not None else plt.gca()
+    ax.plot(out["t"], out["y_target"][0], "k--", lw=1.0, label="target")
+    ax.plot(out["t"], out["y"][0], lw=1.2, label=method.upper())
+    ax.set_xlabel("time step")
+    ax.set_title(f"{method.upper()}: output after training")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def _figures(run_dir, losses, outputs):
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    plot_loss_curves(losses, axes=axes[0])
+    plot_alignment(losses, axes=axes[1])
     written.append(save_figure(fig, run_dir, "learning_curves.png"))
     fig, axes = plt.subplots(len(outputs), 1, figsize=(7, 2.4 * len(outputs)), squeeze=False)
     for ax, (method, out) in zip(axes[:, 0], outputs.items()):
-        ax.plot(out["t"], out["y_target"][0], "k--", lw=1.0, label="target")
-        ax.plot(out["t"], out["y"][0], lw=1.2, label=method.upper())
-        ax.set_xlabel("time step")
-        ax.set_title(f"{method.upper()}: output after training")
-        ax.legend(fontsize=8)
+        plot_output(out, method, axes=ax)
     written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
-
 
 
 def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,
