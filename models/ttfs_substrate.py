@@ -69,6 +69,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import ttfs as ttfs_model
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
 
 #: The imperfections and their strength parameter (see :class:`Imperfections`).
 IMPERFECTION_KINDS = {
@@ -317,7 +318,7 @@ class ImperfectTTFSNetwork:
         ttfs_model.check_copy_order(self.synapses, self.n_copies, self.layer_sizes)
 
 
-class TTFSSubstrate:
+class TTFSSubstrate(RunnerHolder):
     """Forward pass ``f(t_in, weights) -> [t_in, t_1, ..., t_L]`` on an imperfect Brian2 substrate.
 
     A drop-in ``forward`` of :class:`brian2learn.training.ttfs.TTFSTrainer` (substrate in the
@@ -354,8 +355,6 @@ class TTFSSubstrate:
     def __init__(self, layer_sizes, params=None, imperfections=None, pattern_seed=0, jitter_seed=1,
                  max_jitter=0.0, weight_range=None, device="cpp_standalone", directory=None, n_copies=150,
                  dt=0.01, duration=4.0):
-        from brian2learn.simulation.devices import DeviceRunner
-
         self.params = ttfs_model.GOELTZ2021_PARAMS if params is None else params
         self.tau_ratio = ttfs_model.validate_ttfs_params(self.params)
         self.layer_sizes = [int(n) for n in layer_sizes]
@@ -482,17 +481,9 @@ class TTFSSubstrate:
                           for layer, times in enumerate(recorded[:n_layers + 1])])
         return [np.concatenate([p[layer] for p in parts]) for layer in range(n_layers + 1)]
 
-    def close(self):
-        self.runner.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-class Brian2Substrate:
+class Brian2Substrate(RunnerHolder):
     """Forward pass ``f(t_in, weights)`` simulated by Brian2, a batch of samples per network run.
 
     Samples are split into runs of ``n_copies``; a short last run is padded with silent copies.
@@ -507,8 +498,6 @@ class Brian2Substrate:
 
     def __init__(self, layer_sizes, params, device="cpp_standalone", directory=None, n_copies=150,
                  dt=0.01, duration=4.0):
-        from brian2learn.simulation.devices import DeviceRunner
-
         self.layer_sizes = list(layer_sizes)
         self.params = params
         self.n_copies = n_copies
@@ -538,5 +527,3 @@ class Brian2Substrate:
             parts.append([times[:len(chunk)] for times in model.spike_times()])
         return [np.concatenate([p[layer] for p in parts]) for layer in range(len(parts[0]))]
 
-    def close(self):
-        self.runner.close()

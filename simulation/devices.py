@@ -147,6 +147,24 @@ def _synapse_groups(network):
     return [obj for obj in _all_objects(network) if isinstance(obj, b2.Synapses)]
 
 
+class RunnerHolder:
+    """An object that holds a :class:`DeviceRunner` in ``self.runner`` (a trainer, a substrate).
+
+    ``close()`` releases the runner's build, and ``with Holder(...) as holder:`` closes it at the end
+    of the block.
+    """
+
+    def close(self):
+        """Release the build."""
+        self.runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class DeviceRunner:
     """Build a model once and run it many times with new values.
 

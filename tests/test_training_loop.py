@@ -99,8 +99,8 @@ def test_counts_must_be_positive_integers():
 
 
 def test_trainers_close_their_build_at_the_end_of_a_with_block():
+    from brian2learn.simulation.devices import RunnerHolder
     from brian2learn.training.eprop import EpropTrainer
-    from brian2learn.training.loop import ClosingTrainer
     from brian2learn.training.rflo import RfloTrainer
 
     class Runner:
@@ -109,7 +109,7 @@ def test_trainers_close_their_build_at_the_end_of_a_with_block():
         def close(self):
             self.closed += 1
 
-    class Stub(ClosingTrainer):
+    class Stub(RunnerHolder):
         def __init__(self):
             self.runner = Runner()
 
@@ -120,4 +120,18 @@ def test_trainers_close_their_build_at_the_end_of_a_with_block():
         with Stub() as failing:
             raise RuntimeError("inside")
     assert failing.runner.closed == 1
-    assert issubclass(EpropTrainer, ClosingTrainer) and issubclass(RfloTrainer, ClosingTrainer)
+    assert issubclass(EpropTrainer, RunnerHolder) and issubclass(RfloTrainer, RunnerHolder)
+
+
+@pytest.mark.parametrize("loss_before_update,state,iteration", [(True, 4.0, 2), (False, 8.0, 3)])
+def test_which_state_is_last_good_depends_on_when_the_loss_is_measured(tmp_path, loss_before_update, state,
+                                                                         iteration):
+    # Chunks of one iteration, no replay; iteration 3's loss is bad. Measured before its update (e-prop),
+    # the state of iteration 3 (8) produced it: go back to iteration 2 (4). Measured over its own
+    # updates (a TTFS epoch), the state at the start of iteration 3 is still good.
+    rule = Doubling(chunk_size=1, explode_at=3)
+    loop = TrainingLoop(rule.step, 1, save_weights=rule.save, loss_before_update=loss_before_update)
+    with pytest.raises(TrainingDivergedError) as info:
+        loop.run(1.0, 6, run_dir=str(tmp_path))
+    assert info.value.state == state and info.value.iteration == 3
+    assert int(np.load(info.value.weights_path)["iteration"]) == iteration

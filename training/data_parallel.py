@@ -300,8 +300,7 @@ class RfloGradients:
         self.spec = optimizers.OptimizerSpec(optimizer="gd", learning_rate=self.rates) if self.rates else None
 
     def for_share(self, share_size):
-        share = RfloGradients(self.config, self.task, share_size, self.device)
-        return share
+        return RfloGradients(self.config, self.task, share_size, self.device)
 
     def check_task(self, task):
         return None  # the task travels with the rule
@@ -395,7 +394,7 @@ class DataParallelTraining:
             self._source = ("sampler", task, uuid.uuid4().hex, getattr(rule, "config", None))
         else:
             self._source = ("rule",)
-        self._loop = TrainingLoop(self._step, 1, unit="iteration", replay=lambda start, n_updates, context: start)
+        self._loop = TrainingLoop(self._step, 1, unit="iteration")
 
     def weights(self):
         """Current weights (and feedback) as matrices."""

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity import eprop
-from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingDivergedError, TrainingLoop, check_count
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 FEEDBACK_MODES = eprop.FEEDBACK_MODES
 
@@ -66,7 +66,7 @@ def check_task_arrays(task, config):
     return inputs, targets, np.array(window)
 
 
-class EpropTrainer(ClosingTrainer):
+class EpropTrainer(RunnerHolder):
     """Train an e-prop network on a task, on the runtime device or compiled once in C++.
 
     Parameters

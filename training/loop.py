@@ -87,20 +87,6 @@ class Chunk:
     accept: object = None
 
 
-class ClosingTrainer:
-    """``with Trainer(...) as trainer:`` closes the trainer's build at the end of the block."""
-
-    def close(self):
-        """Release the build."""
-        self.runner.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def check_count(name, value):
     """``value`` as an int if it is a positive integer (not a bool); ``ValueError`` naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -134,10 +120,15 @@ class TrainingLoop:
         of the training.
     hint : str
         Appended to the divergence message (what to change).
+    loss_before_update : bool
+        True: a loss is measured with the state before its iteration's update (e-prop, RFLO,
+        perturbation), so a bad loss condemns that state and the last good one is the iteration
+        before, in the previous chunk for the first iteration of a chunk. False: a loss measures
+        the iteration's own updates (a TTFS epoch), so the state at its start is the last good one.
     """
 
     def __init__(self, step, chunk_size, unit="iteration", replay=None, save_weights=None, loss_limit=None,
-                 loss_limit_factor=None, hint=""):
+                 loss_limit_factor=None, hint="", loss_before_update=True):
         self.step = step
         self.chunk_size = check_count("chunk_size", chunk_size)
         self.unit = unit
@@ -146,6 +137,7 @@ class TrainingLoop:
         self.loss_limit = loss_limit
         self.loss_limit_factor = loss_limit_factor
         self.hint = hint
+        self.loss_before_update = loss_before_update
         self._previous = None  # (start state, n, context) of the last chunk, for a divergence at its end
 
     def run(self, state, n_iterations, first=0, run_dir=None, progress=None):
@@ -187,17 +179,16 @@ class TrainingLoop:
 
     def _diverged(self, bad, losses, chunk, start_state, first, run_dir, frames_before):
         iteration = first + bad
-        if bad >= 1:
-            good = start_state if bad == 1 or self.replay is None else self.replay(start_state, bad - 1,
-                                                                                     chunk.context)
-            good_iteration = iteration - 1 if bad == 1 or self.replay is not None else first
-        elif self._previous is not None and self.replay is not None:
+        good, good_iteration = start_state, first  # without anything better: the chunk's start
+        if bad >= 2 and self.replay is not None:
+            good, good_iteration = self.replay(start_state, bad - 1, chunk.context), iteration - 1
+        elif bad == 0 and self.loss_before_update and self._previous is not None:
             previous_start, previous_n, previous_context = self._previous
-            good = previous_start if previous_n == 1 else self.replay(previous_start, previous_n - 1,
-                                                                       previous_context)
-            good_iteration = iteration - 1
-        else:
-            good, good_iteration = start_state, first  # nothing better to go back to
+            if previous_n == 1:
+                good, good_iteration = previous_start, iteration - 1
+            elif self.replay is not None:
+                good = self.replay(previous_start, previous_n - 1, previous_context)
+                good_iteration = iteration - 1
         rows = chunk.history[chunk.history[self.unit] < iteration]
         history = rows if frames_before is None else pd.concat([frames_before, rows], ignore_index=True)
         path = None

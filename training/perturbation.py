@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity.perturbation import LearnerSettings, PerturbationNetwork
-from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingLoop, check_count
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.training.loop import Chunk, TrainingLoop, check_count
 
 
-class PerturbationTrainer(ClosingTrainer):
+class PerturbationTrainer(RunnerHolder):
     """Train WP and NP learners on a :class:`~brian2learn.tasks.perturbation_linear.LinearTask`.
 
     One build serves every training (tasks and learning parameters are values); a training of

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity.perturbation_network import LearnerValues
-from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingLoop, check_count
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.training.loop import Chunk, TrainingLoop, check_count
 
 
-class PerturbationNetworkTrainer(ClosingTrainer):
+class PerturbationNetworkTrainer(RunnerHolder):
     """Train a perturbation model, ``trials_per_run`` trials per run of one build.
 
     The model is a :class:`~brian2learn.plasticity.perturbation_network.PerturbationModel`.

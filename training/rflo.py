@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity.rflo import RfloNetwork, alignment_degrees, check_task, check_weights, connectivity
-from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.training.loop import Chunk, ClosingTrainer, TrainingDivergedError, TrainingLoop, check_count
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 
-class RfloTrainer(ClosingTrainer):
+class RfloTrainer(RunnerHolder):
     """Train an RFLO network, ``trials_per_run`` trials per run of one build; weights travel by ``run_args``.
 
     Parameters
@@ -67,14 +67,15 @@ class RfloTrainer(ClosingTrainer):
             "eta_out": np.full(len(conn["out"][0]), eta_out),
         }
 
-    def _matrices(self, model):
+    def _matrices(self, model, variable="w"):
+        """``variable`` of the input, recurrent and readout synapses as matrices ``w_in``, ``w_rec``, ``w_out``."""
         conn, cfg = self.connectivity, self.config
         out = {}
         for key, name, shape in (("in", "w_in", (cfg.n_rec, cfg.n_in)), ("rec", "w_rec", (cfg.n_rec, cfg.n_rec)),
                                  ("out", "w_out", (cfg.n_out, cfg.n_rec))):
-            group, var = model.state_variables()[name]
+            group, _ = model.state_variables()[name]
             matrix = np.zeros(shape)
-            matrix[conn[key][1], conn[key][0]] = np.asarray(getattr(group, var)[:], dtype=float)
+            matrix[conn[key][1], conn[key][0]] = np.asarray(getattr(group, variable)[:], dtype=float)
             out[name] = matrix
         return out
 
@@ -186,14 +187,7 @@ class RfloTrainer(ClosingTrainer):
         """
         n_trials = check_count("n_trials", n_trials)
         model, losses, _ = self._run_trials(self.weights, n_trials, learning_rates=(0.0, 0.0, 0.0))
-        conn, cfg = self.connectivity, self.config
-        sums = {}
-        for key, name, shape in (("in", "w_in", (cfg.n_rec, cfg.n_in)), ("rec", "w_rec", (cfg.n_rec, cfg.n_rec)),
-                                 ("out", "w_out", (cfg.n_out, cfg.n_rec))):
-            group, _ = model.state_variables()[name]
-            matrix = np.zeros(shape)
-            matrix[conn[key][1], conn[key][0]] = -np.asarray(group.grad_sum[:], dtype=float)
-            sums[name] = matrix
+        sums = {name: -matrix for name, matrix in self._matrices(model, "grad_sum").items()}
         return sums, {"loss": float(np.sum(losses))}
 
     @property

@@ -144,7 +144,7 @@ class TTFSTrainer:
             return Chunk(state=[w.copy() for w in self.weights], history=pd.DataFrame([row]),
                          losses=np.array([stats["loss"] if finite else np.nan]), progress=row)
 
-        loop = TrainingLoop(step, 1, unit="epoch", save_weights=self._save_weights)
+        loop = TrainingLoop(step, 1, unit="epoch", save_weights=self._save_weights, loss_before_update=False)
         try:
             _, history = loop.run([w.copy() for w in self.weights], n_epochs, first=self.epoch, run_dir=run_dir,
                                   progress=progress)
