@@ -1,11 +1,13 @@
 """Analysis of spiking activity: spikes as tidy pandas DataFrames, rates, sparsity, energy, plots.
 
 :mod:`~brian2learn.analysis.spikes` turns Brian2 spikes (index/time arrays or a
-``SpikeMonitor``) into DataFrames with columns ``neuron, t, trial, group`` and stores them
+``SpikeMonitor``) into DataFrames with columns ``neuron, t_s, trial, group`` and stores them
 as Parquet; :mod:`~brian2learn.analysis.rates` computes firing rates and population
 sparsity; :mod:`~brian2learn.analysis.energy` spike counts, synaptic operations and Šíma's
 energy complexity; :mod:`~brian2learn.analysis.plotting` raster plots, learning curves and
-outputs against targets.
+outputs against targets; :mod:`~brian2learn.analysis.tables` the naming convention of every
+Parquet table (units in the names, 0-based indices) with a writer and a reader that upgrades
+older files.
 """
 
 from .energy import (
@@ -30,6 +32,7 @@ from .spikes import (
     spike_monitor_to_dataframe,
     spikes_to_dataframe,
 )
+from .tables import SCHEMA_VERSION, read_table, write_table
 
 __all__ = [
     "SPIKE_COLUMNS",
@@ -54,4 +57,7 @@ __all__ = [
     "plot_raster",
     "plot_learning_curves",
     "plot_output_vs_target",
+    "SCHEMA_VERSION",
+    "write_table",
+    "read_table",
 ]

@@ -137,7 +137,7 @@ def energy_complexity(spikes, dt, n_neurons=None, by_trial=False):
 
     (Šíma 2014, Neural Comput 26:953). Several spikes of one neuron in one step count once;
     neurons of different groups count separately. Steps are taken within each trial (the
-    ``trial`` column is 0 for frames without trials, whose ``t`` is absolute), so spikes
+    ``trial`` column is 0 for frames without trials, whose ``t_s`` is absolute), so spikes
     of different trials never share a step. Without spikes, :math:`E = 0`.
 
     Parameters
@@ -174,7 +174,7 @@ def energy_complexity(spikes, dt, n_neurons=None, by_trial=False):
                 raise ValueError(
                     f"spikes of group {name!r} has neuron index {ids.max()} >= n_neurons = {limit}"
                 )
-    steps = np.floor(spikes["t"].to_numpy(dtype=np.float64) / step_size + 0.5).astype(np.int64)
+    steps = np.floor(spikes["t_s"].to_numpy(dtype=np.float64) / step_size + 0.5).astype(np.int64)
     n_trials = int(trials.max()) + 1 if trials.size else 1
     if trials.size == 0:
         per_trial = np.zeros(1, dtype=np.int64)
@@ -223,7 +223,7 @@ def mean_fraction_active(spikes, dt, n_neurons, n_steps):
             raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
     if len(spikes) == 0:
         return 0.0
-    steps = np.floor(spikes["t"].to_numpy(dtype=np.float64) / step_size + 0.5).astype(np.int64)
+    steps = np.floor(spikes["t_s"].to_numpy(dtype=np.float64) / step_size + 0.5).astype(np.int64)
     group_codes, _ = pd.factorize(spikes["group"].astype("str"))
     active = np.unique(np.column_stack([spikes["trial"].to_numpy(dtype=np.int64), steps,
                                         group_codes.astype(np.int64), spikes["neuron"].to_numpy(dtype=np.int64)]),

@@ -50,7 +50,7 @@ def plot_raster(spikes, axes=None, color=None, max_neurons=None, time_unit="ms",
     Parameters
     ----------
     spikes : pandas.DataFrame
-        Spike frame. Its ``t`` column is plotted as it is: for a frame with trial-relative
+        Spike frame. Its ``t_s`` column is plotted as it is: for a frame with trial-relative
         times, pass ``trial`` to show one trial (else the trials are overlaid).
     axes : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure when omitted.
@@ -90,7 +90,7 @@ def plot_raster(spikes, axes=None, color=None, max_neurons=None, time_unit="ms",
         elif color is not None:
             kwargs["color"] = color
         axes.plot(
-            rows["t"].to_numpy(dtype=np.float64) * scale,
+            rows["t_s"].to_numpy(dtype=np.float64) * scale,
             neurons + offset,
             linestyle="none",
             marker=".",

@@ -80,7 +80,7 @@ def firing_rates(spikes, n_neurons, trial_duration, n_trials=None, group=None):
     Parameters
     ----------
     spikes : pandas.DataFrame
-        Spike frame (columns neuron, t, trial, group).
+        Spike frame (columns neuron, t_s, trial, group).
     n_neurons : int
         Number of neurons :math:`N` of the group (ids 0 .. N-1).
     trial_duration : brian2.Quantity or float
@@ -171,7 +171,7 @@ def population_sparsity(spikes, n_neurons, bin_size, duration, by_trial=False, n
     population-sparseness measures of Willmore & Tolhurst (2001), Network: Comput Neural
     Syst 12:255-270; see also Olshausen & Field (2004), Curr Opin Neurobiol 14:481.
 
-    The column ``t`` is used as it is. A frame built with a trial duration holds times
+    The column ``t_s`` is used as it is. A frame built with a trial duration holds times
     *within* each trial, so a frame with several trials must either be split into one frame
     per trial or be analysed with ``by_trial=True``, which computes :math:`s_b` per trial
     (``duration`` is then the trial duration). With ``by_trial=False`` a frame with
@@ -211,7 +211,7 @@ def population_sparsity(spikes, n_neurons, bin_size, duration, by_trial=False, n
     seconds = _positive_seconds(duration, "duration")
     spikes = select_group(spikes, group)
     neurons = spikes["neuron"].to_numpy(dtype=np.int64)
-    times = spikes["t"].to_numpy(dtype=np.float64)
+    times = spikes["t_s"].to_numpy(dtype=np.float64)
     trials = spikes["trial"].to_numpy(dtype=np.int64)
     _check_neurons(neurons, n_neurons)
     n_bins = max(int(np.ceil(seconds / width - TRIAL_TOLERANCE)), 1)

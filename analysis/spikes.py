@@ -6,7 +6,7 @@ A *spike frame* has the columns of :data:`SPIKE_COLUMNS`:
 column    dtype         meaning
 ========  ============  ==========================================================
 neuron    int64         index of the neuron inside its group (Brian2's ``i``)
-t         float64       spike time in seconds; relative to the start of the trial
+t_s       float64       spike time in seconds; relative to the start of the trial
                         when the frame was built with a trial duration, else
                         absolute
 trial     int64         trial number :math:`k` (0 when there are no trials)
@@ -29,7 +29,9 @@ it does in exact arithmetic. Times within rounding of the trial start are set to
 This is the "tidy data" layout of Wickham (2014), "Tidy data", J Stat Softw 59(10),
 doi:10.18637/jss.v059.i10: one observation (a spike) per row, one variable per column.
 Frames are written to Parquet (Apache Parquet format, via pyarrow) by
-:func:`save_spikes` and read back by :func:`load_spikes` with the same columns and dtypes.
+:func:`save_spikes` and read back by :func:`load_spikes` with the same columns and dtypes,
+following the table convention of :mod:`~brian2learn.analysis.tables` (files written before
+it, whose time column was a bare ``t``, are read too).
 """
 
 import json
@@ -38,6 +40,8 @@ import os
 import brian2 as b2
 import numpy as np
 import pandas as pd
+
+from .tables import SCHEMA_VERSION, _write_stamped, table_schema_version, upgrade_legacy_columns
 
 __all__ = [
     "SPIKE_COLUMNS",
@@ -53,7 +57,7 @@ __all__ = [
 ]
 
 #: Columns of a spike frame, in this order.
-SPIKE_COLUMNS = ("neuron", "t", "trial", "group")
+SPIKE_COLUMNS = ("neuron", "t_s", "trial", "group")
 
 #: Tolerance :math:`\epsilon` (in units of the trial length or bin width) under which a
 #: time counts as lying on the next boundary.
@@ -136,7 +140,7 @@ def empty_spikes(group=None):
     return pd.DataFrame(
         {
             "neuron": np.zeros(0, dtype=np.int64),
-            "t": np.zeros(0, dtype=np.float64),
+            "t_s": np.zeros(0, dtype=np.float64),
             "trial": np.zeros(0, dtype=np.int64),
             "group": pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), categories=categories),
         }
@@ -183,7 +187,7 @@ def spikes_to_dataframe(indices, times=None, group=None, trial_duration=None, t_
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SPIKE_COLUMNS` (neuron int64, t float64 seconds, trial int64, group
+        Columns :data:`SPIKE_COLUMNS` (neuron int64, t_s float64 seconds, trial int64, group
         category), one row per spike, in the order of the input.
 
     Raises
@@ -227,7 +231,7 @@ def spikes_to_dataframe(indices, times=None, group=None, trial_duration=None, t_
     return pd.DataFrame(
         {
             "neuron": idx,
-            "t": t.astype(np.float64, copy=False),
+            "t_s": t.astype(np.float64, copy=False),
             "trial": trial,
             "group": _group_column(group, idx.shape[0]),
         }
@@ -268,6 +272,9 @@ def check_spike_frame(spikes, name="spikes"):
     if not isinstance(spikes, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(spikes).__name__}")
     missing = [c for c in SPIKE_COLUMNS if c not in spikes.columns]
+    if missing == ["t_s"] and "t" in spikes.columns:
+        raise ValueError(f"{name} names its time column 't'; spike frames call it 't_s' (seconds): "
+                         f"rename it (frame.rename(columns={{'t': 't_s'}})) or read files with load_spikes")
     if missing:
         raise ValueError(f"{name} lacks the columns {missing}; a spike frame has {list(SPIKE_COLUMNS)}")
 
@@ -276,7 +283,7 @@ def _normalise_dtypes(df, categories=None):
     """Cast the spike columns to their dtypes (group: categorical with ``categories``)."""
     out = df.copy()
     out["neuron"] = out["neuron"].astype(np.int64)
-    out["t"] = out["t"].astype(np.float64)
+    out["t_s"] = out["t_s"].astype(np.float64)
     out["trial"] = out["trial"].astype(np.int64)
     if categories is None and isinstance(out["group"].dtype, pd.CategoricalDtype):
         categories = out["group"].cat.categories
@@ -325,10 +332,11 @@ def concat_spikes(frames):
 
 
 def save_spikes(df, path):
-    """Write a spike frame to a Parquet file (pyarrow engine).
+    """Write a spike frame to a Parquet file (pyarrow engine), stamped with the table schema.
 
     The group categories are stored in the file's schema metadata, so that
-    :func:`load_spikes` restores them even for categories without spikes.
+    :func:`load_spikes` restores them even for categories without spikes. The file is
+    written atomically, as by :func:`~brian2learn.analysis.tables.write_table`.
 
     Parameters
     ----------
@@ -344,7 +352,6 @@ def save_spikes(df, path):
         If a column of :data:`SPIKE_COLUMNS` is missing.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     check_spike_frame(df, "df")
     out = _normalise_dtypes(df).reset_index(drop=True)
@@ -352,17 +359,23 @@ def save_spikes(df, path):
     categories = [str(c) for c in out["group"].cat.categories]
     metadata = dict(table.schema.metadata or {})
     metadata[_PARQUET_GROUPS_KEY] = json.dumps(categories).encode("utf-8")
-    table = table.replace_schema_metadata(metadata)
-    pq.write_table(table, os.fspath(path))
+    _write_stamped(table.replace_schema_metadata(metadata), os.fspath(path))
 
 
-def load_spikes(path):
-    """Read a spike frame written by :func:`save_spikes`.
+def load_spikes(path, group=None):
+    """Read a spike frame written by :func:`save_spikes` (or by brian2learn before schema stamps).
+
+    A file written before the table schema was stamped (schema 1) is upgraded: its time
+    column ``t`` becomes ``t_s``. A schema-1 file with only the columns ``neuron`` and ``t``
+    (the ``spikes_exc_*.parquet`` of stdp-assemblies) holds the absolute spike times of one
+    group: it gets trial 0 and the group ``group``.
 
     Parameters
     ----------
     path : str or os.PathLike
         Parquet file.
+    group : str, optional
+        Group of the spikes of a schema-1 file without ``trial`` and ``group`` columns.
 
     Returns
     -------
@@ -372,19 +385,32 @@ def load_spikes(path):
     Raises
     ------
     ValueError
-        If the file lacks a column of :data:`SPIKE_COLUMNS`.
+        If the file lacks a column of :data:`SPIKE_COLUMNS`, is a schema-1 file of one group
+        and ``group`` is not given, or was written with a newer schema.
     """
     import pyarrow.parquet as pq
 
-    table = pq.read_table(os.fspath(path))
-    missing = [c for c in SPIKE_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValueError(f"{os.fspath(path)} lacks the spike columns {missing}")
-    categories = None
+    path = os.fspath(path)
+    table = pq.read_table(path)
     metadata = table.schema.metadata or {}
+    version = table_schema_version(metadata)
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"{path} was written with table schema {version}; this brian2learn reads up to "
+                         f"{SCHEMA_VERSION}: upgrade brian2learn")
+    df = table.to_pandas()
+    if version == 1:
+        df = upgrade_legacy_columns(df)
+        if "trial" not in df.columns and "group" not in df.columns and {"neuron", "t_s"} <= set(df.columns):
+            if not isinstance(group, str):
+                raise ValueError(f"{path} holds the spikes of one unnamed group (written before table schema "
+                                 f"2): pass group= (a string) to name it, got {group!r}")
+            df = df.assign(trial=np.zeros(len(df), dtype=np.int64), group=_group_column(group, len(df)))
+    missing = [c for c in SPIKE_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the spike columns {missing}")
+    categories = None
     if _PARQUET_GROUPS_KEY in metadata:
         categories = json.loads(metadata[_PARQUET_GROUPS_KEY].decode("utf-8"))
-    df = table.to_pandas()
     return _normalise_dtypes(df, categories)
 
 

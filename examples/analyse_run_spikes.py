@@ -2,7 +2,7 @@
 
 ``python examples/analyse_run_spikes.py runs/eprop-pattern-seed1/spikes_last_trial.parquet``
 analyses the last trial of each method of ``brian2learn run eprop-pattern --quick`` (columns neuron,
-t, trial, group, method); without a path it makes a small spike frame itself, saves it and loads it
+t_s, trial, group, method); without a path it makes a small spike frame itself, saves it and loads it
 back. Per method and group it prints the mean firing rate and the silent fraction (spike-count
 rates, Dayan & Abbott 2001, sec. 1.2), the mean fraction of neurons active per 10 ms bin
 (population sparsity, Willmore & Tolhurst 2001, Network 12:255), and the spike count, synaptic
@@ -36,22 +36,12 @@ def example_spikes(path):
 
 
 def main(path=None, n_neurons=None, out_degree=None, trial=TRIAL, dt=DT, bin_size=BIN):
-    """Rates, sparsity and energy per method and group of the spikes in a Parquet file.
+    """Rates, sparsity and energy per method and group of the spikes in the Parquet file ``path``.
 
-    Parameters
-    ----------
-    path : str or None
-        Spike file; ``None`` analyses the hand-made frame of :func:`example_spikes` (with its own sizes).
-    n_neurons, out_degree : dict or None
-        Neurons and synapses per neuron of each group (default :data:`N_NEURONS`, :data:`OUT_DEGREE`).
-    trial, dt, bin_size : Quantity
-        Trial duration, simulation step and bin of the population sparsity.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per method and group: mean_rate_hz, silent_fraction, active_per_bin, spike_count,
-        synaptic_operations, energy_complexity, mean_fraction_active.
+    ``path=None`` analyses the frame of :func:`example_spikes`; ``n_neurons`` and ``out_degree`` (dicts per
+    group) default to :data:`N_NEURONS` and :data:`OUT_DEGREE`. Returns a DataFrame, one row per method and
+    group: mean_rate_hz, silent_fraction, active_per_bin, spike_count, synaptic_operations,
+    energy_complexity, mean_fraction_active.
     """
     if path is None:  # the hand-made frame, with its own sizes
         with tempfile.TemporaryDirectory() as directory:

@@ -33,10 +33,7 @@ LEARNING = {
 def make_task(n_steps, seed=1):
     """Two frozen Poisson patterns; pattern 0 must give one period of a sine, pattern 1 of ``cos - 1``.
 
-    Returns
-    -------
-    dict
-        ``inputs`` (2, n_steps, N_IN) of 0/1, ``targets`` (2, n_steps, 1), ``window`` (2, n_steps).
+    Returns ``inputs`` (2, n_steps, N_IN) of 0/1, ``targets`` (2, n_steps, 1) and ``window`` (2, n_steps).
     """
     rng = np.random.default_rng(seed)
     p_spike = float(INPUT_RATE * NEURON["dt"])  # spike probability per step
@@ -48,35 +45,18 @@ def make_task(n_steps, seed=1):
 
 def main(n_iterations=500, n_rec=N_REC, trial=TRIAL, learning_rate=LEARNING["learning_rate"],
          device="cpp_standalone", seed=1):
-    """Train on :func:`make_task` with random feedback.
+    """Train on :func:`make_task` with random feedback; ``seed`` fixes the task, initial weights and feedback.
 
-    Parameters
-    ----------
-    n_iterations, n_rec : int
-        Weight updates (of one batch of both trials) and recurrent neurons.
-    trial : Quantity
-        Trial duration.
-    learning_rate : float
-    device : {'cpp_standalone', 'runtime'}
-    seed : int
-        Seed of the task, the initial weights and the feedback matrix.
-
-    Returns
-    -------
-    dict
-        ``first_loss``, ``last_loss``, ``last_rate_hz``, ``history`` (DataFrame: iteration, loss, reg_loss,
-        rate_hz) and ``last_output`` (readout ``y`` and ``y_target`` of the last trial, (n_out, n_steps)).
+    Returns ``first_loss``, ``last_loss``, ``last_rate_hz``, ``history`` (DataFrame: iteration, loss, reg_loss,
+    rate_hz) and ``last_output`` (readout ``y`` and ``y_target`` of the last trial, (n_out, n_steps)).
     """
     n_steps = int(round(float(trial / NEURON["dt"])))
     config = eprop.EpropConfig(n_in=N_IN, n_rec=n_rec, n_out=1, n_steps=n_steps, neuron_params=NEURON,
                                **{**LEARNING, "learning_rate": learning_rate})
-    trainer = EpropTrainer(config, eprop.initial_weights(config, seed), make_task(n_steps, seed),
-                           feedback="random", feedback_matrix=eprop.random_feedback(config, seed),
-                           device=device, iterations_per_run=n_iterations)
-    try:
+    with EpropTrainer(config, eprop.initial_weights(config, seed), make_task(n_steps, seed), feedback="random",
+                      feedback_matrix=eprop.random_feedback(config, seed), device=device,
+                      iterations_per_run=n_iterations) as trainer:  # the build is removed at the end
         history = trainer.train(n_iterations)
-    finally:
-        trainer.close()
     return {"first_loss": float(history["loss"].iloc[0]), "last_loss": float(history["loss"].iloc[-1]),
             "last_rate_hz": float(history["rate_hz"].iloc[-1]), "history": history,
             "last_output": trainer.last_output}

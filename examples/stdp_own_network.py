@@ -45,24 +45,11 @@ STDP = {  # pair STDP of stdp.SONG2000_STDP with Brian2's example's amplitudes; 
 
 def main(n_inputs=N_INPUTS, input_rate=INPUT_RATE, duration=DURATION, mu=0.0, device="cpp_standalone", seed=1,
          record_spikes=False):
-    """Simulate the network with plastic input synapses.
+    """Simulate the network with plastic input synapses (``mu``: 0 additive as Song et al., 1 multiplicative).
 
-    Parameters
-    ----------
-    n_inputs : int
-    input_rate, duration : Quantity
-    mu : float
-        Weight dependence: 0 additive (Song et al.), 1 multiplicative.
-    device : {'cpp_standalone', 'runtime'}
-    seed : int
-    record_spikes : bool
-        Also return all spikes (``pre_spikes``, ``post_spikes``: indices, times in s) and ``synapses`` (i, j).
-
-    Returns
-    -------
-    dict
-        ``w_initial``, ``w_final`` (synapse order), ``rate_hz`` per neuron, fractions of the weights
-        ``near_0_initial``/``_final`` (< 0.1) and ``near_1_initial``/``_final`` (> 0.9).
+    Returns ``w_initial``, ``w_final`` (synapse order), ``rate_hz`` per neuron, the fractions of weights
+    ``near_0_*`` (< 0.1) and ``near_1_*`` (> 0.9), and with ``record_spikes`` also ``pre_spikes``,
+    ``post_spikes`` (indices, times in s) and ``synapses`` (i, j).
     """
     build_dir = tempfile.mkdtemp() if device == "cpp_standalone" else None
     if build_dir:  # compiled and run at the end of net.run

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, plotting, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
@@ -298,7 +299,7 @@ def train_to_criterion(method, schedule, batch_size, bptt_reference=None, checkp
         if done % 10 == 0 or done == schedule["max_iterations"]:
             progress(done, schedule["max_iterations"], row)
             if partial_path is not None:
-                pd.DataFrame(method.history).to_parquet(partial_path, index=False)
+                write_table(pd.DataFrame(method.history), partial_path)
         recent = [r["error"] for r in method.history[-SCREEN_WINDOW:]]
         screen = len(recent) >= min(SCREEN_WINDOW, schedule["max_iterations"]) and np.mean(recent) < CRITERION_ERROR
         if screen:
@@ -402,9 +403,9 @@ def run(options):
               "validation": pd.DataFrame(validations), "gradient_agreement": pd.DataFrame(agreements)}
     for name, table in tables.items():
         if not table.empty:
-            table.to_parquet(os.path.join(run_dir, f"{name}.parquet"), index=False)
+            write_table(table, os.path.join(run_dir, f"{name}.parquet"))
     if example is not None:
-        example["spikes"].to_parquet(os.path.join(run_dir, "example_trial_spikes.parquet"), index=False)
+        spikes.save_spikes(example["spikes"], os.path.join(run_dir, "example_trial_spikes.parquet"))
     figures = _figures(run_dir, tables, example)
     if mode == "full" and options.max_iterations is None and options.batch_size is None:
         for entry in results.values():

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, plotting, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
@@ -176,11 +177,11 @@ def run(options):
 
     losses = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     if not losses.empty:
-        losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
+        write_table(losses, os.path.join(run_dir, "losses.parquet"))
     energy_of_methods = {}
     if spike_frames:
         all_spikes = pd.concat(spike_frames, ignore_index=True)
-        all_spikes.to_parquet(os.path.join(run_dir, "spikes_last_trial.parquet"), index=False)
+        spikes.save_spikes(all_spikes, os.path.join(run_dir, "spikes_last_trial.parquet"))
         for label in results:
             frame = all_spikes[all_spikes["method"] == label]
             recurrent = frame[frame["group"] == "recurrent"].drop(columns="method")
@@ -190,10 +191,9 @@ def run(options):
             energy_of_methods[label] = energy.energy_summary(recurrent, out_degree, float(config.dt),
                                                              n_neurons=config.n_rec, n_steps=config.n_steps)
     if outputs:
-        rows = [pd.DataFrame({"method": label, "t": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
+        rows = [pd.DataFrame({"method": label, "t_s": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
                 for label, out in outputs.items()]
-        pd.concat(rows, ignore_index=True).to_parquet(os.path.join(run_dir, "outputs_last_trial.parquet"),
-                                                      index=False)
+        write_table(pd.concat(rows, ignore_index=True), os.path.join(run_dir, "outputs_last_trial.parquet"))
     figures = _figures(run_dir, losses, spike_frames, outputs)
 
     if mode == "full" and options.iterations is None:

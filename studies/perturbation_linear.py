@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy
+from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity.perturbation import (
     RULES,
     LearnerSettings,
@@ -128,11 +129,11 @@ def run(options):
     wall = time.perf_counter() - start
 
     curves = pd.concat(histories, ignore_index=True)
-    curves.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
+    write_table(curves, os.path.join(run_dir, "learning_curves.parquet"))
     means = pd.concat(mean_rows, ignore_index=True)
-    means.to_parquet(os.path.join(run_dir, "mean_curves.parquet"), index=False)
+    write_table(means, os.path.join(run_dir, "mean_curves.parquet"))
     weights = pd.concat(weight_rows, ignore_index=True)
-    weights.to_parquet(os.path.join(run_dir, "final_weights.parquet"), index=False)
+    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
     figures = _figures(run_dir, means, weights, tasks)
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,

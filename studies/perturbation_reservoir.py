@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy
+from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import reservoir
 from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
@@ -153,18 +154,18 @@ def run(options):
     wall = time.perf_counter() - start
 
     curves = pd.concat(curves, ignore_index=True)
-    curves.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
+    write_table(curves, os.path.join(run_dir, "learning_curves.parquet"))
     criteria = pd.DataFrame([
         {"setting": setting, "rule": rule, "learner": learner, "components": k,
          "ls_error": optima[k][1], "level": CRITERION_FACTOR * optima[k][1], "trials_to_criterion": trials}
         for setting, entry in results.items() for rule in RULES
         for k in COMPONENTS for learner, trials in enumerate(entry["rules"][rule]["per_learner"][f"k{k}"])])
     criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
-    criteria.to_parquet(os.path.join(run_dir, "trials_to_criterion.parquet"), index=False)
+    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
     outputs = _final_outputs(finals, rules, states, target, optima)
-    outputs.to_parquet(os.path.join(run_dir, "final_outputs.parquet"), index=False)
-    spectrum = pd.DataFrame({"component": np.arange(1, n_units + 1), "eigenvalue": stats["eigenvalues"]})
-    spectrum.to_parquet(os.path.join(run_dir, "reservoir_spectrum.parquet"), index=False)
+    write_table(outputs, os.path.join(run_dir, "final_outputs.parquet"))
+    spectrum = pd.DataFrame({"component": np.arange(n_units), "eigenvalue": stats["eigenvalues"]})
+    write_table(spectrum, os.path.join(run_dir, "reservoir_spectrum.parquet"))
     figures = _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error)
 
     summary = {
@@ -218,17 +219,17 @@ def _summarise(history, rules, weights, states, target, optima, n_trials):
 
 
 def _final_outputs(finals, rules, states, target, optima):
-    rows = [pd.DataFrame({"setting": "-", "curve": "target", "t": np.arange(len(target)),
+    rows = [pd.DataFrame({"setting": "-", "curve": "target", "step": np.arange(len(target)),
                           "x": target[:, 0], "y": target[:, 1]})]
     weights_k = optima[COMPONENTS[0]][0]
     fit = states @ weights_k.T
     rows.append(pd.DataFrame({"setting": "-", "curve": f"least squares k={COMPONENTS[0]}",
-                              "t": np.arange(len(target)), "x": fit[:, 0], "y": fit[:, 1]}))
+                              "step": np.arange(len(target)), "x": fit[:, 0], "y": fit[:, 1]}))
     for setting, weights in finals.items():
         for rule in RULES:
             index = rules.index(rule)  # the rule's first learner
             out = states @ weights[index].T
-            rows.append(pd.DataFrame({"setting": setting, "curve": rule, "t": np.arange(len(target)),
+            rows.append(pd.DataFrame({"setting": setting, "curve": rule, "step": np.arange(len(target)),
                                       "x": out[:, 0], "y": out[:, 1]}))
     return pd.concat(rows, ignore_index=True)
 
@@ -295,7 +296,7 @@ def plot_spectrum(spectrum, participation_ratio, axes=None, n_components=40):
     """Leading eigenvalues of the reservoir's activity covariance, with its participation ratio."""
     if axes is None:
         axes = plt.gca()
-    axes.semilogy(spectrum["component"][:n_components], spectrum["eigenvalue"][:n_components], "o-", ms=3)
+    axes.semilogy(spectrum["component"][:n_components] + 1, spectrum["eigenvalue"][:n_components], "o-", ms=3)
     axes.axvline(participation_ratio, color="tab:red", lw=1.0, label=f"PR = {participation_ratio:.2f}")
     axes.set_xlabel("principal component")
     axes.set_ylabel("eigenvalue of S = r r^T / T")

@@ -35,6 +35,7 @@ import pandas as pd
 
 from brian2learn.analysis import energy, plotting
 from brian2learn.analysis.spikes import spikes_to_dataframe
+from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
 from brian2learn.plasticity.perturbation_network import LearnerValues
@@ -286,17 +287,17 @@ def run(options):
     xor_history, xor_result = run_xor(options, xor_trials, xor_per_rule, trials_per_run, run_dir)
     wall = time.perf_counter() - start
 
-    spiking_history.to_parquet(os.path.join(run_dir, "spiking_learning_curves.parquet"), index=False)
-    xor_history[["trial", "learner", "rule", "E", "correct"]].to_parquet(
-        os.path.join(run_dir, "xor_learning_curves.parquet"), index=False)
+    write_table(spiking_history, os.path.join(run_dir, "spiking_learning_curves.parquet"))
+    write_table(xor_history[["trial", "learner", "rule", "E", "correct"]],
+                os.path.join(run_dir, "xor_learning_curves.parquet"))
     rows = [{"task": task, "rule": rule, "learner": k, "trials_to_criterion": trials}
             for task, entry in (("spiking", spiking), ("xor", xor_result)) for rule in RULES
             for k, trials in enumerate(entry["rules"][rule]["per_learner"])]
     criteria = pd.DataFrame(rows)
     criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
-    criteria.to_parquet(os.path.join(run_dir, "trials_to_criterion.parquet"), index=False)
+    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
     outputs = _output_table(evaluation)
-    outputs.to_parquet(os.path.join(run_dir, "spiking_outputs.parquet"), index=False)
+    write_table(outputs, os.path.join(run_dir, "spiking_outputs.parquet"))
     evaluation_spikes = evaluation_spike_frames(evaluation)
     figures = _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spikes, spiking, xor_result)
     summary = {

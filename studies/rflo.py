@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy
+from brian2learn.analysis.tables import write_table
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
 from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
@@ -199,8 +200,8 @@ def run(options):
         clip = options.bptt_clip_norm or None
         sweep, sweep_curves = period_sweep(periods, sweep_trials, options.seed, options.device, run_dir,
                                            with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip)
-        sweep.to_parquet(os.path.join(run_dir, "period_sweep.parquet"), index=False)
-        sweep_curves.to_parquet(os.path.join(run_dir, "period_sweep_curves.parquet"), index=False)
+        write_table(sweep, os.path.join(run_dir, "period_sweep.parquet"))
+        write_table(sweep_curves, os.path.join(run_dir, "period_sweep_curves.parquet"))
         medians = sweep_medians(sweep)
         sweep_summary = {"network": {**SWEEP_NETWORK, "g": GAIN}, "trials": sweep_trials,
                          "periods_tau": list(periods), "seeds": seeds, "bptt_clip_norm": clip,
@@ -213,10 +214,10 @@ def run(options):
                             for key in ("final_loss", "q25", "q75")}}
 
     losses = pd.concat(histories, ignore_index=True)
-    losses.to_parquet(os.path.join(run_dir, "losses.parquet"), index=False)
-    rows = [pd.DataFrame({"method": method, "t": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
+    write_table(losses, os.path.join(run_dir, "losses.parquet"))
+    rows = [pd.DataFrame({"method": method, "step": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
             for method, out in outputs.items() if out is not None]
-    pd.concat(rows, ignore_index=True).to_parquet(os.path.join(run_dir, "outputs_last_trial.parquet"), index=False)
+    write_table(pd.concat(rows, ignore_index=True), os.path.join(run_dir, "outputs_last_trial.parquet"))
     figures = _figures(run_dir, losses, outputs)
     if sweep is not None:
         fig, ax = plt.subplots(figsize=(5.5, 4))

@@ -61,6 +61,7 @@ import pandas as pd
 
 from brian2learn.analysis import assemblies as asm
 from brian2learn.analysis import energy, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import stdp
 from brian2learn.plasticity.assembly_network import (
     BIN_DT,
@@ -437,7 +438,7 @@ def run(options):
                              workers=options.workers)
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
-    table.to_parquet(os.path.join(run_dir, "points.parquet"), index=False)
+    write_table(table, os.path.join(run_dir, "points.parquet"))
     regimes = {}
     for label, frame in table.groupby("label", sort=False):
         numeric = frame.drop(columns=["label"]).mean(numeric_only=True)
@@ -447,14 +448,14 @@ def run(options):
                           "per_seed": frame.drop(columns=["label"]).to_dict(orient="records"),
                           "classified_as": classify_regime(mean), **regime_targets(label, mean)}
     if grid is not None:
-        grid.to_parquet(os.path.join(run_dir, "phase_diagram.parquet"), index=False)
+        write_table(grid, os.path.join(run_dir, "phase_diagram.parquet"))
     figures = _figures(run_dir, table, examples, grid)
     for label, data in examples.items():
-        pd.DataFrame({"t": data["t"], "neuron": data["i"]}).to_parquet(
-            os.path.join(run_dir, f"spikes_exc_{label}.parquet"), index=False)
+        spikes.save_spikes(spikes.spikes_to_dataframe(data["i"], data["t"], group="exc"),
+                           os.path.join(run_dir, f"spikes_exc_{label}.parquet"))
         members = [{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
                    for p, ns in data[ph].items() for n in ns]
-        pd.DataFrame(members).to_parquet(os.path.join(run_dir, f"assemblies_{label}.parquet"), index=False)
+        write_table(pd.DataFrame(members), os.path.join(run_dir, f"assemblies_{label}.parquet"))
     # every binary run (sham twins included) simulates the whole protocol; the grid's points report their own
     simulated = float(table["simulated_seconds"].iloc[0]) * n_runs if len(table) else 0.0
     summary = {

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity.song_network import SongModel
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
@@ -140,7 +141,7 @@ def _run_rates(runner, rates, seed, w0, duration, measure, tables, progress=None
         weight_rows.append(pd.DataFrame({"input_rate_hz": rate, "synapse": np.arange(len(w_final)),
                                          "w_initial": w0, "w_final": w_final}))
         for s, t in enumerate(snap_t):
-            history_rows.append({"input_rate_hz": rate, "t": t, **weight_statistics(snaps[:, s])})
+            history_rows.append({"input_rate_hz": rate, "t_s": t, **weight_statistics(snaps[:, s])})
         spike_frames[f"{rate:g}"] = spikes.spikes_to_dataframe(i_spk, t_spk, group="post")
         if progress is not None:
             progress(k + 1, len(rates), {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
@@ -201,11 +202,11 @@ def run(options):
     wall = time.perf_counter() - start
 
     table = pd.DataFrame(rows)
-    table.to_parquet(os.path.join(run_dir, "rates.parquet"), index=False)
+    write_table(table, os.path.join(run_dir, "rates.parquet"))
     weights = pd.concat(weight_rows, ignore_index=True)
-    weights.to_parquet(os.path.join(run_dir, "final_weights.parquet"), index=False)
+    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
     history = pd.DataFrame(history_rows)
-    history.to_parquet(os.path.join(run_dir, "weight_history.parquet"), index=False)
+    write_table(history, os.path.join(run_dir, "weight_history.parquet"))
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "input_rates_hz": list(rates), "duration_s": float(duration), "measure_window_s": float(measure),
@@ -277,8 +278,8 @@ def plot_weight_fractions(history, axes=None):
     if axes is None:
         _, axes = plt.subplots()
     for rate, frame in history.groupby("input_rate_hz"):
-        axes.plot(frame["t"], frame["frac_high"], label=f"{rate:g} Hz near g_max")
-        axes.plot(frame["t"], frame["frac_low"], ls=":", color=axes.lines[-1].get_color())
+        axes.plot(frame["t_s"], frame["frac_high"], label=f"{rate:g} Hz near g_max")
+        axes.plot(frame["t_s"], frame["frac_low"], ls=":", color=axes.lines[-1].get_color())
     axes.set_xlabel("time (s)")
     axes.set_ylabel("fraction of synapses")
     axes.legend(fontsize=7)

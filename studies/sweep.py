@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster, as_completed, get_worker
 
+from brian2learn.analysis import tables
 from brian2learn.simulation.dask_builds import WORKER_LOCK, point_scope, prepare_client
 from brian2learn.studies import load_study
 
@@ -376,11 +377,12 @@ def sweep_table(rows):
 
 
 def write_table(table, out_dir):
-    """Write ``sweep.parquet`` atomically; return its path."""
-    path = os.path.join(out_dir, TABLE_NAME)
-    table.to_parquet(path + ".tmp", index=False)
-    os.replace(path + ".tmp", path)
-    return path
+    """Write ``sweep.parquet`` atomically, stamped with the table schema; return its path.
+
+    Its columns mirror the points' options and summary keys, so their names are not checked against the
+    table convention.
+    """
+    return tables.write_table(table, os.path.join(out_dir, TABLE_NAME), check_names=False)
 
 
 # -- the sweep ---------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
@@ -315,8 +316,8 @@ def run(options):
     wall = time.perf_counter() - start
 
     table = pd.DataFrame(rows)
-    table.to_parquet(os.path.join(run_dir, "robustness.parquet"), index=False)
-    pd.DataFrame(curves).to_parquet(os.path.join(run_dir, "in_loop_curves.parquet"), index=False)
+    write_table(table, os.path.join(run_dir, "robustness.parquet"))
+    write_table(pd.DataFrame(curves), os.path.join(run_dir, "in_loop_curves.parquet"))
     results = _results(table, sweeps, baseline["test_accuracy"])
     recovered = [f for r in results.values() for f in r["recovered_fraction"] if f is not None]
     figures = _figures(run_dir, table, sweeps, baseline["test_accuracy"], finetune_epochs)

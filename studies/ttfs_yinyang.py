@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, spikes
+from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models.ttfs_substrate import Brian2Substrate
 from brian2learn.plasticity import ttfs
@@ -149,7 +150,7 @@ def run(options):
             substrate_runner.close()
 
     if not history.empty:
-        history.to_parquet(os.path.join(run_dir, "learning_curves.parquet"), index=False)
+        write_table(history, os.path.join(run_dir, "learning_curves.parquet"))
     np.savez(os.path.join(run_dir, "weights.npz"), *trainer.weights)
     test = results["test"]
     test_spikes = _spike_frame(test["times"], tau_s_ms * 1e-3)
@@ -288,7 +289,7 @@ def _test_tables(run_dir, split, result, test_spikes):
                           "prediction": result["prediction"], "t_decision_tau_s": result["t_decision"]})
     for n in range(t_out.shape[1]):
         table[f"t_out{n}_tau_s"] = t_out[:, n]
-    table.to_parquet(os.path.join(run_dir, "test_outputs.parquet"), index=False)
+    write_table(table, os.path.join(run_dir, "test_outputs.parquet"))
     spikes.save_spikes(test_spikes, os.path.join(run_dir, "spikes_test.parquet"))
     return ["test_outputs.parquet", "spikes_test.parquet"]
 
@@ -322,17 +323,18 @@ CLASS_COLORS = np.array(["#1f77b4", "#ff7f0e", "#2ca02c"])
 def plot_learning_curves(history, substrate, axes=None):
     """Loss (log scale) and accuracy per epoch, training and validation; returns the two Axes.
 
-    ``history`` is the ``learning_curves.parquet`` frame; ``axes`` a pair of Axes or ``None``.
+    ``history`` is the ``learning_curves.parquet`` frame; ``axes`` a pair of Axes or ``None``. The x axis counts
+    epochs trained (the 0-based ``epoch`` index + 1).
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    axes[0].plot(history["epoch"], history["train_loss"], label="train (during epoch)")
-    axes[0].plot(history["epoch"], history["validation_loss"], label="validation")
+    axes[0].plot(history["epoch"] + 1, history["train_loss"], label="train (during epoch)")
+    axes[0].plot(history["epoch"] + 1, history["validation_loss"], label="validation")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss")
-    axes[1].plot(history["epoch"], 100 * history["train_accuracy"], label="train (during epoch)")
-    axes[1].plot(history["epoch"], 100 * history["validation_accuracy"], label="validation")
+    axes[1].plot(history["epoch"] + 1, 100 * history["train_accuracy"], label="train (during epoch)")
+    axes[1].plot(history["epoch"] + 1, 100 * history["validation_accuracy"], label="validation")
     axes[1].axhline(100 * TARGET_TEST_ACCURACY, color="gray", lw=0.8, ls="--", label="target (test)")
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("accuracy (%)")

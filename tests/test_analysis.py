@@ -80,7 +80,7 @@ def agg():
 def _assert_spike_dtypes(df):
     assert tuple(df.columns[:4]) == SPIKE_COLUMNS
     assert df["neuron"].dtype == np.int64
-    assert df["t"].dtype == np.float64
+    assert df["t_s"].dtype == np.float64
     assert df["trial"].dtype == np.int64
     assert isinstance(df["group"].dtype, pd.CategoricalDtype)
 
@@ -93,7 +93,7 @@ def test_spikes_to_dataframe_with_trials(trial_spikes):
     _assert_spike_dtypes(df)
     assert df["neuron"].tolist() == [0, 1, 0, 0, 1, 1]
     assert df["trial"].tolist() == EXPECTED_TRIAL
-    np.testing.assert_allclose(df["t"], EXPECTED_T_S, atol=1e-12)
+    np.testing.assert_allclose(df["t_s"], EXPECTED_T_S, atol=1e-12)
     assert (df["group"] == "exc").all()
     assert list(df["group"].cat.categories) == ["exc"]
 
@@ -102,14 +102,14 @@ def test_spikes_to_dataframe_absolute_times_in_seconds(absolute_spikes):
     df = absolute_spikes
     _assert_spike_dtypes(df)
     assert df["trial"].tolist() == [0] * 6
-    np.testing.assert_allclose(df["t"], [0.005, 0.012, 0.015, 0.105, 0.150, 0.190])
+    np.testing.assert_allclose(df["t_s"], [0.005, 0.012, 0.015, 0.105, 0.150, 0.190])
 
 
 def test_spikes_to_dataframe_t_start():
     # trials of 10 ms starting at 2 ms: 2 ms -> trial 0 at 0, 13 ms -> trial 1 at 1 ms
     df = spikes_to_dataframe([0, 1], [2.0, 13.0] * b2.ms, "g", trial_duration=10 * b2.ms, t_start=2 * b2.ms)
     assert df["trial"].tolist() == [0, 1]
-    np.testing.assert_allclose(df["t"], [0.0, 0.001], atol=1e-15)
+    np.testing.assert_allclose(df["t_s"], [0.0, 0.001], atol=1e-15)
     with pytest.raises(ValueError, match="t_start"):
         spikes_to_dataframe([0], [1.0] * b2.ms, "g", trial_duration=10 * b2.ms, t_start=2 * b2.ms)
 
@@ -120,13 +120,13 @@ def test_trial_boundary_belongs_to_next_trial():
     times = [0.1, 0.3, 3 * 0.1, 0.2 - 1e-6, 0.0]
     df = spikes_to_dataframe([0, 1, 2, 3, 4], times, "g", trial_duration=0.1)
     assert df["trial"].tolist() == [1, 3, 3, 1, 0]
-    assert df["t"].tolist()[:3] == [0.0, 0.0, 0.0]
-    assert df["t"].iloc[3] == pytest.approx(0.1 - 1e-6)
-    assert (df["t"] >= 0).all()
+    assert df["t_s"].tolist()[:3] == [0.0, 0.0, 0.0]
+    assert df["t_s"].iloc[3] == pytest.approx(0.1 - 1e-6)
+    assert (df["t_s"] >= 0).all()
     # the same with Brian2 quantities
     dfq = spikes_to_dataframe([0, 0], [100.0, 300.0] * b2.ms, "g", trial_duration=100 * b2.ms)
     assert dfq["trial"].tolist() == [1, 3]
-    assert dfq["t"].tolist() == [0.0, 0.0]
+    assert dfq["t_s"].tolist() == [0.0, 0.0]
 
 
 def test_spikes_to_dataframe_errors():
@@ -163,13 +163,13 @@ def test_spike_monitor_to_dataframe(numpy_target):
     df = spike_monitor_to_dataframe(mon)
     _assert_spike_dtypes(df)
     assert df["neuron"].tolist() == [0, 1, 0, 2]
-    np.testing.assert_allclose(df["t"], [0.001, 0.002, 0.0055, 0.007], atol=1e-12)
+    np.testing.assert_allclose(df["t_s"], [0.001, 0.002, 0.0055, 0.007], atol=1e-12)
     assert df["trial"].tolist() == [0, 0, 0, 0]
     assert (df["group"] == "inp").all()
     # trials of 5 ms; the monitor can also be passed to spikes_to_dataframe
     df5 = spikes_to_dataframe(mon, trial_duration=5 * b2.ms)
     assert df5["trial"].tolist() == [0, 0, 1, 1]
-    np.testing.assert_allclose(df5["t"], [0.001, 0.002, 0.0005, 0.002], atol=1e-12)
+    np.testing.assert_allclose(df5["t_s"], [0.001, 0.002, 0.0005, 0.002], atol=1e-12)
     assert (spike_monitor_to_dataframe(mon, group="input")["group"] == "input").all()
     # energy complexity with the simulation step: at most one neuron per step here
     assert energy_complexity(df, b2.defaultclock.dt) == 1

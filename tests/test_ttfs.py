@@ -329,7 +329,7 @@ def test_study_runs_end_to_end(tmp_path, summary_vocabulary):
     for name in written["figures"] + written["tables"]:
         assert os.path.getsize(os.path.join(tmp_path, name)) > 0
     curves = pd.read_parquet(os.path.join(tmp_path, "learning_curves.parquet"))
-    assert curves["epoch"].tolist() == [1, 2]
+    assert curves["epoch"].tolist() == [0, 1]  # 0-based epoch index (table schema 2)
     outputs = pd.read_parquet(os.path.join(tmp_path, "test_outputs.parquet"))
     assert len(outputs) == 1000 and (outputs["prediction"] == outputs["label"]).mean() == pytest.approx(
         summary["accuracy"]["test"])

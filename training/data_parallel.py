@@ -70,7 +70,12 @@ from brian2learn.simulation.dask_builds import (
     release_worker_build,
     worker_build,
 )
-from brian2learn.training.eprop import EpropTrainer, check_task_arrays, learning_state_matrices
+from brian2learn.training.eprop import (
+    EpropTrainer,
+    check_task_arrays,
+    initial_learning_state,
+    learning_state_matrices,
+)
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 from brian2learn.training.rflo import RfloTrainer
 
@@ -239,35 +244,8 @@ class EpropGradients:
 
     def initial_state(self, weights, feedback_matrix=None):
         """The learning state (synapse order, optimizer state) of initial weight matrices."""
-        cfg, conn = self.config, self.connectivity
-        shapes = {"w_in": (cfg.n_rec, cfg.n_in), "w_rec": (cfg.n_rec, cfg.n_rec), "w_out": (cfg.n_out, cfg.n_rec)}
-        matrices = {}
-        for name, shape in shapes.items():
-            value = np.asarray(weights[name], dtype=float)
-            if value.shape != shape or not np.all(np.isfinite(value)):
-                raise ValueError(f"'{name}' must be a finite array of shape {shape}, got shape {value.shape}")
-            matrices[name] = value
-        if self.feedback == "symmetric":
-            b_matrix = matrices["w_out"].T
-        else:
-            if feedback_matrix is None:
-                raise ValueError(f"feedback '{self.feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
-            b_matrix = np.asarray(feedback_matrix, dtype=float)
-            if b_matrix.shape != (cfg.n_rec, cfg.n_out) or not np.all(np.isfinite(b_matrix)):
-                raise ValueError(f"'feedback_matrix' must be a finite array of shape {(cfg.n_rec, cfg.n_out)}")
-        n_out_syn = len(conn["out"][0])
-        state = {
-            "w_in": eprop.matrix_to_synapses(matrices["w_in"], *conn["in"]),
-            "w_rec": eprop.matrix_to_synapses(matrices["w_rec"], *conn["rec"]),
-            "w_out": eprop.matrix_to_synapses(matrices["w_out"], *conn["out"]),
-            "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
-            "fb_symmetric": np.full(n_out_syn, float(self.feedback == "symmetric")),
-            "fb_adaptive": np.full(n_out_syn, float(self.feedback == "adaptive")),
-        }
-        for key in SYNAPSE_GROUPS:
-            for var in ("adam_m", "adam_v", "adam_k"):
-                state[f"{var}_{key}"] = np.zeros(len(conn[key][0]))
-        return state
+        return initial_learning_state(self.config, self.connectivity, weights, self.feedback, feedback_matrix,
+                                      gradients=False)
 
     @staticmethod
     def learning_state(state):

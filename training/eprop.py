@@ -32,6 +32,39 @@ def _check_matrix(name, value, shape):
     return array
 
 
+def initial_learning_state(config, connectivity, weights, feedback, feedback_matrix=None, gradients=True):
+    """The learning state in synapse order of initial weight matrices ``[post, pre]``.
+
+    Holds ``w_in``, ``w_rec``, ``w_out``, the feedback ``B`` (``w_out`` transposed for symmetric
+    feedback, else ``feedback_matrix`` of shape (n_rec, n_out)), the feedback-mode flags, zeroed
+    Adam moments and, with ``gradients``, zeroed gradient accumulators ``grad_*``.
+    """
+    w_in = _check_matrix("w_in", weights["w_in"], (config.n_rec, config.n_in))
+    w_rec = _check_matrix("w_rec", weights["w_rec"], (config.n_rec, config.n_rec))
+    w_out = _check_matrix("w_out", weights["w_out"], (config.n_out, config.n_rec))
+    if feedback == "symmetric":
+        b_matrix = w_out.T
+    else:
+        if feedback_matrix is None:
+            raise ValueError(f"feedback '{feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
+        b_matrix = _check_matrix("feedback_matrix", feedback_matrix, (config.n_rec, config.n_out))
+    conn = connectivity
+    n_out_syn = len(conn["out"][0])
+    state = {
+        "w_in": eprop.matrix_to_synapses(w_in, *conn["in"]),
+        "w_rec": eprop.matrix_to_synapses(w_rec, *conn["rec"]),
+        "w_out": eprop.matrix_to_synapses(w_out, *conn["out"]),
+        "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
+        "fb_symmetric": np.full(n_out_syn, float(feedback == "symmetric")),
+        "fb_adaptive": np.full(n_out_syn, float(feedback == "adaptive")),
+    }
+    variables = ("adam_m", "adam_v", "adam_k") + (("grad",) if gradients else ())
+    for key in ("in", "rec", "out"):
+        for var in variables:
+            state[f"{var}_{key}"] = np.zeros(len(conn[key][0]))
+    return state
+
+
 def learning_state_matrices(state, config, connectivity):
     """The weights ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out) of a learning state in
     synapse order (``EpropTrainer.state``) as matrices ``[post, pre]`` (zero where unconnected)."""
@@ -129,29 +162,7 @@ class EpropTrainer(RunnerHolder):
         self.iterations_per_run = iterations_per_run
         self.n_trials = n_trials
         self.connectivity = eprop.connectivity(config)
-        w_in = _check_matrix("w_in", weights["w_in"], (config.n_rec, config.n_in))
-        w_rec = _check_matrix("w_rec", weights["w_rec"], (config.n_rec, config.n_rec))
-        w_out = _check_matrix("w_out", weights["w_out"], (config.n_out, config.n_rec))
-        if feedback == "symmetric":
-            b_matrix = w_out.T
-        else:
-            if feedback_matrix is None:
-                raise ValueError(f"feedback '{feedback}' needs a 'feedback_matrix' of shape (n_rec, n_out)")
-            b_matrix = _check_matrix("feedback_matrix", feedback_matrix, (config.n_rec, config.n_out))
-        conn = self.connectivity
-        n_out_syn = len(conn["out"][0])
-        self.state = {
-            "w_in": eprop.matrix_to_synapses(w_in, *conn["in"]),
-            "w_rec": eprop.matrix_to_synapses(w_rec, *conn["rec"]),
-            "w_out": eprop.matrix_to_synapses(w_out, *conn["out"]),
-            "B": eprop.matrix_to_synapses(b_matrix.T, *conn["out"]),
-            "fb_symmetric": np.full(n_out_syn, float(feedback == "symmetric")),
-            "fb_adaptive": np.full(n_out_syn, float(feedback == "adaptive")),
-        }
-        for key in ("in", "rec", "out"):
-            size = len(conn[key][0])
-            for var in ("adam_m", "adam_v", "adam_k", "grad"):
-                self.state[f"{var}_{key}"] = np.zeros(size)
+        self.state = initial_learning_state(config, self.connectivity, weights, feedback, feedback_matrix)
         self.iteration = 0
         self.history = []
         self._loop = TrainingLoop(self._step, iterations_per_run, unit="iteration", replay=self._replay,

@@ -118,7 +118,7 @@ class TTFSTrainer:
         Returns
         -------
         pandas.DataFrame
-            One row per epoch of this call: epoch (counted from 1 over the trainer's life),
+            One row per epoch of this call: epoch (its 0-based index over the trainer's life),
             train_loss, train_accuracy, [validation_loss, validation_accuracy], learning_rate,
             bumped_batches, train_seconds, epoch_seconds.
 
@@ -135,7 +135,7 @@ class TTFSTrainer:
             stats = self.train_epoch(t_in, labels, rng)
             train_seconds = time.perf_counter() - began
             finite = np.isfinite(stats["loss"]) and all(np.isfinite(w).all() for w in self.weights)
-            row = {"epoch": first + 1, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"]}
+            row = {"epoch": first, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"]}
             if finite and validation is not None:
                 result = self.evaluate(*validation)
                 row.update({"validation_loss": result["loss"], "validation_accuracy": result["accuracy"]})
