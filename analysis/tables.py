@@ -16,7 +16,7 @@ One indexing convention
     ``epochs_completed``).
 
 :func:`write_table` checks the names, stamps the schema version into the file's Parquet
-metadata and writes atomically (a ``.tmp`` file renamed into place, so that an interrupted run
+metadata and writes atomically (a temporary file renamed into place, so that an interrupted run
 never leaves half a table). :func:`read_table` returns a stamped file as written, and brings a
 file written before the stamp existed (brian2learn up to commit 6bea6e4, schema 1) into the
 current convention with :func:`upgrade_legacy_columns`. Plain ``pandas.read_parquet`` reads
@@ -27,6 +27,8 @@ import os
 
 import numpy as np
 import pandas as pd
+
+from brian2learn.simulation.files import replace_atomically
 
 __all__ = ["SCHEMA_VERSION", "check_column_names", "write_table", "read_table", "table_schema_version",
            "upgrade_legacy_columns"]
@@ -73,7 +75,8 @@ def write_table(frame, path, check_names=True):
     frame : pandas.DataFrame
         The table. Its index is not written.
     path : str or os.PathLike
-        Destination; written to ``path + '.tmp'`` first and renamed into place.
+        Destination; written under a temporary name first and renamed into place
+        (:func:`~brian2learn.simulation.files.replace_atomically`).
     check_names : bool
         Check the names against the convention (:func:`check_column_names`). Off only for
         tables whose columns mirror other names (the sweep table mirrors summary keys).
@@ -101,14 +104,8 @@ def _write_stamped(table, path):
 
     metadata = dict(table.schema.metadata or {})
     metadata[SCHEMA_KEY] = str(SCHEMA_VERSION).encode("ascii")
-    table = table.replace_schema_metadata(metadata)
-    tmp = path + ".tmp"
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with replace_atomically(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
 
 
 def table_schema_version(metadata):

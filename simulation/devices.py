@@ -21,11 +21,14 @@ debugging. Brian2's silent failures in standalone mode are turned into errors:
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 
 import brian2 as b2
 import numpy as np
+
+from brian2learn.simulation.interrupt import interrupted_compile
 
 DEVICES = ("runtime", "cpp_standalone")
 
@@ -179,6 +182,8 @@ class DeviceRunner:
         OpenMP threads of the standalone build (random streams depend on this number).
     codegen_target : str
         Code generation target of the runtime device (``'numpy'`` or ``'cython'``).
+    announce : bool
+        Say on stderr when the C++ build starts and how long it took (it is the one long silent step).
 
     Attributes
     ----------
@@ -187,7 +192,8 @@ class DeviceRunner:
     compile_seconds, run_seconds : float
     """
 
-    def __init__(self, build, device="cpp_standalone", directory=None, threads=None, codegen_target="numpy"):
+    def __init__(self, build, device="cpp_standalone", directory=None, threads=None, codegen_target="numpy",
+                 announce=True):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
         self.build = build
@@ -196,6 +202,7 @@ class DeviceRunner:
         self.directory = directory
         self.threads = threads
         self.codegen_target = codegen_target
+        self.announce = bool(announce)
         self.model = None
         self.n_builds = 0
         self.n_runs = 0
@@ -310,8 +317,20 @@ class DeviceRunner:
         self._check_values(model, values, stimuli)
         model.run()
         start = time.perf_counter()
-        b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
-        self.compile_seconds += time.perf_counter() - start
+        if self.announce:
+            print(f"[brian2learn] compiling the C++ project in {self.directory} (a fresh build takes 10-30 s)",
+                  file=sys.stderr, flush=True)
+        try:
+            b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+        except RuntimeError as error:
+            interrupted = interrupted_compile(error)
+            if interrupted is not None:  # Ctrl-C killed make: an interruption, not a broken project
+                raise interrupted from None
+            raise
+        seconds = time.perf_counter() - start
+        self.compile_seconds += seconds
+        if self.announce:
+            print(f"[brian2learn] compiled in {seconds:.1f} s", file=sys.stderr, flush=True)
         self.n_builds += 1
         self.model = model
         self._structure = {syn.name: None for syn in _synapse_groups(model.network)}

@@ -8,13 +8,30 @@ Errors are reported in one line on stderr, with exit status 2 and no traceback.
 import argparse
 import sys
 
+from brian2learn.simulation.interrupt import interruptible
 from brian2learn.studies import REGISTRY, describe, load_study
 from brian2learn.studies.common import OneLineParser
 from brian2learn.studies.sweep_cli import add_sweep_command, run_sweep_command
 
 
+def version_text():
+    """``brian2learn X (Brian2 Y, Python Z)``, read from the installed metadata (imports no simulator)."""
+    import importlib.metadata
+    import platform
+
+    versions = {}
+    for package in ("brian2learn", "brian2"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return (f"brian2learn {versions['brian2learn']} (Brian2 {versions['brian2']}, "
+            f"Python {platform.python_version()})")
+
+
 def build_parser():
     parser = OneLineParser(prog="brian2learn", description="Learning in recurrent spiking networks with Brian2.")
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     commands.add_parser("list", help="list the studies")
     run = commands.add_parser("run", help="run a study", description="Run a study: brian2learn run NAME [options]; "
@@ -47,12 +64,20 @@ def main(argv=None):
 
 
 def run_study(module, args):
-    """Run a study module with parsed ``args``; errors become one line on stderr and status 2."""
+    """Run a study module with parsed ``args``; errors become one line on stderr and status 2.
+
+    SIGINT and SIGTERM stop the run at once (:func:`~brian2learn.simulation.interrupt.interruptible`):
+    one line on stderr naming the signal and the run directory, exit status 130 or 143.
+    """
     try:
-        module.run(module.Options.from_args(args))
-    except KeyboardInterrupt:
-        print("brian2learn: interrupted", file=sys.stderr)
-        return 130
+        with interruptible():
+            module.run(module.Options.from_args(args))
+    except KeyboardInterrupt as interruption:
+        name = getattr(interruption, "signal_name", "SIGINT")
+        where = getattr(interruption, "run_dir", None)
+        kept = f"; what finished is in {where} (summary.json, status interrupted)" if where else ""
+        print(f"brian2learn: interrupted by {name}{kept}", file=sys.stderr)
+        return getattr(interruption, "exit_status", 130)
     except (ValueError, TypeError, RuntimeError, OSError) as error:
         message = " ".join(str(error).split())
         print(f"brian2learn: error: {message}", file=sys.stderr)

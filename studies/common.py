@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from brian2learn.simulation.files import replace_atomically
+
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with status 2."""
@@ -21,16 +23,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 class StudyError(RuntimeError):
     """A study could not run or finish; the message is shown to the user in one line."""
-
-
-def prepare_run_dir(path):
-    """Create the run directory ``path`` and return its absolute path."""
-    path = os.path.abspath(path)
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise StudyError(f"cannot create the run directory '{path}': {error.strerror}") from error
-    return path
 
 
 def _plain(value):
@@ -48,11 +40,11 @@ def _plain(value):
 
 
 def write_summary(run_dir, summary):
-    """Write ``summary.json`` (NaN and infinity become null) and return its path."""
+    """Write ``summary.json`` atomically (NaN and infinity become null) and return its path."""
     path = os.path.join(run_dir, "summary.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(_plain(summary), handle, indent=2, sort_keys=False)
-        handle.write("\n")
+    text = json.dumps(_plain(summary), indent=2, sort_keys=False) + "\n"
+    with replace_atomically(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path
 
 
@@ -61,6 +53,7 @@ def save_figure(fig, run_dir, name):
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(os.path.join(run_dir, name), dpi=110)
+    with replace_atomically(os.path.join(run_dir, name)) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return name

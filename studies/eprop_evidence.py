@@ -32,8 +32,9 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import StudyError, save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
 from brian2learn.training.eprop import EpropTrainer
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop
@@ -326,7 +327,8 @@ def _energy(frame, config):
                                  n_steps=config.n_steps)
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train every method, write summary.json, Parquet tables and figures; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
@@ -340,7 +342,6 @@ def run(options):
     if options.max_iterations is not None:
         schedule["max_iterations"] = options.max_iterations
     batch_size = options.batch_size if options.batch_size is not None else schedule["batch_size"]
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = make_config(batch_size)
     weights = eprop.initial_weights(config, options.seed, readout_init=INITIALIZATION["readout_init"])
     feedback_matrix = eprop.random_feedback(config, options.seed, scale=INITIALIZATION["feedback_scale"])

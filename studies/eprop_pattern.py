@@ -26,8 +26,9 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import StudyError, save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 from brian2learn.training.eprop import EpropTrainer, TrainingDivergedError
 from brian2learn.training.progress import ProgressReporter
@@ -108,14 +109,14 @@ def _train_bptt(config, weights, task, n_iterations):
     return pd.DataFrame(rows), wall, trial
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train every method, write summary.json, Parquet tables and figures; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
     """
     mode = "quick" if options.quick else "full"
     n_iterations = options.iterations if options.iterations is not None else ITERATIONS[mode]
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = make_config()
     task = pattern_generation_task(seed=options.seed, n_in=config.n_in, n_steps=config.n_steps)
     weights = eprop.initial_weights(config, options.seed)

@@ -21,6 +21,9 @@ import typing
 
 import numpy as np
 
+#: Largest seed a study accepts (NumPy's legacy seeds and Brian2's ``seed`` take 32-bit integers).
+SEED_MAX = 2**32 - 1
+
 
 def option(default, *, help="", choices=None, minimum=None, metavar=None, flag=None, parse=None, cli=True):
     """A field of an options dataclass.
@@ -80,12 +83,18 @@ class StudyOptions:
     seed : int
         Seed of everything random in the study.
     out : str or None
-        Run directory (default ``runs/NAME-seedN``).
+        Run directory (default :func:`~brian2learn.studies.run_directory.default_run_dir`).
+    overwrite : bool
+        Write over a run already in the run directory (otherwise refused).
+
+    Every study accepts the same seeds, 0 to :data:`SEED_MAX`.
     """
 
     quick: bool = option(False, help="the short protocol (minutes instead of hours)")
     seed: int = option(1, minimum=0, help="seed of everything random (default 1)")
-    out: str | None = option(None, metavar="DIR", help="run directory (default runs/NAME-seedN)")
+    out: str | None = option(None, metavar="DIR", help="run directory (default runs/NAME-seedN[-quick][-HASH of "
+                                                       "other options])")
+    overwrite: bool = option(False, help="write over a run already in the run directory")
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
@@ -105,6 +114,10 @@ class StudyOptions:
                 object.__setattr__(self, field.name, items)
             for item in items:
                 self._check_item(field, element, item)
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"'--seed' must be an integer from 0 to {SEED_MAX}, got {self.seed!r}")
+        if self.out is not None and not self.out.strip():
+            raise ValueError("'--out' must name a directory, got an empty string")
         self.check()
 
     @staticmethod
@@ -199,11 +212,11 @@ class StudyOptions:
             raise ValueError(f"'{field.name}' ({flag}) takes one value per point, got {value!r}")
         return [flag] + [str(v) for v in values]
 
-    def as_dict(self, exclude=("out",)):
+    def as_dict(self, exclude=("out", "overwrite")):
         """Field name -> value (tuples as lists), for ``summary.json``.
 
-        The run directory (``out``) is left out by default: the summary lies in it, and a run moved
-        elsewhere or repeated in another directory has the same options.
+        Where the run is written (``out``, ``overwrite``) is left out by default: the summary lies in
+        it, and a run moved elsewhere or repeated in another directory has the same options.
         """
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
                 for f in dataclasses.fields(self) if f.name not in exclude}

@@ -37,8 +37,9 @@ from brian2learn.plasticity.perturbation import (
     LearnerSettings,
     PerturbationConfig,
 )
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
 from brian2learn.training.perturbation import PerturbationTrainer
 from brian2learn.training.progress import ProgressReporter
@@ -81,7 +82,8 @@ def smooth(curve, window):
     return pd.Series(curve).rolling(window, center=True, min_periods=1).mean().to_numpy()
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train WP and NP in both settings, write summary.json, Parquet tables and figures; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
@@ -89,7 +91,6 @@ def run(options):
     mode = "quick" if options.quick else "full"
     n_trials = options.trials or MODES[mode]["trials"]
     replicas = options.replicas or MODES[mode]["replicas"]
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     tasks = {name: LinearTask(n_eff_task=s["n_eff_task"], n_eff_trial=s["n_eff_trial"]) for name, s in SETTINGS.items()}
     some_task = next(iter(tasks.values()))
     config = PerturbationConfig(n_in=some_task.n_in, n_out=some_task.n_out, n_steps=some_task.n_steps,

@@ -40,8 +40,9 @@ from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
     linear_readout_model,
 )
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import butterfly
 from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 from brian2learn.training.progress import ProgressReporter
@@ -93,7 +94,8 @@ def reservoir_task(seed):
     return {"inputs": inputs, "target": target, "weights": weights, "states": states}
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Simulate the reservoir, train WP and NP readouts in both settings, write the results; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
@@ -102,7 +104,6 @@ def run(options):
     n_trials = options.trials or MODES[mode]["trials"]
     per_rule = options.learners or MODES[mode]["learners"]
     trials_per_run = min(MODES[mode]["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     print(f"{NAME}: {mode} mode, {n_trials} trials per setting, {per_rule} learners per rule, seed {options.seed}, "
           f"device {options.device}, run directory {run_dir}", flush=True)
     start = time.perf_counter()

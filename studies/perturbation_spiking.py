@@ -40,8 +40,9 @@ from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
 from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import delayed_pattern, xor
 from brian2learn.tasks.delayed_pattern import bump_targets, timing_inputs
 from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
@@ -266,7 +267,8 @@ def run_xor(options, n_trials, per_rule, trials_per_run, run_dir):
     return reference, result
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train the spiking network (WP, NP) and XOR (WP, NP); write summary.json, Parquet tables and figures.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
@@ -278,7 +280,6 @@ def run(options):
     xor_trials = options.xor_trials or cfg["xor_trials"]
     xor_per_rule = options.xor_learners or cfg["xor_learners"]
     trials_per_run = min(cfg["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     print(f"{NAME}: {mode} mode, spiking {n_trials} trials x {per_rule} learners per rule, XOR {xor_trials} trials "
           f"x {xor_per_rule} learners per rule, seed {options.seed}, device {options.device}, run directory {run_dir}",
           flush=True)

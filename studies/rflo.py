@@ -39,8 +39,9 @@ from brian2learn.analysis import energy
 from brian2learn.analysis.tables import write_table
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.periodic_target import periodic_target_task
 from brian2learn.training.progress import ProgressReporter
 from brian2learn.training.rflo import RfloTrainer
@@ -132,7 +133,8 @@ def _bptt_available():
     return True
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train with RFLO (and BPTT), write summary.json, Parquet tables and figures; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``).
@@ -140,7 +142,6 @@ def run(options):
     mode = "quick" if options.quick else "full"
     n_trials = options.trials or MODES[mode]["trials"]
     trials_per_run = min(MODES[mode]["trials_per_run"], n_trials)
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     config = rflo.RfloConfig(**NETWORK)
     task = periodic_target_task(n_points=config.n_points, period=PERIOD, n_in=config.n_in, n_out=config.n_out)
     print(f"{NAME}: {mode} mode, {n_trials} trials, seed {options.seed}, device {options.device}, "

@@ -73,8 +73,9 @@ from brian2learn.plasticity.assembly_network import (
 )
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, flag_of, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.studies.sweep import run_sweep
 from brian2learn.tasks import assembly_patterns as ap
 from brian2learn.training.progress import ProgressReporter
@@ -392,7 +393,8 @@ PROGRESS_FIELDS = ("gamma_exc", "gamma_w", "seed", "size_A_after", "size_B_after
                    "rate_noise_1_hz")
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Run the regimes (or one point) for every seed, optionally the phase diagram; write outputs.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is the
@@ -407,7 +409,6 @@ def run(options):
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
     seeds = list(options.seeds) if options.seeds is not None else _default_seeds(options.seed, options.quick)
     points = ({"point": (options.gamma_exc, options.gamma_w)} if options.gamma_exc is not None else dict(REGIMES))
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     duration, _ = config.timing()
     print(f"{NAME}: {mode} mode, {duration:.0f} simulated s per run, points {points}, seeds {seeds}, "
           f"device {options.device}, run directory {run_dir}", flush=True)

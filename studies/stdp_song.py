@@ -38,8 +38,9 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity.song_network import SongModel
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import prepare_run_dir, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.training.progress import ProgressReporter
 
 matplotlib.use("Agg")
@@ -162,7 +163,8 @@ def output_energy(spike_frames, duration):
                for rate, frame in spike_frames.items()}}
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Run every input rate from the same initial weights; write summary.json, Parquet tables, a figure.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is the
@@ -174,7 +176,6 @@ def run(options):
     measure = min(cfg["measure"], duration / 2)
     rates = tuple(options.rates) if options.rates else cfg["rates"]
     a_plus = options.a_plus or cfg["A_plus"]
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{options.seed}"))
     print(f"{NAME}: {mode} mode, rates {', '.join(f'{r:g}' for r in rates)} Hz, {float(duration):g} s each, "
           f"A+ = {a_plus:g}, seed {options.seed}, device {options.device}, run directory {run_dir}", flush=True)
     stdp_params = {"A_plus": a_plus, "A_minus": A_RATIO * a_plus}

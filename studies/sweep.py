@@ -52,6 +52,7 @@ the other, under a per-process lock.
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -293,6 +294,8 @@ def run_point(ref, argv, run_dir):
             return done
         module = _load(ref)
         options = module.Options.from_args(study_parser(module).parse_args(argv))
+        # the sweep decides what is done (completed_point); a point not done is computed again in its directory
+        options = dataclasses.replace(options, overwrite=True)
         os.makedirs(run_dir, exist_ok=True)
         worker = _worker_address()
         with open(os.path.join(run_dir, ATTEMPTS_FILE), "a", encoding="utf-8") as handle:

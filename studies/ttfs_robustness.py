@@ -72,8 +72,10 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.simulation.files import replace_atomically
+from brian2learn.studies.common import StudyError, save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import yinyang
 from brian2learn.training.loop import TrainingDivergedError
 from brian2learn.training.progress import ProgressReporter
@@ -204,7 +206,8 @@ def _metrics(result, labels):
             "hidden_spikes_per_sample": float(np.isfinite(result["times"][1]).sum(axis=1).mean())}
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train, sweep the imperfections, write summary.json, Parquet tables and the figure; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary, ``compile_seconds`` is
@@ -216,7 +219,6 @@ def run(options):
     sweeps = {kind: (QUICK_SWEEPS if options.quick else SWEEPS)[kind] for kind in parse_kinds(options.kinds)}
     pretrain_epochs = options.pretrain_epochs or MODES[mode]["pretrain_epochs"]
     finetune_epochs = options.finetune_epochs or MODES[mode]["finetune_epochs"]
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", f"{NAME}-seed{seed}"))
     print(f"{NAME}: {mode} mode, seed {seed}, device {options.device}, imperfections {', '.join(sweeps)}, "
           f"{finetune_epochs} epoch(s) in the loop from {options.in_loop_start}, run directory {run_dir}", flush=True)
 
@@ -246,7 +248,8 @@ def run(options):
         software = trainer.weights
         pretrain = {"source": "trained here (closed form)", "epochs": pretrain_epochs,
                     "seconds": time.perf_counter() - start}
-    np.savez(os.path.join(run_dir, "software_weights.npz"), *software)
+    with replace_atomically(os.path.join(run_dir, "software_weights.npz")) as tmp:
+        np.savez(tmp, *software)
     analytic_test = TTFSTrainer(config, software).evaluate(x["test"], y["test"])["accuracy"]
     weight_range = [float(np.max(np.abs(w))) for w in software]
     finetune_config = dataclasses.replace(config, learning_rate=options.finetune_lr)

@@ -43,8 +43,10 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models.ttfs_substrate import Brian2Substrate
 from brian2learn.plasticity import ttfs
-from brian2learn.studies.common import StudyError, prepare_run_dir, save_figure, write_summary
+from brian2learn.simulation.files import replace_atomically
+from brian2learn.studies.common import StudyError, save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import yinyang
 from brian2learn.training.loop import TrainingDivergedError
 from brian2learn.training.progress import ProgressReporter
@@ -98,7 +100,8 @@ class Options(StudyOptions):
             raise ValueError(f"'--seed' must be an integer in [0, 2**32), got {self.seed!r}")
 
 
-def run(options):
+@in_run_directory(NAME)
+def run(options, run_dir):
     """Train, evaluate, write summary.json, Parquet tables and figures; return the summary.
 
     ``options`` is an :class:`Options` (``run(Options(quick=True))``). In the summary,
@@ -108,8 +111,6 @@ def run(options):
     mode = "quick" if options.quick else "full"
     substrate = options.substrate
     n_epochs = options.epochs or (EPOCHS["quick"][substrate] if options.quick else EPOCHS["full"])
-    default_dir = f"{NAME}-seed{options.seed}" if substrate == "analytic" else f"{NAME}-brian2-seed{options.seed}"
-    run_dir = prepare_run_dir(options.out or os.path.join("runs", default_dir))
     params = ttfs_model.neuron_params(options.tau_ratio)
     tau_s_ms = float(params["tau_s"] / b2.ms)
     device_note = f", device {options.device}" if substrate == "brian2" else ""
@@ -151,7 +152,8 @@ def run(options):
 
     if not history.empty:
         write_table(history, os.path.join(run_dir, "learning_curves.parquet"))
-    np.savez(os.path.join(run_dir, "weights.npz"), *trainer.weights)
+    with replace_atomically(os.path.join(run_dir, "weights.npz")) as tmp:
+        np.savez(tmp, *trainer.weights)
     test = results["test"]
     test_spikes = _spike_frame(test["times"], tau_s_ms * 1e-3)
     tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, test_spikes)

@@ -27,7 +27,8 @@ ALLOWED = {
 }
 #: Study modules may use these modules of their own floor; no study imports another study.
 STUDY_FLOOR_SHARED = {"brian2learn.studies", "brian2learn.studies.common", "brian2learn.studies.options",
-                      "brian2learn.studies.cli", "brian2learn.studies.sweep", "brian2learn.studies.sweep_cli"}
+                      "brian2learn.studies.cli", "brian2learn.studies.sweep", "brian2learn.studies.sweep_cli",
+                      "brian2learn.studies.run_directory"}
 
 
 def package_modules():

@@ -88,3 +88,16 @@ def test_listing_the_studies_imports_none_of_them():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "eprop-pattern" in result.stdout
+
+
+def test_version_names_brian2learn_brian2_and_python():
+    import importlib.metadata
+    import platform
+
+    import brian2learn
+
+    result = subprocess.run([sys.executable, "-c", "import sys; from brian2learn.studies.cli import main; "
+                             "sys.exit(main(['--version']))"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip() == (f"brian2learn {brian2learn.__version__} (Brian2 "
+                                     f"{importlib.metadata.version('brian2')}, Python {platform.python_version()})")

@@ -20,8 +20,9 @@ import pytest
 from brian2learn.simulation import dask_builds
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies import load_study, sweep, sweep_cli
-from brian2learn.studies.common import prepare_run_dir, write_summary
+from brian2learn.studies.common import write_summary
 from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
 
 # -- the test-only study -------------------------------------------------------------------------------
 
@@ -61,8 +62,8 @@ def inputs(drive, n, seed):
     return drive * (1.0 + DRIVE_SPREAD * np.random.default_rng(seed).standard_normal(n))
 
 
-def run(args):
-    run_dir = prepare_run_dir(args.out)
+@in_run_directory(NAME)
+def run(args, run_dir):
     current = inputs(args.drive, args.n, args.seed)
     key = dask_builds.build_key(NAME, args.n)
     build_dir = os.path.join(run_dir, os.pardir, os.pardir, "builds", f"pid{os.getpid()}")  # in the test's tmp_path

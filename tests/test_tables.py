@@ -106,3 +106,16 @@ def test_saved_spikes_are_stamped_and_an_old_time_column_is_named(tmp_path):
     assert tables.table_schema_version(pq.read_schema(path).metadata) == tables.SCHEMA_VERSION
     with pytest.raises(ValueError, match="'t_s'.*rename"):
         save_spikes(frame.rename(columns={"t_s": "t"}), path)
+
+
+def test_replace_atomically_keeps_the_extension_that_writers_rely_on(tmp_path):
+    from brian2learn.simulation.files import replace_atomically
+
+    path = tmp_path / "weights.npz"
+    with replace_atomically(path) as tmp:
+        np.savez(tmp, w_rec=np.eye(2))  # numpy would append .npz to a name without it
+    with pytest.raises(KeyboardInterrupt), replace_atomically(path) as tmp:
+        np.savez(tmp, w_rec=np.zeros((2, 2)))
+        raise KeyboardInterrupt
+    np.testing.assert_array_equal(np.load(path)["w_rec"], np.eye(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]

@@ -27,6 +27,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from brian2learn.simulation.files import replace_atomically
+
 
 class TrainingDivergedError(RuntimeError):
     """The loss became non-finite or exceeded its limit.
@@ -195,7 +197,8 @@ class TrainingLoop:
         if run_dir is not None and self.save_weights is not None:
             os.makedirs(run_dir, exist_ok=True)
             path = os.path.join(run_dir, "last_good_weights.npz")
-            self.save_weights(path, good, good_iteration)
+            with replace_atomically(path) as tmp:
+                self.save_weights(tmp, good, good_iteration)
         limit = f" (limit {self.loss_limit:.4g})" if self.loss_limit is not None else ""
         where = f"; weights of {self.unit} {good_iteration} saved to {path}" if path else ""
         hint = f"; {self.hint}" if self.hint else ""
