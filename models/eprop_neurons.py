@@ -164,12 +164,21 @@ vote += window*y
 """
 
 
+#: An example value of each unit, for the error messages.
+_UNIT_EXAMPLES = {"second": "30*ms", "volt": "30*mV"}
+
+
 def _require_quantity(name, value, unit):
     if not isinstance(value, b2.Quantity) or not value.has_same_dimensions(unit):
+        example = _UNIT_EXAMPLES.get(repr(unit), f"1*{unit!r}")
         raise ValueError(
             f"parameter '{name}' must be a Brian2 quantity in units of {unit!r} "
-            f"(for example 30*ms or 30*mV), got {value!r}"
+            f"(for example {example}), got {value!r}"
         )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def validate_neuron_params(params):
@@ -182,6 +191,11 @@ def validate_neuron_params(params):
         threshold, or an unknown input scale.
     """
     required = ["dt", "tau_m", "tau_out", "tau_a", "beta", "v_th", "gamma", "t_ref", "input_scale"]
+    if not isinstance(params, dict):
+        raise ValueError(f"neuron parameters must be a dict with the keys {required}, got {type(params).__name__}")
+    unknown = [key for key in params if key not in required]
+    if unknown:
+        raise ValueError(f"unknown neuron parameters {unknown}; the parameters are {required}")
     missing = [key for key in required if key not in params]
     if missing:
         raise ValueError(f"neuron parameters are missing {missing}; required are {required}")
@@ -198,7 +212,7 @@ def validate_neuron_params(params):
         raise ValueError(f"parameter 'v_th' must be positive, got {params['v_th']!r}")
     if float(params["beta"]) < 0:
         raise ValueError(f"parameter 'beta' must be non-negative, got {params['beta']!r}")
-    if not np.isscalar(params["gamma"]) or float(params["gamma"]) <= 0:
+    if not _is_number(params["gamma"]) or not 0 < float(params["gamma"]) < np.inf:
         raise ValueError(f"parameter 'gamma' must be a positive number, got {params['gamma']!r}")
     if params["input_scale"] not in ("1-alpha", "1"):
         raise ValueError(

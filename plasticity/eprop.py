@@ -163,10 +163,14 @@ class EpropConfig:
             raise ValueError("the softmax loss needs 'n_out' >= 2")
         if not isinstance(self.f_target, b2.Quantity) or not self.f_target.has_same_dimensions(b2.Hz):
             raise ValueError(f"'f_target' must be a rate with units (e.g. 10*Hz), got {self.f_target!r}")
-        if self.c_reg < 0 or not np.isfinite(self.c_reg):
-            raise ValueError(f"'c_reg' must be a non-negative number, got {self.c_reg!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"'learning_rate' must be positive, got {self.learning_rate!r}")
+        if not np.ndim(self.f_target) == 0 or not 0 <= float(self.f_target) < np.inf:
+            raise ValueError(f"'f_target' must be a finite rate >= 0 Hz, got {self.f_target!r}")
+        _check_number("c_reg", self.c_reg, 0, np.inf, "a finite number >= 0")
+        _check_number("learning_rate", self.learning_rate, 0, np.inf, "a finite number > 0", low_open=True)
+        _check_number("adam_beta1", self.adam_beta1, 0, 1, "a number in [0, 1)", high_open=True)
+        _check_number("adam_beta2", self.adam_beta2, 0, 1, "a number in [0, 1)", high_open=True)
+        _check_number("adam_epsilon", self.adam_epsilon, 0, np.inf, "a finite number > 0", low_open=True)
+        _check_number("feedback_decay", self.feedback_decay, 0, np.inf, "a finite number >= 0")
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
         if self.beta is None:
             self.beta = np.full(self.n_rec, float(self.neuron_params["beta"])) * b2.volt
@@ -190,6 +194,15 @@ class EpropConfig:
     @property
     def dt(self):
         return self.neuron_params["dt"]
+
+
+def _check_number(name, value, low, high, allowed, low_open=False, high_open=False):
+    """Raise ValueError naming ``name`` unless ``value`` is a real number in the range (finite unless ``high`` is 1)."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    ok = number and np.isfinite(value) and (value > low if low_open else value >= low) and (
+        value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"'{name}' must be {allowed}, got {value!r}")
 
 
 def connectivity(config):

@@ -186,8 +186,18 @@ class Options(StudyOptions):
 
 def load_weights(path, config):
     """Weights saved by ``ttfs-yinyang`` (``np.savez(path, *weights)``), checked against ``config``."""
-    with np.load(path) as data:
-        weights = [np.asarray(data[f"arr_{i}"], dtype=float) for i in range(len(data.files))]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"'--weights' must be the weights.npz of a ttfs-yinyang run, and {path!r} is not an .npz "
+                         f"file ({' '.join(str(error).split())[:80]})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"'--weights' must be the weights.npz of a ttfs-yinyang run, and {path!r} holds one array")
+    with data:
+        names = [f"arr_{i}" for i in range(len(data.files))]
+        if sorted(data.files) != sorted(names):
+            raise ValueError(f"'--weights' must hold the arrays arr_0, arr_1, ... of ttfs-yinyang, got {data.files}")
+        weights = [np.asarray(data[name], dtype=float) for name in names]
     expected = list(zip(config.layer_sizes[:-1], config.layer_sizes[1:]))
     if [w.shape for w in weights] != expected:
         raise ValueError(f"'--weights' must hold matrices of shapes {expected}, got {[w.shape for w in weights]}")

@@ -141,3 +141,55 @@ def test_cli_errors_are_one_line_with_status_2(args, expected, tmp_path):
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"learning_rate": np.inf}, "'learning_rate' must be a finite number > 0, got inf"),
+    ({"learning_rate": "abc"}, "'learning_rate' must be a finite number > 0, got 'abc'"),
+    ({"learning_rate": 0.0}, "'learning_rate' must be a finite number > 0"),
+    ({"f_target": -10 * b2.Hz}, "'f_target' must be a finite rate >= 0 Hz"),
+    ({"adam_beta1": 1.5}, r"'adam_beta1' must be a number in \[0, 1\), got 1.5"),
+    ({"adam_beta2": 1.0}, r"'adam_beta2' must be a number in \[0, 1\)"),
+    ({"adam_epsilon": 0.0}, "'adam_epsilon' must be a finite number > 0"),
+    ({"c_reg": "high"}, "'c_reg' must be a finite number >= 0, got 'high'"),
+    ({"feedback_decay": np.nan}, "'feedback_decay' must be a finite number >= 0"),
+])
+def test_out_of_range_learning_settings_are_named(changes, message):
+    with pytest.raises(ValueError, match=message):
+        config(**changes)
+
+
+def test_a_misspelt_neuron_parameter_is_named():
+    params = dict(BELLEC2020_PATTERN_GENERATION)
+    params["tau_mem"] = params.pop("tau_m")
+    with pytest.raises(ValueError, match=r"unknown neuron parameters \['tau_mem'\]"):
+        config(neuron_params=params)
+
+
+def test_the_unit_hint_matches_the_unit():
+    with pytest.raises(ValueError, match=r"units of second \(for example 30\*ms\), got 30\. \* mvolt"):
+        validate_neuron_params(dict(BELLEC2020_PATTERN_GENERATION, tau_m=30 * b2.mV))
+    with pytest.raises(ValueError, match=r"units of volt \(for example 30\*mV\)"):
+        validate_neuron_params(dict(BELLEC2020_PATTERN_GENERATION, v_th=30 * b2.ms))
+
+
+def test_non_finite_task_values_and_missing_weights_are_named():
+    cfg = config()
+    bad = task(cfg)
+    bad["inputs"] = np.array(bad["inputs"], dtype=float)
+    bad["inputs"][0, 3, 2] = np.nan
+    with pytest.raises(ValueError, match="'inputs' of the task holds non-finite values"):
+        EpropTrainer(cfg, eprop.initial_weights(cfg, 1), bad, device="runtime")
+    weights = eprop.initial_weights(cfg, 1)
+    del weights["w_rec"]
+    with pytest.raises(ValueError, match=r"the weights lack \['w_rec'\]"):
+        EpropTrainer(cfg, weights, task(cfg), device="runtime")
+
+
+def test_ttfs_robustness_names_weights_that_are_not_an_npz(tmp_path):
+    from brian2learn.studies import ttfs_robustness
+
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"status": "completed"}')
+    with pytest.raises(ValueError, match="'--weights' must be the weights.npz of a ttfs-yinyang run"):
+        ttfs_robustness.load_weights(str(summary), config=None)  # refused before the shapes are compared

@@ -39,6 +39,9 @@ def initial_learning_state(config, connectivity, weights, feedback, feedback_mat
     feedback, else ``feedback_matrix`` of shape (n_rec, n_out)), the feedback-mode flags, zeroed
     Adam moments and, with ``gradients``, zeroed gradient accumulators ``grad_*``.
     """
+    missing = [name for name in ("w_in", "w_rec", "w_out") if name not in weights]
+    if missing:
+        raise ValueError(f"the weights lack {missing}; they need 'w_in', 'w_rec' and 'w_out' (matrices [post, pre])")
     w_in = _check_matrix("w_in", weights["w_in"], (config.n_rec, config.n_in))
     w_rec = _check_matrix("w_rec", weights["w_rec"], (config.n_rec, config.n_rec))
     w_out = _check_matrix("w_out", weights["w_out"], (config.n_out, config.n_rec))
@@ -96,6 +99,9 @@ def check_task_arrays(task, config):
             f"{(n_distinct, config.n_steps, config.n_out)}, got {np.shape(task['targets'])}"
         )
     window = np.broadcast_to(np.asarray(task["window"], dtype=float), (n_distinct, config.n_steps))
+    for name, array in (("inputs", inputs), ("targets", targets), ("window", window)):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"'{name}' of the task holds non-finite values (NaN or infinity)")
     return inputs, targets, np.array(window)
 
 
