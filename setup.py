@@ -31,8 +31,9 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "ruff"],
+        "test": ["pytest", "ruff", "neo", "elephant"],
         "bptt": ["jax"],
+        "neo": ["neo", "elephant"],
     },
     entry_points={"console_scripts": ["brian2learn = brian2learn.studies.cli:main"]},
 )

@@ -7,7 +7,8 @@ sparsity; :mod:`~brian2learn.analysis.energy` spike counts, synaptic operations 
 energy complexity; :mod:`~brian2learn.analysis.plotting` raster plots, learning curves and
 outputs against targets; :mod:`~brian2learn.analysis.tables` the naming convention of every
 Parquet table (units in the names, 0-based indices) with a writer and a reader that upgrades
-older files.
+older files; :mod:`~brian2learn.analysis.neo_export` converts spike frames to ``neo.SpikeTrain``
+objects for Elephant (neo is imported only when :func:`to_neo` is called).
 """
 
 from .energy import (
@@ -19,6 +20,7 @@ from .energy import (
     spike_count,
     synaptic_operations,
 )
+from .neo_export import to_neo
 from .plotting import plot_learning_curves, plot_output_vs_target, plot_raster
 from .rates import firing_rates, mean_rate, population_sparsity
 from .spikes import (
@@ -60,4 +62,5 @@ __all__ = [
     "SCHEMA_VERSION",
     "write_table",
     "read_table",
+    "to_neo",
 ]

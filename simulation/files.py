@@ -1,16 +1,23 @@
-"""Files written whole or not at all.
+"""Files written whole or not at all, and trained parameters saved with what rebuilds them.
 
 :func:`replace_atomically` gives a temporary name beside the destination; the caller writes
 there and, when the block ends without an error, the file is renamed onto the destination
 (``os.replace``, atomic on POSIX file systems). An error or an interruption (Ctrl-C) inside
 the block removes the temporary file and leaves an earlier file at the destination as it was,
 so a reader never sees half a summary, table or weight file.
+
+:func:`save_parameters` writes named arrays (weights, feedback matrices) to an ``.npz`` together with
+JSON metadata under the key :data:`METADATA_KEY`: the study, the method, its options and the model
+parameters needed to rebuild the network, with units as text (``'30. * msecond'``, read back by
+:func:`parse_quantity`). Trained networks and the last good weights of a diverged run use it;
+:func:`load_parameters` reads it, and older weight files without metadata too.
 """
 
 import contextlib
 import os
 
-__all__ = ["replace_atomically"]
+__all__ = ["replace_atomically", "save_parameters", "load_parameters", "quantity_text", "parse_quantity",
+           "restore_quantities"]
 
 
 @contextlib.contextmanager
@@ -40,3 +47,127 @@ def replace_atomically(path):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+# -- saved parameters --------------------------------------------------------------------------------
+
+#: Key of the JSON metadata inside a parameter file.
+METADATA_KEY = "__brian2learn__"
+
+
+def quantity_text(value):
+    """A Brian2 Quantity as text that :func:`parse_quantity` reads back (``'30. * msecond'``); other values
+    unchanged, dicts and lists converted element by element, numpy scalars and arrays made plain."""
+    import brian2 as b2
+    import numpy as np
+
+    if isinstance(value, b2.Quantity):
+        if np.ndim(value) == 0:
+            return repr(value)
+        return {"values": np.asarray(value).tolist(), "unit": repr(b2.Quantity(1.0, dim=value.dim))[len("1. * "):]
+                if not value.is_dimensionless else "1"}
+    if isinstance(value, dict):
+        return {str(key): quantity_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [quantity_text(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def parse_quantity(text):
+    """Read a quantity written by :func:`quantity_text` (``'30. * msecond'``, ``'1. * metre ** 2 * ...'``).
+
+    Only numbers, Brian2's unit names and ``* / ** ( ) -`` are accepted; anything else is a ValueError.
+    """
+    import re
+
+    import brian2 as b2
+    from brian2.units import allunits
+
+    if not isinstance(text, str) or not re.fullmatch(r"[\w\s.*/+\-()]+", text):
+        raise ValueError(f"not a quantity written by brian2learn: {text!r}")
+    names = {unit_name: getattr(allunits, unit_name) for unit_name in re.findall(r"[A-Za-z_]\w*", text)
+             if isinstance(getattr(allunits, unit_name, None), b2.Unit)}
+    unknown = set(re.findall(r"[A-Za-z_]\w*", text)) - set(names) - {"e", "E"}
+    if unknown:
+        raise ValueError(f"unknown units {sorted(unknown)} in {text!r}")
+    return eval(text, {"__builtins__": {}}, names)  # noqa: S307  (checked: numbers, units and operators only)
+
+
+def restore_quantities(value):
+    """Undo :func:`quantity_text` in metadata: quantity texts and ``{'values', 'unit'}`` dicts become Quantities.
+
+    Other strings (``'1-alpha'``, names) stay as they are.
+    """
+    import numpy as np
+
+    if isinstance(value, dict):
+        if set(value) == {"values", "unit"}:
+            unit = 1.0 if value["unit"] == "1" else parse_quantity(f"1. * {value['unit']}")
+            return np.asarray(value["values"], dtype=float) * unit
+        return {key: restore_quantities(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [restore_quantities(item) for item in value]
+    if isinstance(value, str) and " * " in value:
+        try:
+            return parse_quantity(value)
+        except (ValueError, SyntaxError, TypeError):
+            return value
+    return value
+
+
+def save_parameters(path, arrays, **metadata):
+    """Write named arrays and their metadata to the ``.npz`` file ``path``, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination (``.npz``).
+    arrays : dict
+        Name -> array (plain numbers, or a Brian2 Quantity: then its unit is recorded in the
+        metadata's ``units`` and :func:`load_parameters` gives the Quantity back).
+    **metadata
+        JSON-able values (Quantities become text, see :func:`quantity_text`): e.g. ``study``,
+        ``method``, ``options``, ``model`` (the parameters needed to rebuild the network), ``iteration``.
+    """
+    import json
+
+    import brian2 as b2
+    import numpy as np
+
+    plain, units = {}, {}
+    for name, value in arrays.items():
+        if name == METADATA_KEY:
+            raise ValueError(f"an array may not be called {METADATA_KEY!r}")
+        if isinstance(value, b2.Quantity) and not value.is_dimensionless:
+            units[name] = repr(b2.Quantity(1.0, dim=value.dim))[len("1. * "):]
+        plain[name] = np.asarray(value, dtype=float) if isinstance(value, b2.Quantity) else np.asarray(value)
+    meta = quantity_text(dict(metadata, units=units, format="brian2learn parameters 1"))
+    with replace_atomically(path) as tmp:
+        np.savez(tmp, **plain, **{METADATA_KEY: np.array(json.dumps(meta))})
+
+
+def load_parameters(path):
+    """The arrays and metadata of a parameter file: ``(arrays, metadata)``.
+
+    Arrays with a recorded unit come back as Quantities; a scalar entry (a counter: ``iteration``,
+    ``trial``, ``epoch``) goes into the metadata. Files written before this format (``arr_0``,
+    ``arr_1``, ... or named arrays and a counter) read the same way, with only their counter as metadata.
+    """
+    import json
+
+    import numpy as np
+
+    with np.load(os.fspath(path), allow_pickle=False) as data:
+        entries = {name: data[name] for name in data.files}
+    metadata = json.loads(str(entries.pop(METADATA_KEY))) if METADATA_KEY in entries else {}
+    # counters (iteration, trial, epoch) are 0-d entries, so that np.load(path)["iteration"] reads them too
+    metadata.update({name: entries.pop(name).item() for name in list(entries) if entries[name].ndim == 0})
+    arrays = {}
+    for name, value in entries.items():
+        unit = metadata.get("units", {}).get(name)
+        arrays[name] = value * parse_quantity(f"1. * {unit}") if unit else value
+    return arrays, metadata

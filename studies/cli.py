@@ -1,4 +1,4 @@
-"""Command line: ``brian2learn list``, ``brian2learn run NAME [options]`` and ``brian2learn sweep NAME ...``.
+"""Command line: ``brian2learn list``, ``run NAME [options]``, ``sweep NAME ...`` and ``plot RUN_DIR``.
 
 The command line only maps flags to a study's ``Options`` (:mod:`brian2learn.studies.options`);
 ``list`` and ``--help`` of the commands import no study, ``run NAME`` imports that study alone.
@@ -6,6 +6,7 @@ Errors are reported in one line on stderr, with exit status 2 and no traceback.
 """
 
 import argparse
+import os
 import sys
 
 from brian2learn.simulation.interrupt import interruptible
@@ -39,6 +40,10 @@ def build_parser():
     run.add_argument("study", metavar="NAME", choices=list(REGISTRY),
                      help="one of: " + ", ".join(REGISTRY))
     run.add_argument("study_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    plot = commands.add_parser("plot", help="redraw a run's figures from its saved tables",
+                               description="Redraw the figures of a finished run from its Parquet tables.")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (holds summary.json)")
+    plot.add_argument("--out", metavar="DIR", default=None, help="where to write the figures (default RUN_DIR)")
     add_sweep_command(commands)
     return parser
 
@@ -59,8 +64,37 @@ def main(argv=None):
         return 0
     if args.command == "sweep":
         return run_sweep_command(args)
+    if args.command == "plot":
+        return plot_command(args.run_dir, args.out)
     module = load_study(args.study)
     return run_study(module, study_parser(module).parse_args(args.study_args))
+
+
+def plot_command(run_dir, out=None):
+    """``brian2learn plot RUN_DIR``: redraw a run's figures with its study's ``plot_run``; one-line errors."""
+    from brian2learn.studies.runs import load_run
+
+    try:
+        run = load_run(run_dir)
+        if run.study not in REGISTRY:
+            raise ValueError(f"'{run_dir}' was written by {run.study!r}, not a study of brian2learn "
+                             f"({', '.join(REGISTRY)})")
+        module = load_study(run.study)
+        if not hasattr(module, "plot_run"):
+            raise ValueError(f"{run.study} cannot redraw its figures from its tables yet "
+                             f"(studies that can: eprop-pattern, rflo)")
+        out_dir = out or run.path
+        os.makedirs(out_dir, exist_ok=True)
+        figures = module.plot_run(run, out_dir)
+    except KeyError as error:
+        print(f"brian2learn: error: '{run_dir}' lacks the table {error} that its figures need", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as error:
+        message = " ".join(str(error).split())
+        print(f"brian2learn: error: {message}", file=sys.stderr)
+        return 2
+    print("\n".join(os.path.join(out_dir, name) for name in figures))
+    return 0
 
 
 def run_study(module, args):

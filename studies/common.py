@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 
-from brian2learn.simulation.files import replace_atomically
+from brian2learn.simulation.files import replace_atomically, save_parameters
+from brian2learn.studies.options import EXECUTION_OPTIONS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,9 +40,25 @@ def _plain(value):
     return value
 
 
-def write_summary(run_dir, summary):
-    """Write ``summary.json`` atomically (NaN and infinity become null) and return its path."""
+def write_summary(run_dir, summary, options=None):
+    """Write ``summary.json`` atomically (NaN and infinity become null) and return its path.
+
+    With the study's ``options``, the summary also says whether its reference numbers are comparable
+    (``reference_comparable``: the full protocol with default options, :meth:`StudyOptions.reference_comparable`)
+    and, when they are not, why (``reference_note``).
+    """
     path = os.path.join(run_dir, "summary.json")
+    if options is not None:
+        comparable = options.reference_comparable()
+        summary = dict(summary, reference_comparable=comparable)
+        if not comparable:
+            changed = options.changed(ignore=EXECUTION_OPTIONS)
+            why = "quick mode" if options.quick else ""
+            if changed:
+                why += (" and " if why else "") + "options changed from the published protocol (" + ", ".join(
+                    changed) + ")"
+            summary["reference_note"] = (f"{why}: the reference numbers in this summary belong to the full protocol "
+                                         f"with default options; do not compare them with this run's numbers")
     text = json.dumps(_plain(summary), indent=2, sort_keys=False) + "\n"
     with replace_atomically(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -57,3 +74,18 @@ def save_figure(fig, run_dir, name):
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return name
+
+
+def save_network(run_dir, method, arrays, study, options, model, **details):
+    """Save a trained network as ``network_METHOD.npz`` in ``run_dir`` and return the file name.
+
+    ``arrays`` are its named trained parameters (``w_in``, ``w_rec``, ...); the metadata holds the
+    study, the method, the options (:meth:`StudyOptions.as_dict`) and ``model``, the parameters that
+    rebuild it (Quantities as text), plus ``details``. Read it back with
+    :func:`~brian2learn.simulation.files.load_parameters` or ``brian2learn.load_run``.
+    """
+    name = f"network_{method}.npz"
+    save_parameters(os.path.join(run_dir, name), arrays, study=study, method=method, options=options.as_dict(),
+                    model=model, **details)
+    return name
+

@@ -17,6 +17,7 @@ reached the criterion after 560 iterations (test error 8.6 %), symmetric after 6
 the reference README quotes 200-500 iterations.
 """
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -32,7 +33,7 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, save_figure, write_summary
+from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
@@ -353,7 +354,7 @@ def run(options, run_dir):
           f"{run_dir}", flush=True)
 
     reference = BpttMethod(config, weights, options.seed, bptt) if bptt is not None else None
-    results, histories, validations, agreements = {}, [], [], []
+    results, histories, validations, agreements, networks = {}, [], [], [], []
     energy_of_methods = {}
     example = None
     runner = None
@@ -378,6 +379,8 @@ def run(options, run_dir):
             if agreement:
                 results[method.label]["gradient_cosine_w_rec"] = [a["cosine_w_rec"] for a in agreement]
             histories.append(history.assign(method=method.label))
+            networks.append(save_network(run_dir, method.label, method.weights(), NAME, options,
+                                         dataclasses.asdict(config), feedback=feedback))
             validations += [dict(v, method=method.label) for v in validation]
             agreements += [dict(a, method=method.label) for a in agreement]
             energy_of_methods[method.label] = _energy(method.last_trial_recurrent_spikes(config), config)
@@ -397,6 +400,9 @@ def run(options, run_dir):
         results["bptt"] = _result(history, reached, test_error, test_loss, wall)
         results["bptt"]["training_seconds"] = wall
         histories.append(history.assign(method="bptt"))
+        networks.append(save_network(run_dir, "bptt", {name: np.asarray(value) for name, value in
+                                                       reference.weights().items()}, NAME, options,
+                                     dataclasses.asdict(config)))
         validations += [dict(v, method="bptt") for v in validation]
         energy_of_methods["bptt"] = _energy(reference.last_trial_recurrent_spikes(config), config)
 
@@ -405,6 +411,10 @@ def run(options, run_dir):
     for name, table in tables.items():
         if not table.empty:
             write_table(table, os.path.join(run_dir, f"{name}.parquet"))
+    # the progress files are kept only while a run is unfinished
+    for label in [*(f"eprop-{feedback}" for feedback in options.feedback), "bptt"]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir, f"losses_partial_{label}.parquet"))
     if example is not None:
         spikes.save_spikes(example["spikes"], os.path.join(run_dir, "example_trial_spikes.parquet"))
     figures = _figures(run_dir, tables, example)
@@ -420,14 +430,14 @@ def run(options, run_dir):
         "builds": builds, "binary_runs": binary_runs, "compile_seconds": compile_seconds,
         "bptt_skipped": None if reference is not None else ("--no-bptt given" if options.no_bptt else
                                                             "JAX not installed (pip install -e '.[bptt]')"),
-        "figures": figures,
+        "figures": figures, "networks": networks,
         "reference": {"eprop-random": {"iterations": 560, "test_error": 0.086},
                       "eprop-symmetric": {"iterations": 660, "test_error": 0.031}},
         "options": options.as_dict(),
         "energy": {"counts": "recurrent spikes of the last trained trial of each method (BPTT: that trial "
                              "simulated again with the weights it was trained with)", **energy_of_methods},
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(results)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     if failure:

@@ -26,7 +26,7 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, save_figure, write_summary
+from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.pattern_generation import pattern_generation_task
@@ -106,7 +106,7 @@ def _train_bptt(config, weights, task, n_iterations):
                                learning_rate=config.learning_rate, n_iterations=n_iterations, callback=callback)
     wall = time.perf_counter() - start
     trial = bptt.simulate(final, task["inputs"][0], params)
-    return pd.DataFrame(rows), wall, trial
+    return pd.DataFrame(rows), wall, trial, final
 
 
 @in_run_directory(NAME)
@@ -125,6 +125,7 @@ def run(options, run_dir):
           f"run directory {run_dir}", flush=True)
 
     results = {}
+    networks = []
     histories = []
     spike_frames = []
     outputs = {}
@@ -147,6 +148,10 @@ def run(options, run_dir):
                 break
             wall = time.perf_counter() - start
             histories.append(history.assign(method=label))
+            # what finished is on disk at once: the trained network and the losses so far
+            networks.append(save_network(run_dir, label, trainer.weights(), NAME, options,
+                                         dataclasses.asdict(config), feedback=feedback))
+            write_table(pd.concat(histories, ignore_index=True), os.path.join(run_dir, "losses.parquet"))
             results[label] = {"final_loss": float(history["loss"].iloc[-1]),
                               "final_rate_hz": float(history["rate_hz"].iloc[-1]),
                               "wall_seconds": wall, "training_seconds": wall - (runner.compile_seconds - compiled)}
@@ -163,8 +168,10 @@ def run(options, run_dir):
     n_runs = runner.n_runs if runner is not None else 0
     bptt_skipped = None
     if status == "completed" and not options.no_bptt and _bptt_available():
-        history, wall, trial = _train_bptt(config, weights, task, n_iterations)
+        history, wall, trial, final = _train_bptt(config, weights, task, n_iterations)
         histories.append(history.assign(method="bptt"))
+        networks.append(save_network(run_dir, "bptt", {name: np.asarray(value) for name, value in final.items()},
+                                     NAME, options, dataclasses.asdict(config)))
         results["bptt"] = {"final_loss": float(history["loss"].iloc[-1]),
                            "final_rate_hz": float(history["rate_hz"].iloc[-1]), "wall_seconds": wall}
         for group, raster in (("inputs", task["inputs"][0]), ("recurrent", np.asarray(trial["z"]))):
@@ -208,12 +215,12 @@ def run(options, run_dir):
         "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": options.seed,
         "device": options.device, "iterations": n_iterations, "methods": results,
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "bptt_skipped": bptt_skipped, "figures": figures, "options": options.as_dict(),
+        "bptt_skipped": bptt_skipped, "figures": figures, "networks": networks, "options": options.as_dict(),
         "energy": {"counts": "recurrent spikes of the last trained trial of each method", **energy_of_methods},
         "reference_final_loss": {"seed1": {"eprop-random": 3.00, "eprop-symmetric": 1.47, "bptt": 3.31},
                                  "seed2": {"eprop-random": 3.72, "eprop-symmetric": 2.24, "bptt": 1.23}},
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(losses, n_iterations)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     if failure:
@@ -222,16 +229,16 @@ def run(options, run_dir):
 
 
 def _print_table(losses, n_iterations):
+    """Losses every tenth of the training; ``iteration`` is the 0-based index of losses.parquet."""
     if losses.empty:
         return
-    checkpoints = sorted({0, *range(max(n_iterations // 10, 1) - 1, n_iterations, max(n_iterations // 10, 1)),
-                          n_iterations - 1})
+    checkpoints = sorted({*range(0, n_iterations, max(n_iterations // 10, 1)), n_iterations - 1})
     methods = list(dict.fromkeys(losses["method"]))
     header = f"{'iteration':>9}" + "".join(f"  {m + ' loss':>22} {'rate Hz':>8}" for m in methods)
     print(header)
     indexed = {m: losses[losses["method"] == m].set_index("iteration") for m in methods}
     for it in checkpoints:
-        line = f"{it + 1:>9}"
+        line = f"{it:>9}"
         for m in methods:
             if it in indexed[m].index:
                 row = indexed[m].loc[it]
@@ -285,6 +292,24 @@ def _figures(run_dir, losses, spike_frames, outputs):
             plot_readout(out, method, axes=ax)
         written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
+
+
+def _outputs_from_table(table, time_column):
+    """The per-method readouts of an outputs table, as the figures take them."""
+    return {method: {"t": frame[time_column].to_numpy(), "y": frame["y"].to_numpy()[None],
+                     "y_target": frame["y_target"].to_numpy()[None]}
+            for method, frame in table.groupby("method", sort=False)}
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    ``run`` is a :class:`~brian2learn.studies.runs.Run` (``brian2learn.load_run``).
+    """
+    tables = run.tables
+    spike_frames = [tables["spikes_last_trial"]] if "spikes_last_trial" in tables else []
+    outputs = _outputs_from_table(tables["outputs_last_trial"], "t_s") if "outputs_last_trial" in tables else {}
+    return _figures(out_dir, tables.get("losses", pd.DataFrame()), spike_frames, outputs)
 
 
 def main(argv=None):

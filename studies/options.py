@@ -21,6 +21,9 @@ import typing
 
 import numpy as np
 
+#: Options that change how or where a run is computed, not its protocol.
+EXECUTION_OPTIONS = ("quick", "seed", "out", "overwrite", "device", "threads", "workers")
+
 #: Largest seed a study accepts (NumPy's legacy seeds and Brian2's ``seed`` take 32-bit integers).
 SEED_MAX = 2**32 - 1
 
@@ -211,6 +214,24 @@ class StudyOptions:
         if not sequence and len(values) != 1:
             raise ValueError(f"'{field.name}' ({flag}) takes one value per point, got {value!r}")
         return [flag] + [str(v) for v in values]
+
+    def changed(self, ignore=()):
+        """Field name -> value of every option set away from its default (tuples as lists), ``ignore`` aside."""
+        changed = {}
+        for field in dataclasses.fields(self):
+            if field.name in ignore:
+                continue
+            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+            value = getattr(self, field.name)
+            if value != default:
+                changed[field.name] = list(value) if isinstance(value, tuple) else value
+        return changed
+
+    def reference_comparable(self):
+        """Whether the run follows the published protocol its reference numbers come from: the full mode with
+        every option that changes the protocol at its default (seed, device, threads, workers and where the
+        run is written may differ)."""
+        return not self.quick and not self.changed(ignore=EXECUTION_OPTIONS)
 
     def as_dict(self, exclude=("out", "overwrite")):
         """Field name -> value (tuples as lists), for ``summary.json``.

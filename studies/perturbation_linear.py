@@ -37,7 +37,7 @@ from brian2learn.plasticity.perturbation import (
     LearnerSettings,
     PerturbationConfig,
 )
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.perturbation_linear import SETTINGS, LinearTask, analytic_error_curve, trials_to_fraction
@@ -100,7 +100,7 @@ def run(options, run_dir):
           f"device {options.device}, run directory {run_dir}", flush=True)
     directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
     trainer = PerturbationTrainer(config, device=options.device, trials_per_run=trials_per_run, directory=directory)
-    histories, mean_rows, weight_rows, results = [], [], [], {}
+    histories, mean_rows, weight_rows, results, networks = [], [], [], {}, []
     start = time.perf_counter()
     try:
         for index, (name, task) in enumerate(tasks.items()):
@@ -116,6 +116,12 @@ def run(options, run_dir):
             results[name] = {"n_eff_task": task.n_eff_task, "n_eff_trial": task.n_eff_trial, "sigma_eff": sigma_eff,
                              "alpha_sq": task.alpha_sq, "initial_error": task.initial_error(),
                              "wall_seconds": out["wall_seconds"], "rules": {}}
+            networks.append(save_network(
+                run_dir, name, {f"w_{rule}": out["weights"][rule] for rule in RULES}, NAME, options,
+                {"perturbation": dataclasses.asdict(config), "task": {"n_eff_task": task.n_eff_task,
+                                                                      "n_eff_trial": task.n_eff_trial}},
+                learners={rule: dataclasses.asdict(learners[rule]) for rule in RULES},
+                shape="w_RULE: (replica, output, input)"))
             for rule in RULES:
                 results[name]["rules"][rule], rows = _compare(task, rule, learners[rule], history, n_trials)
                 mean_rows.append(rows.assign(setting=name, rule=rule))
@@ -140,7 +146,8 @@ def run(options, run_dir):
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "reference": "unperturbed", "trials": n_trials, "replicas": replicas, "trials_per_run": trials_per_run,
         "settings": results, "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "wall_seconds": wall, "figures": figures, "reference_numbers": REFERENCE_NUMBERS, "options": options.as_dict(),
+        "wall_seconds": wall, "figures": figures, "networks": networks, "reference_numbers": REFERENCE_NUMBERS,
+        "options": options.as_dict(),
         "energy": energy.not_spiking("linear rate outputs (Züge et al. 2023)"),
         "notes": ("final_error_sim: mean over learners of the last 5 % of trials; max_rel_deviation: largest "
                   "|sim - formula| / formula of the learner mean smoothed over 1 % of the trials; trials_to_90: first "
@@ -148,7 +155,7 @@ def run(options, run_dir):
                   "formula over the same trials (trials_to_90_formula_same_horizon) and to its limit "
                   "(trials_to_90_formula_limit)."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(results)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary

@@ -40,7 +40,7 @@ from brian2learn.plasticity.perturbation_network import (
     LearnerValues,
     linear_readout_model,
 )
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import butterfly
@@ -129,7 +129,7 @@ def run(options, run_dir):
     trainer = PerturbationNetworkTrainer(build, n_learners, device=options.device, trials_per_run=trials_per_run,
                                          directory=directory)
     weight_name = "w:reservoir_readout_synapses"
-    curves, finals, results = [], {}, {}
+    curves, finals, results, networks = [], {}, {}, []
     try:
         for index, (setting, sigma_eff) in enumerate(SETTINGS.items()):
             params = reservoir.learning_parameters(states, n_out, sigma_eff)
@@ -143,6 +143,11 @@ def run(options, run_dir):
             curves.append(history)
             weights = out["weights"][weight_name].reshape(n_learners, n_out, n_units)
             finals[setting] = weights
+            networks.append(save_network(run_dir, setting, {"w_readout": weights}, NAME, options,
+                                         {"n_units": n_units, "n_out": n_out, "n_steps": n_steps,
+                                          "reservoir_seed": options.seed},
+                                         rules=rules, eta=params["eta"], sigma=sigma,
+                                         shape="w_readout: (learner, output, reservoir unit)"))
             results[setting] = _summarise(history, rules, weights, states, target, optima, n_trials)
             results[setting].update({"sigma_eff": sigma_eff, "eta": params["eta"], "sigma_wp": params["sigma_wp"],
                                      "sigma_np": params["sigma_np"], "wall_seconds": out["wall_seconds"],
@@ -181,14 +186,14 @@ def run(options, run_dir):
         "criterion": f"unperturbed error <= {CRITERION_FACTOR:g} x least-squares error over the leading k principal "
                      f"components; headline k = {COMPONENTS[0]}",
         "settings": results, "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
-        "wall_seconds": wall, "figures": figures, "options": options.as_dict(),
+        "wall_seconds": wall, "figures": figures, "networks": networks, "options": options.as_dict(),
         "energy": energy.not_spiking("tanh rate units of the reservoir and a linear readout (Züge et al. 2023)"),
         "notes": ("error: the unperturbed pass of each trial; final_error: mean over the rule's learners of the "
                   "last 5 % of trials; trials_to_criterion: per learner, null if not reached; "
                   "sigma_WP = sigma_eff / sqrt(sum of the eigenvalues of S) matches the output perturbation of NP "
                   "(the authors' example code divides by the sum itself)."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary

@@ -40,7 +40,7 @@ from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
 from brian2learn.plasticity.perturbation_network import LearnerValues
 from brian2learn.simulation.devices import STEP_DT
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import delayed_pattern, xor
@@ -225,6 +225,10 @@ def run_spiking(options, n_trials, per_rule, trials_per_run, run_dir):
                   for k in learners]
         result["rules"][rule] = {**_rule_summary(per_learner, finals), **SPIKING_LEARNING[rule]}
     final_weights = {"in": out["weights"]["w:spk_in"], "rec": out["weights"]["w:spk_rec"]}
+    result["network"] = save_network(run_dir, "spiking", {"w_in": final_weights["in"], "w_rec": final_weights["rec"]},
+                                     NAME, options, {"n_learners": n_learners, "network": "delayed_pattern_network"},
+                                     rules=rules, learning=SPIKING_LEARNING,
+                                     order="synapse order of delayed_pattern_network(n_learners), learner-major")
     evaluation = {"initial": evaluate_spiking(weights, [0]), "final": evaluate_spiking(final_weights, [0, 1])}
     return history, result, evaluation, rules
 
@@ -253,7 +257,12 @@ def run_xor(options, n_trials, per_rule, trials_per_run, run_dir):
     final1 = out["weights"]["w:xor_layer1"].reshape(n_learners, xor_network.N_HIDDEN, 3)
     final2 = out["weights"]["w:xor_layer2"].reshape(n_learners, xor_network.N_HIDDEN + 1)
     result = {"rules": {}, "wall_seconds": out["wall_seconds"], "init_scale": XOR_INIT_SCALE, **build,
-              "training_seconds": out["wall_seconds"] - build["compile_seconds"]}
+              "training_seconds": out["wall_seconds"] - build["compile_seconds"],
+              "network": save_network(run_dir, "xor", {"w_layer1": final1, "w_layer2": final2}, NAME, options,
+                                      {"n_learners": n_learners, "n_hidden": xor_network.N_HIDDEN},
+                                      rules=rules, learning=XOR_LEARNING,
+                                      shape="w_layer1: (learner, hidden, 2 inputs + bias); "
+                                            "w_layer2: (learner, hidden + bias)")}
     tail = max(1, n_trials // 20)
     for rule in RULES:
         learners = [k for k, name in enumerate(rules) if name == rule]
@@ -318,7 +327,7 @@ def run(options, run_dir):
                   "alternate; spiking learners start from the same network, XOR pairs (one WP, one NP) from the same "
                   "weights."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary

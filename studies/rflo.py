@@ -39,7 +39,7 @@ from brian2learn.analysis import energy
 from brian2learn.analysis.tables import write_table
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.periodic_target import periodic_target_task
@@ -157,6 +157,7 @@ def run(options, run_dir):
     else:
         with_bptt = True
     histories, outputs, per_seed = [], {}, {"rflo": [], **({"bptt": []} if with_bptt else {})}
+    networks = []
     directory = os.path.join(run_dir, "build") if options.device == "cpp_standalone" else None
     runner = None
     try:
@@ -169,6 +170,9 @@ def run(options, run_dir):
             start = time.perf_counter()
             history = trainer.train(n_trials, progress=ProgressReporter(f"{NAME} {label}", unit="trial"))
             histories.append(history.assign(method="rflo", seed=seed))
+            suffix = "" if realizations == 1 else f"_seed{seed}"
+            model = dataclasses.asdict(config)
+            networks.append(save_network(run_dir, f"rflo{suffix}", trainer.weights, NAME, options, model, seed=seed))
             per_seed["rflo"].append(_result(history, time.perf_counter() - start))
             if seed == seeds[0]:
                 outputs["rflo"] = trainer.last_output
@@ -176,6 +180,8 @@ def run(options, run_dir):
             if with_bptt:
                 trained = rflo.train_bptt(weights, task, config, n_trials)
                 histories.append(trained["history"].assign(method="bptt", seed=seed))
+                networks.append(save_network(run_dir, f"bptt{suffix}", {**trained["weights"], "h0": weights["h0"]},
+                                             NAME, options, model, seed=seed))
                 per_seed["bptt"].append(_result(trained["history"], trained["wall_seconds"]))
                 if seed == seeds[0]:
                     outputs["bptt"] = trained["output"]
@@ -229,7 +235,8 @@ def run(options, run_dir):
         "trials": n_trials, "trials_per_run": trials_per_run, "network": {**NETWORK, "g": GAIN, "period": PERIOD},
         "initial_loss": float(first_history["loss"].iloc[0]), "initial_alignment_deg": rflo.alignment_degrees(
             first_weights["w_out"], first_weights["B"]), "realizations": realizations,
-        "methods": results, "bptt_skipped": bptt_skipped, "figures": figures, "options": options.as_dict(),
+        "methods": results, "bptt_skipped": bptt_skipped, "figures": figures, "networks": networks,
+        "options": options.as_dict(),
         "energy": energy.not_spiking("leaky tanh rate units (Murray 2019)"),
         "reference_final_loss": REFERENCE_FINAL_LOSS, "period_sweep": sweep_summary,
         "notes": ("loss = (1/2T) sum_t (y* - y)^2 of a trial before its update; final_loss: the last trial of the "
@@ -237,7 +244,7 @@ def run(options, run_dir):
                   "quartiles; alignment_deg: angle between vec(W_out) and vec(B^T) after each update "
                   "(90 = orthogonal)."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
@@ -334,6 +341,19 @@ def _figures(run_dir, losses, outputs):
         plot_output(out, method, axes=ax)
     written.append(save_figure(fig, run_dir, "output_vs_target.png"))
     return written
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names."""
+    outputs = {method: {"t": frame["step"].to_numpy(), "y": frame["y"].to_numpy()[None],
+                        "y_target": frame["y_target"].to_numpy()[None]}
+               for method, frame in run.tables["outputs_last_trial"].groupby("method", sort=False)}
+    figures = _figures(out_dir, run.tables["losses"], outputs)
+    if "period_sweep" in run.tables:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        plot_period_sweep(run.tables["period_sweep"], axes=ax)
+        figures.append(save_figure(fig, out_dir, "period_sweep.png"))
+    return figures
 
 
 def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,

@@ -55,16 +55,7 @@ def default_run_dir(name, options, root="runs"):
     str
         E.g. ``runs/eprop-pattern-seed1-quick`` or ``runs/eprop-pattern-seed1-quick-3f2a9c1e``.
     """
-    import dataclasses
-
-    changed = {}
-    for field in dataclasses.fields(options):
-        if field.name in _PLACEMENT_OPTIONS:
-            continue
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        value = getattr(options, field.name)
-        if value != default:
-            changed[field.name] = list(value) if isinstance(value, tuple) else value
+    changed = options.changed(ignore=_PLACEMENT_OPTIONS)
     label = f"{name}-seed{options.seed}" + ("-quick" if options.quick else "")
     if changed:
         text = json.dumps(changed, sort_keys=True, default=str)

@@ -493,7 +493,7 @@ def run(options, run_dir):
                   "Weights in the tables are in units of their initial mean (gamma_w times the base mean). "
                   "wall_seconds_per_simulated_second: binary run time over simulated time."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     cols = ["label", "seed", "size_A_before", "size_B_before", "shared_AB_before", "shared_AB_after",
             "shared_AC_before", "shared_AC_after", "n_recruited_combined", "n_recruited_combined_control",
             *[c for c in ("n_recruited_combined_sham", "net_recruited_twin") if c in table],

@@ -38,7 +38,7 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity.song_network import SongModel
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.training.progress import ProgressReporter
@@ -208,6 +208,10 @@ def run(options, run_dir):
     write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
     history = pd.DataFrame(history_rows)
     write_table(history, os.path.join(run_dir, "weight_history.parquet"))
+    network = save_network(run_dir, "stdp", {"w_initial": w0, **{f"w_final_{rate:g}hz": frame["w_final"].to_numpy()
+                                                                 for rate, frame in weights.groupby("input_rate_hz")}},
+                           NAME, options, {**NETWORK, "A_plus": a_plus, "A_minus": A_RATIO * a_plus,
+                                           "duration": duration}, units="weights in units of g_max")
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "input_rates_hz": list(rates), "duration_s": float(duration), "measure_window_s": float(measure),
@@ -219,14 +223,14 @@ def run(options, run_dir):
         "wall_seconds_per_simulated_second": (wall - compile_seconds) / (float(duration) * len(rates)),
         "reference": REFERENCE,
         "figures": _figures(run_dir, table, weights, history),
-        "options": options.as_dict(),
+        "options": options.as_dict(), "networks": [network],
         "energy": output_energy(spike_frames, duration),
         "notes": (f"frac_low/frac_high: weights below {LOW} / above {HIGH} g_max; output rates measured in the last "
                   f"{float(measure):g} s; static = the control neuron with the same inputs and fixed initial weights; "
                   "rate_ratio = output rate at the highest over the lowest input rate; regulation_index = "
                   "log(rate_ratio_stdp)/log(rate_ratio_static) (0 = perfectly regulated, 1 = no regulation)."),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary

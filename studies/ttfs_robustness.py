@@ -72,8 +72,8 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models import ttfs_substrate as substrate_model
 from brian2learn.plasticity import ttfs
-from brian2learn.simulation.files import replace_atomically
-from brian2learn.studies.common import StudyError, save_figure, write_summary
+from brian2learn.simulation.files import load_parameters
+from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import yinyang
@@ -138,7 +138,8 @@ class Options(StudyOptions):
     kinds : str
         Comma-separated imperfections to sweep (names of :data:`SWEEPS`).
     weights : str or None
-        ``weights.npz`` of a ``ttfs-yinyang`` run (skips the software training).
+        ``network_ttfs.npz`` (or the ``weights.npz`` of older runs) of a ``ttfs-yinyang`` run (skips the
+        software training).
     pretrain_epochs, finetune_epochs : int or None
         Epochs of the software training and of the training in the loop (``None``: :data:`MODES`).
     finetune_lr : float
@@ -159,7 +160,8 @@ class Options(StudyOptions):
     kinds: str = option(",".join(SWEEPS), metavar="KIND,...",
                         help=f"comma-separated imperfections to sweep (default all: {','.join(SWEEPS)})")
     weights: str | None = option(None, metavar="FILE",
-                                 help="weights.npz of a ttfs-yinyang run (skips the software training)")
+                                 help="network_ttfs.npz (or weights.npz) of a ttfs-yinyang run (skips the "
+                                      "software training)")
     pretrain_epochs: int | None = option(None, minimum=1, metavar="N", help="override the software training epochs")
     finetune_epochs: int | None = option(None, minimum=1, metavar="N", help="override the epochs in the loop")
     finetune_lr: float = option(FINETUNE_LEARNING_RATE, metavar="LR",
@@ -185,19 +187,24 @@ class Options(StudyOptions):
 
 
 def load_weights(path, config):
-    """Weights saved by ``ttfs-yinyang`` (``np.savez(path, *weights)``), checked against ``config``."""
+    """Weights of a ``ttfs-yinyang`` run, checked against ``config``.
+
+    Reads its ``network_ttfs.npz`` (arrays ``w_0``, ``w_1``, ...) or the ``weights.npz`` of runs written
+    before it (``arr_0``, ``arr_1``, ...).
+    """
+    what = "the network_ttfs.npz (or weights.npz) of a ttfs-yinyang run"
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"'--weights' must be the weights.npz of a ttfs-yinyang run, and {path!r} is not an .npz "
-                         f"file ({' '.join(str(error).split())[:80]})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"'--weights' must be the weights.npz of a ttfs-yinyang run, and {path!r} holds one array")
-    with data:
-        names = [f"arr_{i}" for i in range(len(data.files))]
-        if sorted(data.files) != sorted(names):
-            raise ValueError(f"'--weights' must hold the arrays arr_0, arr_1, ... of ttfs-yinyang, got {data.files}")
-        weights = [np.asarray(data[name], dtype=float) for name in names]
+        arrays, _ = load_parameters(path)
+    except (OSError, ValueError, AttributeError) as error:
+        raise ValueError(f"'--weights' must be {what}, and {path!r} is not an .npz file "
+                         f"({' '.join(str(error).split())[:80]})") from None
+    for prefix in ("w_", "arr_"):
+        names = [f"{prefix}{k}" for k in range(len(arrays))]
+        if sorted(arrays) == sorted(names):
+            break
+    else:
+        raise ValueError(f"'--weights' must be {what}: arrays w_0, w_1, ..., got {sorted(arrays)}")
+    weights = [np.asarray(arrays[name], dtype=float) for name in names]
     expected = list(zip(config.layer_sizes[:-1], config.layer_sizes[1:]))
     if [w.shape for w in weights] != expected:
         raise ValueError(f"'--weights' must hold matrices of shapes {expected}, got {[w.shape for w in weights]}")
@@ -258,8 +265,8 @@ def run(options, run_dir):
         software = trainer.weights
         pretrain = {"source": "trained here (closed form)", "epochs": pretrain_epochs,
                     "seconds": time.perf_counter() - start}
-    with replace_atomically(os.path.join(run_dir, "software_weights.npz")) as tmp:
-        np.savez(tmp, *software)
+    networks = [save_network(run_dir, "software", {f"w_{k}": w for k, w in enumerate(software)}, NAME, options,
+                             dataclasses.asdict(config), source=pretrain["source"])]
     analytic_test = TTFSTrainer(config, software).evaluate(x["test"], y["test"])["accuracy"]
     weight_range = [float(np.max(np.abs(w))) for w in software]
     finetune_config = dataclasses.replace(config, learning_rate=options.finetune_lr)
@@ -357,9 +364,9 @@ def run(options, run_dir):
                   "BrainScaleS-2 in the loop from the start; here the software weights are fine-tuned in the loop "
                   "(see the module docstring)."),
         "figures": figures, "tables": ["robustness.parquet", "in_loop_curves.parquet"],
-        "options": options.as_dict(), "energy": evaluation_energy(energies, n_test),
+        "options": options.as_dict(), "networks": networks, "energy": evaluation_energy(energies, n_test),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary

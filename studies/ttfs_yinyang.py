@@ -43,8 +43,7 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models import ttfs as ttfs_model
 from brian2learn.models.ttfs_substrate import Brian2Substrate
 from brian2learn.plasticity import ttfs
-from brian2learn.simulation.files import replace_atomically
-from brian2learn.studies.common import StudyError, save_figure, write_summary
+from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import yinyang
@@ -152,8 +151,8 @@ def run(options, run_dir):
 
     if not history.empty:
         write_table(history, os.path.join(run_dir, "learning_curves.parquet"))
-    with replace_atomically(os.path.join(run_dir, "weights.npz")) as tmp:
-        np.savez(tmp, *trainer.weights)
+    network = save_network(run_dir, "ttfs", {f"w_{k}": w for k, w in enumerate(trainer.weights)}, NAME, options,
+                           dataclasses.asdict(config), substrate=substrate, epochs_trained=int(trainer.epoch))
     test = results["test"]
     test_spikes = _spike_frame(test["times"], tau_s_ms * 1e-3)
     tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, test_spikes)
@@ -163,7 +162,7 @@ def run(options, run_dir):
     summary = {
         "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": options.seed,
         "substrate": substrate, "device": options.device if substrate == "brian2" else None,
-        "epochs": n_epochs, "epochs_completed": len(history),
+        "epochs": n_epochs, "epochs_completed": len(history), "networks": [network],
         "accuracy": {name: result["accuracy"] for name, result in results.items()},
         "loss": {name: result["loss"] for name, result in results.items()},
         "test_accuracy_analytic_forward": analytic_test["accuracy"] if analytic_test else None,
@@ -188,7 +187,7 @@ def run(options, run_dir):
         "figures": figures, "tables": tables, "options": options.as_dict(),
         "energy": energy_of_test_spikes(test_spikes, len(labels["test"]), config, substrate_runner),
     }
-    write_summary(run_dir, summary)
+    write_summary(run_dir, summary, options)
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     if failure:

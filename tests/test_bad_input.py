@@ -191,5 +191,5 @@ def test_ttfs_robustness_names_weights_that_are_not_an_npz(tmp_path):
 
     summary = tmp_path / "summary.json"
     summary.write_text('{"status": "completed"}')
-    with pytest.raises(ValueError, match="'--weights' must be the weights.npz of a ttfs-yinyang run"):
+    with pytest.raises(ValueError, match=r"'--weights' must be the network_ttfs.npz \(or weights.npz\) of a ttfs"):
         ttfs_robustness.load_weights(str(summary), config=None)  # refused before the shapes are compared

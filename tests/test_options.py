@@ -101,3 +101,23 @@ def test_version_names_brian2learn_brian2_and_python():
     assert result.returncode == 0
     assert result.stdout.strip() == (f"brian2learn {brian2learn.__version__} (Brian2 "
                                      f"{importlib.metadata.version('brian2')}, Python {platform.python_version()})")
+
+
+def test_reference_numbers_are_marked_comparable_only_for_the_published_protocol(tmp_path):
+    import json
+
+    from brian2learn.studies import load_study
+    from brian2learn.studies.common import write_summary
+
+    options = load_study("perturbation-linear").Options
+    cases = {"full": options(seed=2, device="runtime"), "quick": options(quick=True),
+             "changed": options(trials=10)}
+    written = {}
+    for name, value in cases.items():
+        (tmp_path / name).mkdir()
+        write_summary(str(tmp_path / name), {"study": "perturbation-linear", "reference": 1.0}, value)
+        written[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert written["full"]["reference_comparable"] is True and "reference_note" not in written["full"]
+    assert written["quick"]["reference_comparable"] is False
+    assert written["quick"]["reference_note"].startswith("quick mode:")
+    assert "options changed from the published protocol (trials)" in written["changed"]["reference_note"]

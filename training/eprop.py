@@ -10,6 +10,7 @@ iteration are recovered (by re-running the run with the updates after it switche
 saved.
 """
 
+import dataclasses
 import time
 
 import brian2 as b2
@@ -18,6 +19,7 @@ import pandas as pd
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.simulation.files import save_parameters
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 FEEDBACK_MODES = eprop.FEEDBACK_MODES
@@ -305,7 +307,8 @@ class EpropTrainer(RunnerHolder):
         return self._run(start_state, self._learning_rates(n_updates), trials)[1]
 
     def _save_weights(self, path, state, iteration):
-        np.savez(path, iteration=iteration, **self.weights(state))
+        save_parameters(path, {**self.weights(state), "iteration": iteration}, rule="e-prop",
+                        feedback=self.feedback, model=dataclasses.asdict(self.config))
 
     def _keep_last_trial(self, model, n_now):
         """Spikes and readout of the last trained trial of the last run."""

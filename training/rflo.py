@@ -7,11 +7,14 @@ stopping the training with :class:`~brian2learn.training.loop.TrainingDivergedEr
 of the last good trial recovered by re-running the chunk with the later trials gated off).
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity.rflo import RfloNetwork, alignment_degrees, check_task, check_weights, connectivity
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
+from brian2learn.simulation.files import save_parameters
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 
@@ -146,7 +149,7 @@ class RfloTrainer(RunnerHolder):
         return {**weights, **self._run_trials(weights, n_updates)[2]}
 
     def _save_weights(self, path, weights, trial):
-        np.savez(path, trial=trial, **weights)
+        save_parameters(path, {**weights, "trial": trial}, rule="RFLO", model=dataclasses.asdict(self.config))
 
     def _keep_last_output(self, model, n_now):
         cfg = self.config

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.plasticity import ttfs
+from brian2learn.simulation.files import save_parameters
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 
@@ -155,4 +156,4 @@ class TTFSTrainer:
 
     @staticmethod
     def _save_weights(path, weights, epoch):
-        np.savez(path, *weights, epoch=epoch)
+        save_parameters(path, {**{f"w_{k}": w for k, w in enumerate(weights)}, "epoch": epoch}, rule="TTFS")
