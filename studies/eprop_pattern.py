@@ -11,6 +11,7 @@ mean rate 10-20 Hz. Reference runs of Bellec's setup (seeds 1 / 2): random 3.00 
 symmetric 1.47 / 2.24, BPTT 3.31 / 1.23 (shared/REFERENCES.md).
 """
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -62,6 +63,12 @@ class Options(StudyOptions):
     device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
     iterations: int | None = option(None, minimum=1, metavar="N", help="override the number of iterations")
     no_bptt: bool = option(False, help="skip BPTT even when JAX is installed")
+    iterations_per_run: int | None = option(None, minimum=1, metavar="N",
+                                            help="iterations per run of the binary, and per checkpoint "
+                                                 "(default min(100, iterations))")
+
+    #: e-prop's checkpoints hold its whole learning state: --resume gives the numbers of an uninterrupted run
+    RESUMABLE = True
 
 
 def make_config():
@@ -77,8 +84,9 @@ def _bptt_available():
 
 
 def _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, options, run_dir, runner):
+    per_run = min(options.iterations_per_run or 100, n_iterations)
     return EpropTrainer(config, weights, task, feedback=feedback, feedback_matrix=feedback_matrix,
-                        device=options.device, iterations_per_run=min(100, n_iterations), runner=runner,
+                        device=options.device, iterations_per_run=per_run, runner=runner,
                         directory=os.path.join(run_dir, "build") if runner is None else None)
 
 
@@ -125,6 +133,7 @@ def run(options, run_dir):
           f"run directory {run_dir}", flush=True)
 
     results = {}
+    resumed = {}
     networks = []
     histories = []
     spike_frames = []
@@ -139,9 +148,17 @@ def run(options, run_dir):
                                     run_dir, runner)
             runner = trainer.runner
             start, compiled = time.perf_counter(), runner.compile_seconds
+            checkpoint = os.path.join(run_dir, label, "checkpoint.npz")
+            os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+            if options.resume and os.path.exists(checkpoint):
+                resumed[label] = trainer.load_checkpoint(checkpoint)
+                print(f"[{NAME} {label}] resumed at iteration {resumed[label]}/{n_iterations}", file=sys.stderr,
+                      flush=True)
             try:
-                history = trainer.train(n_iterations, run_dir=os.path.join(run_dir, label),
-                                        progress=ProgressReporter(f"{NAME} {label}", fields=("loss", "rate_hz")))
+                remaining = n_iterations - trainer.iteration
+                history = (trainer.train(remaining, run_dir=os.path.join(run_dir, label), checkpoint=checkpoint,
+                                         progress=ProgressReporter(f"{NAME} {label}", fields=("loss", "rate_hz")))
+                           if remaining > 0 else pd.DataFrame(trainer.history))
             except TrainingDivergedError as error:
                 status, failure = "diverged", f"{label}: {error}"
                 histories.append(pd.DataFrame(trainer.history).assign(method=label))
@@ -216,10 +233,15 @@ def run(options, run_dir):
         "device": options.device, "iterations": n_iterations, "methods": results,
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs,
         "bptt_skipped": bptt_skipped, "figures": figures, "networks": networks, "options": options.as_dict(),
+        "resumed_at_iteration": resumed or None,
         "energy": {"counts": "recurrent spikes of the last trained trial of each method", **energy_of_methods},
         "reference_final_loss": {"seed1": {"eprop-random": 3.00, "eprop-symmetric": 1.47, "bptt": 3.31},
                                  "seed2": {"eprop-random": 3.72, "eprop-symmetric": 2.24, "bptt": 1.23}},
     }
+    if status == "completed":  # the checkpoints only serve an unfinished run
+        for label in results:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(run_dir, label, "checkpoint.npz"))
     write_summary(run_dir, summary, options)
     _print_table(losses, n_iterations)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)

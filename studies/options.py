@@ -22,7 +22,8 @@ import typing
 import numpy as np
 
 #: Options that change how or where a run is computed, not its protocol.
-EXECUTION_OPTIONS = ("quick", "seed", "out", "overwrite", "device", "threads", "workers")
+EXECUTION_OPTIONS = ("quick", "seed", "out", "overwrite", "resume", "device", "threads", "workers",
+                     "iterations_per_run")
 
 #: Largest seed a study accepts (NumPy's legacy seeds and Brian2's ``seed`` take 32-bit integers).
 SEED_MAX = 2**32 - 1
@@ -89,6 +90,9 @@ class StudyOptions:
         Run directory (default :func:`~brian2learn.studies.run_directory.default_run_dir`).
     overwrite : bool
         Write over a run already in the run directory (otherwise refused).
+    resume : bool
+        Continue the interrupted run in the run directory from its checkpoints (studies with
+        ``RESUMABLE = True``; the others refuse it).
 
     Every study accepts the same seeds, 0 to :data:`SEED_MAX`.
     """
@@ -98,6 +102,10 @@ class StudyOptions:
     out: str | None = option(None, metavar="DIR", help="run directory (default runs/NAME-seedN[-quick][-HASH of "
                                                        "other options])")
     overwrite: bool = option(False, help="write over a run already in the run directory")
+    resume: bool = option(False, help="continue the interrupted run in the run directory from its checkpoints")
+
+    #: Whether the study writes checkpoints that ``resume`` continues from.
+    RESUMABLE: typing.ClassVar[bool] = False
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
@@ -121,6 +129,11 @@ class StudyOptions:
             raise ValueError(f"'--seed' must be an integer from 0 to {SEED_MAX}, got {self.seed!r}")
         if self.out is not None and not self.out.strip():
             raise ValueError("'--out' must name a directory, got an empty string")
+        if self.resume and not type(self).RESUMABLE:
+            raise ValueError("'--resume' is not available for this study yet (it writes no checkpoints); start the "
+                             "run again with --overwrite")
+        if self.resume and self.overwrite:
+            raise ValueError("'--resume' and '--overwrite' exclude each other: continue the run or replace it")
         self.check()
 
     @staticmethod
@@ -233,7 +246,7 @@ class StudyOptions:
         run is written may differ)."""
         return not self.quick and not self.changed(ignore=EXECUTION_OPTIONS)
 
-    def as_dict(self, exclude=("out", "overwrite")):
+    def as_dict(self, exclude=("out", "overwrite", "resume")):
         """Field name -> value (tuples as lists), for ``summary.json``.
 
         Where the run is written (``out``, ``overwrite``) is left out by default: the summary lies in

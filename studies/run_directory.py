@@ -34,7 +34,7 @@ __all__ = ["LOCK_NAME", "default_run_dir", "claim_run_dir", "lock_holder", "in_r
 LOCK_NAME = ".brian2learn.lock"
 
 #: Options that say where and how a run is written, not what it computes: left out of the default name.
-_PLACEMENT_OPTIONS = ("seed", "quick", "out", "overwrite")
+_PLACEMENT_OPTIONS = ("seed", "quick", "out", "overwrite", "resume", "iterations_per_run")
 
 
 def default_run_dir(name, options, root="runs"):
@@ -113,7 +113,7 @@ def _take_lock(run_dir):
 
 
 @contextlib.contextmanager
-def claim_run_dir(path, overwrite=False):
+def claim_run_dir(path, overwrite=False, resume_options=None):
     """Create the run directory ``path``, hold its lock for the block and yield its absolute path.
 
     Parameters
@@ -122,12 +122,16 @@ def claim_run_dir(path, overwrite=False):
         The directory (created with its parents).
     overwrite : bool
         Allow writing into a directory that already holds a run (a ``summary.json``).
+    resume_options : dict or None
+        To continue the run in ``path``: the options of the run now (``StudyOptions.as_dict()``); the
+        directory must hold an unfinished run (status ``interrupted`` or ``failed``) made with the same
+        options.
 
     Raises
     ------
     StudyError
-        If the directory cannot be created, is locked by a live process, or holds a run and
-        ``overwrite`` is false.
+        If the directory cannot be created, is locked by a live process, holds a run and neither
+        ``overwrite`` nor a matching resume is asked for, or there is nothing to resume.
     """
     if not isinstance(path, str) or not path.strip():
         raise StudyError(f"the run directory must be a non-empty path, got {path!r}")
@@ -139,16 +143,40 @@ def claim_run_dir(path, overwrite=False):
     lock = _take_lock(path)
     try:
         summary = os.path.join(path, "summary.json")
+        if resume_options is not None:
+            _check_resumable(path, summary, resume_options)
+        elif os.path.exists(summary) and not overwrite:
+            status = _status_of(summary)
+            resume = " or --resume to continue it" if status in RESUMABLE_STATUS else ""
+            raise StudyError(f"'{path}' already holds a run (summary.json, status {status}); pass --overwrite "
+                             f"to replace it{resume}, or choose another --out")
         if os.path.exists(summary):
-            if not overwrite:
-                status = _status_of(summary)
-                raise StudyError(f"'{path}' already holds a run (summary.json, status {status}); pass --overwrite "
-                                 f"to replace it or choose another --out")
             os.remove(summary)
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(lock)
+
+
+#: Statuses of a run that ``--resume`` continues.
+RESUMABLE_STATUS = ("interrupted", "failed")
+
+
+def _check_resumable(path, summary_path, options):
+    if not os.path.exists(summary_path):
+        raise StudyError(f"nothing to resume in '{path}': it holds no summary.json of an interrupted run")
+    with open(summary_path, encoding="utf-8") as handle:
+        earlier = json.load(handle)
+    status = earlier.get("status")
+    if status not in RESUMABLE_STATUS:
+        raise StudyError(f"nothing to resume in '{path}': its run is {status}; pass --overwrite to run it again")
+    ignore = set(_PLACEMENT_OPTIONS) - {"seed", "quick"}
+    before = {k: v for k, v in (earlier.get("options") or {}).items() if k not in ignore}
+    now = {k: v for k, v in options.items() if k not in ignore}
+    if before != now:
+        different = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        raise StudyError(f"the run in '{path}' was made with other options ({', '.join(different)}); resume it with "
+                         f"the same options, or pass --overwrite to start again")
 
 
 def _status_of(summary_path):
@@ -170,7 +198,8 @@ def in_run_directory(name):
         @functools.wraps(body)
         def run(options):
             path = options.out if options.out is not None else default_run_dir(name, options)
-            with claim_run_dir(path, overwrite=options.overwrite) as run_dir:
+            resume = options.as_dict() if options.resume else None
+            with claim_run_dir(path, overwrite=options.overwrite, resume_options=resume) as run_dir:
                 try:
                     return body(options, run_dir)
                 except BaseException as error:

@@ -121,3 +121,13 @@ def test_reference_numbers_are_marked_comparable_only_for_the_published_protocol
     assert written["quick"]["reference_comparable"] is False
     assert written["quick"]["reference_note"].startswith("quick mode:")
     assert "options changed from the published protocol (trials)" in written["changed"]["reference_note"]
+
+
+def test_resume_is_refused_where_no_checkpoints_exist_and_with_overwrite():
+    from brian2learn.studies import load_study
+
+    with pytest.raises(ValueError, match="'--resume' is not available for this study yet"):
+        load_study("perturbation-linear").Options(resume=True)
+    with pytest.raises(ValueError, match="'--resume' and '--overwrite' exclude each other"):
+        load_study("eprop-pattern").Options(resume=True, overwrite=True)
+    assert load_study("eprop-pattern").Options(resume=True).resume

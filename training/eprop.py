@@ -19,7 +19,7 @@ import pandas as pd
 
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
-from brian2learn.simulation.files import save_parameters
+from brian2learn.simulation.files import load_parameters, save_parameters
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 FEEDBACK_MODES = eprop.FEEDBACK_MODES
@@ -174,7 +174,8 @@ class EpropTrainer(RunnerHolder):
         self.iteration = 0
         self.history = []
         self._loop = TrainingLoop(self._step, iterations_per_run, unit="iteration", replay=self._replay,
-                                  save_weights=self._save_weights, loss_limit=loss_limit, loss_limit_factor=100.0)
+                                  save_weights=self._save_weights, loss_limit=loss_limit, loss_limit_factor=100.0,
+                                  save_checkpoint=self._save_checkpoint)
         self.last_spikes = None
         self.last_output = None
         self.last_recurrent = None
@@ -255,7 +256,7 @@ class EpropTrainer(RunnerHolder):
         rates[1:1 + n_updates] = self.config.learning_rate
         return rates
 
-    def train(self, n_iterations, run_dir=None, progress=None):
+    def train(self, n_iterations, run_dir=None, progress=None, checkpoint=None):
         """Train for ``n_iterations`` iterations.
 
         Parameters
@@ -266,6 +267,10 @@ class EpropTrainer(RunnerHolder):
         progress : callable or None
             ``progress(iterations_done, n_iterations, metrics)`` after every run, e.g. a
             :class:`~brian2learn.training.progress.ProgressReporter`.
+        checkpoint : str or None
+            A file (``.npz``) that holds, after every run, the whole learning state (weights, feedback,
+            optimizer moments), the history, the sampler's draws and the last trial's spikes and readout:
+            :meth:`load_checkpoint` continues from it to the same numbers as training without a stop.
 
         Returns
         -------
@@ -281,7 +286,7 @@ class EpropTrainer(RunnerHolder):
         n_iterations = check_count("n_iterations", n_iterations)
         try:
             self.state, frame = self._loop.run(self.state, n_iterations, first=self.iteration, run_dir=run_dir,
-                                               progress=progress)
+                                               progress=progress, checkpoint=checkpoint)
         except TrainingDivergedError as error:
             self.history.extend(error.history.to_dict("records"))
             self.state = error.state
@@ -309,6 +314,50 @@ class EpropTrainer(RunnerHolder):
     def _save_weights(self, path, state, iteration):
         save_parameters(path, {**self.weights(state), "iteration": iteration}, rule="e-prop",
                         feedback=self.feedback, model=dataclasses.asdict(self.config))
+
+    def _save_checkpoint(self, path, state, next_iteration, frame):
+        arrays = {f"state.{name}": value for name, value in state.items()}
+        for group, (indices, times) in (self.last_spikes or {}).items():
+            arrays[f"spikes.{group}.i"], arrays[f"spikes.{group}.t_s"] = indices, times
+        arrays.update({f"output.{name}": value for name, value in (self.last_output or {}).items()})
+        history = self.history + frame.to_dict("records")
+        save_parameters(path, arrays, checkpoint_iteration=next_iteration, history=history,
+                        draws=getattr(self, "_draws", 0), rule="e-prop", feedback=self.feedback,
+                        model=dataclasses.asdict(self.config))
+
+    def load_checkpoint(self, path):
+        """Continue from a checkpoint written by :meth:`train`: state, iteration, history, draws, last trial.
+
+        The trainer must have been made as the one that wrote it (same configuration and feedback);
+        training on from here gives the numbers of a training that never stopped (e-prop draws no random
+        numbers, and a sampler is asked for the same draws).
+
+        Returns
+        -------
+        int
+            The iteration the training goes on from.
+        """
+        arrays, meta = load_parameters(path)
+        if meta.get("rule") != "e-prop" or "checkpoint_iteration" not in meta:
+            raise ValueError(f"'{path}' is not a checkpoint of an e-prop trainer")
+        if meta.get("feedback") != self.feedback:
+            raise ValueError(f"the checkpoint was written with feedback {meta.get('feedback')!r}, this trainer has "
+                             f"{self.feedback!r}")
+        state = {name[len("state."):]: np.asarray(value, dtype=float) for name, value in arrays.items()
+                 if name.startswith("state.")}
+        if set(state) != set(self.state) or any(state[k].shape != self.state[k].shape for k in state):
+            raise ValueError(f"the checkpoint '{path}' belongs to a network of another size or configuration")
+        self.state = state
+        self.iteration = int(meta["checkpoint_iteration"])
+        self.history = list(meta["history"])
+        self._draws = int(meta.get("draws", 0) or 0)
+        groups = sorted({name.split(".")[1] for name in arrays if name.startswith("spikes.")})
+        self.last_spikes = {group: (np.asarray(arrays[f"spikes.{group}.i"]), np.asarray(arrays[f"spikes.{group}.t_s"]))
+                            for group in groups} or None
+        output = {name[len("output."):]: np.asarray(value) for name, value in arrays.items()
+                  if name.startswith("output.")}
+        self.last_output = output or None
+        return self.iteration
 
     def _keep_last_trial(self, model, n_now):
         """Spikes and readout of the last trained trial of the last run."""

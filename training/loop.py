@@ -122,6 +122,12 @@ class TrainingLoop:
         of the training.
     hint : str
         Appended to the divergence message (what to change).
+    save_checkpoint : callable or None
+        ``save_checkpoint(path, state, next_iteration, history)`` writes everything needed to go on
+        from ``next_iteration`` (the rule's whole learning state and the history rows of this
+        :meth:`run` so far, a DataFrame); :meth:`run` calls it after every accepted chunk when given a
+        ``checkpoint`` path, under a temporary name renamed into place, before reporting progress, so
+        an interruption at any moment leaves the last whole checkpoint.
     loss_before_update : bool
         True: a loss is measured with the state before its iteration's update (e-prop, RFLO,
         perturbation), so a bad loss condemns that state and the last good one is the iteration
@@ -130,7 +136,7 @@ class TrainingLoop:
     """
 
     def __init__(self, step, chunk_size, unit="iteration", replay=None, save_weights=None, loss_limit=None,
-                 loss_limit_factor=None, hint="", loss_before_update=True):
+                 loss_limit_factor=None, hint="", loss_before_update=True, save_checkpoint=None):
         self.step = step
         self.chunk_size = check_count("chunk_size", chunk_size)
         self.unit = unit
@@ -140,14 +146,18 @@ class TrainingLoop:
         self.loss_limit_factor = loss_limit_factor
         self.hint = hint
         self.loss_before_update = loss_before_update
+        self.save_checkpoint = save_checkpoint
         self._previous = None  # (start state, n, context) of the last chunk, for a divergence at its end
 
-    def run(self, state, n_iterations, first=0, run_dir=None, progress=None):
+    def run(self, state, n_iterations, first=0, run_dir=None, progress=None, checkpoint=None):
         """Train ``n_iterations`` from ``state``; return ``(state, history DataFrame)``.
 
+        With a ``checkpoint`` path (and ``save_checkpoint``), the state after every chunk is saved there.
         Raises :class:`TrainingDivergedError` (with the last good state and the rows before the
         bad iteration) when a loss is non-finite or above the limit.
         """
+        if checkpoint is not None and self.save_checkpoint is None:
+            raise ValueError("this rule's trainer cannot write checkpoints (no save_checkpoint)")
         n_iterations = check_count(f"n_{self.unit}s", n_iterations)
         frames = []
         done = 0
@@ -172,6 +182,9 @@ class TrainingLoop:
             frames.append(chunk.history)
             state = chunk.state
             done += n_now
+            if checkpoint is not None:
+                with replace_atomically(checkpoint) as tmp:
+                    self.save_checkpoint(tmp, state, first + done, pd.concat(frames, ignore_index=True))
             if progress is not None:
                 metrics = chunk.progress
                 if metrics is None:
