@@ -70,6 +70,10 @@ def main(argv=None):
     return run_study(module, study_parser(module).parse_args(args.study_args))
 
 
+#: Studies whose figures ``brian2learn plot`` redraws from their tables (their modules define ``plot_run``).
+PLOTTABLE = ("eprop-pattern", "rflo", "perturbation-linear", "stdp-song", "ttfs-robustness")
+
+
 def plot_command(run_dir, out=None):
     """``brian2learn plot RUN_DIR``: redraw a run's figures with its study's ``plot_run``; one-line errors."""
     from brian2learn.studies.runs import load_run
@@ -82,7 +86,7 @@ def plot_command(run_dir, out=None):
         module = load_study(run.study)
         if not hasattr(module, "plot_run"):
             raise ValueError(f"{run.study} cannot redraw its figures from its tables yet "
-                             f"(studies that can: eprop-pattern, rflo)")
+                             f"(studies that can: {', '.join(PLOTTABLE)})")
         out_dir = out or run.path
         os.makedirs(out_dir, exist_ok=True)
         figures = module.plot_run(run, out_dir)

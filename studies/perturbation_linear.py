@@ -251,6 +251,15 @@ def _figures(run_dir, means, weights, tasks):
     return written
 
 
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    The tasks are made again from :data:`SETTINGS` (they hold no random numbers).
+    """
+    tasks = {name: LinearTask(n_eff_task=s["n_eff_task"], n_eff_trial=s["n_eff_trial"]) for name, s in SETTINGS.items()}
+    return _figures(out_dir, run.tables["mean_curves"], run.tables["final_weights"], tasks)
+
+
 def main(argv=None):
     """``python -m brian2learn.studies.perturbation_linear [options]``: errors in one line, exit status 2."""
     from brian2learn.studies.cli import study_main

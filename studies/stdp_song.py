@@ -303,6 +303,11 @@ def _figures(run_dir, table, weights, history):
     return [save_figure(fig, run_dir, "stdp_song.png")]
 
 
+def plot_run(run, out_dir):
+    """Redraw the figure of a finished run from its tables (``brian2learn plot RUN_DIR``); return its name."""
+    return _figures(out_dir, run.tables["rates"], run.tables["final_weights"], run.tables["weight_history"])
+
+
 def main(argv=None):
     """``python -m brian2learn.studies.stdp_song [options]``: errors in one line, exit status 2."""
     from brian2learn.studies.cli import study_main

@@ -472,6 +472,13 @@ def plot_robustness(table, kind, ideal_accuracy, finetune_epochs, axes=None):
     return axes
 
 
+def plot_run(run, out_dir):
+    """Redraw the figure of a finished run from its table and summary (``brian2learn plot RUN_DIR``)."""
+    summary = run.summary
+    return _figures(out_dir, run.tables["robustness"], summary["sweeps"],
+                    summary["software"]["test_accuracy_ideal_substrate"], summary["in_loop"]["epochs"])
+
+
 def _figures(run_dir, table, sweeps, ideal_accuracy, finetune_epochs):
     n_cols = min(3, len(sweeps) + 1)
     n_rows = int(np.ceil((len(sweeps) + 1) / n_cols))

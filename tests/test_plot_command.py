@@ -78,9 +78,17 @@ def test_eprop_pattern_figures_from_tables_equal_those_from_memory(tmp_path):
         assert same_pixels(memory / name, run_dir / name), name
 
 
+def test_the_studies_that_say_they_can_redraw_can():
+    from brian2learn.studies import load_study
+    from brian2learn.studies.cli import PLOTTABLE
+
+    for name in PLOTTABLE:
+        assert callable(getattr(load_study(name), "plot_run", None)), name
+
+
 def test_plot_errors_are_one_line(tmp_path):
     result = cli("plot", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a run directory" in result.stderr
-    write_summary(str(tmp_path), {"study": "stdp-song", "status": "completed"})
+    write_summary(str(tmp_path), {"study": "eprop-evidence", "status": "completed"})
     result = cli("plot", str(tmp_path))
     assert result.returncode == 2 and "cannot redraw its figures" in result.stderr
