@@ -471,6 +471,7 @@ def _example_trial(trainer, config):
     thresholds = float(config.neuron_params["v_th"]) + beta[:, None] * recorded["a"]
     return {"spikes": pd.concat(frames, ignore_index=True), "t": trainer.last_output["t"], "softmax": softmax,
             "target": trainer.last_output["y_target"], "neurons": recorded["neurons"], "thresholds": thresholds,
+            "v_th": float(config.neuron_params["v_th"]),
             "v": recorded["v"]}
 
 
@@ -524,12 +525,17 @@ def plot_example_readout(example, axes=None):
 
 
 def plot_adaptive_thresholds(example, axes=None):
-    """Thresholds A = v_th + beta a (mV) of the recorded neurons in the example trial."""
+    """Thresholds A = v_th + beta a of the recorded neurons in the example trial, in units of v_th.
+
+    The model's voltages are the reference code's dimensionless ones read as volts (v_th = 0.6 -> 600 mV), so
+    millivolts would suggest a biophysics the model does not have; A / v_th shows how far adaptation raises
+    the threshold.
+    """
     axes = _axes(axes, (8, 2.5))
     t_ms = example["t"] * 1000
     for neuron, threshold in zip(example["neurons"], example["thresholds"]):
-        axes.plot(t_ms, threshold * 1000, label=f"neuron {neuron}")
-    axes.set(xlabel="time (ms)", ylabel="threshold A (mV)", title="adaptive thresholds")
+        axes.plot(t_ms, threshold / example["v_th"], label=f"neuron {neuron}")
+    axes.set(xlabel="time (ms)", ylabel="threshold A / v_th", title="adaptive thresholds (1 = no adaptation)")
     axes.legend(loc="upper left", fontsize=7)
     return axes
 

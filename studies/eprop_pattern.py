@@ -275,7 +275,11 @@ def plot_losses(losses, axes=None):
     ax = axes if axes is not None else plt.gca()
     plotting.plot_learning_curves({m: g["loss"].to_numpy() for m, g in losses.groupby("method", sort=False)},
                                   axes=ax)
+    for (label, limit), style in zip(TARGETS.items(), (":", "-.")):
+        ax.axhline(limit, color="0.3", ls=style, lw=1.0, label=f"target of a full run, {label}")
+    ax.set_ylabel("loss = 1/2 sum_t (y_t - y*_t)^2 (one trial)")
     ax.set_title("Pattern generation: loss per iteration")
+    ax.legend(fontsize=7)
     return ax
 
 
@@ -283,6 +287,8 @@ def plot_last_trial_raster(frames, method, axes=None):
     """Input and recurrent spikes of the last trained trial of ``method``."""
     ax = axes if axes is not None else plt.gca()
     plotting.plot_raster(frames[frames["method"] == method].drop(columns="method"), axes=ax)
+    ax.set_ylabel("neuron (inputs, then recurrent)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)  # beside the spikes
     ax.set_title(f"{method}: last trial")
     return ax
 

@@ -231,8 +231,9 @@ def plot_final_weights(weights, name, task, axes=None):
         ax.hist(relevant, bins=bins, color=RULE_COLORS[rule], alpha=0.5, label=f"{RULE_LABELS[rule]} relevant")
         ax.hist(irrelevant, bins=bins, color=RULE_COLORS[rule], histtype="step", lw=1.5,
                 label=f"{RULE_LABELS[rule]} zero-input")
-    ax.axvline(task.w_target_value, color="k", ls="--", lw=0.8)
+    ax.axvline(task.w_target_value, color="k", ls="--", lw=0.8, label="target weight")
     ax.set_xlabel("final weight")
+    ax.set_ylabel("weights (all learners)")
     ax.set_title(f"{name}: weights (zero-input weights diffuse under WP)")
     ax.legend(fontsize=7)
     return ax

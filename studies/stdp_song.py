@@ -295,11 +295,11 @@ def _figures(run_dir, table, weights, history):
     """Save ``stdp_song.png`` (final weights, rate regulation, weight fractions); return the file names."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     plot_weight_histograms(weights, axes=axes[0])
-    axes[0].set_title("bimodal final weights")
+    axes[0].set_title("final weights (bimodal after a full run)")
     plot_rate_regulation(table, axes=axes[1])
     axes[1].set_title("rate regulation")
     plot_weight_fractions(history, axes=axes[2])
-    axes[2].set_title(f"near g_max (solid, > {HIGH}) and near 0 (dotted, < {LOW})")
+    axes[2].set_title(f"fraction > {HIGH} g_max (solid), < {LOW} g_max (dotted)", fontsize=10)
     return [save_figure(fig, run_dir, "stdp_song.png")]
 
 
