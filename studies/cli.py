@@ -71,7 +71,8 @@ def main(argv=None):
 
 
 #: Studies whose figures ``brian2learn plot`` redraws from their tables (their modules define ``plot_run``).
-PLOTTABLE = ("eprop-pattern", "rflo", "perturbation-linear", "stdp-song", "ttfs-robustness")
+PLOTTABLE = ("eprop-pattern", "rflo", "perturbation-linear", "perturbation-reservoir", "stdp-song",
+             "ttfs-robustness")
 
 
 def plot_command(run_dir, out=None):

@@ -311,6 +311,14 @@ def plot_spectrum(spectrum, participation_ratio, axes=None, n_components=40):
     return axes
 
 
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables and summary (``brian2learn plot RUN_DIR``)."""
+    summary = run.summary
+    optima = {k: (None, summary["least_squares_error"][f"k{k}"]) for k in COMPONENTS}  # the figures use the errors
+    return _figures(out_dir, run.tables["learning_curves"], run.tables["final_outputs"],
+                    run.tables["reservoir_spectrum"], summary["reservoir"], optima, summary["initial_error"])
+
+
 def _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error):
     written = []
     fig, axes = plt.subplots(1, len(SETTINGS), figsize=(5.5 * len(SETTINGS), 4), squeeze=False)
