@@ -41,7 +41,7 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
-from .tables import SCHEMA_VERSION, _write_stamped, table_schema_version, upgrade_legacy_columns
+from .tables import _write_stamped, read_stamped, upgrade_legacy_columns
 
 __all__ = [
     "SPIKE_COLUMNS",
@@ -388,15 +388,9 @@ def load_spikes(path, group=None):
         If the file lacks a column of :data:`SPIKE_COLUMNS`, is a schema-1 file of one group
         and ``group`` is not given, or was written with a newer schema.
     """
-    import pyarrow.parquet as pq
-
     path = os.fspath(path)
-    table = pq.read_table(path)
+    table, version = read_stamped(path)
     metadata = table.schema.metadata or {}
-    version = table_schema_version(metadata)
-    if version > SCHEMA_VERSION:
-        raise ValueError(f"{path} was written with table schema {version}; this brian2learn reads up to "
-                         f"{SCHEMA_VERSION}: upgrade brian2learn")
     df = table.to_pandas()
     if version == 1:
         df = upgrade_legacy_columns(df)

@@ -30,8 +30,8 @@ import pandas as pd
 
 from brian2learn.simulation.files import replace_atomically
 
-__all__ = ["SCHEMA_VERSION", "check_column_names", "write_table", "read_table", "table_schema_version",
-           "upgrade_legacy_columns"]
+__all__ = ["SCHEMA_VERSION", "check_column_names", "write_table", "read_table", "read_stamped",
+           "table_schema_version", "upgrade_legacy_columns"]
 
 #: Version of the table convention written by :func:`write_table` (1: files without a stamp).
 SCHEMA_VERSION = 2
@@ -171,6 +171,13 @@ def read_table(path):
     ValueError
         If the file was written by a newer schema than this version reads.
     """
+    table, version = read_stamped(path)
+    frame = table.to_pandas()
+    return upgrade_legacy_columns(frame) if version == 1 else frame
+
+
+def read_stamped(path):
+    """The pyarrow Table of a Parquet file and its schema version; a ValueError for a newer schema."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(os.fspath(path))
@@ -178,5 +185,4 @@ def read_table(path):
     if version > SCHEMA_VERSION:
         raise ValueError(f"{os.fspath(path)} was written with table schema {version}; this brian2learn reads "
                          f"up to {SCHEMA_VERSION}: upgrade brian2learn")
-    frame = table.to_pandas()
-    return upgrade_legacy_columns(frame) if version == 1 else frame
+    return table, version

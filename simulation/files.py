@@ -55,25 +55,42 @@ def replace_atomically(path):
 METADATA_KEY = "__brian2learn__"
 
 
-def quantity_text(value):
+def _unit_text(quantity):
+    """The SI unit of ``quantity`` as text (``'volt'``, ``'metre ** 2 * kilogram * ...'``), ``'1'`` if none."""
+    import brian2 as b2
+
+    return "1" if quantity.is_dimensionless else repr(b2.Quantity(1.0, dim=quantity.dim))[len("1. * "):]
+
+
+def _unit(text):
+    """The unit written by :func:`_unit_text`, as a Quantity of value 1 (1.0 for ``'1'``)."""
+    return 1.0 if text == "1" else parse_quantity(f"1. * {text}")
+
+
+def quantity_text(value, non_finite_to_none=False):
     """A Brian2 Quantity as text that :func:`parse_quantity` reads back (``'30. * msecond'``); other values
-    unchanged, dicts and lists converted element by element, numpy scalars and arrays made plain."""
+    unchanged, dicts and lists converted element by element, numpy scalars and arrays made plain.
+
+    With ``non_finite_to_none``, a Python float that is NaN or infinite becomes ``None`` (JSON's null;
+    numpy scalars and arrays keep theirs).
+    """
     import brian2 as b2
     import numpy as np
 
     if isinstance(value, b2.Quantity):
         if np.ndim(value) == 0:
             return repr(value)
-        return {"values": np.asarray(value).tolist(), "unit": repr(b2.Quantity(1.0, dim=value.dim))[len("1. * "):]
-                if not value.is_dimensionless else "1"}
+        return {"values": np.asarray(value).tolist(), "unit": _unit_text(value)}
     if isinstance(value, dict):
-        return {str(key): quantity_text(item) for key, item in value.items()}
+        return {str(key): quantity_text(item, non_finite_to_none) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [quantity_text(item) for item in value]
+        return [quantity_text(item, non_finite_to_none) for item in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if non_finite_to_none and isinstance(value, float) and not np.isfinite(value):
+        return None
     return value
 
 
@@ -106,8 +123,7 @@ def restore_quantities(value):
 
     if isinstance(value, dict):
         if set(value) == {"values", "unit"}:
-            unit = 1.0 if value["unit"] == "1" else parse_quantity(f"1. * {value['unit']}")
-            return np.asarray(value["values"], dtype=float) * unit
+            return np.asarray(value["values"], dtype=float) * _unit(value["unit"])
         return {key: restore_quantities(item) for key, item in value.items()}
     if isinstance(value, list):
         return [restore_quantities(item) for item in value]
@@ -143,7 +159,7 @@ def save_parameters(path, arrays, **metadata):
         if name == METADATA_KEY:
             raise ValueError(f"an array may not be called {METADATA_KEY!r}")
         if isinstance(value, b2.Quantity) and not value.is_dimensionless:
-            units[name] = repr(b2.Quantity(1.0, dim=value.dim))[len("1. * "):]
+            units[name] = _unit_text(value)
         plain[name] = np.asarray(value, dtype=float) if isinstance(value, b2.Quantity) else np.asarray(value)
     meta = quantity_text(dict(metadata, units=units, format="brian2learn parameters 1"))
     with replace_atomically(path) as tmp:
@@ -169,5 +185,5 @@ def load_parameters(path):
     arrays = {}
     for name, value in entries.items():
         unit = metadata.get("units", {}).get(name)
-        arrays[name] = value * parse_quantity(f"1. * {unit}") if unit else value
+        arrays[name] = value * _unit(unit) if unit else value
     return arrays, metadata

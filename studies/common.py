@@ -8,9 +8,7 @@ import json
 import os
 import sys
 
-import numpy as np
-
-from brian2learn.simulation.files import replace_atomically, save_parameters
+from brian2learn.simulation.files import quantity_text, replace_atomically, save_parameters
 from brian2learn.studies.options import EXECUTION_OPTIONS
 
 
@@ -26,22 +24,8 @@ class StudyError(RuntimeError):
     """A study could not run or finish; the message is shown to the user in one line."""
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def write_summary(run_dir, summary, options=None):
-    """Write ``summary.json`` atomically (NaN and infinity become null) and return its path.
+    """Write ``summary.json`` atomically (NaN and infinity become null, Quantities text) and return its path.
 
     With the study's ``options``, the summary also says whether its reference numbers are comparable
     (``reference_comparable``: the full protocol with default options, :meth:`StudyOptions.reference_comparable`)
@@ -59,7 +43,7 @@ def write_summary(run_dir, summary, options=None):
                     changed) + ")"
             summary["reference_note"] = (f"{why}: the reference numbers in this summary belong to the full protocol "
                                          f"with default options; do not compare them with this run's numbers")
-    text = json.dumps(_plain(summary), indent=2, sort_keys=False) + "\n"
+    text = json.dumps(quantity_text(summary, non_finite_to_none=True), indent=2, sort_keys=False) + "\n"
     with replace_atomically(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
     return path
