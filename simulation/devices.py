@@ -17,17 +17,28 @@ debugging. Brian2's silent failures in standalone mode are turned into errors:
 - synapses whose number or indices change between runs (for example from an unseeded
   ``connect(p=...)``) would silently keep the old weights; each run is checked;
 - the files ``run_args`` writes for array values are removed after the run.
+
+Standalone projects are compiled once per machine: :mod:`~brian2learn.simulation.build_cache` keeps
+the compiled binary of every generated project, and a runner whose model generates the same project
+runs that binary instead of compiling (``cache=False`` or ``BRIAN2LEARN_BUILD_CACHE=off`` to build in
+the runner's own directory). Results and ``run_args`` files always go to the runner's directory.
 """
 
+import contextlib
+import gc
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 
 import brian2 as b2
 import numpy as np
+from brian2.codegen.cpp_prefs import get_compiler_and_args
 
+from brian2learn.simulation.build_cache import BuildCache, cache_root
 from brian2learn.simulation.interrupt import interrupted_compile
 
 DEVICES = ("runtime", "cpp_standalone")
@@ -150,6 +161,36 @@ def _synapse_groups(network):
     return [obj for obj in _all_objects(network) if isinstance(obj, b2.Synapses)]
 
 
+class _ExitStatusRecorder:
+    """Records the exit status of the binary that Brian2 starts (Brian2 reports only that it failed).
+
+    Within :meth:`installed`, Brian2's standalone device module sees this object as its
+    ``subprocess`` module: ``call`` is :func:`subprocess.call` keeping the return code, everything
+    else is the real module.
+    """
+
+    def __init__(self):
+        self.returncode = None
+
+    def call(self, *args, **kwargs):
+        self.returncode = subprocess.call(*args, **kwargs)
+        return self.returncode
+
+    def __getattr__(self, name):
+        return getattr(subprocess, name)
+
+    @contextlib.contextmanager
+    def installed(self):
+        from brian2.devices.cpp_standalone import device as standalone_module
+
+        original = standalone_module.subprocess
+        standalone_module.subprocess = self
+        try:
+            yield self
+        finally:
+            standalone_module.subprocess = original
+
+
 class RunnerHolder:
     """An object that holds a :class:`DeviceRunner` in ``self.runner`` (a trainer, a substrate).
 
@@ -177,23 +218,32 @@ class DeviceRunner:
         ``build()`` constructs the model's Brian2 objects and returns the model.
     device : {'runtime', 'cpp_standalone'}
     directory : str or None
-        Project directory of the standalone build (a temporary one if ``None``).
+        Directory of the runner's files (a temporary one if ``None``, deleted by :meth:`close`): the
+        results of its runs and the arrays passed to them, and without the build cache the project.
     threads : int or None
         OpenMP threads of the standalone build (random streams depend on this number).
     codegen_target : str
         Code generation target of the runtime device (``'numpy'`` or ``'cython'``).
     announce : bool
         Say on stderr when the C++ build starts and how long it took (it is the one long silent step).
+    cache : bool or str or None
+        Use the build cache (:mod:`~brian2learn.simulation.build_cache`): ``None`` where
+        ``BRIAN2LEARN_BUILD_CACHE`` is not ``off``, a path for a cache there, ``False`` for none.
 
     Attributes
     ----------
     n_builds, n_runs : int
-        How many compilations and runs happened.
+        How many builds (compiled or taken from the cache) and runs happened.
     compile_seconds, run_seconds : float
+        Time spent building (code generation and compiling, or finding the cached binary) and running.
+    project_directory : str or None
+        Where the compiled project is (a build-cache entry, or ``directory`` without the cache).
+    reused_build : bool
+        Whether the last build came from the cache without compiling.
     """
 
     def __init__(self, build, device="cpp_standalone", directory=None, threads=None, codegen_target="numpy",
-                 announce=True):
+                 announce=True, cache=None):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
         self.build = build
@@ -203,6 +253,17 @@ class DeviceRunner:
         self.threads = threads
         self.codegen_target = codegen_target
         self.announce = bool(announce)
+        if cache is None or cache is True:
+            root = cache_root()
+            self.cache = BuildCache(root) if root is not None else None
+        elif cache is False:
+            self.cache = None
+        else:
+            self.cache = BuildCache(os.fspath(cache))
+        self.project_directory = None
+        self.reused_build = False
+        self._cached_project = None
+        self._run_args_files = []
         self.model = None
         self.n_builds = 0
         self.n_runs = 0
@@ -235,7 +296,7 @@ class DeviceRunner:
         return self._run_standalone(values, stimuli)
 
     def close(self):
-        """Release the standalone device and delete a temporary project directory."""
+        """Release the standalone device and the cached build; delete a temporary directory."""
         if self._standalone_active:
             reactivate_standalone(self)  # a runtime runner may have made runtime current: reset the right device
             self._standalone_active = False
@@ -243,8 +304,11 @@ class DeviceRunner:
             b2.device.activate()
             b2.set_device("runtime")
             b2.prefs.devices.cpp_standalone.openmp_threads = self._previous_threads
-            if self._own_directory and self.directory and os.path.isdir(self.directory):
-                shutil.rmtree(self.directory, ignore_errors=True)
+        if self._cached_project is not None:
+            self._cached_project.release()
+            self._cached_project = None
+        if self._own_directory and self.directory and os.path.isdir(self.directory):
+            shutil.rmtree(self.directory, ignore_errors=True)
         self.model = None
 
     def __enter__(self):
@@ -291,9 +355,18 @@ class DeviceRunner:
         for name, value in stimuli.items():
             array = model.stimulus_arrays()[name]
             run_args[array] = np.asarray(value, dtype=float).reshape(array.values.shape)
+        arguments = self._run_arguments(run_args)
+        results = os.path.relpath(os.path.join(self.directory, "results"), self.project_directory)
         start = time.perf_counter()
+        recorder = _ExitStatusRecorder()
         try:
-            b2.device.run(directory=self.directory, with_output=False, run_args=run_args)
+            with recorder.installed():
+                b2.device.run(directory=self.project_directory, results_directory=results, with_output=False,
+                              run_args=arguments)
+        except RuntimeError as error:
+            if recorder.returncode is None or not str(error).startswith("Project run failed"):
+                raise
+            raise RuntimeError(self._run_failure(recorder.returncode)) from None
         finally:
             self._remove_run_args_files()
         self.run_seconds += time.perf_counter() - start
@@ -308,6 +381,9 @@ class DeviceRunner:
             b2.device.reinit()
             b2.device.activate()
         b2.set_device("cpp_standalone", build_on_run=False)
+        # Brian2 names a new object '<name>_1' while an unreachable older one with its name waits for the
+        # garbage collector; collected, the objects get the names of a fresh process (the cache key's)
+        gc.collect()
         self._standalone_active = True
         self._previous_threads = b2.prefs.devices.cpp_standalone.openmp_threads
         if self.threads:
@@ -317,32 +393,104 @@ class DeviceRunner:
         self._check_values(model, values, stimuli)
         model.run()
         start = time.perf_counter()
-        if self.announce:
-            print(f"[brian2learn] compiling the C++ project in {self.directory} (a fresh build takes 10-30 s)",
-                  file=sys.stderr, flush=True)
+        if self.cache is None:
+            self._announce(f"compiling the C++ project in {self.directory} (a fresh build takes 10-30 s)")
+            self._compile(lambda: b2.device.build(directory=self.directory, compile=True, run=False,
+                                                  with_output=False))
+            self.project_directory = self.directory
+            self.reused_build = False
+        else:
+            self._build_cached(type(model).__name__)
+        seconds = time.perf_counter() - start
+        self.compile_seconds += seconds
+        if not self.reused_build:
+            self._announce(f"compiled in {seconds:.1f} s")
+        self.n_builds += 1
+        self.model = model
+        self._structure = {syn.name: None for syn in _synapse_groups(model.network)}
+
+    def _build_cached(self, description):
+        """Generate the project into the cache's staging area; compile it only if the cache lacks it."""
+        staging = self.cache.staging_directory()
         try:
-            b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+            b2.device.build(directory=staging, compile=False, run=False, with_output=False)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+        def compile_project(directory):
+            self._announce(f"compiling the C++ project (a fresh build takes 10-30 s; kept in the build cache "
+                           f"{self.cache.root})")
+            compiler, _ = get_compiler_and_args()
+            self._compile(lambda: b2.device.compile_source(directory, compiler, False, False))
+
+        project = self.cache.use(staging, compile_project, description=description, announce=self._announce)
+        self._cached_project = project
+        self.project_directory = b2.device.project_dir = project.path
+        self.reused_build = project.reused
+        if project.reused:
+            self._announce(f"using the compiled build {project.key[:12]} from the build cache (no C++ compile)")
+
+    @staticmethod
+    def _compile(compile_call):
+        try:
+            compile_call()
         except RuntimeError as error:
             interrupted = interrupted_compile(error)
             if interrupted is not None:  # Ctrl-C killed make: an interruption, not a broken project
                 raise interrupted from None
             raise
-        seconds = time.perf_counter() - start
-        self.compile_seconds += seconds
+
+    def _announce(self, text):
         if self.announce:
-            print(f"[brian2learn] compiled in {seconds:.1f} s", file=sys.stderr, flush=True)
-        self.n_builds += 1
-        self.model = model
-        self._structure = {syn.name: None for syn in _synapse_groups(model.network)}
+            print(f"[brian2learn] {text}", file=sys.stderr, flush=True)
+
+    def _run_arguments(self, run_args):
+        """Brian2's ``name=value`` arguments for ``run_args``; arrays go to files in this runner's directory.
+
+        Brian2 would write them into the project's ``static_arrays``, which the build cache shares
+        between processes; here each runner has its own (absolute paths: the binary reads a value
+        that does not start with a digit or '-' as a file name).
+        """
+        arguments = []
+        folder = os.path.join(self.directory, "run_args")
+        for key, value in run_args.items():
+            if isinstance(key, b2.TimedArray):
+                name, text, file_name, array = b2.device._prepare_timed_array_run_arg(key, value)
+            else:
+                name, text, file_name, array = b2.device._prepare_variableview_run_arg(key, value)
+            if file_name:
+                os.makedirs(folder, exist_ok=True)
+                text = os.path.join(folder, file_name)
+                if not os.path.exists(text):
+                    array.tofile(text)
+                    self._run_args_files.append(text)
+            arguments.append(f"{name}={text}")
+        return arguments
+
+    def _run_failure(self, returncode):
+        """The one-line message for a binary that ended with ``returncode`` (negative: killed by a signal)."""
+        if returncode < 0:
+            try:
+                reason = f"killed by {signal.Signals(-returncode).name}"
+            except ValueError:
+                reason = f"killed by signal {-returncode}"
+        else:
+            reason = f"exit status {returncode}"
+        output = ""
+        with contextlib.suppress(OSError):
+            with open(os.path.join(self.directory, "results", "stdout.txt"), encoding="utf-8",
+                      errors="replace") as handle:
+                tail = " | ".join(line.strip() for line in handle.read().strip().splitlines()[-3:])
+            output = f"; its last output: {tail}" if tail else ""
+        return (f"the compiled simulation stopped ({reason}) in run {self.n_runs + 1} of "
+                f"{type(self.model).__name__} (project {self.project_directory}){output}")
 
     def _remove_run_args_files(self):
-        for name in list(getattr(b2.device, "run_args_arrays", [])):
-            path = os.path.join(self.directory, "static_arrays", name)
-            for leftover in (path, path + ".lock"):
-                if os.path.exists(leftover):
-                    os.remove(leftover)
-        if hasattr(b2.device, "run_args_arrays"):
-            b2.device.run_args_arrays.clear()
+        for path in self._run_args_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        self._run_args_files.clear()
 
     # -- guards ------------------------------------------------------------------------------
     def _check_values(self, model, values, stimuli):

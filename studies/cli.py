@@ -1,4 +1,4 @@
-"""Command line: ``brian2learn list``, ``run NAME [options]``, ``sweep NAME ...`` and ``plot RUN_DIR``.
+"""Command line: ``brian2learn list``, ``run NAME [options]``, ``sweep NAME ...``, ``plot RUN_DIR`` and ``cache``.
 
 The command line only maps flags to a study's ``Options`` (:mod:`brian2learn.studies.options`);
 ``list`` and ``--help`` of the commands import no study, ``run NAME`` imports that study alone.
@@ -44,8 +44,26 @@ def build_parser():
                                description="Redraw the figures of a finished run from its Parquet tables.")
     plot.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (holds summary.json)")
     plot.add_argument("--out", metavar="DIR", default=None, help="where to write the figures (default RUN_DIR)")
+    cache = commands.add_parser("cache", help="show or empty the cache of compiled C++ builds",
+                                description="Compiled cpp_standalone projects are kept in a cache shared by all "
+                                "runs (BRIAN2LEARN_BUILD_CACHE sets where; 'off' disables it).")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, parser_class=OneLineParser)
+    cache_commands.add_parser("list", help="list the cached builds")
+    clear = cache_commands.add_parser("clear", help="delete the cached builds not in use")
+    clear.add_argument("--older-than", metavar="DAYS", type=_days, default=None,
+                       help="only builds unused for this many days")
     add_sweep_command(commands)
     return parser
+
+
+def _days(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of days >= 0, got {text!r}")
+    return value
 
 
 def study_parser(module, prog=None):
@@ -66,6 +84,8 @@ def main(argv=None):
         return run_sweep_command(args)
     if args.command == "plot":
         return plot_command(args.run_dir, args.out)
+    if args.command == "cache":
+        return cache_command(args.cache_command, args.older_than if args.cache_command == "clear" else None)
     module = load_study(args.study)
     return run_study(module, study_parser(module).parse_args(args.study_args))
 
@@ -99,6 +119,37 @@ def plot_command(run_dir, out=None):
         print(f"brian2learn: error: {message}", file=sys.stderr)
         return 2
     print("\n".join(os.path.join(out_dir, name) for name in figures))
+    return 0
+
+
+def cache_command(action, older_than_days=None):
+    """``brian2learn cache list`` and ``brian2learn cache clear [--older-than DAYS]``."""
+    from brian2learn.simulation.build_cache import CACHE_VARIABLE, BuildCache, cache_root
+
+    try:
+        root = cache_root()
+    except ValueError as error:
+        print(f"brian2learn: error: {error}", file=sys.stderr)
+        return 2
+    if root is None:
+        print(f"the build cache is off ({CACHE_VARIABLE}=off)")
+        return 0
+    cache = BuildCache(root)
+    if action == "clear":
+        removed, in_use = cache.clear(older_than_days)
+        kept = f"; kept {len(in_use)} in use by running processes" if in_use else ""
+        print(f"removed {len(removed)} cached build{'s' * (len(removed) != 1)} from {root}{kept}")
+        return 0
+    entries = cache.entries()
+    total = sum(entry["size_bytes"] for entry in entries) / 1e6
+    print(f"build cache {root}: {len(entries)} build{'s' * (len(entries) != 1)}, {total:.1f} MB")
+    if entries:
+        print(f"{'key':12s}  {'model':28s} {'MB':>7s} {'compile s':>9s}  {'last used':24s} in use")
+    for entry in entries:
+        compile_seconds = entry["compile_seconds"]
+        print(f"{entry['key'][:12]}  {str(entry['model'])[:28]:28s} {entry['size_bytes'] / 1e6:7.1f} "
+              f"{compile_seconds if compile_seconds is not None else float('nan'):9.1f}  "
+              f"{entry['last_used']:24s} {'yes' if entry['in_use'] else 'no'}")
     return 0
 
 

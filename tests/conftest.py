@@ -1,7 +1,23 @@
 """Fixtures shared by several test modules."""
 
+import os
+
 import brian2 as b2
 import pytest
+
+from brian2learn.simulation.build_cache import CACHE_VARIABLE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_build_cache(tmp_path_factory):
+    """One build cache for the test session (also for the subprocesses it starts), not the user's."""
+    previous = os.environ.get(CACHE_VARIABLE)
+    os.environ[CACHE_VARIABLE] = str(tmp_path_factory.mktemp("build_cache"))
+    yield os.environ[CACHE_VARIABLE]
+    if previous is None:
+        del os.environ[CACHE_VARIABLE]
+    else:
+        os.environ[CACHE_VARIABLE] = previous
 
 
 @pytest.fixture

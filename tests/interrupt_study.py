@@ -31,9 +31,14 @@ class Options(StudyOptions):
 
 
 class LeakyUnits:
-    def __init__(self):
+    """``N_NEURONS`` leaky units, plus ``n_extra`` small groups that differ only in their time constant
+    (each is a source file of its own, to make the compile last long enough to interrupt it)."""
+
+    def __init__(self, n_extra=0):
         self.group = b2.NeuronGroup(N_NEURONS, "dv/dt = (1 - v)/(10*ms) : 1", method="exact", name="leaky")
-        self.network = b2.Network(self.group)
+        extra = [b2.NeuronGroup(1, f"dv/dt = (1 - v)/({11 + k}*ms) : 1", method="euler", threshold="v > 0.5",
+                                reset="v = 0", name=f"extra_{k}") for k in range(n_extra)]
+        self.network = b2.Network(self.group, *extra)
 
     def run(self):
         self.network.run(LONG_RUN, namespace={})
@@ -56,7 +61,8 @@ def run(options, run_dir):
             sum(range(10_000))
         return None
     build_dir = os.path.join(run_dir, "build")
-    with DeviceRunner(LeakyUnits, device="cpp_standalone", directory=build_dir) as runner:
+    n_extra = 40 if options.phase == "compile" else 0
+    with DeviceRunner(lambda: LeakyUnits(n_extra), device="cpp_standalone", directory=build_dir) as runner:
         runner.run()  # the first run compiles ('compiling' marker), then runs the binary ('compiled' marker)
     return None
 

@@ -134,13 +134,13 @@ def standalone_and_runtime():
         results[device] = {"history": history, "weights": trainer.weights()}
         if device == "cpp_standalone":
             # A second training from new weights reuses the binary.
-            binary_mtime = _binary_mtime(trainer.runner.directory)
+            binary_mtime = _binary_mtime(trainer.runner.project_directory)
             new_weights = small_weights(config, seed=11, recurrent=True)
             second = EpropTrainer(config, new_weights, task, feedback="random", feedback_matrix=feedback,
                                   runner=trainer.runner, iterations_per_run=5)
             results["second"] = {"history": second.train(5), "weights": second.weights(),
                                  "n_builds": trainer.runner.n_builds, "n_runs": trainer.runner.n_runs,
-                                 "binary_unchanged": binary_mtime == _binary_mtime(trainer.runner.directory),
+                                 "binary_unchanged": binary_mtime == _binary_mtime(trainer.runner.project_directory),
                                  "initial": new_weights}
             trainer.close()
     runtime_second = EpropTrainer(config, results["second"]["initial"], task, feedback="random",

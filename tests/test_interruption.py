@@ -39,16 +39,19 @@ def alive(pid):
         return False
 
 
-def interrupt(tmp_path, phase, marker, send, delay=0.5):
-    """Start the test study in its own session, wait for ``marker`` on stderr, then ``send(process)``."""
+def interrupt(tmp_path, phase, marker, send, delay=0.5, env=None):
+    """Start the test study in its own session, wait for ``marker`` (or one of several) on stderr, then
+    ``send(process)``."""
     run_dir = tmp_path / phase
+    markers = (marker,) if isinstance(marker, str) else marker
     process = subprocess.Popen([sys.executable, STUDY, "--phase", phase, "--out", str(run_dir)],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+                               env=None if env is None else {**os.environ, **env})
     lines = []
     try:
         for line in process.stderr:
             lines.append(line)
-            if marker in line:
+            if any(text in line for text in markers):
                 break
         else:
             pytest.fail(f"the run ended before '{marker}': {''.join(lines)}")
@@ -91,18 +94,44 @@ def test_python_phase(tmp_path, send, name, status):
 
 
 def test_ctrl_c_during_the_compile(tmp_path):
-    code, rest, helpers, run_dir = interrupt(tmp_path, "compile", "[brian2learn] compiling", ctrl_c, delay=2.0)
+    cache = tmp_path / "cache"  # empty: the model is compiled, not taken from the session's cache
+    code, rest, helpers, run_dir = interrupt(tmp_path, "compile", "[brian2learn] compiling", ctrl_c, delay=2.0,
+                                             env={"BRIAN2LEARN_BUILD_CACHE": str(cache)})
     assert code == 130, rest
     assert rest.strip().splitlines()[-1].startswith("brian2learn: interrupted by SIGINT")
     assert "compilation failed" not in rest and "Traceback" not in rest
     check_kept(run_dir, "SIGINT")
     assert helpers and not any(alive(pid) for pid in helpers)  # make and the compilers are gone
+    # no half-compiled build is left in the cache: no entry, no staging directory (only the lock file)
+    assert [path.name for path in cache.iterdir() if not path.name.endswith(".lock")] == []
+
+
+BINARY_STARTS = ("[brian2learn] compiled", "[brian2learn] using the compiled build")
 
 
 def test_sigterm_while_the_binary_runs_stops_it(tmp_path):
-    code, rest, helpers, run_dir = interrupt(tmp_path, "binary", "[brian2learn] compiled", terminate, delay=1.0)
+    code, rest, helpers, run_dir = interrupt(tmp_path, "binary", BINARY_STARTS, terminate, delay=1.0)
     assert code == 143, rest
     assert rest.strip().splitlines() == [f"brian2learn: interrupted by SIGTERM; what finished is in {run_dir} "
                                          f"(summary.json, status interrupted)"]
     check_kept(run_dir, "SIGTERM")
     assert helpers and not any(alive(pid) for pid in helpers)  # the binary was killed, not left running
+
+
+def kill_the_binary(process):  # the binary dies on its own (out of memory, a crash): SIGKILL to it alone
+    binaries = [pid for pid in children_of(process.pid) if alive(pid)]
+    assert binaries, "the binary should be running"
+    for pid in binaries:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_binary_fails_the_run_in_one_line_and_keeps_what_finished(tmp_path):
+    code, rest, _, run_dir = interrupt(tmp_path, "binary", BINARY_STARTS, kill_the_binary, delay=1.0)
+    assert code == 2, rest
+    lines = rest.strip().splitlines()
+    assert len(lines) == 1 and "the compiled simulation stopped (killed by SIGKILL)" in lines[0], rest
+    with open(run_dir / "summary.json", encoding="utf-8") as handle:
+        summary = json.load(handle)
+    assert summary["status"] == "failed" and "killed by SIGKILL" in summary["error"]
+    assert "part_1.parquet" in summary["files"]
+    assert not (run_dir / ".brian2learn.lock").exists()
