@@ -7,7 +7,7 @@ The top-level folders of this repository are installed under the one import name
 
 from setuptools import setup
 
-SUBPACKAGES = ["simulation", "analysis", "models", "tasks", "plasticity", "training", "studies"]
+SUBPACKAGES = ["simulation", "analysis", "models", "tasks", "plasticity", "training", "export", "studies"]
 
 setup(
     name="brian2learn",
@@ -31,9 +31,10 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "ruff", "neo", "elephant"],
+        "test": ["pytest", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11"],
         "bptt": ["jax"],
         "neo": ["neo", "elephant"],
+        "nest": ["nest-simulator>=3.10,<3.11"],
     },
     entry_points={"console_scripts": ["brian2learn = brian2learn.studies.cli:main"]},
 )

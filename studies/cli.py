@@ -52,8 +52,28 @@ def build_parser():
     clear = cache_commands.add_parser("clear", help="delete the cached builds not in use")
     clear.add_argument("--older-than", metavar="DAYS", type=_days, default=None,
                        help="only builds unused for this many days")
+    export = commands.add_parser("export", help="export a run's trained network to another simulator",
+                                 description="Write a self-contained NEST 3.10 script (and its .npz side file with "
+                                 "the weights, trials and brian2learn's results) for a trained e-prop network.")
+    export.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (holds summary.json)")
+    export.add_argument("--to", choices=("nest",), required=True, help="the simulator (nest: NEST 3.10)")
+    export.add_argument("--out", metavar="FILE.py", required=True, help="the script to write (FILE.npz beside it)")
+    export.add_argument("--method", default=None, help="which trained network (default: the first the run saved)")
+    export.add_argument("--trials", type=_positive, default=2, metavar="N", help="trials in the script (default 2)")
+    export.add_argument("--check", action="store_true", help="also run the script's network in NEST here and "
+                        "compare its readout and spikes with brian2learn's")
     add_sweep_command(commands)
     return parser
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def _days(text):
@@ -84,6 +104,8 @@ def main(argv=None):
         return run_sweep_command(args)
     if args.command == "plot":
         return plot_command(args.run_dir, args.out)
+    if args.command == "export":
+        return export_command(args.run_dir, args.out, method=args.method, n_trials=args.trials, check=args.check)
     if args.command == "cache":
         return cache_command(args.cache_command, args.older_than if args.cache_command == "clear" else None)
     module = load_study(args.study)
@@ -119,6 +141,29 @@ def plot_command(run_dir, out=None):
         print(f"brian2learn: error: {message}", file=sys.stderr)
         return 2
     print("\n".join(os.path.join(out_dir, name) for name in figures))
+    return 0
+
+
+#: Studies whose trained networks ``brian2learn export`` takes to NEST (their modules define ``export_trials``).
+EXPORTABLE = ("eprop-pattern", "eprop-evidence")
+
+
+def export_command(run_dir, out, method=None, n_trials=2, check=False):
+    """``brian2learn export RUN_DIR --to nest --out FILE.py``: one-line errors, exit status 2."""
+    from brian2learn.studies.runs import load_run
+
+    try:
+        run = load_run(run_dir)
+        if run.study not in EXPORTABLE:
+            raise ValueError(f"'{run_dir}' holds a run of {run.study!r}, whose networks cannot be exported to NEST "
+                             f"(exportable: {', '.join(EXPORTABLE)})")
+        module = load_study(run.study)
+        written = module.export_to_nest(run, out, method=method, n_trials=n_trials, check=check)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    for line in written:
+        print(line)
     return 0
 
 

@@ -73,3 +73,38 @@ def save_network(run_dir, method, arrays, study, options, model, **details):
                     model=model, **details)
     return name
 
+
+
+def export_eprop_to_nest(run, out, trials, method=None, check=False):
+    """Write the NEST script of an e-prop network saved in ``run`` (a :func:`~brian2learn.studies.runs.load_run`).
+
+    ``trials`` (trials, n_steps, n_in) are the input spikes the script runs; brian2learn's readout and
+    spikes on them are computed here and stored with it. ``method`` picks the network (default: the
+    first the run saved). With ``check`` the network also runs in NEST here. Returns the lines to print.
+    """
+    from brian2learn.export import nest as nest_export
+    from brian2learn.plasticity.eprop import EpropConfig
+    from brian2learn.simulation.files import restore_quantities
+    from brian2learn.training.eprop import record_trials
+
+    nest_export.script_paths(out)  # a bad --out is refused before anything runs
+    saved = [name[len("network_"):-len(".npz")] for name in run.summary.get("networks") or []]
+    if not saved:
+        raise ValueError(f"'{run.path}' holds no saved network (a run interrupted before any method finished?)")
+    method = saved[0] if method is None else method
+    if method not in saved or f"network_{method}" not in run.parameters:
+        raise ValueError(f"'{run.path}' has no network {method!r}; saved: {', '.join(saved)}")
+    arrays, metadata = run.parameters[f"network_{method}"]
+    config = EpropConfig(**restore_quantities(metadata["model"]))
+    spec = nest_export.eprop_spec(config, arrays)
+    expected = record_trials(config, arrays, trials)
+    source = f"the {method} network of the {run.study} run {run.path}"
+    script, data = nest_export.write_nest_script(out, spec, trials, expected, source=source)
+    lines = [f"script: {script}", f"weights and trials: {data}"]
+    if check:
+        comparison = nest_export.compare_outputs(expected, nest_export.run_in_nest(spec, trials))
+        lines.append(f"NEST vs brian2learn on {len(trials)} trials: readout largest relative difference "
+                     f"{comparison['readout_max_relative_difference']:.3g}, spikes "
+                     f"{'identical' if comparison['same_spikes'] else 'DIFFERENT'} "
+                     f"({comparison['spikes']} in brian2learn, {comparison['spikes_nest']} in NEST)")
+    return lines

@@ -27,7 +27,7 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
+from brian2learn.studies.common import StudyError, export_eprop_to_nest, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.pattern_generation import pattern_generation_task
@@ -327,6 +327,16 @@ def _outputs_from_table(table, time_column):
     return {method: {"t": frame[time_column].to_numpy(), "y": frame["y"].to_numpy()[None],
                      "y_target": frame["y_target"].to_numpy()[None]}
             for method, frame in table.groupby("method", sort=False)}
+
+
+def export_to_nest(run, out, method=None, n_trials=1, check=False):
+    """``brian2learn export RUN_DIR --to nest``: the trained network on the study's input pattern.
+
+    The task has one trial, the frozen input pattern of the run's seed, so ``n_trials`` is not used.
+    """
+    config = make_config()
+    task = pattern_generation_task(seed=run.summary["options"]["seed"], n_in=config.n_in, n_steps=config.n_steps)
+    return export_eprop_to_nest(run, out, task["inputs"][:1], method=method, check=check)
 
 
 def plot_run(run, out_dir):

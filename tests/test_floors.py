@@ -23,7 +23,8 @@ ALLOWED = {
     "tasks": {"models"},
     "plasticity": {"simulation", "analysis", "models", "tasks"},
     "training": {"simulation", "analysis", "models", "tasks", "plasticity"},
-    "studies": {"simulation", "analysis", "models", "tasks", "plasticity", "training"},
+    "export": {"simulation", "analysis", "models", "tasks", "plasticity", "training"},
+    "studies": {"simulation", "analysis", "models", "tasks", "plasticity", "training", "export"},
 }
 #: Study modules may use these modules of their own floor; no study imports another study.
 STUDY_FLOOR_SHARED = {"brian2learn.studies", "brian2learn.studies.common", "brian2learn.studies.options",

@@ -475,6 +475,50 @@ class EpropTrainer(RunnerHolder):
 
 
 
+def record_trials(config, weights, inputs, device="cpp_standalone", directory=None):
+    """Readout and recurrent spikes of the network ``weights`` on the trials ``inputs``, without learning.
+
+    Parameters
+    ----------
+    config : EpropConfig
+    weights : dict
+        ``w_in``, ``w_rec``, ``w_out`` as ``[post, pre]`` matrices (volt for the first two, as numbers).
+    inputs : array (trials, n_steps, n_in)
+        Input spikes (0 or 1) of each trial; every trial starts from rest.
+
+    Returns
+    -------
+    y : array (trials, n_out, n_steps)
+        The readout's membrane (before a softmax).
+    spikes : list of (neurons, steps)
+        The recurrent spikes of each trial, sorted by step, then neuron.
+    """
+    inputs = np.asarray(inputs, dtype=float)
+    if inputs.ndim != 3 or inputs.shape[1:] != (config.n_steps, config.n_in):
+        raise ValueError(f"'inputs' must have shape (trials, {config.n_steps}, {config.n_in}), got {inputs.shape}")
+    n_trials = inputs.shape[0]
+    single = dataclasses.replace(config, batch_size=1)  # the forward pass does not depend on the batch
+    task = {"inputs": inputs, "targets": np.zeros((n_trials, config.n_steps, config.n_out)),
+            "window": np.zeros((n_trials, config.n_steps))}
+    trainer = EpropTrainer(single, weights, task, feedback="symmetric", device=device, iterations_per_run=n_trials,
+                           directory=directory)
+    try:
+        model, _, _ = trainer._run(trainer.state, np.zeros(n_trials + 1))
+        steps = config.n_steps
+        y = np.asarray(model.output_monitor.y[:, :n_trials * steps], dtype=float).reshape(config.n_out, n_trials, steps)
+        step_of_spike = np.rint(np.asarray(model.spike_monitor_recurrent.t[:] / config.dt)).astype(np.int64)
+        neurons = np.asarray(model.spike_monitor_recurrent.i[:], dtype=np.int64)
+    finally:
+        trainer.close()
+    trial, step = np.divmod(step_of_spike, steps)
+    spikes = []
+    for index in range(n_trials):
+        mine = trial == index
+        order = np.lexsort((neurons[mine], step[mine]))
+        spikes.append((neurons[mine][order], step[mine][order]))
+    return y.transpose(1, 0, 2), spikes
+
+
 def timed(function, *args, **kwargs):
     """``(result, seconds)`` of a call."""
     start = time.perf_counter()
