@@ -129,18 +129,14 @@ def run(options, run_dir):
                 rep, k, n = np.meshgrid(*(np.arange(s) for s in weights.shape), indexing="ij")
                 weight_rows.append(pd.DataFrame({"setting": name, "rule": rule, "replica": rep.ravel(),
                                                  "output": k.ravel(), "input": n.ravel(), "w": weights.ravel()}))
+            _write_tables(run_dir, histories, mean_rows, weight_rows)  # what finished is on disk at once
     finally:
         compile_seconds, n_builds, n_runs = (trainer.runner.compile_seconds, trainer.runner.n_builds,
                                              trainer.runner.n_runs)
         trainer.close()
     wall = time.perf_counter() - start
 
-    curves = pd.concat(histories, ignore_index=True)
-    write_table(curves, os.path.join(run_dir, "learning_curves.parquet"))
-    means = pd.concat(mean_rows, ignore_index=True)
-    write_table(means, os.path.join(run_dir, "mean_curves.parquet"))
-    weights = pd.concat(weight_rows, ignore_index=True)
-    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
+    means, weights = _write_tables(run_dir, histories, mean_rows, weight_rows)
     figures = _figures(run_dir, means, weights, tasks)
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
@@ -159,6 +155,18 @@ def run(options, run_dir):
     _print_table(results)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _write_tables(run_dir, histories, mean_rows, weight_rows):
+    """Write ``learning_curves``, ``mean_curves`` and ``final_weights.parquet`` with every finished setting;
+    return the mean curves and the weights. Called after every setting, so that an interrupted run keeps what
+    finished; the last call writes the final tables."""
+    write_table(pd.concat(histories, ignore_index=True), os.path.join(run_dir, "learning_curves.parquet"))
+    means = pd.concat(mean_rows, ignore_index=True)
+    write_table(means, os.path.join(run_dir, "mean_curves.parquet"))
+    weights = pd.concat(weight_rows, ignore_index=True)
+    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
+    return means, weights
 
 
 def _compare(task, rule, learner, history, n_trials):

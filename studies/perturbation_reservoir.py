@@ -130,6 +130,8 @@ def run(options, run_dir):
                                          directory=directory)
     weight_name = "w:reservoir_readout_synapses"
     curves, finals, results, networks = [], {}, {}, []
+    spectrum = pd.DataFrame({"component": np.arange(n_units), "eigenvalue": stats["eigenvalues"]})
+    write_table(spectrum, os.path.join(run_dir, "reservoir_spectrum.parquet"))
     try:
         for index, (setting, sigma_eff) in enumerate(SETTINGS.items()):
             params = reservoir.learning_parameters(states, n_out, sigma_eff)
@@ -153,25 +155,15 @@ def run(options, run_dir):
                                      "sigma_np": params["sigma_np"], "wall_seconds": out["wall_seconds"],
                                      "training_seconds": out["wall_seconds"] - (trainer.runner.compile_seconds
                                                                                 - compiled)})
+            # what finished is on disk at once: the tables with every finished setting
+            _write_tables(run_dir, curves, results, finals, rules, states, target, optima)
     finally:
         compile_seconds, n_builds, n_runs = (trainer.runner.compile_seconds, trainer.runner.n_builds,
                                              trainer.runner.n_runs)
         trainer.close()
     wall = time.perf_counter() - start
 
-    curves = pd.concat(curves, ignore_index=True)
-    write_table(curves, os.path.join(run_dir, "learning_curves.parquet"))
-    criteria = pd.DataFrame([
-        {"setting": setting, "rule": rule, "learner": learner, "components": k,
-         "ls_error": optima[k][1], "level": CRITERION_FACTOR * optima[k][1], "trials_to_criterion": trials}
-        for setting, entry in results.items() for rule in RULES
-        for k in COMPONENTS for learner, trials in enumerate(entry["rules"][rule]["per_learner"][f"k{k}"])])
-    criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
-    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
-    outputs = _final_outputs(finals, rules, states, target, optima)
-    write_table(outputs, os.path.join(run_dir, "final_outputs.parquet"))
-    spectrum = pd.DataFrame({"component": np.arange(n_units), "eigenvalue": stats["eigenvalues"]})
-    write_table(spectrum, os.path.join(run_dir, "reservoir_spectrum.parquet"))
+    curves, outputs = _write_tables(run_dir, curves, results, finals, rules, states, target, optima)
     figures = _figures(run_dir, curves, outputs, spectrum, stats, optima, initial_error)
 
     summary = {
@@ -197,6 +189,24 @@ def run(options, run_dir):
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _write_tables(run_dir, curves, results, finals, rules, states, target, optima):
+    """Write ``learning_curves``, ``trials_to_criterion`` and ``final_outputs.parquet`` with every finished
+    setting; return the learning curves and the outputs. Called after every setting, so that an interrupted run
+    keeps what finished; the last call writes the final tables."""
+    curves = pd.concat(curves, ignore_index=True)
+    write_table(curves, os.path.join(run_dir, "learning_curves.parquet"))
+    criteria = pd.DataFrame([
+        {"setting": setting, "rule": rule, "learner": learner, "components": k,
+         "ls_error": optima[k][1], "level": CRITERION_FACTOR * optima[k][1], "trials_to_criterion": trials}
+        for setting, entry in results.items() for rule in RULES
+        for k in COMPONENTS for learner, trials in enumerate(entry["rules"][rule]["per_learner"][f"k{k}"])])
+    criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
+    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
+    outputs = _final_outputs(finals, rules, states, target, optima)
+    write_table(outputs, os.path.join(run_dir, "final_outputs.parquet"))
+    return curves, outputs
 
 
 def _summarise(history, rules, weights, states, target, optima, n_trials):

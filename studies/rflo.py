@@ -177,6 +177,7 @@ def run(options, run_dir):
             if seed == seeds[0]:
                 outputs["rflo"] = trainer.last_output
                 first_weights, first_history = weights, history
+            _write_main_tables(run_dir, histories, outputs)  # what finished is on disk at once
             if with_bptt:
                 trained = rflo.train_bptt(weights, task, config, n_trials)
                 histories.append(trained["history"].assign(method="bptt", seed=seed))
@@ -185,6 +186,7 @@ def run(options, run_dir):
                 per_seed["bptt"].append(_result(trained["history"], trained["wall_seconds"]))
                 if seed == seeds[0]:
                     outputs["bptt"] = trained["output"]
+                _write_main_tables(run_dir, histories, outputs)
                 print(f"[{NAME} {label.replace('rflo', 'bptt')}] trial {n_trials}/{n_trials}  loss "
                       f"{per_seed['bptt'][-1]['final_loss']:.4g}  ({trained['wall_seconds']:.1f} s, JAX)",
                       file=sys.stderr, flush=True)
@@ -206,9 +208,9 @@ def run(options, run_dir):
         sweep_trials = options.sweep_trials or MODES[mode]["sweep_trials"]
         clip = options.bptt_clip_norm or None
         sweep, sweep_curves = period_sweep(periods, sweep_trials, options.seed, options.device, run_dir,
-                                           with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip)
-        write_table(sweep, os.path.join(run_dir, "period_sweep.parquet"))
-        write_table(sweep_curves, os.path.join(run_dir, "period_sweep_curves.parquet"))
+                                           with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip,
+                                           on_point=lambda table, curves: _write_sweep_tables(run_dir, table, curves))
+        _write_sweep_tables(run_dir, sweep, sweep_curves)
         medians = sweep_medians(sweep)
         sweep_summary = {"network": {**SWEEP_NETWORK, "g": GAIN}, "trials": sweep_trials,
                          "periods_tau": list(periods), "seeds": seeds, "bptt_clip_norm": clip,
@@ -220,11 +222,7 @@ def run(options, run_dir):
                                   for method in medians["method"].unique()}
                             for key in ("final_loss", "q25", "q75")}}
 
-    losses = pd.concat(histories, ignore_index=True)
-    write_table(losses, os.path.join(run_dir, "losses.parquet"))
-    rows = [pd.DataFrame({"method": method, "step": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
-            for method, out in outputs.items() if out is not None]
-    write_table(pd.concat(rows, ignore_index=True), os.path.join(run_dir, "outputs_last_trial.parquet"))
+    losses = _write_main_tables(run_dir, histories, outputs)
     figures = _figures(run_dir, losses, outputs)
     if sweep is not None:
         fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -248,6 +246,25 @@ def run(options, run_dir):
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _write_main_tables(run_dir, histories, outputs):
+    """Write ``losses.parquet`` (every finished method and seed) and ``outputs_last_trial.parquet`` (the first
+    network's finished methods); return the losses. Called after every method, so that an interrupted run keeps
+    what finished; the last call writes the final tables."""
+    losses = pd.concat(histories, ignore_index=True)
+    write_table(losses, os.path.join(run_dir, "losses.parquet"))
+    rows = [pd.DataFrame({"method": method, "step": out["t"], "y": out["y"][0], "y_target": out["y_target"][0]})
+            for method, out in outputs.items() if out is not None]
+    if rows:
+        write_table(pd.concat(rows, ignore_index=True), os.path.join(run_dir, "outputs_last_trial.parquet"))
+    return losses
+
+
+def _write_sweep_tables(run_dir, sweep, curves):
+    """Write ``period_sweep.parquet`` and ``period_sweep_curves.parquet`` (the sweep points finished so far)."""
+    write_table(sweep, os.path.join(run_dir, "period_sweep.parquet"))
+    write_table(curves, os.path.join(run_dir, "period_sweep_curves.parquet"))
 
 
 def _spread(values):
@@ -357,7 +374,8 @@ def plot_run(run, out_dir):
 
 
 def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,
-                 network=None, progress=True, realizations=1, bptt_clip_norm=SWEEP_BPTT_CLIP_NORM):
+                 network=None, progress=True, realizations=1, bptt_clip_norm=SWEEP_BPTT_CLIP_NORM,
+                 on_point=None):
     """Loss after training against the target period (Murray 2019, Fig. 2b).
 
     For every period ``P`` (units of ``tau``; ``P tau`` steps, one period per trial) and every realization
@@ -365,6 +383,8 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
     ``rflo.initial_weights(config, seed + r)`` and is trained for ``n_trials`` trials with RFLO (Brian2, one
     build per period for all realizations) and BPTT (JAX, if ``with_bptt``; gradient norm clipped at
     ``bptt_clip_norm``, None: not clipped); ``untrained`` is the loss of the first trial, before any update.
+    ``on_point``, if given, is called as ``on_point(table, curves)`` with the rows of every finished (period,
+    realization) after each one (the study writes them to disk at once).
 
     Returns
     -------
@@ -422,6 +442,8 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
                 rows.append({"period_tau": float(period), "period_steps": steps, "method": "untrained",
                              "seed": seed_r, "final_loss": untrained, "last_loss": untrained, "min_loss": untrained,
                              "trials": 0, "wall_seconds": 0.0})
+                if on_point is not None:
+                    on_point(pd.DataFrame(rows), pd.concat(curves, ignore_index=True))
         finally:
             if runner is not None:
                 runner.close()

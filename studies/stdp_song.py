@@ -115,12 +115,13 @@ def weight_statistics(w, low=LOW, high=HIGH):
             "mean_w": float(np.mean(w))}
 
 
-def _run_rates(runner, rates, seed, w0, duration, measure, tables, progress=None):
+def _run_rates(runner, rates, seed, w0, duration, measure, tables, progress=None, on_rate=None):
     """One run of the built model per input rate, all from the weights ``w0``; appends to ``tables``.
 
     ``tables`` is ``(rows, weight_rows, history_rows, per_rate, spike_frames)``; ``spike_frames`` gets, per input
     rate (key ``f"{rate:g}"``), the spike frame of the two output neurons (0: STDP, 1: static control).
-    ``progress`` is called as ``progress(done, total, metrics)`` after every rate.
+    ``progress`` is called as ``progress(done, total, metrics)`` after every rate, then ``on_rate()`` (no
+    arguments; ``tables`` hold the finished rates).
     """
     rows, weight_rows, history_rows, per_rate, spike_frames = tables
     for k, rate in enumerate(rates):
@@ -147,6 +148,8 @@ def _run_rates(runner, rates, seed, w0, duration, measure, tables, progress=None
         if progress is not None:
             progress(k + 1, len(rates), {"input_rate_hz": rate, "output_rate_stdp_hz": out_rate[0],
                                          "output_rate_static_hz": out_rate[1], **stats})
+        if on_rate is not None:
+            on_rate()
 
 
 def output_energy(spike_frames, duration):
@@ -193,25 +196,22 @@ def run(options, run_dir):
     rows, weight_rows, history_rows, per_rate, spike_frames = [], [], [], {}, {}
     progress = ProgressReporter(NAME, unit="rate", fields=("input_rate_hz", "output_rate_stdp_hz",
                                                            "output_rate_static_hz", "frac_low", "frac_high"))
+    model = {**NETWORK, "A_plus": a_plus, "A_minus": A_RATIO * a_plus, "duration": duration}
+
+    def save_rates():
+        """Write the tables and the network of the rates finished so far (after every rate, and at the end)."""
+        return _save_rates(run_dir, rows, weight_rows, history_rows, w0, options, model)
+
     start = time.perf_counter()
     with reusable_build(key, lambda: DeviceRunner(build, device=options.device, directory=directory)) as runner:
         before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
         _run_rates(runner, rates, options.seed, w0, duration, measure,
-                   (rows, weight_rows, history_rows, per_rate, spike_frames), progress=progress)
+                   (rows, weight_rows, history_rows, per_rate, spike_frames), progress=progress, on_rate=save_rates)
         compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
             (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
     wall = time.perf_counter() - start
 
-    table = pd.DataFrame(rows)
-    write_table(table, os.path.join(run_dir, "rates.parquet"))
-    weights = pd.concat(weight_rows, ignore_index=True)
-    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
-    history = pd.DataFrame(history_rows)
-    write_table(history, os.path.join(run_dir, "weight_history.parquet"))
-    network = save_network(run_dir, "stdp", {"w_initial": w0, **{f"w_final_{rate:g}hz": frame["w_final"].to_numpy()
-                                                                 for rate, frame in weights.groupby("input_rate_hz")}},
-                           NAME, options, {**NETWORK, "A_plus": a_plus, "A_minus": A_RATIO * a_plus,
-                                           "duration": duration}, units="weights in units of g_max")
+    table, weights, history, network = save_rates()
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "input_rates_hz": list(rates), "duration_s": float(duration), "measure_window_s": float(measure),
@@ -234,6 +234,23 @@ def run(options, run_dir):
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _save_rates(run_dir, rows, weight_rows, history_rows, w0, options, model):
+    """Write ``rates``, ``final_weights`` and ``weight_history.parquet`` and the network ``network_stdp.npz``
+    (the initial weights and the final weights of every finished rate); return the three tables and the
+    network's file name. Called after every rate, so that an interrupted run keeps what finished; the last call
+    writes the final files."""
+    table = pd.DataFrame(rows)
+    write_table(table, os.path.join(run_dir, "rates.parquet"))
+    weights = pd.concat(weight_rows, ignore_index=True)
+    write_table(weights, os.path.join(run_dir, "final_weights.parquet"))
+    history = pd.DataFrame(history_rows)
+    write_table(history, os.path.join(run_dir, "weight_history.parquet"))
+    network = save_network(run_dir, "stdp", {"w_initial": w0, **{f"w_final_{rate:g}hz": frame["w_final"].to_numpy()
+                                                                 for rate, frame in weights.groupby("input_rate_hz")}},
+                           NAME, options, model, units="weights in units of g_max")
+    return table, weights, history, network
 
 
 def regulation_summary(table):

@@ -306,12 +306,14 @@ def run(options, run_dir):
         ideal = substrate_model.Imperfections()
         baseline = evaluate(software, ideal, ("ideal", 0.0, "software"))
         rows.append({"kind": "ideal", "strength": 0.0, "training": "software", **baseline, "finetune_seconds": 0.0})
+        _write_tables(run_dir, rows, curves)  # what finished is on disk at once, after every part
         _log(f"software network: closed form {100 * analytic_test:.1f} %, ideal Brian2 substrate "
              f"{100 * baseline['test_accuracy']:.1f} % ({time.perf_counter() - start:.1f} s)")
         control, control_seconds = train_in_loop(ideal, "ideal", 0.0)
         control_ideal = evaluate(control, ideal, ("ideal", 0.0, "control"))
         rows.append({"kind": "ideal", "strength": 0.0, "training": "control", **control_ideal,
                      "finetune_seconds": control_seconds})
+        _write_tables(run_dir, rows, curves)
         _log(f"control ({finetune_epochs} epoch(s) on the ideal substrate): "
              f"{100 * control_ideal['test_accuracy']:.1f} %")
         for kind, strengths in sweeps.items():
@@ -325,6 +327,7 @@ def run(options, run_dir):
                                                  ("in_loop", after, seconds)):
                     rows.append({"kind": kind, "strength": float(strength), "training": training, **metrics,
                                  "finetune_seconds": spent})
+                _write_tables(run_dir, rows, curves)
                 _log(f"{kind} {strength:g}: software {100 * before['test_accuracy']:.1f} %, in the loop "
                      f"{100 * after['test_accuracy']:.1f} %, control {100 * with_control['test_accuracy']:.1f} %  "
                      f"({time.perf_counter() - start:.1f} s)")
@@ -335,9 +338,7 @@ def run(options, run_dir):
         substrate.close()
     wall = time.perf_counter() - start
 
-    table = pd.DataFrame(rows)
-    write_table(table, os.path.join(run_dir, "robustness.parquet"))
-    write_table(pd.DataFrame(curves), os.path.join(run_dir, "in_loop_curves.parquet"))
+    table = _write_tables(run_dir, rows, curves)
     results = _results(table, sweeps, baseline["test_accuracy"])
     recovered = [f for r in results.values() for f in r["recovered_fraction"] if f is not None]
     figures = _figures(run_dir, table, sweeps, baseline["test_accuracy"], finetune_epochs)
@@ -370,6 +371,17 @@ def run(options, run_dir):
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _write_tables(run_dir, rows, curves):
+    """Write ``robustness.parquet`` (the evaluations so far) and ``in_loop_curves.parquet`` (the trainings in the
+    loop so far, once there is one); return the robustness table. Called after the baseline, the control and
+    every sweep point, so that an interrupted run keeps what finished; the last call writes the final tables."""
+    table = pd.DataFrame(rows)
+    write_table(table, os.path.join(run_dir, "robustness.parquet"))
+    if curves:
+        write_table(pd.DataFrame(curves), os.path.join(run_dir, "in_loop_curves.parquet"))
+    return table
 
 
 def spike_energy(times, substrate, config):
