@@ -475,7 +475,7 @@ class EpropTrainer(RunnerHolder):
 
 
 
-def record_trials(config, weights, inputs, device="cpp_standalone", directory=None):
+def record_trials(config, weights, inputs, device="cpp_standalone", directory=None, timing=None):
     """Readout and recurrent spikes of the network ``weights`` on the trials ``inputs``, without learning.
 
     Parameters
@@ -485,6 +485,9 @@ def record_trials(config, weights, inputs, device="cpp_standalone", directory=No
         ``w_in``, ``w_rec``, ``w_out`` as ``[post, pre]`` matrices (volt for the first two, as numbers).
     inputs : array (trials, n_steps, n_in)
         Input spikes (0 or 1) of each trial; every trial starts from rest.
+    timing : dict or None
+        If given, receives ``build_seconds`` (code generation and compile, or the cached build) and
+        ``run_seconds`` (the simulation).
 
     Returns
     -------
@@ -508,6 +511,8 @@ def record_trials(config, weights, inputs, device="cpp_standalone", directory=No
         y = np.asarray(model.output_monitor.y[:, :n_trials * steps], dtype=float).reshape(config.n_out, n_trials, steps)
         step_of_spike = np.rint(np.asarray(model.spike_monitor_recurrent.t[:] / config.dt)).astype(np.int64)
         neurons = np.asarray(model.spike_monitor_recurrent.i[:], dtype=np.int64)
+        if timing is not None:
+            timing.update(build_seconds=trainer.runner.compile_seconds, run_seconds=trainer.runner.run_seconds)
     finally:
         trainer.close()
     trial, step = np.divmod(step_of_spike, steps)
