@@ -113,7 +113,8 @@ def main(argv=None):
 
 
 #: Studies whose figures ``brian2learn plot`` redraws from their tables (their modules define ``plot_run``).
-PLOTTABLE = ("eprop-pattern", "rflo", "perturbation-linear", "perturbation-reservoir", "stdp-song",
+PLOTTABLE = ("eprop-pattern", "eprop-evidence", "rflo", "perturbation-linear", "perturbation-reservoir",
+             "perturbation-spiking", "stdp-song", "stdp-assemblies", "ttfs-yinyang",
              "ttfs-robustness")
 
 

@@ -97,7 +97,8 @@ def export_eprop_to_nest(run, out, trials, method=None, check=False):
     arrays, metadata = run.parameters[f"network_{method}"]
     config = EpropConfig(**restore_quantities(metadata["model"]))
     spec = nest_export.eprop_spec(config, arrays)
-    expected = record_trials(config, arrays, trials)
+    device = (run.summary.get("options") or {}).get("device", "cpp_standalone")  # the device the run trained on
+    expected = record_trials(config, arrays, trials, device=device)
     source = f"the {method} network of the {run.study} run {run.path}"
     script, data = nest_export.write_nest_script(out, spec, trials, expected, source=source)
     lines = [f"script: {script}", f"weights and trials: {data}"]

@@ -385,7 +385,10 @@ def run(options, run_dir):
             agreements += [dict(a, method=method.label) for a in agreement]
             energy_of_methods[method.label] = _energy(method.last_trial_recurrent_spikes(config), config)
             if example is None:
-                example = _example_trial(method.trainer, config)
+                example = _example_tables(_example_trial(method.trainer, config))
+                _write_example(run_dir, example)
+            # what finished is on disk at once: the network (above) and the tables so far
+            _write_tables(run_dir, _tables(histories, validations, agreements), [method.label])
         builds = runner.n_builds if runner is not None else 0
         binary_runs = runner.n_runs if runner is not None else 0
         compile_seconds = runner.compile_seconds if runner is not None else 0.0
@@ -406,18 +409,10 @@ def run(options, run_dir):
         validations += [dict(v, method="bptt") for v in validation]
         energy_of_methods["bptt"] = _energy(reference.last_trial_recurrent_spikes(config), config)
 
-    tables = {"losses": pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
-              "validation": pd.DataFrame(validations), "gradient_agreement": pd.DataFrame(agreements)}
-    for name, table in tables.items():
-        if not table.empty:
-            write_table(table, os.path.join(run_dir, f"{name}.parquet"))
+    tables = _tables(histories, validations, agreements)
     # the progress files are kept only while a run is unfinished
-    for label in [*(f"eprop-{feedback}" for feedback in options.feedback), "bptt"]:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(run_dir, f"losses_partial_{label}.parquet"))
-    if example is not None:
-        spikes.save_spikes(example["spikes"], os.path.join(run_dir, "example_trial_spikes.parquet"))
-    figures = _figures(run_dir, tables, example)
+    _write_tables(run_dir, tables, [*(f"eprop-{feedback}" for feedback in options.feedback), "bptt"])
+    figures = _figures(run_dir, tables["losses"], tables["gradient_agreement"], *(example or (None, None, None)))
     if mode == "full" and options.max_iterations is None and options.batch_size is None:
         for entry in results.values():
             entry["target_met"] = bool(entry["iterations_to_criterion"] is not None
@@ -443,6 +438,23 @@ def run(options, run_dir):
     if failure:
         raise StudyError(f"{failure} (partial results in {run_dir})")
     return summary
+
+
+def _tables(histories, validations, agreements):
+    """The tables ``losses``, ``validation`` and ``gradient_agreement`` of the methods trained so far."""
+    return {"losses": pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
+            "validation": pd.DataFrame(validations), "gradient_agreement": pd.DataFrame(agreements)}
+
+
+def _write_tables(run_dir, tables, finished):
+    """Write the non-empty ``tables``; remove the progress files of the ``finished`` methods (their rows are in
+    ``losses.parquet`` now)."""
+    for name, table in tables.items():
+        if not table.empty:
+            write_table(table, os.path.join(run_dir, f"{name}.parquet"))
+    for label in finished:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir, f"losses_partial_{label}.parquet"))
 
 
 def _result(history, reached, test_error, test_loss, wall):
@@ -473,6 +485,35 @@ def _example_trial(trainer, config):
             "target": trainer.last_output["y_target"], "neurons": recorded["neurons"], "thresholds": thresholds,
             "v_th": float(config.neuron_params["v_th"]),
             "v": recorded["v"]}
+
+
+#: Names of the two readouts of the task (readout 0 votes left, 1 right).
+READOUTS = ("left", "right")
+
+
+def _example_tables(example):
+    """The example trial as the tables the run writes: ``(spikes, readout, neurons)``.
+
+    ``spikes``: input and recurrent spikes (``example_trial_spikes.parquet``); ``readout``: ``t_s``, the softmax
+    of each readout and its target (``example_trial_readout.parquet``); ``neurons``: the recorded neurons'
+    membrane potential and adaptive threshold A = v_th + beta a in units of v_th, one row per (neuron, step)
+    (``example_trial_neurons.parquet``).
+    """
+    readout = pd.DataFrame({"t_s": example["t"],
+                            **{f"softmax_{name}": example["softmax"][k] for k, name in enumerate(READOUTS)},
+                            **{f"target_{name}": example["target"][k] for k, name in enumerate(READOUTS)}})
+    neurons = pd.concat([pd.DataFrame({"neuron": int(neuron), "t_s": example["t"],
+                                       "v_v_th": example["v"][k] / example["v_th"],
+                                       "threshold_v_th": example["thresholds"][k] / example["v_th"]})
+                         for k, neuron in enumerate(example["neurons"])], ignore_index=True)
+    return example["spikes"], readout, neurons
+
+
+def _write_example(run_dir, example):
+    spike_frame, readout, neurons = example
+    spikes.save_spikes(spike_frame, os.path.join(run_dir, "example_trial_spikes.parquet"))
+    write_table(readout, os.path.join(run_dir, "example_trial_readout.parquet"))
+    write_table(neurons, os.path.join(run_dir, "example_trial_neurons.parquet"))
 
 
 # -- figures ---------------------------------------------------------------------------------------
@@ -512,66 +553,77 @@ def plot_gradient_agreement(agreement, axes=None):
     return axes
 
 
-def plot_example_readout(example, axes=None):
-    """Readout softmax of the example trial (time in ms) and the target of the right readout."""
+def plot_example_readout(readout, axes=None):
+    """Readout softmax of the example trial (time in ms) and the target of the right readout
+    (``readout``: the ``example_trial_readout.parquet`` table)."""
     axes = _axes(axes, (8, 2.5))
-    t_ms = example["t"] * 1000
-    for k, name in enumerate(("left", "right")):
-        axes.plot(t_ms, example["softmax"][k], label=f"softmax {name}")
-    axes.plot(t_ms, example["target"][1], "k:", label="target right")
+    t_ms = readout["t_s"].to_numpy() * 1000
+    for name in READOUTS:
+        axes.plot(t_ms, readout[f"softmax_{name}"].to_numpy(), label=f"softmax {name}")
+    axes.plot(t_ms, readout["target_right"].to_numpy(), "k:", label="target right")
     axes.set(ylabel="readout", title="readout softmax")
     axes.legend(loc="upper left")
     return axes
 
 
-def plot_adaptive_thresholds(example, axes=None):
-    """Thresholds A = v_th + beta a of the recorded neurons in the example trial, in units of v_th.
+def plot_adaptive_thresholds(neurons, axes=None):
+    """Thresholds A = v_th + beta a of the recorded neurons in the example trial, in units of v_th
+    (``neurons``: the ``example_trial_neurons.parquet`` table).
 
     The model's voltages are the reference code's dimensionless ones read as volts (v_th = 0.6 -> 600 mV), so
     millivolts would suggest a biophysics the model does not have; A / v_th shows how far adaptation raises
     the threshold.
     """
     axes = _axes(axes, (8, 2.5))
-    t_ms = example["t"] * 1000
-    for neuron, threshold in zip(example["neurons"], example["thresholds"]):
-        axes.plot(t_ms, threshold / example["v_th"], label=f"neuron {neuron}")
+    for neuron, rows in neurons.groupby("neuron", sort=False):
+        axes.plot(rows["t_s"].to_numpy() * 1000, rows["threshold_v_th"].to_numpy(), label=f"neuron {neuron}")
     axes.set(xlabel="time (ms)", ylabel="threshold A / v_th", title="adaptive thresholds (1 = no adaptation)")
     axes.legend(loc="upper left", fontsize=7)
     return axes
 
 
-def plot_example_trial(example, axes=None):
-    """Input and recurrent rasters, readout and thresholds of the example trial on four stacked axes."""
+def plot_example_trial(spike_frame, readout, neurons, axes=None):
+    """Input and recurrent rasters, readout and thresholds of the example trial on four stacked axes
+    (the tables of :func:`_example_tables`)."""
     if axes is None:
         _, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
-    frame = example["spikes"]
-    plotting.plot_raster(frame[frame["group"] == "inputs"], axes=axes[0])
+    plotting.plot_raster(spike_frame[spike_frame["group"] == "inputs"], axes=axes[0])
     axes[0].set_title("example trial: inputs (left, right, recall, background)")
-    plotting.plot_raster(frame[frame["group"] == "recurrent"], axes=axes[1])
+    plotting.plot_raster(spike_frame[spike_frame["group"] == "recurrent"], axes=axes[1])
     axes[1].set_title("recurrent neurons (0-49 LIF, 50-99 ALIF)")
-    plot_example_readout(example, axes=axes[2])
-    plot_adaptive_thresholds(example, axes=axes[3])
+    plot_example_readout(readout, axes=axes[2])
+    plot_adaptive_thresholds(neurons, axes=axes[3])
     return axes
 
 
-def _figures(run_dir, tables, example):
+def _figures(run_dir, losses, agreement, example_spikes=None, example_readout=None, example_neurons=None):
+    """Draw the figures from the run's tables (in memory or read back); return their file names."""
     written = []
-    losses = tables["losses"]
     if not losses.empty:
         fig, (ax_loss, ax_error) = plt.subplots(1, 2, figsize=(10, 3.8))
         plot_training_loss(losses, axes=ax_loss)
         plot_training_error(losses, axes=ax_error)
         written.append(save_figure(fig, run_dir, "learning_curves.png"))
-    agreement = tables["gradient_agreement"]
     if not agreement.empty:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         plot_gradient_agreement(agreement, axes=ax)
         written.append(save_figure(fig, run_dir, "gradient_agreement.png"))
-    if example is not None:
+    if example_spikes is not None and example_readout is not None and example_neurons is not None:
         fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
-        plot_example_trial(example, axes=axes)
+        plot_example_trial(example_spikes, example_readout, example_neurons, axes=axes)
         written.append(save_figure(fig, run_dir, "example_trial.png"))
     return written
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    ``run`` is a :class:`~brian2learn.studies.runs.Run` (``brian2learn.load_run``).
+    """
+    tables = run.tables
+    return _figures(out_dir, tables.get("losses", pd.DataFrame()), tables.get("gradient_agreement", pd.DataFrame()),
+                    tables.get("example_trial_spikes"), tables.get("example_trial_readout"),
+                    tables.get("example_trial_neurons"))
 
 
 def main(argv=None):

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, plotting
-from brian2learn.analysis.spikes import spikes_to_dataframe
+from brian2learn.analysis.spikes import concat_spikes, save_spikes, spikes_to_dataframe
 from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import delayed_pattern_network, xor_network
 from brian2learn.plasticity.delayed_pattern_network import delayed_pattern_model, initial_spiking_weights
@@ -294,22 +294,22 @@ def run(options, run_dir):
           flush=True)
     start = time.perf_counter()
     spiking_history, spiking, evaluation, rules = run_spiking(options, n_trials, per_rule, trials_per_run, run_dir)
-    xor_history, xor_result = run_xor(options, xor_trials, xor_per_rule, trials_per_run, run_dir)
-    wall = time.perf_counter() - start
-
+    # the spiking task's tables are on disk before XOR starts (its network is saved by run_spiking)
     write_table(spiking_history, os.path.join(run_dir, "spiking_learning_curves.parquet"))
-    write_table(xor_history[["trial", "learner", "rule", "E", "correct"]],
-                os.path.join(run_dir, "xor_learning_curves.parquet"))
-    rows = [{"task": task, "rule": rule, "learner": k, "trials_to_criterion": trials}
-            for task, entry in (("spiking", spiking), ("xor", xor_result)) for rule in RULES
-            for k, trials in enumerate(entry["rules"][rule]["per_learner"])]
-    criteria = pd.DataFrame(rows)
-    criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
-    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
     outputs = _output_table(evaluation)
     write_table(outputs, os.path.join(run_dir, "spiking_outputs.parquet"))
     evaluation_spikes = evaluation_spike_frames(evaluation)
-    figures = _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spikes, spiking, xor_result)
+    spike_table = evaluation_spike_table(evaluation_spikes)
+    save_spikes(spike_table, os.path.join(run_dir, "spiking_spikes.parquet"))
+    write_table(_criteria_table({"spiking": spiking}), os.path.join(run_dir, "trials_to_criterion.parquet"))
+    xor_history, xor_result = run_xor(options, xor_trials, xor_per_rule, trials_per_run, run_dir)
+    wall = time.perf_counter() - start
+
+    xor_table = xor_history[["trial", "learner", "rule", "E", "correct"]]
+    write_table(xor_table, os.path.join(run_dir, "xor_learning_curves.parquet"))
+    criteria = _criteria_table({"spiking": spiking, "xor": xor_result})
+    write_table(criteria, os.path.join(run_dir, "trials_to_criterion.parquet"))
+    figures = _figures(run_dir, spiking_history, xor_table, outputs, spike_table, criteria)
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "seed": options.seed, "device": options.device,
         "spiking": {"task": _plain_parameters(SPIKING),
@@ -344,6 +344,53 @@ def _plain_parameters(params):
         else:
             plain[key] = list(value) if isinstance(value, tuple) else value
     return plain
+
+
+def _criteria_table(results):
+    """The ``trials_to_criterion.parquet`` table of the tasks in ``results`` (task -> its result)."""
+    rows = [{"task": task, "rule": rule, "learner": k, "trials_to_criterion": trials}
+            for task, entry in results.items() for rule in RULES
+            for k, trials in enumerate(entry["rules"][rule]["per_learner"])]
+    criteria = pd.DataFrame(rows)
+    criteria["trials_to_criterion"] = criteria["trials_to_criterion"].astype("Int64")
+    return criteria
+
+
+#: ``stage`` and ``rule`` of each evaluated network (:data:`EVALUATED`) in the tables, as in ``spiking_outputs``.
+EVALUATED_ROWS = {"initial": ("initial", "initial"), "wp_trained": ("final", "wp"), "np_trained": ("final", "np")}
+
+
+def evaluation_spike_table(frames):
+    """The ``spiking_spikes.parquet`` table: the spike frames of :func:`evaluation_spike_frames` with the
+    ``stage`` and ``rule`` of their network (:data:`EVALUATED_ROWS`)."""
+    return concat_spikes([frame.assign(stage=EVALUATED_ROWS[name][0], rule=EVALUATED_ROWS[name][1])
+                          for name, frame in frames.items()])
+
+
+def _evaluation_from_tables(outputs, spike_table):
+    """The outputs (as :func:`evaluate_spiking` gives them: ``y``, ``y_target``) and spike frames of the
+    evaluated networks, from the ``spiking_outputs`` and ``spiking_spikes`` tables."""
+    def stage(name, rules):
+        rows = outputs[outputs["stage"] == name]
+        channels = sorted(set(rows["channel"]))
+        y = np.stack([np.stack([rows.loc[(rows["rule"] == rule) & (rows["channel"] == c), "y"].to_numpy()
+                                for c in channels]) for rule in rules])
+        first = rows[rows["rule"] == rules[0]]
+        y_target = np.stack([first.loc[first["channel"] == c, "y_target"].to_numpy() for c in channels])
+        return {"y": y, "y_target": y_target}
+
+    evaluation = {"initial": stage("initial", ["initial"]), "final": stage("final", list(RULES))}
+    frames = {name: spike_table[(spike_table["stage"] == st) & (spike_table["rule"] == rule)]
+              for name, (st, rule) in EVALUATED_ROWS.items()}
+    return evaluation, frames
+
+
+def _xor_result_from_table(criteria):
+    """What :func:`plot_xor_trials_to_criterion` takes, from the ``trials_to_criterion`` table."""
+    rows = criteria[criteria["task"] == "xor"]
+    return {"rules": {rule: {"per_learner": [None if pd.isna(t) else int(t)
+                                             for t in rows.loc[rows["rule"] == rule, "trials_to_criterion"]],
+                             "learners": int((rows["rule"] == rule).sum())} for rule in RULES}}
 
 
 def _output_table(evaluation):
@@ -435,10 +482,16 @@ def plot_xor_trials_to_criterion(xor_result, axes=None):
     return axes
 
 
-def _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spikes, spiking, xor_result):
+def _figures(run_dir, spiking_history, xor_history, outputs, spike_table, criteria):
+    """Draw the figures from the run's tables (in memory or read back); return their file names.
+
+    The criterion line is :data:`CRITERION` times the mean error of the first trial, as in the summary.
+    """
     written = []
+    evaluation, evaluation_spikes = _evaluation_from_tables(outputs, spike_table)
+    level = CRITERION * float(spiking_history.loc[spiking_history["trial"] == 0, "E_ref"].mean())
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    plot_error_curves(spiking_history, "E_ref", axes=axes[0], level=spiking["criterion_level"])
+    plot_error_curves(spiking_history, "E_ref", axes=axes[0], level=level)
     axes[0].set_title("Spiking delayed pattern: error")
     plot_outputs(evaluation, axes=axes[1])
     axes[1].set_title("Outputs (unperturbed pass)")
@@ -451,9 +504,19 @@ def _figures(run_dir, spiking_history, xor_history, evaluation, evaluation_spike
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_error_curves(xor_history, "E", axes=axes[0])
     axes[0].set_title("XOR: error")
-    plot_xor_trials_to_criterion(xor_result, axes=axes[1])
+    plot_xor_trials_to_criterion(_xor_result_from_table(criteria), axes=axes[1])
     written.append(save_figure(fig, run_dir, "xor_learning.png"))
     return written
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    ``run`` is a :class:`~brian2learn.studies.runs.Run` (``brian2learn.load_run``).
+    """
+    tables = run.tables
+    return _figures(out_dir, tables["spiking_learning_curves"], tables["xor_learning_curves"],
+                    tables["spiking_outputs"], tables["spiking_spikes"], tables["trials_to_criterion"])
 
 
 def main(argv=None):

@@ -73,7 +73,7 @@ from brian2learn.plasticity.assembly_network import (
 )
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import save_figure, write_summary
+from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, flag_of, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.studies.sweep import run_sweep
@@ -120,11 +120,14 @@ def _test_assemblies(model, presentations, n_exc):
     return t, i, assemblies["test_before"], assemblies["test_after"]
 
 
-def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communities=True, sham_control=False):
+def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communities=True, sham_control=False,
+                   networks=False):
     """Simulate the protocol at one (gamma_exc, gamma_w, seed) and measure the assemblies.
 
     The unit of work for a sweep engine: it needs a runner (:func:`make_runner`) and returns a flat dict
-    of numbers (plus, with ``keep``, the spikes, weights and assemblies under ``"data"``).
+    of numbers (plus, with ``keep``, the spikes, weights and assemblies under ``"data"``; with ``networks``, the
+    trained networks under ``"networks"``: ``initial`` the run arguments of :func:`initial_values`, ``conn`` the
+    connectivity, ``run`` (and ``sham``) the final ``w_in`` and ``w_ee``).
 
     With ``sham_control`` the point is run a second time with the same seed and the association left out
     (its phase keeps its timing, the input stays at background): the *sham twin*. Both runs draw the same
@@ -145,6 +148,7 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
     t, i, before, after = _test_assemblies(model, presentations, net["n_exc"])
     measures = asm.association_measures(before, after, ap.ASSOCIATED, ap.CONTROL)
     w_ee_final = np.asarray(model.syn_ee.w[:])
+    trained = {"run": {"w_in": np.array(model.syn_in.w[:], dtype=float), "w_ee": np.array(w_ee_final, dtype=float)}}
     w_snap = np.asarray(model.w_ee_mon.w)
     w_ee_before = w_snap[:, 1] if w_snap.shape[1] > 1 else w_snap[:, 0]
     ee_i, ee_j = conn["ee"]
@@ -193,11 +197,16 @@ def evaluate_point(runner, config, gamma_exc, gamma_w, seed, keep=False, communi
         result["data"] = {"t": t, "i": i, "before": before, "after": after, "phases": phases,
                           "presentations": presentations, "w_ee_before": w_ee_before, "w_ee_after": w_ee_final,
                           "conn_ee": conn["ee"]}
+    if networks:
+        result["networks"] = {"initial": values, "conn": conn, **trained}
     if sham_control:
         # everything read from the first run above: the runner's model now runs again, on the same run_args
         # and a schedule without the association's presentations
         silent, _ = ap.render_schedule(phases, presentations, config.pattern_duration(), BIN_DT, ("association",))
         sham_model = runner.run(values, {**stimuli, "activity": silent})
+        if networks:
+            result["networks"]["sham"] = {"w_in": np.array(sham_model.syn_in.w[:], dtype=float),
+                                          "w_ee": np.array(sham_model.syn_ee.w[:], dtype=float)}
         sham_t, sham_i, sham_before, sham_after = _test_assemblies(sham_model, presentations, net["n_exc"])
         sham = asm.association_measures(sham_before, sham_after, ap.ASSOCIATED, ap.CONTROL)
         identical = all(np.array_equal(before[p], sham_before[p]) for p in before)
@@ -417,7 +426,7 @@ def run(options, run_dir):
     # them (the phase diagram) compiles once per worker.
     key = build_key(NAME, sorted((k, str(v)) for k, v in config.network.items()), sorted(config.protocol.items()),
                     sorted(config.inputs.items()), options.device)
-    rows, examples, grid = [], {}, None
+    rows, examples, example_tables, networks, grid = [], {}, {}, [], None
     start = time.perf_counter()
     with reusable_build(key, lambda: make_runner(config, options.device, directory)) as runner:
         before = runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds
@@ -425,11 +434,16 @@ def run(options, run_dir):
             progress = ProgressReporter(f"{NAME} {label}", unit="seed", fields=PROGRESS_FIELDS)
             for k, seed in enumerate(seeds):
                 row = evaluate_point(runner, config, ge, gw, seed, keep=(seed == seeds[0]),
-                                     sham_control=not options.no_sham_control)
+                                     sham_control=not options.no_sham_control, networks=True)
+                # what finished is on disk at once: the seed's trained networks, its example, the points so far
+                networks += save_networks(run_dir, label, row.pop("networks"), config, options, ge, gw, seed)
                 if "data" in row:
                     examples[label] = row.pop("data")
+                    example_tables[label] = _example_tables(examples[label])
+                    _write_example_tables(run_dir, label, example_tables[label])
                 row["label"] = label
                 rows.append(row)
+                write_table(pd.DataFrame(rows), os.path.join(run_dir, "points.parquet"))
                 progress(k + 1, len(seeds), row)
         compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
             (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
@@ -450,13 +464,7 @@ def run(options, run_dir):
                           "classified_as": classify_regime(mean), **regime_targets(label, mean)}
     if grid is not None:
         write_table(grid, os.path.join(run_dir, "phase_diagram.parquet"))
-    figures = _figures(run_dir, table, examples, grid)
-    for label, data in examples.items():
-        spikes.save_spikes(spikes.spikes_to_dataframe(data["i"], data["t"], group="exc"),
-                           os.path.join(run_dir, f"spikes_exc_{label}.parquet"))
-        members = [{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
-                   for p, ns in data[ph].items() for n in ns]
-        write_table(pd.DataFrame(members), os.path.join(run_dir, f"assemblies_{label}.parquet"))
+    figures = _figures(run_dir, table, example_tables, grid)
     # every binary run (sham twins included) simulates the whole protocol; the grid's points report their own
     simulated = float(table["simulated_seconds"].iloc[0]) * n_runs if len(table) else 0.0
     summary = {
@@ -474,7 +482,8 @@ def run(options, run_dir):
         "compile_seconds": compile_seconds, "builds": n_builds, "binary_runs": n_runs, "wall_seconds": wall,
         "run_seconds": run_seconds,
         "wall_seconds_per_simulated_second": run_seconds / simulated if simulated else None,
-        "figures": figures, "options": options.as_dict(), "energy": excitatory_energy(examples, config),
+        "figures": figures, "networks": networks, "options": options.as_dict(),
+        "energy": excitatory_energy(examples, config),
         "notes": ("overlap_rise_*: shared members of the pair after minus before the association (associated A,B; "
                   "control A,C); overlap_gain = rise associated - rise control; n_recruited_combined: members of "
                   "the assembly of the combined pattern A+B after that were in neither A's nor B's before; "
@@ -502,6 +511,71 @@ def run(options, run_dir):
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def save_networks(run_dir, label, trained, config, options, gamma_exc, gamma_w, seed):
+    """Save the trained networks of one seed of a regime (or point) ``label``; return the file names.
+
+    ``trained`` is the ``networks`` entry of :func:`evaluate_point`. One file per network:
+    ``network_LABEL_seedN.npz``, and ``network_LABEL_seedN_sham.npz`` for its sham twin. Arrays: the final
+    ``w_in`` and ``w_ee`` (units of their initial mean), the indices ``i_in``, ``j_in``, ``i_ee``, ``j_ee`` of
+    these plastic synapses, and the run arguments that rebuild the network with them (``b_exc``, ``unit_in``,
+    ``unit_ee``, ``m_A``, ``m_B``, ``m_C``: :func:`~brian2learn.plasticity.assembly_network.initial_values`). The
+    model parameters are the :class:`AssemblyConfig` (``network``, ``protocol``, ``inputs``); the static
+    pathways are ``connectivity(config)`` (drawn from ``structure_seed``).
+    """
+    initial, conn = trained["initial"], trained["conn"]
+    common = {"i_in": np.asarray(conn["in"][0], dtype=np.int32), "j_in": np.asarray(conn["in"][1], dtype=np.int32),
+              "i_ee": np.asarray(conn["ee"][0], dtype=np.int32), "j_ee": np.asarray(conn["ee"][1], dtype=np.int32),
+              **{name: initial[name] for name in ("b_exc", "unit_in", "unit_ee", "m_A", "m_B", "m_C")}}
+    model = {"network": config.network, "protocol": config.protocol, "inputs": config.inputs}
+    names = []
+    for twin in ("run", "sham"):
+        if twin in trained:
+            method = f"{label}_seed{seed}" + ("_sham" if twin == "sham" else "")
+            names.append(save_network(
+                run_dir, method, {**trained[twin], **common}, NAME, options, model, regime=label,
+                gamma_exc=float(gamma_exc), gamma_w=float(gamma_w), seed=int(seed), sham=twin == "sham",
+                weights="w_in, w_ee: final weights in units of their initial mean (times unit_in or unit_ee of the "
+                        "presynaptic neuron: mV of peak PSP), synapse k from i_*[k] to j_*[k]"))
+    return names
+
+
+def _example_tables(data):
+    """The tables of a regime's example run (the first seed): ``(spikes, assemblies, phases, presentations)``.
+
+    ``spikes``: the E spikes (``spikes_exc_LABEL.parquet``, absolute times); ``assemblies``: ``phase`` (before,
+    after), ``pattern``, ``neuron`` of every member (``assemblies_LABEL.parquet``); ``phases``: the protocol's
+    phases with ``start_s``, ``end_s`` and ``plastic`` (``phases_LABEL.parquet``); ``presentations``: every
+    pattern presentation's ``phase``, ``onset_s`` and ``pattern`` (``presentations_LABEL.parquet``).
+    """
+    spike_frame = spikes.spikes_to_dataframe(data["i"], data["t"], group="exc")
+    members = pd.DataFrame([{"phase": ph, "pattern": p, "neuron": int(n)} for ph in ("before", "after")
+                            for p, ns in data[ph].items() for n in ns], columns=["phase", "pattern", "neuron"])
+    members["neuron"] = members["neuron"].astype(np.int64)
+    phases = data["phases"].rename(columns={"start": "start_s", "end": "end_s"})
+    presentations = data["presentations"].rename(columns={"onset": "onset_s"})
+    return spike_frame, members, phases, presentations
+
+
+def _write_example_tables(run_dir, label, tables):
+    spike_frame, members, phases, presentations = tables
+    spikes.save_spikes(spike_frame, os.path.join(run_dir, f"spikes_exc_{label}.parquet"))
+    write_table(members, os.path.join(run_dir, f"assemblies_{label}.parquet"))
+    write_table(phases, os.path.join(run_dir, f"phases_{label}.parquet"))
+    write_table(presentations, os.path.join(run_dir, f"presentations_{label}.parquet"))
+
+
+def _example_from_tables(tables):
+    """The example run as :func:`plot_assembly_raster` takes it, from the tables of :func:`_example_tables`."""
+    spike_frame, members, phases, presentations = tables
+    data = {"t": spike_frame["t_s"].to_numpy(dtype=float), "i": spike_frame["neuron"].to_numpy(dtype=np.int64),
+            "phases": phases.rename(columns={"start_s": "start", "end_s": "end"}),
+            "presentations": presentations.rename(columns={"onset_s": "onset"})}
+    for ph in ("before", "after"):
+        rows = members[members["phase"] == ph]
+        data[ph] = {p: rows.loc[rows["pattern"] == p, "neuron"].to_numpy(dtype=np.int64) for p in ap.TEST_PATTERNS}
+    return data
 
 
 def excitatory_energy(examples, config):
@@ -638,18 +712,37 @@ def plot_jaccard(table, axes=None):
     return axes
 
 
-def _figures(run_dir, table, examples, grid=None):
-    """Save ``assemblies.png`` (and ``phase_diagram.png`` with a ``grid``); return the file names."""
+def _figures(run_dir, table, example_tables, grid=None):
+    """Save ``assemblies.png`` (and ``phase_diagram.png`` with a ``grid``); return the file names.
+
+    ``table`` is ``points.parquet``, ``example_tables`` maps a regime to the tables of its example run
+    (:func:`_example_tables`), ``grid`` is ``phase_diagram.parquet``: in memory or read back, the same figures.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
     plot_regime_measures(table, axes=axes[0, 0])
     plot_jaccard(table, axes=axes[0, 1])
-    for ax, (label, data) in zip(axes[1], list(examples.items())[:2]):
-        plot_assembly_raster(data, "after", axes=ax)
+    for ax, (label, tables) in zip(axes[1], list(example_tables.items())[:2]):
+        plot_assembly_raster(_example_from_tables(tables), "after", axes=ax)
         ax.set_title(f"{label}: test block after the association")
     figures = [save_figure(fig, run_dir, "assemblies.png")]
     if grid is not None:
         figures.append(_figure_phase_diagram(run_dir, grid))
     return figures
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    ``run`` is a :class:`~brian2learn.studies.runs.Run` (``brian2learn.load_run``). The example rasters need
+    the ``phases_LABEL`` and ``presentations_LABEL`` tables (written since they exist).
+    """
+    tables = run.tables
+    table = tables["points"]
+    names = ("spikes_exc", "assemblies", "phases", "presentations")
+    example_tables = {label: tuple(tables[f"{name}_{label}"] for name in names)
+                      for label in dict.fromkeys(table["label"])
+                      if all(f"{name}_{label}" in tables for name in names)}
+    return _figures(out_dir, table, example_tables, tables.get("phase_diagram"))
 
 
 def plot_phase_diagram(grid, value, axes=None, title=None, labels=None):

@@ -131,11 +131,12 @@ def run(options, run_dir):
     start = time.perf_counter()
     progress = ProgressReporter(NAME, unit="epoch", fields=("train_loss", "train_accuracy", "validation_accuracy"),
                                 every=max(1, n_epochs // 20))
+    curves_path = os.path.join(run_dir, "learning_curves.parquet")
     try:
         try:
             history = trainer.train(n_epochs, inputs["train"], labels["train"], rng,
                                     validation=(inputs["validation"], labels["validation"]), run_dir=run_dir,
-                                    progress=progress)
+                                    progress=_writing_progress(progress, curves_path))
         except TrainingDivergedError as error:  # evaluate the last good weights (the trainer keeps them)
             status, failure = "diverged", str(error)
             history = error.history
@@ -150,14 +151,16 @@ def run(options, run_dir):
             substrate_runner.close()
 
     if not history.empty:
-        write_table(history, os.path.join(run_dir, "learning_curves.parquet"))
+        write_table(history, curves_path)
     network = save_network(run_dir, "ttfs", {f"w_{k}": w for k, w in enumerate(trainer.weights)}, NAME, options,
                            dataclasses.asdict(config), substrate=substrate, epochs_trained=int(trainer.epoch))
     test = results["test"]
     test_spikes = _spike_frame(test["times"], tau_s_ms * 1e-3)
-    tables = ["learning_curves.parquet"] + _test_tables(run_dir, data["test"], test, test_spikes)
+    test_outputs = _test_outputs(data["test"], test)
+    decision_map = decision_map_table(trainer.weights, config)
+    tables = ["learning_curves.parquet"] + _write_test_tables(run_dir, test_outputs, test_spikes, decision_map)
     metrics = _test_metrics(test, labels["test"], config, tau_s_ms)
-    figures = _figures(run_dir, history, trainer, config, data["test"], test, substrate)
+    figures = _figures(run_dir, history, decision_map, test_outputs, substrate)
 
     summary = {
         "study": NAME, "status": status, "failure": failure, "mode": mode, "seed": options.seed,
@@ -283,16 +286,36 @@ def _spike_frame(times, tau_s_seconds):
     return spikes.concat_spikes(frames)
 
 
-def _test_tables(run_dir, split, result, test_spikes):
+def _writing_progress(progress, path):
+    """``progress`` that also writes the learning curve so far to ``path`` after every epoch, so that an
+    interrupted run keeps the epochs it finished (the run writes the whole curve again at its end)."""
+    rows = []
+
+    def report(done, total, row):
+        rows.append(dict(row))
+        write_table(pd.DataFrame(rows), path)
+        progress(done, total, row)
+
+    return report
+
+
+def _test_outputs(split, result):
+    """The ``test_outputs.parquet`` table: every test sample, its class, the prediction and the output spike
+    times."""
     t_out = result["times"][-1]
     table = pd.DataFrame({"sample": np.arange(len(split["labels"])), "x": split["features"][:, 0],
                           "y": split["features"][:, 1], "label": split["labels"],
                           "prediction": result["prediction"], "t_decision_tau_s": result["t_decision"]})
     for n in range(t_out.shape[1]):
         table[f"t_out{n}_tau_s"] = t_out[:, n]
-    write_table(table, os.path.join(run_dir, "test_outputs.parquet"))
+    return table
+
+
+def _write_test_tables(run_dir, test_outputs, test_spikes, decision_map):
+    write_table(test_outputs, os.path.join(run_dir, "test_outputs.parquet"))
     spikes.save_spikes(test_spikes, os.path.join(run_dir, "spikes_test.parquet"))
-    return ["test_outputs.parquet", "spikes_test.parquet"]
+    write_table(decision_map, os.path.join(run_dir, "decision_map.parquet"))
+    return ["test_outputs.parquet", "spikes_test.parquet", "decision_map.parquet"]
 
 
 def _print_table(summary):
@@ -307,15 +330,23 @@ def _print_table(summary):
               f"({summary['spikes_per_classification']['until_decision']:.1f} until the decision)")
 
 
-def _decision_map(trainer, config):
-    grid = (np.arange(MAP_RESOLUTION) + 0.5) / MAP_RESOLUTION
+def decision_map_table(weights, config, resolution=MAP_RESOLUTION):
+    """The ``decision_map.parquet`` table: the class the network with ``weights`` predicts (closed form; -1:
+    undecided) at every point (``x``, ``y``) of a ``resolution`` x ``resolution`` grid over the unit square, row
+    by row (``y`` the slower index)."""
+    grid = (np.arange(resolution) + 0.5) / resolution
     x, y = np.meshgrid(grid, grid)
     features = np.stack([x.ravel(), y.ravel(), 1 - x.ravel(), 1 - y.ravel()], axis=1)
     t_in = yinyang.encode_spike_times(features, **yinyang.ENCODING)
     forward = ttfs.analytic_forward(config)
-    predictions = [ttfs.classify(forward(t_in[s:s + 5000], trainer.weights)[-1])[0]
-                   for s in range(0, len(t_in), 5000)]
-    return x, y, np.concatenate(predictions).reshape(x.shape)
+    predictions = [ttfs.classify(forward(t_in[s:s + 5000], weights)[-1])[0] for s in range(0, len(t_in), 5000)]
+    return pd.DataFrame({"x": x.ravel(), "y": y.ravel(), "prediction": np.concatenate(predictions)})
+
+
+def _decision_map(table):
+    """The grids x, y and prediction of a ``decision_map.parquet`` table."""
+    n = int(round(np.sqrt(len(table))))
+    return tuple(table[name].to_numpy().reshape(n, n) for name in ("x", "y", "prediction"))
 
 
 CLASS_COLORS = np.array(["#1f77b4", "#ff7f0e", "#2ca02c"])
@@ -345,24 +376,26 @@ def plot_learning_curves(history, substrate, axes=None):
     return axes
 
 
-def plot_decision_map(trainer, config, split, result, axes=None):
+def plot_decision_map(decision_map, test_outputs, axes=None):
     """Classes of the trained network over the unit square (closed form) and the test samples; returns the Axes.
 
-    ``split`` is the test split (``features``, ``labels``), ``result`` its evaluation (``prediction``,
-    ``accuracy``); misclassified samples are crosses.
+    ``decision_map`` is the ``decision_map.parquet`` table (:func:`decision_map_table`), ``test_outputs`` the
+    ``test_outputs.parquet`` table (``x``, ``y``, ``label``, ``prediction``); misclassified samples are crosses.
     """
     if axes is None:
         _, axes = plt.subplots(figsize=(5.5, 5))
     names = yinyang.CLASS_NAMES
-    x, y, prediction = _decision_map(trainer, config)
+    x, y, prediction = _decision_map(decision_map)
     image = np.ones(prediction.shape + (3,)) * 0.85
     for c in range(3):
         image[prediction == c] = to_rgb(CLASS_COLORS[c])
     outside = ~yinyang.in_disc(x, y)
     image[outside] = 0.6 * image[outside] + 0.4
     axes.imshow(image, origin="lower", extent=(0, 1, 0, 1), alpha=0.45)
-    features, labels = split["features"], split["labels"]
-    wrong = result["prediction"] != labels
+    features = test_outputs[["x", "y"]].to_numpy()
+    labels, predicted = test_outputs["label"].to_numpy(), test_outputs["prediction"].to_numpy()
+    wrong = predicted != labels
+    accuracy = float(np.mean(predicted == labels))
     for c in range(3):
         chosen = (labels == c) & ~wrong
         axes.scatter(features[chosen, 0], features[chosen, 1], s=6, color=CLASS_COLORS[c], label=names[c])
@@ -371,7 +404,7 @@ def plot_decision_map(trainer, config, split, result, axes=None):
     axes.add_patch(Circle((0.5, 0.5), 0.5, fill=False, color="k", lw=0.8))
     axes.set_xlabel("x")
     axes.set_ylabel("y")
-    axes.set_title(f"decision map (closed form), test accuracy {100 * result['accuracy']:.1f} %")
+    axes.set_title(f"decision map (closed form), test accuracy {100 * accuracy:.1f} %")
     axes.legend(loc="upper right", fontsize=7)
     return axes
 
@@ -398,19 +431,40 @@ def plot_output_spike_times(t_out, labels, axes=None):
     return axes
 
 
-def _figures(run_dir, history, trainer, config, split, result, substrate):
+def _output_times(test_outputs):
+    """The output spike times (samples, outputs) of a ``test_outputs.parquet`` table (``inf``: no spike)."""
+    n_out = sum(1 for name in test_outputs.columns if name.startswith("t_out") and name.endswith("_tau_s"))
+    return np.stack([test_outputs[f"t_out{n}_tau_s"].to_numpy() for n in range(n_out)], axis=1)
+
+
+def _figures(run_dir, history, decision_map, test_outputs, substrate):
+    """Draw the figures from the run's tables (in memory or read back); return their file names."""
     written = []
     if not history.empty:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         plot_learning_curves(history, substrate, axes=axes)
         written.append(save_figure(fig, run_dir, "learning_curves.png"))
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    plot_decision_map(trainer, config, split, result, axes=ax)
-    written.append(save_figure(fig, run_dir, "decision_map.png"))
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
-    plot_output_spike_times(result["times"][-1], split["labels"], axes=axes)
-    written.append(save_figure(fig, run_dir, "output_spike_times.png"))
+    if decision_map is not None and test_outputs is not None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        plot_decision_map(decision_map, test_outputs, axes=ax)
+        written.append(save_figure(fig, run_dir, "decision_map.png"))
+    if test_outputs is not None:
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+        plot_output_spike_times(_output_times(test_outputs), test_outputs["label"].to_numpy(), axes=axes)
+        written.append(save_figure(fig, run_dir, "output_spike_times.png"))
     return written
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
+
+    ``run`` is a :class:`~brian2learn.studies.runs.Run` (``brian2learn.load_run``). A run written before
+    ``decision_map.parquet`` existed gets no decision map.
+    """
+    tables = run.tables
+    substrate = run.summary.get("substrate") or (run.summary.get("options") or {}).get("substrate", "analytic")
+    return _figures(out_dir, tables.get("learning_curves", pd.DataFrame()), tables.get("decision_map"),
+                    tables.get("test_outputs"), substrate)
 
 
 def main(argv=None):

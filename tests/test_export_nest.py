@@ -25,7 +25,7 @@ pytest.importorskip("nest", reason="NEST 3.10 (pip install nest-simulator) is pa
 CLI = "import sys; from brian2learn.studies.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def trained(setup, n_iterations=2):
+def trained(setup, n_iterations):
     """The set-up's network after a few iterations of e-prop (runtime device: no compile)."""
     config = eprop.EpropConfig(**setup["config"])
     task = {key: value[:n_iterations] for key, value in setup["task"].items()}
@@ -49,7 +49,7 @@ def check_same_in_nest(config, weights, inputs):
 
 def test_a_trained_pattern_generation_network_runs_the_same_in_nest():
     setup = nest_sine_wave_setup(n_rec=20)
-    config, weights = trained(setup)
+    config, weights = trained(setup, n_iterations=2)
     inputs = np.concatenate([setup["task"]["inputs"]] * 2)
     inputs[1, 0, :4] = 1.0  # input in step 0, which NEST's own sequence reset would drop
     check_same_in_nest(config, weights, inputs)
@@ -57,7 +57,7 @@ def test_a_trained_pattern_generation_network_runs_the_same_in_nest():
 
 def test_a_trained_evidence_accumulation_network_with_adaptive_neurons_runs_the_same_in_nest():
     setup = nest_evidence_accumulation_setup(batch_size=1, n_iterations=2)
-    config, weights = trained(setup)
+    config, weights = trained(setup, n_iterations=1)
     assert np.count_nonzero(np.asarray(config.beta)) == 50  # half of the neurons adapt (ALIF)
     check_same_in_nest(config, weights, setup["task"]["inputs"][:2])
 
@@ -74,7 +74,7 @@ def pattern_run(tmp_path_factory):
     weights = eprop.initial_weights(config, 3)
     rng = np.random.default_rng(3)
     weights = {name: value + 0.02 * rng.standard_normal(value.shape) * (value != 0) for name, value in weights.items()}
-    options = Options(quick=True, seed=3)
+    options = Options(quick=True, seed=3, device="runtime")  # brian2learn's side of the export runs on it
     name = save_network(str(run_dir), "eprop-random", weights, "eprop-pattern", options, dataclasses.asdict(config),
                         feedback="random")
     write_summary(str(run_dir), {"study": "eprop-pattern", "status": "completed", "networks": [name],

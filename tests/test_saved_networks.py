@@ -108,3 +108,47 @@ def test_ttfs_robustness_reads_the_ttfs_network_and_the_older_weights_file(tmp_p
         assert len(loaded) == len(weights)
         for got, expected in zip(loaded, weights):
             np.testing.assert_array_equal(got, expected)
+
+
+def test_stdp_assemblies_saves_every_trained_network_and_its_sham_twin(tmp_path, monkeypatch, numpy_runtime):
+    """A tiny stdp-assemblies run on the runtime device (one point, one seed, with its sham twin): the saved
+    weights are those the network ended with, and the saved model and indices rebuild its connectivity."""
+    from brian2learn.plasticity import assembly_network as an
+    from brian2learn.simulation.devices import DeviceRunner
+    from brian2learn.studies import stdp_assemblies as sa
+
+    monkeypatch.setattr(an, "INPUTS", {**an.INPUTS, "n_active": 10})
+    monkeypatch.setattr(sa, "NETWORK", {**an.NETWORK, "n_exc": 30, "n_inh": 8, "n_in": 40, "p_in": 0.2,
+                                        "p_ei": 1.0, "p_ie": 1.0})
+    protocol = {"noise_1": 0.1, "encoding": 0.5, "noise_2": 0.1, "n_test": 1, "test_gap_range": (0.15, 0.2),
+                "n_association": 1, "gap_range": (0.3, 0.6), "noise_3": 0.1}
+    monkeypatch.setattr(sa, "MODES", {**sa.MODES, "quick": {"protocol": protocol, "eta": 1.0}})
+    final = []  # the weights of every run, read from the network in memory right after it
+    original = DeviceRunner.run
+
+    def run(self, *args, **kwargs):
+        model = original(self, *args, **kwargs)
+        final.append({"w_in": np.array(model.syn_in.w[:]), "w_ee": np.array(model.syn_ee.w[:])})
+        return model
+
+    monkeypatch.setattr(DeviceRunner, "run", run)
+    summary = sa.run(sa.Options(quick=True, device="runtime", gamma_exc=1.0, gamma_w=1.0, seeds=(3,),
+                                out=str(tmp_path)))
+    assert summary["networks"] == ["network_point_seed3.npz", "network_point_seed3_sham.npz"]
+    loaded = brian2learn.load_run(tmp_path)
+    assert loaded.summary["networks"] == summary["networks"] and len(final) == 2
+    for name, weights, sham in zip(summary["networks"], final, (False, True)):
+        arrays, metadata = loaded.parameters[name[:-len(".npz")]]
+        assert metadata["study"] == "stdp-assemblies" and metadata["sham"] is sham and metadata["seed"] == 3
+        assert metadata["gamma_exc"] == 1.0 and metadata["gamma_w"] == 1.0
+        for key in ("w_in", "w_ee"):
+            np.testing.assert_array_equal(arrays[key], weights[key])
+        config = an.AssemblyConfig(**restore_quantities(metadata["model"]))
+        assert config.network["n_exc"] == 30 and config.network["dt"] == 1 * b2.ms
+        conn = an.connectivity(config)
+        for pathway in ("in", "ee"):
+            np.testing.assert_array_equal(arrays[f"i_{pathway}"], conn[pathway][0])
+            np.testing.assert_array_equal(arrays[f"j_{pathway}"], conn[pathway][1])
+        values, _, _, _ = an.initial_values(config, conn, 1.0, 1.0, 3)
+        np.testing.assert_array_equal(np.asarray(arrays["b_exc"] / b2.mV), np.asarray(values["b_exc"] / b2.mV))
+    assert not np.array_equal(final[0]["w_ee"], final[1]["w_ee"])  # the association changed the run's weights
