@@ -145,8 +145,8 @@ def plot_command(run_dir, out=None):
     return 0
 
 
-#: Studies whose trained networks ``brian2learn export`` takes to NEST (their modules define ``export_trials``).
-EXPORTABLE = ("eprop-pattern", "eprop-evidence")
+#: Studies whose trained networks ``brian2learn export`` takes to NEST (their modules define ``export_to_nest``).
+EXPORTABLE = ("eprop-pattern",)
 
 
 def export_command(run_dir, out, method=None, n_trials=2, check=False):
@@ -159,11 +159,10 @@ def export_command(run_dir, out, method=None, n_trials=2, check=False):
             raise ValueError(f"'{run_dir}' holds a run of {run.study!r}, whose networks cannot be exported to NEST "
                              f"(exportable: {', '.join(EXPORTABLE)})")
         module = load_study(run.study)
-        if not hasattr(module, "export_to_nest"):
-            raise ValueError(f"{run.study} cannot export its networks yet")
         written = module.export_to_nest(run, out, method=method, n_trials=n_trials, check=check)
     except (ValueError, OSError, RuntimeError) as error:
-        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        message = " ".join(str(error).split())
+        print(f"brian2learn: error: {message}", file=sys.stderr)
         return 2
     for line in written:
         print(line)
