@@ -10,47 +10,19 @@ Only one build per worker process is kept, because Brian2's standalone device ho
 per process: a task with another key replaces it.
 
 This is the engine's part of sweeps (:mod:`brian2learn.studies.sweep`) and data-parallel
-training (:mod:`brian2learn.training.data_parallel`); it imports nothing of brian2learn.
+training (:mod:`brian2learn.training.data_parallel`); it imports nothing of brian2learn and no Dask
+(the worker plugin is in :mod:`brian2learn.simulation.dask_plugin`).
 """
 
 import contextlib
 import threading
 
-from distributed import WorkerPlugin
-from distributed.core import Status
-
-
-class Brian2WorkerSetup(WorkerPlugin):
-    """Import Brian2 in a worker's main thread when the worker starts.
-
-    Brian2 installs a SIGINT handler when it is imported, which Python allows only in the main
-    thread; Dask runs tasks in a thread pool, so a first import inside a task fails. Plugins run
-    their ``setup`` in the worker's event loop, the main thread, also on restarted workers. When
-    the worker closes, ``teardown`` closes the build it kept (:func:`worker_build`) and removes
-    Brian2's temporary log files as Brian2 would at exit.
-    """
-
-    name = "brian2learn-brian2-setup"
-
-    def setup(self, worker):
-        import brian2  # noqa: F401
-
-    def teardown(self, worker):
-        # Dask also tears a plugin down when one of the same name is registered again (every
-        # sweep or data-parallel trainer registers it); the worker lives on then, and closing
-        # Brian2's logging would break its next compilation ("I/O operation on closed file").
-        if worker.status not in (Status.closing, Status.closing_gracefully, Status.closed, Status.failed):
-            return
-        _BUILDS.drop()  # close the kept build (and delete its temporary project directory)
-        # What Brian2 does at a normal exit (delete its debug log and script copy unless an error
-        # occurred): a nanny may kill a worker that is slow to exit, and atexit never runs then.
-        from brian2.utils.logger import clean_up_logging
-
-        clean_up_logging()
-
 
 def prepare_client(client):
-    """Register :class:`Brian2WorkerSetup` on ``client``'s cluster, unless it is registered already."""
+    """Register :class:`~brian2learn.simulation.dask_plugin.Brian2WorkerSetup` on ``client``'s cluster, unless
+    it is registered already."""
+    from brian2learn.simulation.dask_plugin import Brian2WorkerSetup  # imports Dask (0.2 s): only when used
+
     name = Brian2WorkerSetup.name  # a plain string: the scheduler need not import brian2learn
     registered = client.run_on_scheduler(lambda dask_scheduler, name=name: name in dask_scheduler.worker_plugins)
     if not registered:

@@ -146,7 +146,7 @@ def plot_command(run_dir, out=None):
 
 
 #: Studies whose trained networks ``brian2learn export`` takes to NEST (their modules define ``export_to_nest``).
-EXPORTABLE = ("eprop-pattern",)
+EXPORTABLE = ("eprop-pattern", "eprop-evidence")
 
 
 def export_command(run_dir, out, method=None, n_trials=2, check=False):

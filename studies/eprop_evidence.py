@@ -615,6 +615,18 @@ def _figures(run_dir, losses, agreement, example_spikes=None, example_readout=No
     return written
 
 
+def export_to_nest(run, out, method=None, n_trials=2, check=False):
+    """``brian2learn export RUN_DIR --to nest``: the trained network on ``n_trials`` fresh test trials.
+
+    The trials are the first of the run's test stream (the seed's ``test`` draw 0, as the study's test
+    error uses), so the exported script shows the network on trials it was not trained on.
+    """
+    from brian2learn.studies.common import export_eprop_to_nest
+
+    inputs = trials(run.summary["options"]["seed"], "test", 0, n_trials)["inputs"]
+    return export_eprop_to_nest(run, out, inputs, method=method, check=check)
+
+
 def plot_run(run, out_dir):
     """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
 

@@ -76,7 +76,6 @@ from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, flag_of, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.studies.sweep import run_sweep
 from brian2learn.tasks import assembly_patterns as ap
 from brian2learn.training.progress import ProgressReporter
 
@@ -254,6 +253,8 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None,
     """
     grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values),
             **{name: [value] for name, value in (options or {}).items()}}
+    from brian2learn.studies.sweep import run_sweep  # imports Dask: only for the phase diagram
+
     table = run_sweep(NAME, grid, [seed], out_dir, scheduler=scheduler, workers=workers, progress=progress)
     prefix = "regimes.point.mean."
     rows = []

@@ -101,6 +101,30 @@ def test_the_exported_script_reproduces_brian2learn_in_nest_alone(pattern_run, t
         np.testing.assert_array_equal(saved["spike_steps"], data["expected_steps"])
 
 
+def test_an_evidence_accumulation_run_exports_its_network_on_fresh_test_trials(tmp_path):
+    from brian2learn.studies import eprop_evidence
+    from brian2learn.studies.runs import load_run
+
+    config = eprop_evidence.make_config(batch_size=1)
+    weights = eprop.initial_weights(config, 4)
+    weights["w_rec"] = weights["w_rec"] * 1.5  # a livelier network than at initialisation
+    options = eprop_evidence.Options(quick=True, seed=4, device="runtime")
+    name = save_network(str(tmp_path), "eprop-random", weights, "eprop-evidence", options, dataclasses.asdict(config),
+                        feedback="random")
+    write_summary(str(tmp_path), {"study": "eprop-evidence", "status": "completed", "networks": [name],
+                                  "options": options.as_dict()})
+    lines = eprop_evidence.export_to_nest(load_run(str(tmp_path)), str(tmp_path / "evidence.py"), n_trials=1,
+                                          check=True)
+    assert "spikes identical" in lines[-1], lines
+    assert float(lines[-1].split("largest relative difference ")[1].split(",")[0]) < 1e-9
+    with np.load(tmp_path / "evidence.npz") as data:
+        assert data["expected_steps"].size > 100  # the recurrent network spiked
+        test_trial = eprop_evidence.trials(4, "test", 0, 1)["inputs"]
+        np.testing.assert_array_equal(data["inputs"], test_trial)
+        training_trial = eprop_evidence.trials(4, "train", 0, 1)["inputs"]
+        assert not np.array_equal(data["inputs"], training_trial)  # held-out trials, not the training stream
+
+
 def test_bad_exports_are_refused_in_one_line(pattern_run, tmp_path):
     other = tmp_path / "song"
     other.mkdir()

@@ -131,3 +131,16 @@ def test_resume_is_refused_where_no_checkpoints_exist_and_with_overwrite():
     with pytest.raises(ValueError, match="'--resume' and '--overwrite' exclude each other"):
         load_study("eprop-pattern").Options(resume=True, overwrite=True)
     assert load_study("eprop-pattern").Options(resume=True).resume
+
+
+def test_a_study_help_imports_neither_dask_nor_scipy_stats():
+    # 'brian2learn run NAME --help' must stay quick: Dask (sweeps) and scipy.stats (the membership
+    # test) are imported where they are used, not when a study module is loaded.
+    code = ("import sys\nfrom brian2learn.studies.cli import main\n"
+            "for name in ('stdp-assemblies', 'stdp-song', 'eprop-pattern'):\n"
+            "    try:\n        main(['run', name, '--help'])\n    except SystemExit:\n        pass\n"
+            "print('distributed' in sys.modules, 'scipy.stats' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--gamma-exc" in result.stdout  # the study's options were listed
+    assert result.stdout.strip().splitlines()[-1] == "False False"
