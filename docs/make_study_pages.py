@@ -39,8 +39,11 @@ def options_table(module):
 
 
 def run_section(run):
-    lines = [f"Read from a `{run.summary.get('mode', '?')}` run (seed {run.summary.get('seed', '?')}), "
-             f"status `{run.status}`.", "", "**Tables** (Parquet; units in the column names, indices from 0):", ""]
+    seeds = run.summary.get("seeds") or [(run.summary.get("options") or {}).get("seed", "?")]
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    lines = [f"Read from a `{run.summary.get('mode', '?')}` run (seed{'s' * (len(seeds) > 1)} "
+             f"{', '.join(map(str, seeds))}), status `{run.status}`.", "",
+             "**Tables** (Parquet; units in the column names, indices from 0):", ""]
     for name, table in sorted(run.tables.items()):
         columns = ", ".join(f"`{column}` ({table[column].dtype})" for column in table.columns)
         lines.append(f"- `{name}.parquet` ({len(table)} rows): {columns}")

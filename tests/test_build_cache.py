@@ -1,6 +1,7 @@
 """The build cache: a model compiled once serves later runners and concurrent processes; results stay per run."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -45,34 +46,45 @@ def spikes_with(runner, weights):
 WEIGHTS = ([1.2, 0.0, 0.6, 0.6, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.7, 0.7])
 
 
-def test_a_second_runner_of_the_model_runs_the_cached_binary_with_its_own_results(tmp_path):
-    cache = tmp_path / "cache"
-    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "first"), cache=str(cache)) as first:
-        expected = [spikes_with(first, w) for w in WEIGHTS]
-        assert not first.reused_build and first.project_directory.startswith(str(cache))
-    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "second"), cache=str(cache)) as second:
-        assert [spikes_with(second, w) for w in WEIGHTS] == expected
-        assert second.reused_build and second.project_directory == first.project_directory
-        assert (tmp_path / "second" / "results").is_dir()  # each runner's results in its own directory
-    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "own"), cache=False) as uncached:
-        assert [spikes_with(uncached, w) for w in WEIGHTS] == expected  # the binary without the cache agrees
-        assert uncached.project_directory == str(tmp_path / "own")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A cache holding the build of DrivenUnits, and its spikes for WEIGHTS: the one compile that the
+    tests below share (each copies the cache, as another machine's cache directory would be)."""
+    root = tmp_path_factory.mktemp("built")
+    with DeviceRunner(DrivenUnits, directory=str(root / "first"), cache=str(root / "cache")) as first:
+        spikes = [spikes_with(first, w) for w in WEIGHTS]
+        assert not first.reused_build and first.project_directory.startswith(str(root / "cache"))
+        assert (root / "first" / "results").is_dir()
+    return root / "cache", spikes
+
+
+def copied_cache(built, tmp_path):
+    shutil.copytree(built[0], tmp_path / "cache")
+    return str(tmp_path / "cache")
+
+
+def test_a_second_runner_of_the_model_runs_the_cached_binary_with_its_own_results(built, tmp_path):
+    cache, expected = built
     # by hand, for the first weights: unit 0 gets 1.2 at 1 ms and at 6 ms; unit 1 gets 0.6 at 3 ms and
     # 0.6 exp(-1/10) + 0.6 = 1.14 at 4 ms; unit 2 nothing. Brian2 tests thresholds before the synapses act,
     # so each spike is seen one step (0.1 ms) later.
     assert expected[0] == ([0, 1, 0], [1.1, 4.1, 6.1])
-    # another model is another entry
-    with DeviceRunner(lambda: DrivenUnits(tau_ms=20), cache=str(cache)) as other:
-        spikes_with(other, WEIGHTS[0])
-        assert not other.reused_build
-    assert len(BuildCache(str(cache)).entries()) == 2
+    (entry,) = BuildCache(str(cache)).entries()
+    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "second"), cache=str(cache)) as second:
+        assert [spikes_with(second, w) for w in WEIGHTS] == expected
+        assert second.reused_build and second.project_directory == os.path.join(str(cache), entry["key"])
+        assert (tmp_path / "second" / "results").is_dir()  # each runner's results in its own directory
+    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "own"), cache=False) as uncached:
+        assert [spikes_with(uncached, w) for w in WEIGHTS] == expected  # the binary without the cache agrees
+        assert uncached.project_directory == str(tmp_path / "own")
+    assert len(BuildCache(str(cache)).entries()) == 1
 
 
-def test_clear_keeps_builds_in_use_and_removes_what_is_left_over(tmp_path):
-    cache = BuildCache(str(tmp_path / "cache"))
+def test_clear_keeps_builds_in_use_and_removes_what_is_left_over(built, tmp_path):
+    cache = BuildCache(copied_cache(built, tmp_path))
     runner = DeviceRunner(DrivenUnits, cache=cache.root)
     try:
-        spikes_with(runner, WEIGHTS[0])
+        assert spikes_with(runner, WEIGHTS[0]) == built[1][0] and runner.reused_build
         (tmp_path / "cache" / ".staging-999999999-dead").mkdir()  # left by a process that no longer exists
         (entry,) = cache.entries()
         assert entry["in_use"] and entry["model"] == "DrivenUnits" and entry["size_bytes"] > 0
@@ -87,15 +99,14 @@ def test_clear_keeps_builds_in_use_and_removes_what_is_left_over(tmp_path):
     assert cache.entries() == [] and os.listdir(cache.root) == []
 
 
-def test_an_incomplete_entry_is_built_anew(tmp_path):
-    cache = tmp_path / "cache"
-    with DeviceRunner(DrivenUnits, cache=str(cache)) as runner:
-        expected = spikes_with(runner, WEIGHTS[0])
-        entry = runner.project_directory
+def test_an_incomplete_entry_is_built_anew(built, tmp_path):
+    cache = copied_cache(built, tmp_path)
+    (entry,) = BuildCache(cache).entries()
+    entry = os.path.join(cache, entry["key"])
     os.remove(os.path.join(entry, "main"))
     os.remove(os.path.join(entry, "brian2learn-build.json"))  # as a crash before the rename would never leave it
-    with DeviceRunner(DrivenUnits, cache=str(cache)) as runner:
-        assert spikes_with(runner, WEIGHTS[0]) == expected
+    with DeviceRunner(DrivenUnits, cache=cache) as runner:
+        assert spikes_with(runner, WEIGHTS[0]) == built[1][0]
         assert not runner.reused_build and os.path.isfile(os.path.join(entry, "main"))
 
 
@@ -150,11 +161,10 @@ def cli(*args, cache):
                           env={**os.environ, "BRIAN2LEARN_BUILD_CACHE": cache})
 
 
-def test_cache_command(tmp_path):
-    cache = str(tmp_path / "cache")
-    with DeviceRunner(DrivenUnits, cache=cache) as runner:
-        spikes_with(runner, WEIGHTS[0])
-        key = runner.project_directory.rsplit(os.sep, 1)[1]
+def test_cache_command(built, tmp_path):
+    cache = copied_cache(built, tmp_path)
+    (entry,) = BuildCache(cache).entries()
+    key = entry["key"]
     listing = cli("cache", "list", cache=cache)
     assert listing.returncode == 0 and f"build cache {cache}: 1 build," in listing.stdout
     assert key[:12] in listing.stdout and "DrivenUnits" in listing.stdout
