@@ -31,7 +31,7 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11"],
+        "test": ["pytest", "pytest-xdist", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11"],
         "bptt": ["jax"],
         "neo": ["neo", "elephant"],
         "nest": ["nest-simulator>=3.10,<3.11"],

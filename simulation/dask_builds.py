@@ -11,23 +11,12 @@ per process: a task with another key replaces it.
 
 This is the engine's part of sweeps (:mod:`brian2learn.studies.sweep`) and data-parallel
 training (:mod:`brian2learn.training.data_parallel`); it imports nothing of brian2learn and no Dask
-(the worker plugin is in :mod:`brian2learn.simulation.dask_plugin`).
+(the worker plugin and :func:`~brian2learn.simulation.dask_plugin.prepare_client` are in
+:mod:`brian2learn.simulation.dask_plugin`).
 """
 
 import contextlib
 import threading
-
-
-def prepare_client(client):
-    """Register :class:`~brian2learn.simulation.dask_plugin.Brian2WorkerSetup` on ``client``'s cluster, unless
-    it is registered already."""
-    from brian2learn.simulation.dask_plugin import Brian2WorkerSetup  # imports Dask (0.2 s): only when used
-
-    name = Brian2WorkerSetup.name  # a plain string: the scheduler need not import brian2learn
-    registered = client.run_on_scheduler(lambda dask_scheduler, name=name: name in dask_scheduler.worker_plugins)
-    if not registered:
-        client.register_plugin(Brian2WorkerSetup(), name=Brian2WorkerSetup.name)
-    return client
 
 
 class _WorkerBuilds:

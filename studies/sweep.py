@@ -67,7 +67,8 @@ import pandas as pd
 from distributed import Client, LocalCluster, as_completed, get_worker
 
 from brian2learn.analysis import tables
-from brian2learn.simulation.dask_builds import WORKER_LOCK, point_scope, prepare_client
+from brian2learn.simulation.dask_builds import WORKER_LOCK, point_scope
+from brian2learn.simulation.dask_plugin import prepare_client
 from brian2learn.studies import load_study
 
 #: Options of a study that the sweep sets itself for every point.

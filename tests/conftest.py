@@ -10,9 +10,18 @@ from brian2learn.simulation.build_cache import CACHE_VARIABLE
 
 @pytest.fixture(scope="session", autouse=True)
 def session_build_cache(tmp_path_factory):
-    """One build cache for the test session (also for the subprocesses it starts), not the user's."""
+    """One build cache for the test session (also for the subprocesses it starts), not the user's.
+
+    With pytest-xdist (``-n 2``) the workers share it: the cache is safe for concurrent processes, and
+    a model one worker compiled serves the other.
+    """
     previous = os.environ.get(CACHE_VARIABLE)
-    os.environ[CACHE_VARIABLE] = str(tmp_path_factory.mktemp("build_cache"))
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    cache = base / "build_cache"
+    cache.mkdir(exist_ok=True)
+    os.environ[CACHE_VARIABLE] = str(cache)
     yield os.environ[CACHE_VARIABLE]
     if previous is None:
         del os.environ[CACHE_VARIABLE]

@@ -66,10 +66,10 @@ from brian2learn.plasticity.rflo import initial_weights as initial_rflo_weights
 from brian2learn.simulation.dask_builds import (
     WORKER_LOCK,
     build_key,
-    prepare_client,
     release_worker_build,
     worker_build,
 )
+from brian2learn.simulation.dask_plugin import prepare_client
 from brian2learn.training.eprop import (
     EpropTrainer,
     check_task_arrays,
