@@ -164,7 +164,12 @@ def main(argv=None):
     inputs = arrays["inputs"]
     y, spikes = run_trials(nest, spec, inputs, threads=args.threads)
     print(f"{{len(inputs)}} trials of {{spec['n_steps']}} steps: {{sum(len(n) for n, _ in spikes)}} recurrent spikes")
-    if "expected_y" in arrays:
+    rank, processes = nest.Rank(), nest.NumProcesses()
+    if processes > 1:
+        # Under MPI each process records its own neurons only (NaN elsewhere in y): save each
+        # process's part; the comparison with brian2learn needs the parts merged.
+        print(f"process {{rank}} of {{processes}}: saving this process's neurons; merge the parts to compare")
+    elif "expected_y" in arrays:
         scale = max(float(np.max(np.abs(arrays["expected_y"]))), 1e-300)
         difference = float(np.max(np.abs(y - arrays["expected_y"]))) / scale
         same = all(np.array_equal(n, arrays["expected_neurons"][arrays["expected_trial"] == k]) and
@@ -173,6 +178,8 @@ def main(argv=None):
         print(f"readout vs brian2learn: largest relative difference {{difference:.3g}}; "
               f"spikes {{'identical' if same else 'DIFFERENT'}}")
     out = args.out or os.path.splitext(DATA)[0] + "_nest_results.npz"
+    if processes > 1:
+        out = os.path.splitext(out)[0] + f".rank{{rank}}.npz"
     trial = np.concatenate([np.full(len(n), k) for k, (n, _) in enumerate(spikes)])
     np.savez(out, y=y, spike_trial=trial, spike_neurons=np.concatenate([n for n, _ in spikes]),
              spike_steps=np.concatenate([s for _, s in spikes]))
