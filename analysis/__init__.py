@@ -8,7 +8,9 @@ energy complexity; :mod:`~brian2learn.analysis.plotting` raster plots, learning 
 outputs against targets; :mod:`~brian2learn.analysis.tables` the naming convention of every
 Parquet table (units in the names, 0-based indices) with a writer and a reader that upgrades
 older files; :mod:`~brian2learn.analysis.neo_export` converts spike frames to ``neo.SpikeTrain``
-objects for Elephant (neo is imported only when :func:`to_neo` is called).
+objects for Elephant (neo is imported only when :func:`to_neo` is called);
+:mod:`~brian2learn.analysis.paired` summarises paired differences over seeds (mean, standard error,
+Wilcoxon signed-rank test, effect sizes).
 """
 
 from .energy import (
@@ -21,6 +23,7 @@ from .energy import (
     synaptic_operations,
 )
 from .neo_export import to_neo
+from .paired import paired_effect
 from .plotting import plot_learning_curves, plot_output_vs_target, plot_raster
 from .rates import firing_rates, mean_rate, population_sparsity
 from .spikes import (
@@ -56,6 +59,7 @@ __all__ = [
     "synaptic_operations",
     "energy_complexity",
     "energy_summary",
+    "paired_effect",
     "plot_raster",
     "plot_learning_curves",
     "plot_output_vs_target",
