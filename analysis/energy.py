@@ -250,7 +250,8 @@ def energy_summary(spikes, out_degree, dt, n_neurons=None, n_steps=None):
     -------
     dict
         ``{"spike_count": int, "synaptic_operations": int, "energy_complexity": int}`` and,
-        with ``n_neurons`` and ``n_steps``, ``"mean_fraction_active": float``.
+        with ``n_neurons`` and ``n_steps``, ``"mean_fraction_active": float`` and the two counts
+        (``n_neurons``: the size that the energy complexity is read against).
     """
     summary = {
         "spike_count": spike_count(spikes),
@@ -259,6 +260,7 @@ def energy_summary(spikes, out_degree, dt, n_neurons=None, n_steps=None):
     }
     if n_neurons is not None and n_steps is not None:
         summary["mean_fraction_active"] = mean_fraction_active(spikes, dt, n_neurons, n_steps)
+        summary["n_neurons"], summary["n_steps"] = int(n_neurons), int(n_steps)
     return summary
 
 

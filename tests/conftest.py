@@ -73,6 +73,8 @@ def summary_vocabulary():
             assert (complexity == 0) if count == 0 else 1 <= complexity <= count
             if "mean_fraction_active" in entry:
                 assert 0.0 <= entry["mean_fraction_active"] <= 1.0
+            if "n_neurons" in entry:  # never more neurons active in one step than there are
+                assert complexity <= entry["n_neurons"]
         assert any(entry["spike_count"] > 0 for entry in entries), "the networks must spike"
 
     return check

@@ -388,6 +388,7 @@ def test_mean_fraction_active_by_hand(step_spikes):
     assert mean_fraction_active(step_spikes, 1 * b2.ms, n_neurons=3, n_steps=20) == pytest.approx(5 / 60, rel=1e-15)
     summary = energy_summary(step_spikes, [1, 2, 3], 1 * b2.ms, n_neurons=3, n_steps=20)
     assert summary["mean_fraction_active"] == pytest.approx(5 / 60, rel=1e-15)
+    assert (summary["n_neurons"], summary["n_steps"]) == (3, 20)
     assert mean_fraction_active(spikes_to_dataframe([], [], "g"), 1 * b2.ms, 3, 20) == 0.0
     with pytest.raises(ValueError, match="n_steps"):
         mean_fraction_active(step_spikes, 1 * b2.ms, 3, 0)
