@@ -98,6 +98,18 @@ MODES = {
 #: (gamma_exc, gamma_w) of the two regimes reported by default.
 REGIMES = {"overlap": (0.5, 0.7), "recruitment": (0.5, 1.6)}
 PHASE_GRID = {"gamma_exc": (0.5, 0.75, 1.0, 1.25, 1.5), "gamma_w": (0.5, 0.7, 1.0, 1.3, 1.6)}
+#: Seeds on which the regimes' parameters were chosen; reported numbers come from others (issue: held-out protocol).
+TUNING_SEEDS = (1, 2, 3, 4, 5)
+#: The held-out seeds of ``--held-out`` (20 seeds, each with its sham twin).
+HELD_OUT_SEEDS = tuple(range(6, 26))
+#: Significance level of the regime claim (one-sided Wilcoxon signed-rank tests over seeds).
+CLAIM_ALPHA = 0.01
+#: Paired measures over seeds, each a per-seed difference: name -> (column, what it is).
+PAIRED_MEASURES = {
+    "overlap_effect": ("overlap_rise_twin", "shared A,B members after, minus the sham twin's"),
+    "recruitment_effect": ("net_recruited_twin", "neurons new to A+B, minus the sham twin's"),
+    "recruitment_beyond_control": ("net_recruited_combined", "neurons new to A+B, minus those new to A+C"),
+}
 
 
 def make_runner(config, device="cpp_standalone", directory=None):
@@ -237,6 +249,61 @@ def classify_regime(row):
     return "neither"
 
 
+def regime_statistics(frame):
+    """Paired statistics over the seeds of one regime (:func:`brian2learn.analysis.paired.paired_effect`).
+
+    For each measure of :data:`PAIRED_MEASURES` present: the per-seed values are differences (run minus
+    twin, or A+B minus A+C), summarised by mean, standard error, the one-sided Wilcoxon signed-rank test
+    against zero (``alternative='greater'``), its two-sided p and the effect sizes; and
+    ``overlap_minus_recruitment``: the overlap effect minus the recruitment beyond A+C, per seed.
+    Returns ``{}`` with fewer than 2 seeds.
+    """
+    from brian2learn.analysis.paired import paired_effect
+
+    if len(frame) < 2:
+        return {}
+    stats = {}
+    for name, (column, meaning) in PAIRED_MEASURES.items():
+        if column not in frame or frame[column].isna().any():
+            continue
+        values = frame[column].to_numpy(dtype=float)
+        stats[name] = {**paired_effect(values, alternative="greater"), "column": column, "meaning": meaning,
+                       "p_two_sided": paired_effect(values)["p_value"]}
+    if "overlap_effect" in stats and "recruitment_beyond_control" in stats:
+        difference = (frame["overlap_rise_twin"] - frame["net_recruited_combined"]).to_numpy(dtype=float)
+        stats["overlap_minus_recruitment"] = {**paired_effect(difference, alternative="greater"),
+                                              "meaning": "overlap effect minus recruitment into A+B beyond A+C"}
+    return stats
+
+
+def regime_claim(statistics, alpha=CLAIM_ALPHA):
+    """Whether the seeds show Pokorny et al.'s claim that the two parameter sets give the two regimes.
+
+    The overlap regime holds when its overlap effect is above zero (one-sided p < ``alpha``) and above its own
+    recruitment into A+B beyond A+C (one-sided p < ``alpha`` on the per-seed difference); the recruitment regime
+    when its recruitment effect is above zero (p < ``alpha``) and its overlap effect is not significant
+    (two-sided p >= ``alpha``). Returns ``{regime: {"holds": bool, "reasons": [...]}}`` for the regimes whose
+    statistics are there, and ``"claim_holds"`` when both are.
+    """
+    result = {}
+    overlap = statistics.get("overlap", {})
+    if {"overlap_effect", "overlap_minus_recruitment"} <= set(overlap):
+        p_effect, p_above = overlap["overlap_effect"]["p_value"], overlap["overlap_minus_recruitment"]["p_value"]
+        tests = [(f"overlap effect > 0 (p = {p_effect:.2g})", p_effect < alpha),
+                 (f"overlap effect > recruitment beyond A+C (p = {p_above:.2g})", p_above < alpha)]
+        result["overlap"] = {"holds": all(ok for _, ok in tests), "tests": {text: ok for text, ok in tests}}
+    recruitment = statistics.get("recruitment", {})
+    if {"recruitment_effect", "overlap_effect"} <= set(recruitment):
+        p_effect, p_overlap = (recruitment["recruitment_effect"]["p_value"],
+                               recruitment["overlap_effect"]["p_two_sided"])
+        tests = [(f"recruitment effect > 0 (p = {p_effect:.2g})", p_effect < alpha),
+                 (f"no overlap effect (two-sided p = {p_overlap:.2g})", p_overlap >= alpha)]
+        result["recruitment"] = {"holds": all(ok for _, ok in tests), "tests": {text: ok for text, ok in tests}}
+    if len(result) == 2:
+        result["claim_holds"] = result["overlap"]["holds"] and result["recruitment"]["holds"]
+    return result
+
+
 def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None, workers=None, scheduler=None,
                   progress=True):
     """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
@@ -311,6 +378,9 @@ class Options(StudyOptions):
     seeds: tuple[int, ...] | None = option(None, minimum=0, metavar="SEED",
                                            help="seeds of each regime (default: --seed, --seed+1, --seed+2; quick: "
                                                 "--seed)")
+    held_out: bool = option(False, help=f"run the held-out seeds {HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]} "
+                                        f"(parameters were chosen on seeds {TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}), "
+                                        "each with its sham twin, and test the regime claim on them")
     gamma_exc: float | None = option(None, metavar="X",
                                      help="run only this excitability scale (with --gamma-w) instead of the two "
                                           "regimes")
@@ -348,6 +418,11 @@ class Options(StudyOptions):
         if self.stdp_rule not in stdp.TRIPLET_PARAMETER_SETS:
             raise ValueError(f"unknown triplet parameter set {self.stdp_rule!r} for '--stdp-rule'; allowed: "
                              f"{', '.join(stdp.TRIPLET_PARAMETER_SETS)}")
+        if self.held_out and self.seeds is not None:
+            raise ValueError("give '--held-out' (the seeds "
+                             f"{HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}) or '--seeds', not both")
+        if self.held_out and self.no_sham_control:
+            raise ValueError("'--held-out' measures every effect against the sham twin: drop '--no-sham-control'")
         if (self.gamma_exc is None) != (self.gamma_w is None):
             raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
         if self.gamma_w is not None and not self.gamma_w > 0:
@@ -417,7 +492,8 @@ def run(options, run_dir):
                "in_fixed_degree": not options.bernoulli_in_degree,
                "sliding_threshold": None if rho_0 is None else {"rho_0": rho_0 * b2.Hz}}
     config = AssemblyConfig(network=network, protocol=dict(MODES[mode]["protocol"]))
-    seeds = list(options.seeds) if options.seeds is not None else _default_seeds(options.seed, options.quick)
+    seeds = (list(HELD_OUT_SEEDS) if options.held_out else list(options.seeds) if options.seeds is not None
+             else _default_seeds(options.seed, options.quick))
     points = ({"point": (options.gamma_exc, options.gamma_w)} if options.gamma_exc is not None else dict(REGIMES))
     duration, _ = config.timing()
     print(f"{NAME}: {mode} mode, {duration:.0f} simulated s per run, points {points}, seeds {seeds}, "
@@ -462,7 +538,8 @@ def run(options, run_dir):
         regimes[label] = {"gamma_exc": float(frame["gamma_exc"].iloc[0]), "gamma_w": float(frame["gamma_w"].iloc[0]),
                           "seeds": [int(s) for s in frame["seed"]], "mean": mean,
                           "per_seed": frame.drop(columns=["label"]).to_dict(orient="records"),
-                          "classified_as": classify_regime(mean), **regime_targets(label, mean)}
+                          "classified_as": classify_regime(mean), **regime_targets(label, mean),
+                          "statistics": regime_statistics(frame)}
     if grid is not None:
         write_table(grid, os.path.join(run_dir, "phase_diagram.parquet"))
     figures = _figures(run_dir, table, example_tables, grid)
@@ -472,6 +549,9 @@ def run(options, run_dir):
         "study": NAME, "status": "completed", "mode": mode, "device": options.device, "seeds": seeds,
         "simulated_seconds_per_run": duration, "regimes": regimes,
         "targets_met": {label: r["targets_met"] for label, r in regimes.items() if "targets_met" in r},
+        "seeds_role": ("held-out" if not set(seeds) & set(TUNING_SEEDS) else
+                       f"includes the tuning seeds {TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}"),
+        "regime_claim": regime_claim({label: r["statistics"] for label, r in regimes.items()}),
         "phase_diagram": None if grid is None else {
             "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]),
             "seeds_per_point": _default_seeds(seeds[0], options.quick),
@@ -510,6 +590,13 @@ def run(options, run_dir):
             "n_recruited", "n_pair_coding",
             "rate_noise_1_hz", "wall_seconds"]
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    for label, regime in regimes.items():
+        for name, stat in regime["statistics"].items():
+            print(f"{label}: {name} {stat['mean']:+.2f} +- {stat['se']:.2f} (n = {stat['n']}, Wilcoxon one-sided "
+                  f"p = {stat['p_value']:.2g}, rank-biserial r = {stat['rank_biserial']:+.2f}, "
+                  f"d_z = {stat['cohen_dz']:+.2f})")
+    for label, verdict in summary["regime_claim"].items():
+        print(f"regime claim, {label}: {verdict}")
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
 
