@@ -95,6 +95,7 @@ def build(nest, spec, input_times_ms, seed, threads=1):
     check_nest(nest)
     dt = float(spec["dt_ms"])
     nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.WARNING
     nest.set(resolution=dt, rng_seed=int(seed), local_num_threads=int(threads), print_time=False)
     exc = nest.Create("pp_psc_delta", int(spec["n_exc"]))
     inh = nest.Create("pp_psc_delta", int(spec["n_inh"]))
