@@ -58,7 +58,7 @@ from brian2learn.plasticity.eprop_trial_end import TrialHistories
 from brian2learn.simulation.devices import check_clock_lockstep, schedule
 
 FEEDBACK_MODES = ("symmetric", "random", "adaptive")
-ENGINES = ("trial_end", "online")
+ENGINES = ("trial_end", "event", "online")
 OPTIMIZERS = optimizers.OPTIMIZERS
 ADAM_EPSILON_FORMS = optimizers.ADAM_EPSILON_FORMS
 LOSSES = ("mse", "softmax")
@@ -113,12 +113,13 @@ class EpropConfig:
         of the next trial of the stimulus arrays (trial ``k + 1`` modulo the distinct trials of
         a run). Recurrent synapses are unaffected (a recurrent neuron cannot fire in step 0 of
         a trial). Needed to follow NEST's loss curves beyond the first iterations.
-    engine : {'trial_end', 'online'}
+    engine : {'trial_end', 'event', 'online'}
         How the gradient of the input and recurrent weights is accumulated: ``online``
         updates eligibility traces of every synapse in every step (the rule as written);
         ``trial_end`` (default) computes the same sum once per trial from per-neuron
-        histories (:mod:`brian2learn.plasticity.eprop_trial_end`), several times faster.
-        Both give the same gradients to rounding.
+        histories (:mod:`brian2learn.plasticity.eprop_trial_end`), several times faster;
+        ``event`` takes that sum over the presynaptic spikes of the trial (one addition per
+        spike and synapse instead of one per step). All give the same gradients to rounding.
     """
 
     n_in: int
@@ -284,6 +285,16 @@ history_write += store_L(i, (int(t/dt + 0.5)) % n_steps, L)
 history_write += store_zbar(i, (int(t/dt + 0.5)) % n_steps, zbar)
 """
 STORE_INPUT_HISTORY = "history_write = store_xbar(i, (int(t/dt + 0.5)) % n_steps, xbar)"
+#: The event-driven form (engine 'event'): the steps at which a spike enters each trace. An input's x^t
+#: enters xbar^t; a recurrent neuron's z^t enters zbar^{t+1} (zbar is updated before the threshold with the
+#: last step's z), and a spike in the trial's last step never enters it (the traces restart each trial).
+STORE_RECURRENT_EVENTS = """
+history_write = store_psi(i, (int(t/dt + 0.5)) % n_steps, psi*volt)
+history_write += store_L(i, (int(t/dt + 0.5)) % n_steps, L)
+step_now = (int(t/dt + 0.5)) % n_steps
+history_write += store_zbar(i, step_now, (step_now + 1) % n_steps, z*int(step_now < n_steps - 1))
+"""
+STORE_INPUT_EVENTS = "history_write = store_xbar(i, (int(t/dt + 0.5)) % n_steps, (int(t/dt + 0.5)) % n_steps, x)"
 TRIAL_END_ADJOINT = "history_write = adjoint(i, L_reg, beta/volt)"
 TRIAL_END_GRADIENT = "grad += input_scale*{dot}(i, j)/volt"
 
@@ -407,11 +418,13 @@ class EpropNetwork:
         update_code = optimizer_code(config)
         for code in update_code.values():
             namespace.update(code.namespace)
-        trial_end = config.engine == "trial_end"
+        trial_end = config.engine in ("trial_end", "event")
+        event = config.engine == "event"
         if trial_end:
             self.histories = TrialHistories(name, config.n_steps, config.n_in, config.n_rec,
                                             constants["kappa"], constants["rho"],
-                                            last_signal_term=config.nest_late_learning_signal)
+                                            last_signal_term=config.nest_late_learning_signal,
+                                            event_driven=event, alpha=constants["alpha"] if event else None)
             namespace.update(self.histories.functions)
         self.namespace = namespace
         lookup = "((int(t/dt + 0.5)) % period_steps)*dt"
@@ -516,9 +529,11 @@ class EpropNetwork:
 
         if trial_end:
             per_step.append(self.recurrent.run_regularly(
-                STORE_RECURRENT_HISTORY, when="after_resets", order=6, name=f"{name}_recurrent_history"))
+                STORE_RECURRENT_EVENTS if event else STORE_RECURRENT_HISTORY, when="after_resets", order=6,
+                name=f"{name}_recurrent_history"))
             per_step.append(self.inputs.run_regularly(
-                STORE_INPUT_HISTORY, when="after_resets", order=6, name=f"{name}_inputs_history"))
+                STORE_INPUT_EVENTS if event else STORE_INPUT_HISTORY, when="after_resets", order=6,
+                name=f"{name}_inputs_history"))
         else:
             per_step.append(self.synapses_in.run_regularly(
                 eligibility.format(trace="xbar"), when="after_resets", order=6,

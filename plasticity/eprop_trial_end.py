@@ -30,6 +30,24 @@ Per step only the neurons store :math:`\\psi`, :math:`L` and their presynaptic t
 and each synapse takes one dot product over the trial. That replaces four read-modify-write
 state variables per synapse and step by one streaming product per synapse and trial.
 
+Event-driven form (engine ``'event'``)
+-------------------------------------
+The presynaptic trace is a filtered spike train, :math:`\\bar s_i^t = \\sum_{t' \\le t} \\alpha^{t-t'}
+s_i^{t'}` (it starts each trial at 0), so the sum over steps can be taken over the presynaptic
+spikes instead,
+
+.. math::
+
+    \\Delta_{ji} = c \\sum_{t' : s_i^{t'} = 1} F_j^{t'}, \\qquad
+    F_j^{t} = D_j^{t} + \\alpha F_j^{t+1}, \\quad F_j^{T} = 0,
+
+one more backward recursion per postsynaptic neuron (in place of :math:`D_j`). A synapse then
+costs one addition per spike of its presynaptic neuron in the trial -- the synaptic events of
+the forward pass -- instead of :math:`T` multiply-adds. The neurons store the steps at which
+their trace receives a spike (an input's :math:`x^t` enters :math:`\\bar x^t`, a recurrent
+neuron's :math:`z^t` enters :math:`\\bar z^{t+1}`) instead of the trace. Same sums as the dot
+products in exact arithmetic; in floating point they differ by rounding (tested to 1e-12).
+
 The histories live in arrays shared by Brian2 functions with a C++ implementation (for
 ``cpp_standalone``) and a numpy implementation (for the runtime device with the numpy
 target); the functions write and read them as side effects, so they are marked stateful.
@@ -51,6 +69,9 @@ class TrialHistories:
     n_inputs, n_recurrent : int
     kappa, rho : float
         Readout and adaptation decay per step.
+    event_driven : bool
+        Keep each neuron's spike steps instead of its trace, and sum ``F`` over them (the
+        event-driven form above); ``alpha`` is then the trace's decay per step.
     last_signal_term : bool
         Also keep :math:`D^{last}_j`, the part of :math:`D_j` made by the learning signal of the
         trial's last step alone (same recursion with :math:`L^t_j = 0` for :math:`t < T-1` and no
@@ -68,23 +89,37 @@ class TrialHistories:
         trial's end: ``dot_in(i, j)``), and with ``last_signal_term`` ``dot_in_without_last``.
     """
 
-    def __init__(self, name, n_steps, n_inputs, n_recurrent, kappa, rho, last_signal_term=False):
+    def __init__(self, name, n_steps, n_inputs, n_recurrent, kappa, rho, last_signal_term=False,
+                 event_driven=False, alpha=None):
         self.name = name
         self.n_steps = n_steps
         self.kappa = float(kappa)
         self.rho = float(rho)
         self.last_signal_term = bool(last_signal_term)
+        self.event_driven = bool(event_driven)
+        if self.event_driven and alpha is None:
+            raise ValueError("the event-driven form needs 'alpha', the trace's decay per step")
+        self.alpha = None if alpha is None else float(alpha)
         self.arrays = {
             "psi": np.zeros(n_recurrent * n_steps),
             "L": np.zeros(n_recurrent * n_steps),
             "D": np.zeros(n_recurrent * n_steps),
-            "zbar": np.zeros(n_recurrent * n_steps),
-            "xbar": np.zeros(n_inputs * n_steps),
         }
+        if self.event_driven:
+            # spike steps of each neuron in this trial (as doubles: the namespace arrays of one type) and
+            # their count; the numpy implementation keeps the dense 0/1 spike history instead
+            for label, n in (("zbar", n_recurrent), ("xbar", n_inputs)):
+                self.arrays[label] = np.zeros(n * n_steps)
+                self.arrays[f"{label}_count"] = np.zeros(n)
+        else:
+            self.arrays["zbar"] = np.zeros(n_recurrent * n_steps)
+            self.arrays["xbar"] = np.zeros(n_inputs * n_steps)
         if self.last_signal_term:
             self.arrays["D_last"] = np.zeros(n_recurrent * n_steps)
         self.keys = {label: f"_{name}_history_{label}" for label in self.arrays}
-        self.functions = {f"store_{label}": self._store(label) for label in ("psi", "L", "zbar", "xbar")}
+        self.functions = {f"store_{label}": self._store(label) for label in ("psi", "L")}
+        for label in ("zbar", "xbar"):
+            self.functions[f"store_{label}"] = self._store_spike(label) if self.event_driven else self._store(label)
         self.functions["adjoint"] = self._adjoint()
         self.functions["dot_in"] = self._dot("xbar")
         self.functions["dot_rec"] = self._dot("zbar")
@@ -119,11 +154,44 @@ class TrialHistories:
         """
         return self._function(store, 3, ["integer", "integer", "float"], cpp_name, code, [label])
 
+    def _store_spike(self, label):
+        """``store_LABEL(neuron, step, entry_step, value)`` of the event-driven form: with ``value`` 1 a spike
+        enters the trace in ``entry_step``; ``step`` 0 (the current step) starts the neuron's list of the trial."""
+        history = self._view(label)
+        n_steps = self.n_steps
+
+        def store(neuron, step, entry_step, value):
+            neuron = np.atleast_1d(neuron)
+            step, entry_step, value = (np.broadcast_to(np.asarray(a), neuron.shape) for a in (step, entry_step, value))
+            history[neuron[step == 0]] = 0.0
+            history[neuron, entry_step] = np.where(np.asarray(value) > 0.5, 1.0, 0.0)
+            return np.zeros(neuron.shape)
+
+        cpp_name = f"{self.name}_store_spike_{label}"
+        key, count_key = self.keys[label], self.keys[f"{label}_count"]
+        code = f"""
+        double {cpp_name}(const int32_t neuron, const int32_t step, const int32_t entry_step, const double value)
+        {{
+            if (step == 0)
+                _namespace{count_key}[neuron] = 0.0;
+            if (value > 0.5)
+            {{
+                const size_t k = (size_t)_namespace{count_key}[neuron];
+                _namespace{key}[(size_t)neuron * {n_steps} + k] = entry_step;
+                _namespace{count_key}[neuron] = k + 1;
+            }}
+            return 0.0;
+        }}
+        """
+        return self._function(store, 4, ["integer", "integer", "integer", "float"], cpp_name, code,
+                              [label, f"{label}_count"])
+
     def _adjoint(self):
         psi, learning_signal, d_history = self._view("psi"), self._view("L"), self._view("D")
         kappa, rho, n_steps = self.kappa, self.rho, self.n_steps
 
         last_history = self._view("D_last") if self.last_signal_term else None
+        alpha = self.alpha if self.event_driven else None
 
         def backward(neuron, signal_at, reg_signal, beta, out):
             filtered = np.zeros(neuron.shape)
@@ -147,6 +215,10 @@ class TrialHistories:
             if last_history is not None:  # the part of D that the last step's learning signal makes
                 last = learning_signal[neuron, n_steps - 1]
                 backward(neuron, lambda step: last if step == n_steps - 1 else 0.0, 0.0, beta, last_history)
+            if alpha is not None:  # event-driven form: F = D + alpha F(next step), in place of D
+                for history in [d_history] + ([last_history] if last_history is not None else []):
+                    for step in range(n_steps - 2, -1, -1):
+                        history[neuron, step] += alpha * history[neuron, step + 1]
             return np.zeros(neuron.shape)
 
         cpp_name = f"{self.name}_adjoint"
@@ -167,6 +239,13 @@ class TrialHistories:
                 a_next = filtered;
                 psi_next = psi[step];
             }}"""
+            if self.event_driven:
+                last_part += f"""
+            for (int step = {n_steps} - 2; step >= 0; --step)
+                d_last[step] += {self.alpha!r}*d_last[step + 1];"""
+        event_part = f"""
+            for (int step = {n_steps} - 2; step >= 0; --step)
+                d[step] += {self.alpha!r}*d[step + 1];""" if self.event_driven else ""
         code = f"""
         double {cpp_name}(const int32_t neuron, const double reg_signal, const double beta)
         {{
@@ -183,13 +262,60 @@ class TrialHistories:
                 d[step] = psi[step]*(a_now - beta*carried);
                 a_next = a_now;
                 psi_next = psi[step];
-            }}{last_part}
+            }}{event_part}{last_part}
             return 0.0;
         }}
         """
         return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, labels)
 
     def _dot(self, presynaptic_label, drop_last=False):
+        if self.event_driven:
+            return self._event_dot(presynaptic_label, drop_last)
+        return self._dense_dot(presynaptic_label, drop_last)
+
+    def _event_dot(self, presynaptic_label, drop_last=False):
+        """``dot(pre, post[, drop])`` of the event-driven form: ``sum`` of ``F_post`` over the spike steps of
+        ``pre`` (``F`` is in the ``D`` arrays after :meth:`_adjoint`); with ``drop_last`` less the same sum of
+        ``F^{last}_post`` where ``drop`` is non-zero."""
+        spikes, f_history = self._view(presynaptic_label), self._view("D")
+        keys, n_steps = self.keys, self.n_steps
+        labels = [presynaptic_label, f"{presynaptic_label}_count", "D"]
+        if drop_last:
+            last_history = self._view("D_last")
+            labels.append("D_last")
+
+            def dot(pre, post, drop):
+                last = (last_history @ spikes.T)[post, pre]
+                return (f_history @ spikes.T)[post, pre] - np.where(np.asarray(drop) != 0, last, 0.0)
+        else:
+            def dot(pre, post):
+                return (f_history @ spikes.T)[post, pre]
+
+        cpp_name = f"{self.name}_event_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
+        drop_argument = ", const double drop" if drop_last else ""
+        drop_block = f"""
+            if (drop != 0.0)
+            {{
+                const double* f_last = _namespace{keys['D_last']} + (size_t)post * {n_steps};
+                for (int k = 0; k < count; ++k)
+                    total -= f_last[(int)steps[k]];
+            }}""" if drop_last else ""
+        code = f"""
+        double {cpp_name}(const int32_t pre, const int32_t post{drop_argument})
+        {{
+            const double* steps = _namespace{keys[presynaptic_label]} + (size_t)pre * {n_steps};
+            const int count = (int)_namespace{keys[f"{presynaptic_label}_count"]}[pre];
+            const double* f = _namespace{keys['D']} + (size_t)post * {n_steps};
+            double total = 0.0;
+            for (int k = 0; k < count; ++k)
+                total += f[(int)steps[k]];{drop_block}
+            return total;
+        }}
+        """
+        arg_types = ["integer", "integer"] + (["float"] if drop_last else [])
+        return self._function(dot, len(arg_types), arg_types, cpp_name, code, labels)
+
+    def _dense_dot(self, presynaptic_label, drop_last=False):
         """``dot(pre, post)``: the trial's dot product ``sum_t s_pre^t D_post^t``.
 
         With ``drop_last``: ``dot(pre, post, drop)``, less ``sum_t s_pre^t D^{last,t}_post`` (the last
