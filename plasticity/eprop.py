@@ -116,10 +116,11 @@ class EpropConfig:
     engine : {'trial_end', 'event', 'online'}
         How the gradient of the input and recurrent weights is accumulated: ``online``
         updates eligibility traces of every synapse in every step (the rule as written);
-        ``trial_end`` (default) computes the same sum once per trial from per-neuron
-        histories (:mod:`brian2learn.plasticity.eprop_trial_end`), several times faster;
-        ``event`` takes that sum over the presynaptic spikes of the trial (one addition per
-        spike and synapse instead of one per step). All give the same gradients to rounding.
+        ``trial_end`` computes the same sum once per trial from per-neuron histories
+        (:mod:`brian2learn.plasticity.eprop_trial_end`), several times faster; ``event``
+        (default) takes that sum over the presynaptic spikes of the trial (one addition per
+        spike and synapse instead of one per step; 1.3-1.8x faster again on NEST's sine-wave
+        task at 100-1600 neurons). All give the same gradients to rounding.
     """
 
     n_in: int
@@ -141,7 +142,7 @@ class EpropConfig:
     weight_clip: object = None
     feedback_decay: float = 0.0
     nest_late_learning_signal: bool = False
-    engine: str = "trial_end"
+    engine: str = "event"
 
     def __post_init__(self):
         for name in ("n_in", "n_rec", "n_out", "n_steps", "batch_size"):
