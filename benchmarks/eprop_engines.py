@@ -5,7 +5,7 @@ For each size, each engine trains ``--iterations`` iterations in ``cpp_standalon
 first run), then the same number again on the built binary; the script prints the wall time per
 iteration of the second run and the binary's share, and checks that both engines give the same losses.
 
-    python benchmarks/eprop_engines.py --sizes 100 400 1600 --iterations 10
+    python benchmarks/eprop_engines.py --sizes 100 400 1600 --iterations 10 [--threads 2]
 """
 
 import argparse
@@ -19,12 +19,13 @@ from brian2learn.tasks.nest_reference import nest_sine_wave_setup
 from brian2learn.training.eprop import EpropTrainer
 
 
-def train(n_rec, engine, n_iterations):
+def train(n_rec, engine, n_iterations, threads=None):
     """Losses of the first run and ms per iteration (wall, binary) of the second, for one engine."""
     setup = nest_sine_wave_setup(n_rec=n_rec)
     config = dataclasses.replace(eprop.EpropConfig(**setup["config"]), engine=engine)
     trainer = EpropTrainer(config, setup["weights"], setup["task"], feedback="random",
-                           feedback_matrix=setup["feedback"], device="cpp_standalone", iterations_per_run=n_iterations)
+                           feedback_matrix=setup["feedback"], device="cpp_standalone", iterations_per_run=n_iterations,
+                           threads=threads)
     try:
         trainer.train(n_iterations)
         losses = np.array([row["loss"] for row in trainer.history])
@@ -42,11 +43,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600], help="recurrent neurons")
     parser.add_argument("--iterations", type=int, default=10, help="iterations per run (default 10)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OpenMP threads of the C++ builds (Brian2's devices.cpp_standalone.openmp_threads)")
     args = parser.parse_args(argv)
     print("| n_rec | trial_end (ms/iteration) | event (ms/iteration) | speed-up | largest relative loss difference |")
     print("| --- | --- | --- | --- | --- |")
     for n_rec in args.sizes:
-        results = {engine: train(n_rec, engine, args.iterations) for engine in ("trial_end", "event")}
+        results = {engine: train(n_rec, engine, args.iterations, args.threads) for engine in ("trial_end", "event")}
         (dense_losses, dense_ms, _), (event_losses, event_ms, _) = results["trial_end"], results["event"]
         difference = float(np.max(np.abs(event_losses - dense_losses) / np.abs(dense_losses)))
         print(f"| {n_rec} | {dense_ms:.1f} | {event_ms:.1f} | {dense_ms / event_ms:.2f}x | {difference:.2g} |",
