@@ -15,6 +15,7 @@ Pokorny, Ison, Rao, Legenstein, Papadimitriou & Maass (2020), Cereb Cortex 30(3)
 doi:10.1093/cercor/bhz140.
 """
 
+import os
 import time
 
 import brian2 as b2
@@ -245,3 +246,107 @@ def compare_with_nest(spec, seeds, n_test=20, threads=1, progress=None):
         if progress is not None:
             progress(k + 1, len(seeds))
     return pd.DataFrame(rows)
+
+
+#: Entries of a spec that the NEST side (:mod:`~brian2learn.export.nest_assemblies`) reads.
+NEST_SPEC_KEYS = ("dt_ms", "n_exc", "n_inh", "n_in", "b_exc_mv", "b_inh_mv", "theta_exc_mv", "theta_inh_mv",
+                  "rho_0_hz", "delta_u_mv", "t_ref_ms", "tau_rise_e_ms", "tau_decay_e_ms", "tau_rise_i_ms",
+                  "tau_decay_i_ms", "tau_m_ms",
+                  *(f"{kind}_{pathway}{unit}" for pathway in nest_assemblies.PATHWAYS
+                    for kind, unit in (("i", ""), ("j", ""), ("w", "_mv"))))
+
+_SCRIPT_MAIN = '''
+
+# ---------------------------------------------------------------------------------------------------------
+# The exported network: {source}
+# ---------------------------------------------------------------------------------------------------------
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), {data_name!r})
+
+
+def load(path=DATA):
+    """The network description, the test block's input spikes and brian2learn's rates from the side file."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {{name: data[name] for name in data.files}}
+    spec = {{name[len("spec_"):]: (value.item() if value.ndim == 0 else value)
+            for name, value in arrays.items() if name.startswith("spec_")}}
+    return spec, arrays
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run the exported brian2learn assembly network in NEST 3.10.")
+    parser.add_argument("--threads", type=int, default=1, help="NEST threads (local_num_threads)")
+    parser.add_argument("--seed", type=int, default=1, help="NEST's rng_seed")
+    parser.add_argument("--out", default=None, help="where to save NEST's spikes (.npz)")
+    args = parser.parse_args(argv)
+    import nest
+
+    spec, arrays = load()
+    dt = spec["dt_ms"]
+    times = np.rint(arrays["input_times_s"] * 1000.0 / dt) * dt
+    per_channel = [times[arrays["input_channels"] == c] for c in range(int(spec["n_in"]))]
+    duration_s = float(arrays["duration_s"])
+    spikes = run(nest, spec, per_channel, duration_s * 1000.0, args.seed, threads=args.threads)
+    rate_exc = len(spikes["exc"][0]) / (spec["n_exc"] * duration_s)
+    rate_inh = len(spikes["inh"][0]) / (spec["n_inh"] * duration_s)
+    print(f"{{duration_s:.1f}} s test block: E {{rate_exc:.3f}} Hz, I {{rate_inh:.3f}} Hz in NEST; brian2learn on the "
+          f"same input: E {{float(arrays['brian2learn_rate_exc_hz']):.3f}} Hz, "
+          f"I {{float(arrays['brian2learn_rate_inh_hz']):.3f}} Hz (statistics differ by noise and the PSP shape)")
+    out = args.out or os.path.splitext(DATA)[0] + "_nest_results.npz"
+    np.savez(out, exc_times_s=spikes["exc"][0], exc_neurons=spikes["exc"][1], inh_times_s=spikes["inh"][0],
+             inh_neurons=spikes["inh"][1])
+    print(f"results: {{out}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def write_nest_script(path, spec, block, brian2learn_spikes, source="an assembly network trained with brian2learn"):
+    """Write a NEST script ``path`` (``.py``, numpy and NEST 3.10 only) and its side file (``.npz``).
+
+    The side file holds the network (:data:`NEST_SPEC_KEYS` of ``spec``), the test block's input spikes
+    and onsets and brian2learn's rates on it; the script runs the block in NEST, prints both simulators'
+    rates and saves NEST's spikes. Returns ``(script path, data path)``.
+    """
+    import inspect
+    import textwrap
+
+    from brian2learn.export.nest import script_paths
+    from brian2learn.simulation.files import replace_atomically
+
+    path, data_path = script_paths(path)
+    arrays = {f"spec_{key}": np.asarray(spec[key]) for key in NEST_SPEC_KEYS}
+    duration = float(block["duration_s"])
+    arrays.update(input_channels=np.asarray(block["channels"], dtype=np.int64),
+                  input_times_s=np.asarray(block["times_s"], dtype=float), duration_s=np.asarray(duration),
+                  brian2learn_rate_exc_hz=np.asarray(len(brian2learn_spikes["exc"][0]) / (spec["n_exc"] * duration)),
+                  brian2learn_rate_inh_hz=np.asarray(len(brian2learn_spikes["inh"][0]) / (spec["n_inh"] * duration)))
+    for name, onsets in block["onsets"].items():
+        arrays[f"onsets_{name.replace('+', '_')}"] = np.asarray(onsets)
+    module_source = inspect.getsource(nest_assemblies)
+    header = textwrap.dedent(f'''\
+        #!/usr/bin/env python3
+        """{source}, exported by brian2learn for NEST {nest_assemblies.NEST_SERIES}.
+
+        Needs numpy and NEST {nest_assemblies.NEST_SERIES} (pip install nest-simulator), not brian2learn. The
+        network, a test block's input spikes and brian2learn's rates on it are in {os.path.basename(data_path)}
+        beside this file. Run: python {os.path.basename(path)} [--threads N] [--seed S] [--out RESULTS.npz]
+        """
+
+        import argparse
+        import os
+        import sys
+
+        ''')
+    body = module_source.split("import numpy as np", 1)
+    code = header + "import numpy as np" + body[1] + _SCRIPT_MAIN.format(source=source,
+                                                                        data_name=os.path.basename(data_path))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with replace_atomically(data_path) as temporary:
+        np.savez(temporary, **arrays)
+    with replace_atomically(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(code)
+    return path, data_path

@@ -54,12 +54,14 @@ def build_parser():
                        help="only builds unused for this many days")
     export = commands.add_parser("export", help="export a run's trained network to another simulator",
                                  description="Write a self-contained NEST 3.10 script (and its .npz side file with "
-                                 "the weights, trials and brian2learn's results) for a trained e-prop network.")
+                                 "the weights, trials and brian2learn's results) for a trained network of "
+                                 "eprop-pattern, eprop-evidence or stdp-assemblies.")
     export.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (holds summary.json)")
     export.add_argument("--to", choices=("nest",), required=True, help="the simulator (nest: NEST 3.10)")
     export.add_argument("--out", metavar="FILE.py", required=True, help="the script to write (FILE.npz beside it)")
     export.add_argument("--method", default=None, help="which trained network (default: the first the run saved)")
-    export.add_argument("--trials", type=_positive, default=2, metavar="N", help="trials in the script (default 2)")
+    export.add_argument("--trials", type=_positive, default=2, metavar="N",
+                        help="trials in the script (stdp-assemblies: presentations of each test pattern; default 2)")
     export.add_argument("--check", action="store_true", help="also run the script's network in NEST here and "
                         "compare its readout and spikes with brian2learn's")
     add_sweep_command(commands)
@@ -146,7 +148,7 @@ def plot_command(run_dir, out=None):
 
 
 #: Studies whose trained networks ``brian2learn export`` takes to NEST (their modules define ``export_to_nest``).
-EXPORTABLE = ("eprop-pattern", "eprop-evidence")
+EXPORTABLE = ("eprop-pattern", "eprop-evidence", "stdp-assemblies")
 
 
 def export_command(run_dir, out, method=None, n_trials=2, check=False):

@@ -818,6 +818,39 @@ def _figures(run_dir, table, example_tables, grid=None):
     return figures
 
 
+def export_to_nest(run, out, method=None, n_trials=2, check=False):
+    """``brian2learn export RUN_DIR --to nest``: a trained network and a test block as a NEST script.
+
+    ``method`` names the network (``overlap_seed1``; default: the first the run saved), ``n_trials`` the
+    presentations of each test pattern in the block (at least 2). brian2learn's rates on the block are stored
+    with the script; with ``check`` the block also runs in NEST here.
+    """
+    from brian2learn.export import assemblies as export_assemblies
+    from brian2learn.export.nest import script_paths
+
+    script_paths(out)  # a bad --out is refused before anything runs
+    saved = [name[len("network_"):-len(".npz")] for name in run.summary.get("networks") or []]
+    if not saved:
+        raise ValueError(f"'{run.path}' holds no saved network (a run interrupted before any seed finished?)")
+    method = saved[0] if method is None else method
+    if method not in saved:
+        raise ValueError(f"'{run.path}' has no network {method!r}; saved: {', '.join(saved)}")
+    spec = export_assemblies.spec_from_file(os.path.join(run.path, f"network_{method}.npz"))
+    seed = int((run.summary.get("options") or {}).get("seed", 1))
+    block = export_assemblies.test_block(spec, n_trials, seed)
+    ours = export_assemblies.run_in_brian2(spec, block, seed)
+    script, data = export_assemblies.write_nest_script(
+        out, spec, block, ours, source=f"the {method} network of the {run.study} run {run.path}")
+    lines = [f"script: {script}", f"network and test block: {data}"]
+    if check:
+        theirs = export_assemblies.run_in_nest(spec, block, seed)
+        duration = block["duration_s"]
+        rate_ours, rate_nest = (len(spikes["exc"][0]) / (spec["n_exc"] * duration) for spikes in (ours, theirs))
+        lines.append(f"{duration:.1f} s test block, E rate: brian2learn {rate_ours:.3f} Hz, NEST {rate_nest:.3f} Hz "
+                     "(noise and the PSP shape differ: compare statistics, see benchmarks/export_nest_assemblies.py)")
+    return lines
+
+
 def plot_run(run, out_dir):
     """Redraw the figures of a finished run from its tables (``brian2learn plot RUN_DIR``); return their names.
 

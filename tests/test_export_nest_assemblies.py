@@ -128,3 +128,25 @@ def test_both_simulators_run_a_test_block_of_a_saved_network(saved_network, nump
     assert list(table["simulator"]) == ["brian2learn", "brian2learn (other noise)", "nest"]
     assert (table["rate_exc_hz"] > 0).all()
     assert table.loc[0, [c for c in table if c.startswith("jaccard_")]].eq(1.0).all()  # the reference itself
+
+
+def test_a_run_exports_a_script_that_runs_in_nest_alone(saved_network, tmp_path, numpy_runtime):
+    import subprocess
+    import sys
+
+    from brian2learn.studies.common import write_summary
+    from brian2learn.studies.runs import load_run
+
+    path = saved_network[0]
+    write_summary(str(path.parent), {"study": "stdp-assemblies", "status": "completed", "networks": [path.name],
+                                     "options": sa.Options(quick=True, seed=3).as_dict()})
+    lines = sa.export_to_nest(load_run(str(path.parent)), str(tmp_path / "out" / "asm.py"), n_trials=2, check=True)
+    assert lines[0].endswith("asm.py") and "E rate: brian2learn" in lines[-1]
+    with pytest.raises(ValueError, match="has no network 'recruitment_seed3'; saved: overlap_seed3"):
+        sa.export_to_nest(load_run(str(path.parent)), str(tmp_path / "b.py"), method="recruitment_seed3")
+    alone = ("import runpy, sys; sys.modules['brian2learn'] = None; sys.modules['brian2'] = None; "
+             "sys.argv = ['asm.py']; runpy.run_path('asm.py', run_name='__main__')")
+    ran = subprocess.run([sys.executable, "-c", alone], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path / "out")
+    assert ran.returncode == 0, ran.stderr
+    assert "test block: E" in ran.stdout and (tmp_path / "out" / "asm_nest_results.npz").is_file()
