@@ -31,18 +31,86 @@ weight 1 from every pair :math:`(p, b)` with :math:`\delta(p, b) = q` (and from 
 :math:`q = q_0`) and weight 1 from the input line :math:`a`, threshold 2: exactly one pair is active in
 every step, so the unit fires iff one of its predecessors fired and its symbol is read. Size
 :math:`2m + 1`, energy exactly 1 in every step (the start unit at step 0, one pair afterwards), one
-step per input bit. The O(√m)-size construction (Horne & Hush 1996; Indyk 1995) and Šíma's
-energy-bounded one are not built yet.
+step per input bit.
+
+:func:`digit_circuit` — **our own construction** with Šíma's size and energy (the text of Šíma's proof
+could not be read here; Šíma 2014, Neural Comput 26:953, doi:10.1162/NECO_a_00579, and its ICANN 2013
+version, "A low-energy implementation of finite automata by optimal-size neural nets", LNCS 8131,
+doi:10.1007/978-3-642-40728-4_15). A state :math:`q < m` is the number :math:`q = c + K r` with column
+:math:`c < K = \lceil\sqrt m\rceil` and row :math:`r < R = \lceil m/K\rceil`, written with :math:`D \ge 2`
+mixed-radix digits: :math:`D_c = \lfloor D/2\rfloor` digits of base :math:`B_c = \lceil K^{1/D_c}\rceil`
+for :math:`c` and :math:`D_r = D - D_c` digits of base :math:`B_r = \lceil R^{1/D_r}\rceil` for :math:`r`
+(digit :math:`d` has place value :math:`p_d` and base :math:`B_d`). The units:
+
+* a clock ring :math:`K_0, \dots, K_{T-1}`, :math:`T = 1 + \sum_d B_d` (one unit active; :math:`K_0` at the
+  last step of every bit, and at step 0);
+* digit units :math:`Z_{d,j}`, :math:`1 \le j < B_d`: the state, one unit per nonzero digit (digit 0: no
+  unit of its group active). They hold themselves, are cleared one step after :math:`K_0`, and are set
+  by the search below;
+* row units :math:`G_{r,a}` (:math:`2R`) and column units :math:`C_c` (:math:`K`): one step after
+  :math:`K_0` the one whose row digits (column digits) equal those held by :math:`Z` fires — for
+  :math:`G_{r,a}` only when symbol :math:`a` is read — and holds itself until :math:`K_{T-1}`;
+* comparators :math:`P_c` (:math:`K`), with weight :math:`N_{r,a,c} = \delta(c + K r, a)` from
+  :math:`G_{r,a}`: the whole transition table sits in the :math:`2R \times K \approx 2m` weights
+  :math:`G \to P`.
+
+Search (most significant digit first, each digit by its values :math:`j = B_d - 1, \dots, 1`, then one
+gap step): at the clock step of test :math:`(d, j)`, the active comparator :math:`P_{c}` computes
+
+.. math::
+
+    \Big[\, N_{r,a,c} - \sum_{d', j'} j' p_{d'} Z_{d',j'} \ \ge\ j\, p_d \Big]
+
+(gated by :math:`C_c` and the clock with a weight :math:`M = 2\,p_{D-1}B_{D-1} > 2m`), i.e. whether the
+remainder after the digits found so far is at least :math:`j p_d`; one step later :math:`Z_{d,j}` is set
+if the comparator fired, the clock is one past the test, and no unit of group :math:`d` is active. The
+first (largest) :math:`j` that passes is the digit; the unit then blocks its group and enters the
+remainder of the next tests. Greedy digits of a mixed radix are exact because the remainder before
+digit :math:`d` is below :math:`B_d p_d`. The gap step lets the last digit reach the remainder before
+the next digit is tested. After the last gap the digits hold :math:`\delta(q, a)`, at the bit's last
+step :math:`K_0`.
+
+Bounds (exact): size :math:`s = 1 + \sum_d (2B_d - 1) + 2R + 2K`; time :math:`T = 1 + \sum_d B_d` steps
+per bit; energy :math:`\le D + 4` (one clock, one row, one column, one comparator unit and at most one
+digit unit per digit group). With :math:`D = 2`: :math:`s \le 8\lceil\sqrt m\rceil + 1` (about
+:math:`8\sqrt m`), :math:`T \le 2\lceil\sqrt m\rceil + 1 = O(s)`, energy 6; with :math:`D` digits
+:math:`B_d \approx m^{1/D}`, so :math:`T \approx D m^{1/D}` while :math:`s = O(\sqrt m)` for
+:math:`D \le \log_2 m`: the time falls steeply as the energy :math:`e = D + 4` grows, i.e.
+:math:`T = O(s/e)` holds for every :math:`6 \le e \le c\,\sqrt m / \log m` (since :math:`e\,m^{1/e} \le
+\sqrt m / e` there for large :math:`m`). **Not reached:** Šíma's regime :math:`e \gg \sqrt m/\log m`
+(constant time per bit at energy :math:`O(s)`), which needs the constant-depth :math:`O(\sqrt m)`
+circuit of Horne & Hush (NIPS 6, 1994, p. 359; Neural Networks 1996) / Indyk (STACS 1995, LNCS 900); with
+:math:`D = \lceil\log_2 m\rceil` binary digits this construction takes :math:`T \le 2\lceil\log_2
+m\rceil + 1` steps, not :math:`O(1)`. Weights are integers of magnitude at most :math:`M` (8192 for
+:math:`m = 4096`), exact in float64.
+
+Proof sketch. Clock: a ring of delays. Decoding: a unit with weight +1 from the digit unit of each of
+its nonzero digits, −1 from every other unit of those groups and of its zero-digit groups, and +1 from
+:math:`K_0` (and from the input line of its symbol) reaches its threshold (number of nonzero digits + 1,
+or + 2) exactly when the held digits match; its self-weight exceeds the largest negative input, and the
+clear weight exceeds the self-weight plus the largest positive input. Comparator: with :math:`G` and
+:math:`C` one-hot during the search and :math:`M > 2m`, the gates cost :math:`2M` unless the column and a
+test clock are both active, so only :math:`P_{c^*}` of the current column can fire, exactly when the
+inequality above holds. Digits: by induction over the tests, when digit :math:`d` is searched the
+groups :math:`d' > d` hold the greedy digits of :math:`\delta(q, a)` and the groups :math:`d' < d` are
+empty, so the first passing test is the greedy digit, and a later passing test (the comparator does not
+yet see the new unit) is blocked by it. Energy: at most one unit of the clock, of :math:`G`, of
+:math:`C`, of :math:`P` and of each digit group is active at any step. :func:`sqrt_circuit` is this
+construction with binary digits (among its fastest members); :func:`energy_circuit` picks :math:`D` from an
+energy budget.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse
 
-__all__ = ["DFA", "ThresholdCircuit", "parity", "modulo_counter", "random_dfa", "one_hot_circuit", "simulate",
-           "all_strings"]
+__all__ = ["DFA", "ThresholdCircuit", "parity", "modulo_counter", "random_dfa", "one_hot_circuit", "digit_circuit",
+           "sqrt_circuit", "energy_circuit", "max_digits", "simulate", "all_strings", "MIN_DIGITS", "MIN_ENERGY"]
 
 ALPHABET = (0, 1)  # the binary input alphabet of every automaton here
+MIN_DIGITS = 2  # digits of the digit construction: fewer would make a row or column group of size m
+MIN_ENERGY = MIN_DIGITS + 4  # its smallest energy bound (clock, row, column, comparator + one unit per digit)
 
 
 @dataclass
@@ -158,6 +226,9 @@ class ThresholdCircuit:
         For the units that encode the automaton's state after the last bit: that state; -1 elsewhere.
     energy_bound, name : int, str
         The largest number of units the construction can make active in one step, and its name.
+    digit_group : int array (n,) or None
+        For a digit code (:func:`digit_circuit`): the digit of each digit unit, -1 elsewhere; the state is
+        then the sum of ``state_of_unit`` (the value a unit adds) over the active digit units.
     """
 
     weights: np.ndarray
@@ -170,6 +241,7 @@ class ThresholdCircuit:
     name: str
     start_state: int = 0
     accepting: frozenset = field(default_factory=frozenset)
+    digit_group: np.ndarray | None = None
 
     @property
     def size(self):
@@ -177,10 +249,20 @@ class ThresholdCircuit:
 
     def decode(self, active):
         """Accept or not, from the units ``active`` (bool array (n,)) at the last step of a string."""
-        states = set(self.state_of_unit[np.asarray(active, bool) & (self.state_of_unit >= 0)].tolist())
+        return self.state(active) in self.accepting
+
+    def state(self, active):
+        """The automaton state encoded by the units ``active`` at the last step of a string."""
+        active = np.asarray(active, bool)
+        if self.digit_group is not None:  # digit code: the state is the sum of the active digit values
+            digits = active & (self.digit_group >= 0)
+            if np.bincount(self.digit_group[digits], minlength=1).max(initial=0) > 1:
+                raise RuntimeError(f"the {self.name} circuit holds two values of one digit at the end of a string")
+            return int(self.state_of_unit[digits].sum())
+        states = set(self.state_of_unit[active & (self.state_of_unit >= 0)].tolist())
         if len(states) != 1:
             raise RuntimeError(f"the {self.name} circuit encodes {len(states)} states at the end of a string, not one")
-        return states.pop() in self.accepting
+        return states.pop()
 
 
 def one_hot_circuit(dfa):
@@ -213,8 +295,163 @@ def one_hot_circuit(dfa):
                             dfa.start, dfa.accepting)
 
 
+def _digit_layout(m, n_digits):
+    """Columns ``K``, rows ``R``, and the (place value, base) of every digit, most significant first."""
+    n_columns = max(1, int(np.ceil(np.sqrt(m))))
+    n_rows = -(-m // n_columns)
+    d_columns = n_digits // 2
+    d_rows = n_digits - d_columns
+    b_columns = max(2, _root_ceil(n_columns, d_columns))
+    b_rows = max(2, _root_ceil(n_rows, d_rows))
+    digits = [(n_columns * b_rows ** d, b_rows) for d in reversed(range(d_rows))]
+    digits += [(b_columns ** d, b_columns) for d in reversed(range(d_columns))]
+    return n_columns, n_rows, digits
+
+
+def _root_ceil(x, k):
+    """The smallest integer b with b**k >= x."""
+    b = max(1, int(round(x ** (1.0 / k))))
+    while b ** k < x:
+        b += 1
+    while b > 1 and (b - 1) ** k >= x:
+        b -= 1
+    return b
+
+
+def _digits_of(number, digits):
+    """The greedy mixed-radix digits of ``number`` (most significant first)."""
+    values = []
+    for place, _base in digits:
+        values.append(number // place)
+        number -= values[-1] * place
+    return values
+
+
+def digit_circuit(dfa, n_digits):
+    """The digit construction (module docstring) with ``n_digits`` digits ``D``.
+
+    Exact bounds: size ``1 + sum_d (2 B_d - 1) + 2 R + 2 K``, ``1 + sum_d B_d`` steps per bit, energy at most
+    ``D + 4`` (``circuit.energy_bound``); ``K = ceil(sqrt(m))`` columns, ``R = ceil(m / K)`` rows, bases ``B_d``
+    the smallest with ``B_c**floor(D/2) >= K`` and ``B_r**ceil(D/2) >= R`` (at least 2).
+    """
+    n_digits = _check_int(n_digits, "n_digits", MIN_DIGITS)
+    m = dfa.n_states
+    n_columns, n_rows, digits = _digit_layout(m, n_digits)
+    d_rows = n_digits - n_digits // 2
+    n_steps = 1 + sum(base for _, base in digits)  # the clock ring: K_0, then per digit B_d - 1 tests and a gap
+    # unit indices: clock, digits, rows (r, a), columns, comparators
+    clock = np.arange(n_steps)
+    digit_units, next_unit = [], n_steps
+    for _, base in digits:
+        digit_units.append(np.arange(next_unit, next_unit + base - 1))  # Z_{g, j} is digit_units[g][j - 1]
+        next_unit += base - 1
+    rows = np.arange(next_unit, next_unit + 2 * n_rows).reshape(n_rows, 2)
+    columns = np.arange(rows.max() + 1, rows.max() + 1 + n_columns)
+    comparators = columns + n_columns
+    n = comparators.max() + 1 if n_columns else rows.max() + 1
+    weights = np.zeros((n, n), dtype=np.int64)
+    input_weights = np.zeros((n, 2), dtype=np.int64)
+    thresholds = np.zeros(n, dtype=np.int64)
+    big = 2 * digits[0][0] * digits[0][1]  # M > 2m: the gates of a comparator
+    # clock ring
+    weights[clock, np.roll(clock, 1)] = 1
+    thresholds[clock] = 1
+    # tests: (clock index, digit, value), most significant digit first, values descending, then a gap
+    step = 1
+    for g, (place, base) in enumerate(digits):
+        for j in range(base - 1, 0, -1):
+            z, test = digit_units[g][j - 1], step + base - 1 - j
+            weights[comparators, clock[test]] = big - j * place  # the test: remainder >= j * place
+            weights[z, comparators] = 1  # set: a comparator fired ...
+            weights[z, clock[test + 1]] = 1  # ... at the test one step back ...
+            weights[z, digit_units[g]] = -2  # ... and no value of this digit is held yet
+            weights[z, z] = 3  # hold
+            weights[z, clock[0]] = -8  # cleared one step after K_0
+            thresholds[z] = 2
+            weights[comparators, z] = -j * place  # the remainder after the digits found
+        step += base  # base - 1 tests and a gap
+    # rows and columns: decode the held digits one step after K_0, hold until K_{T-1}
+    for groups, units, with_symbol in ((range(d_rows), rows, True), (range(d_rows, n_digits), columns, False)):
+        groups = list(groups)
+        n_groups = len(groups)
+        for index in range(units.shape[0]):
+            value = _digits_of(index * (n_columns if with_symbol else 1), digits)
+            nonzero = sum(1 for g in groups if value[g] > 0)
+            target = nonzero + 1 + int(with_symbol)  # threshold: every digit matches, K_0 (and the symbol)
+            hold = target + n_groups
+            for unit in np.atleast_1d(units[index]):
+                for g in groups:
+                    weights[unit, digit_units[g]] = -1
+                    if value[g] > 0:
+                        weights[unit, digit_units[g][value[g] - 1]] = 1
+                weights[unit, clock[0]] = 1
+                weights[unit, unit] = hold
+                weights[unit, clock[-1]] = -(hold + target)
+                thresholds[unit] = target
+            if with_symbol:
+                input_weights[units[index, 0], 0] = 1
+                input_weights[units[index, 1], 1] = 1
+    # comparators: the transition table in the weights from the rows, gated by their column
+    for r in range(n_rows):
+        for c in range(n_columns):
+            q = c + n_columns * r
+            if q < m:
+                weights[comparators[c], rows[r, 0]] = dfa.transitions[q, 0]
+                weights[comparators[c], rows[r, 1]] = dfa.transitions[q, 1]
+    weights[comparators, columns] = big
+    thresholds[comparators] = 2 * big
+    initial = np.zeros(n, dtype=np.int64)
+    initial[clock[0]] = 1
+    state_of_unit = -np.ones(n, dtype=np.int64)
+    digit_group = -np.ones(n, dtype=np.int64)
+    for g, (place, _) in enumerate(digits):
+        state_of_unit[digit_units[g]] = place * np.arange(1, len(digit_units[g]) + 1)
+        digit_group[digit_units[g]] = g
+    for g, value in enumerate(_digits_of(dfa.start, digits)):
+        if value > 0:
+            initial[digit_units[g][value - 1]] = 1
+    return ThresholdCircuit(weights, input_weights, thresholds, initial, n_steps, state_of_unit, n_digits + 4,
+                            f"digit (D={n_digits})", dfa.start, dfa.accepting, digit_group)
+
+
+def max_digits(m):
+    """The most digits worth using for ``m`` states: ``max(2, ceil(log2 m))`` (binary digits)."""
+    return max(MIN_DIGITS, int(np.ceil(np.log2(max(int(m), 1)))))
+
+
+def sqrt_circuit(dfa):
+    """The O(√m)-size construction: :func:`digit_circuit` with binary digits, ``D = max(2, ceil(log2 m))``.
+
+    Size ``O(sqrt(m))`` (about ``4 sqrt(m) + 3 log2 m``; the size of Horne & Hush 1996 and Indyk 1995),
+    ``2 D + 1`` steps per bit (their circuits take O(1) steps: see the module docstring), energy ``<= D + 4``.
+    """
+    return digit_circuit(dfa, max_digits(dfa.n_states))
+
+
+def energy_circuit(dfa, energy):
+    """The energy-bounded construction: the fastest :func:`digit_circuit` whose energy bound is ``<= energy``.
+
+    Among ``D = 2 .. min(energy - 4, max(2, ceil(log2 m)))`` digits, the ``D`` with the fewest steps per bit
+    ``1 + sum_d B_d`` (about ``D m**(1/D)``; the fewer digits on a tie); energy ``<= D + 4 <= energy``; size
+    ``O(sqrt(m))``. ``energy`` must be at least ``MIN_ENERGY`` (6).
+    """
+    energy = _check_int(energy, "energy", MIN_ENERGY)
+    m = dfa.n_states
+    candidates = range(MIN_DIGITS, min(energy - 4, max_digits(m)) + 1)
+    n_digits = min(candidates, key=lambda d: (1 + sum(base for _, base in _digit_layout(m, d)[2]), d))
+    return digit_circuit(dfa, n_digits)
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(f"'{name}' must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"'{name}' must be an integer >= {minimum} (the digit construction's minimum), got {value!r}")
+    return int(value)
+
+
 def simulate(circuit, strings):
-    """A numpy run of ``circuit`` on ``strings``: acceptance and the active units per step.
+    """A numpy run of ``circuit`` on ``strings`` (all strings at once): acceptance and the active units per step.
 
     Returns
     -------
@@ -222,15 +459,27 @@ def simulate(circuit, strings):
     active_counts : list of int arrays
         Per string, the number of active units at each step ``0 .. len(string) * steps_per_bit``.
     """
-    accepted, counts = [], []
-    for string in strings:
-        symbols = _check_string(string)
-        y = circuit.initial.astype(np.int64).copy()
-        history = [int(y.sum())]
-        for symbol in symbols:
-            for _ in range(circuit.steps_per_bit):
-                y = (circuit.weights @ y + circuit.input_weights[:, symbol] - circuit.thresholds >= 0).astype(np.int64)
-                history.append(int(y.sum()))
-        accepted.append(circuit.decode(y.astype(bool)))
-        counts.append(np.array(history))
-    return np.array(accepted, dtype=bool), counts
+    symbols = [_check_string(s) for s in strings]
+    if not symbols:
+        return np.zeros(0, dtype=bool), []
+    lengths = np.array([len(s) for s in symbols])
+    n_steps = int(lengths.max()) * circuit.steps_per_bit
+    weights = scipy.sparse.csr_matrix(circuit.weights.astype(np.float64))  # exact: integer sums far below 2**53
+    y = np.repeat(circuit.initial.astype(np.float64)[:, None], len(symbols), axis=1)
+    history = [y.sum(axis=0).astype(np.int64)]
+    final = y.copy()
+    padded = -np.ones((len(symbols), max(int(lengths.max()), 1)), dtype=np.int64)
+    for k, s in enumerate(symbols):
+        padded[k, :len(s)] = s
+    drive_of = np.concatenate([circuit.input_weights, np.zeros((circuit.size, 1))], axis=1)  # column -1: no symbol
+    drive_of = drive_of - circuit.thresholds[:, None]
+    for step in range(1, n_steps + 1):
+        bit = (step - 1) // circuit.steps_per_bit
+        y = (weights @ y + drive_of[:, padded[:, bit]] >= 0).astype(np.float64)
+        history.append(y.sum(axis=0).astype(np.int64))
+        done = lengths * circuit.steps_per_bit == step
+        final[:, done] = y[:, done]
+    history = np.array(history)
+    accepted = np.array([circuit.decode(final[:, k].astype(bool)) for k in range(len(symbols))], dtype=bool)
+    counts = [history[:lengths[k] * circuit.steps_per_bit + 1, k] for k in range(len(symbols))]
+    return accepted, counts

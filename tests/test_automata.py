@@ -68,3 +68,84 @@ def test_bad_strings_and_sizes_are_refused():
     circuit = au.one_hot_circuit(au.parity())
     with pytest.raises(ValueError, match="'n_steps' = 2 is too short"):
         tu.run_circuit(circuit, [(0, 1, 1)], n_steps=2)
+
+
+CONSTRUCTIONS = {"sqrt": au.sqrt_circuit, "energy 6": lambda d: au.energy_circuit(d, 6),
+                 "energy 7": lambda d: au.energy_circuit(d, 7)}
+MORE_AUTOMATA = {**AUTOMATA, "mod 5": au.modulo_counter(5), "random 40": au.random_dfa(40, seed=1)}
+
+
+def _digit_size(circuit, m):
+    """The stated size 1 + sum_d (2 B_d - 1) + 2 R + 2 K of a digit circuit of m states."""
+    n_columns, n_rows, digits = au._digit_layout(m, circuit.energy_bound - 4)
+    return 1 + sum(2 * base - 1 for _, base in digits) + 2 * n_rows + 2 * n_columns
+
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+@pytest.mark.parametrize("name", MORE_AUTOMATA)
+def test_digit_circuits_accept_the_language_within_their_bounds(name, construction):
+    dfa = MORE_AUTOMATA[name]
+    strings = au.all_strings(8)
+    circuit = CONSTRUCTIONS[construction](dfa)
+    accepted, counts = au.simulate(circuit, strings)
+    np.testing.assert_array_equal(accepted, dfa.accepts(strings))
+    assert max(c.max() for c in counts) <= circuit.energy_bound
+    assert circuit.size == _digit_size(circuit, dfa.n_states)
+    assert circuit.steps_per_bit == 1 + sum(base for _, base in au._digit_layout(dfa.n_states,
+                                                                                   circuit.energy_bound - 4)[2])
+    if construction.startswith("energy"):
+        assert circuit.energy_bound <= int(construction.split()[1])
+
+
+@pytest.mark.parametrize("n_digits", [2, 3, 5, 8])
+def test_larger_random_automata_on_long_strings(n_digits):
+    """m = 200 (K = 15 columns, R = 14 rows): every digit count up to binary digits, random strings of up to 40 bits."""
+    dfa = au.random_dfa(200, seed=5)
+    rng = np.random.default_rng(8)
+    strings = [tuple(rng.integers(0, 2, size=length)) for length in rng.integers(0, 40, size=100)]
+    circuit = au.digit_circuit(dfa, n_digits)
+    accepted, counts = au.simulate(circuit, strings)
+    np.testing.assert_array_equal(accepted, dfa.accepts(strings))
+    assert max(c.max() for c in counts) <= circuit.energy_bound == n_digits + 4
+    assert circuit.size <= 8 * int(np.ceil(np.sqrt(200))) + 1 < au.one_hot_circuit(dfa).size
+
+
+def test_digit_circuit_in_brian2_runtime_matches_numpy():
+    dfa = au.modulo_counter(3)
+    strings = au.all_strings(5)
+    circuit = au.sqrt_circuit(dfa)
+    accepted, counts = au.simulate(circuit, strings)
+    ours, our_counts = tu.run_circuit(circuit, strings, device="runtime")
+    np.testing.assert_array_equal(ours, dfa.accepts(strings))
+    assert all(np.array_equal(a, b) for a, b in zip(our_counts, counts, strict=True))
+
+
+def test_one_build_runs_several_digit_circuits_in_cpp_standalone():
+    """Digit circuits of one layout (m = 12, D = 2: 27 units) are run arguments of one build."""
+    rng = np.random.default_rng(4)
+    strings = [tuple(rng.integers(0, 2, size=length)) for length in rng.integers(0, 12, size=20)]
+    dfas = [au.random_dfa(12, seed=seed) for seed in (21, 22)]
+    circuits = [au.energy_circuit(d, 6) for d in dfas]
+    assert {c.size for c in circuits} == {27}
+    n_steps = tu.steps_needed(circuits[0], strings)
+    runner = DeviceRunner(lambda: tu.ThresholdNetwork(circuits[0].size, n_steps, len(strings)))
+    try:
+        for dfa, circuit in zip(dfas, circuits, strict=True):
+            accepted, counts = tu.run_circuit(circuit, strings, runner=runner, n_steps=n_steps)
+            np.testing.assert_array_equal(accepted, dfa.accepts(strings))
+            reference = au.simulate(circuit, strings)[1]
+            assert all(np.array_equal(a, b) for a, b in zip(counts, reference, strict=True))
+            assert max(c.max() for c in counts) <= circuit.energy_bound
+        assert runner.n_builds == 1 and runner.n_runs == 2
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: au.energy_circuit(au.parity(), 5), r"'energy' must be an integer >= 6 .*got 5"),
+    (lambda: au.energy_circuit(au.parity(), 6.5), r"'energy' must be an integer >= 6, got 6.5"),
+    (lambda: au.digit_circuit(au.parity(), 1), r"'n_digits' must be an integer >= 2 .*got 1"),
+])
+def test_bad_budgets_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
