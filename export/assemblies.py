@@ -15,7 +15,6 @@ Pokorny, Ison, Rao, Legenstein, Papadimitriou & Maass (2020), Cereb Cortex 30(3)
 doi:10.1093/cercor/bhz140.
 """
 
-import os
 import time
 
 import brian2 as b2
@@ -257,20 +256,6 @@ NEST_SPEC_KEYS = ("dt_ms", "n_exc", "n_inh", "n_in", "b_exc_mv", "b_inh_mv", "th
 
 _SCRIPT_MAIN = '''
 
-# ---------------------------------------------------------------------------------------------------------
-# The exported network: {source}
-# ---------------------------------------------------------------------------------------------------------
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), {data_name!r})
-
-
-def load(path=DATA):
-    """The network description, the test block's input spikes and brian2learn's rates from the side file."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {{name: data[name] for name in data.files}}
-    spec = {{name[len("spec_"):]: (value.item() if value.ndim == 0 else value)
-            for name, value in arrays.items() if name.startswith("spec_")}}
-    return spec, arrays
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the exported brian2learn assembly network in NEST 3.10.")
@@ -310,13 +295,8 @@ def write_nest_script(path, spec, block, brian2learn_spikes, source="an assembly
     and onsets and brian2learn's rates on it; the script runs the block in NEST, prints both simulators'
     rates and saves NEST's spikes. Returns ``(script path, data path)``.
     """
-    import inspect
-    import textwrap
+    from brian2learn.export.nest import write_self_contained_script
 
-    from brian2learn.export.nest import script_paths
-    from brian2learn.simulation.files import replace_atomically
-
-    path, data_path = script_paths(path)
     arrays = {f"spec_{key}": np.asarray(spec[key]) for key in NEST_SPEC_KEYS}
     duration = float(block["duration_s"])
     arrays.update(input_channels=np.asarray(block["channels"], dtype=np.int64),
@@ -325,28 +305,6 @@ def write_nest_script(path, spec, block, brian2learn_spikes, source="an assembly
                   brian2learn_rate_inh_hz=np.asarray(len(brian2learn_spikes["inh"][0]) / (spec["n_inh"] * duration)))
     for name, onsets in block["onsets"].items():
         arrays[f"onsets_{name.replace('+', '_')}"] = np.asarray(onsets)
-    module_source = inspect.getsource(nest_assemblies)
-    header = textwrap.dedent(f'''\
-        #!/usr/bin/env python3
-        """{source}, exported by brian2learn for NEST {nest_assemblies.NEST_SERIES}.
-
-        Needs numpy and NEST {nest_assemblies.NEST_SERIES} (pip install nest-simulator), not brian2learn. The
-        network, a test block's input spikes and brian2learn's rates on it are in {os.path.basename(data_path)}
-        beside this file. Run: python {os.path.basename(path)} [--threads N] [--seed S] [--out RESULTS.npz]
-        """
-
-        import argparse
-        import os
-        import sys
-
-        ''')
-    body = module_source.split("import numpy as np", 1)
-    code = header + "import numpy as np" + body[1] + _SCRIPT_MAIN.format(source=source,
-                                                                        data_name=os.path.basename(data_path))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with replace_atomically(data_path) as temporary:
-        np.savez(temporary, **arrays)
-    with replace_atomically(path) as temporary:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(code)
-    return path, data_path
+    return write_self_contained_script(path, nest_assemblies, _SCRIPT_MAIN, arrays, source,
+                                       "The network, a test block's input spikes and brian2learn's rates on it",
+                                       "[--threads N] [--seed S] [--out RESULTS.npz]")

@@ -136,7 +136,7 @@ def _flatten_spikes(spikes):
     return trial.astype(np.int64), neurons.astype(np.int64), steps.astype(np.int64)
 
 
-_SCRIPT_MAIN = '''
+_SCRIPT_DATA = '''
 
 # ---------------------------------------------------------------------------------------------------------
 # The exported network: {source}
@@ -145,12 +145,15 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), {data_name!r})
 
 
 def load(path=DATA):
-    """The network description and the trials (and brian2learn's results on them) from the side file."""
+    """The network description (the ``spec_*`` entries) and everything else the side file holds."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {{name: data[name] for name in data.files}}
     spec = {{name[len("spec_"):]: (value.item() if value.ndim == 0 else value)
             for name, value in arrays.items() if name.startswith("spec_")}}
     return spec, arrays
+'''
+
+_SCRIPT_MAIN = '''
 
 
 def main(argv=None):
@@ -200,28 +203,20 @@ def script_paths(path):
     return path, path[:-3] + ".npz"
 
 
-def write_nest_script(path, spec, inputs, expected=None, source="a network trained with brian2learn"):
-    """Write a NEST script ``path`` (``.py``) and its side file (``.npz``: description, trials, expected results).
+def write_self_contained_script(path, module, main_code, arrays, source, contents, usage):
+    """Write ``path`` (``.py``): the NEST code of ``module`` (numpy and NEST only), a ``load`` of the side file
+    and ``main_code``; and the side file (``.npz`` beside it) with ``arrays``. Returns ``(script, data path)``.
 
-    The script needs numpy and NEST 3.10 only: ``python FILE.py [--threads N] [--out RESULTS.npz]``
-    runs every trial, compares with brian2learn's results when ``expected`` (``(y, spikes)``) was
-    given, and saves NEST's readout and spikes. Returns ``(script path, data path)``.
+    ``main_code`` is a template without fields (braces doubled, as the other parts); ``contents`` says what
+    the side file holds and ``usage`` the script's options, for its docstring.
     """
     path, data_path = script_paths(path)
-    arrays = {f"spec_{name}": np.asarray(value) for name, value in spec.items()}
-    arrays["inputs"] = np.asarray(inputs, dtype=np.float64)
-    if expected is not None:
-        y, spikes = expected
-        arrays["expected_y"] = np.asarray(y, dtype=float)
-        arrays["expected_trial"], arrays["expected_neurons"], arrays["expected_steps"] = _flatten_spikes(spikes)
-    module_source = inspect.getsource(nest_eprop)
     header = textwrap.dedent(f'''\
         #!/usr/bin/env python3
-        """{source}, exported by brian2learn for NEST {nest_eprop.NEST_SERIES}.
+        """{source}, exported by brian2learn for NEST {module.NEST_SERIES}.
 
-        Needs numpy and NEST {nest_eprop.NEST_SERIES} (pip install nest-simulator), not brian2learn. The weights,
-        the trials and brian2learn's readout and spikes on them are in {os.path.basename(data_path)}
-        beside this file. Run: python {os.path.basename(path)} [--threads N] [--out RESULTS.npz]
+        Needs numpy and NEST {module.NEST_SERIES} (pip install nest-simulator), not brian2learn. {contents} are
+        in {os.path.basename(data_path)} beside this file. Run: python {os.path.basename(path)} {usage}
         """
 
         import argparse
@@ -229,9 +224,9 @@ def write_nest_script(path, spec, inputs, expected=None, source="a network train
         import sys
 
         ''')
-    body = module_source.split("import numpy as np", 1)
-    code = header + "import numpy as np" + body[1] + _SCRIPT_MAIN.format(source=source,
-                                                                        data_name=os.path.basename(data_path))
+    body = inspect.getsource(module).split("import numpy as np", 1)[1]
+    code = (header + "import numpy as np" + body
+            + _SCRIPT_DATA.format(source=source, data_name=os.path.basename(data_path)) + main_code.format())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with replace_atomically(data_path) as temporary:
         np.savez(temporary, **arrays)
@@ -239,3 +234,21 @@ def write_nest_script(path, spec, inputs, expected=None, source="a network train
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(code)
     return path, data_path
+
+
+def write_nest_script(path, spec, inputs, expected=None, source="a network trained with brian2learn"):
+    """Write a NEST script ``path`` (``.py``) and its side file (``.npz``: description, trials, expected results).
+
+    The script needs numpy and NEST 3.10 only: ``python FILE.py [--threads N] [--out RESULTS.npz]``
+    runs every trial, compares with brian2learn's results when ``expected`` (``(y, spikes)``) was
+    given, and saves NEST's readout and spikes. Returns ``(script path, data path)``.
+    """
+    arrays = {f"spec_{name}": np.asarray(value) for name, value in spec.items()}
+    arrays["inputs"] = np.asarray(inputs, dtype=np.float64)
+    if expected is not None:
+        y, spikes = expected
+        arrays["expected_y"] = np.asarray(y, dtype=float)
+        arrays["expected_trial"], arrays["expected_neurons"], arrays["expected_steps"] = _flatten_spikes(spikes)
+    return write_self_contained_script(path, nest_eprop, _SCRIPT_MAIN, arrays, source,
+                                       "The weights, the trials and brian2learn's readout and spikes on them",
+                                       "[--threads N] [--out RESULTS.npz]")

@@ -268,6 +268,21 @@ class TrialHistories:
         """
         return self._function(adjoint, 3, ["integer", "float", "float"], cpp_name, code, labels)
 
+    def _numpy_dot(self, presynaptic_label, drop_last):
+        """The numpy ``dot(pre, post[, drop])``: ``sum_t s_pre^t D_post^t`` from the presynaptic history
+        (trace, or 0/1 spikes with ``F`` in ``D``), less the ``D_last`` part where ``drop`` is non-zero."""
+        pre_history, d_history = self._view(presynaptic_label), self._view("D")
+        if not drop_last:
+            def dot(pre, post):
+                return (d_history @ pre_history.T)[post, pre]
+            return dot
+        last_history = self._view("D_last")
+
+        def dot_without_last(pre, post, drop):
+            last = (last_history @ pre_history.T)[post, pre]
+            return (d_history @ pre_history.T)[post, pre] - np.where(np.asarray(drop) != 0, last, 0.0)
+        return dot_without_last
+
     def _dot(self, presynaptic_label, drop_last=False):
         if self.event_driven:
             return self._event_dot(presynaptic_label, drop_last)
@@ -277,19 +292,10 @@ class TrialHistories:
         """``dot(pre, post[, drop])`` of the event-driven form: ``sum`` of ``F_post`` over the spike steps of
         ``pre`` (``F`` is in the ``D`` arrays after :meth:`_adjoint`); with ``drop_last`` less the same sum of
         ``F^{last}_post`` where ``drop`` is non-zero."""
-        spikes, f_history = self._view(presynaptic_label), self._view("D")
         keys, n_steps = self.keys, self.n_steps
-        labels = [presynaptic_label, f"{presynaptic_label}_count", "D"]
-        if drop_last:
-            last_history = self._view("D_last")
-            labels.append("D_last")
-
-            def dot(pre, post, drop):
-                last = (last_history @ spikes.T)[post, pre]
-                return (f_history @ spikes.T)[post, pre] - np.where(np.asarray(drop) != 0, last, 0.0)
-        else:
-            def dot(pre, post):
-                return (f_history @ spikes.T)[post, pre]
+        labels = [presynaptic_label, f"{presynaptic_label}_count", "D"] + (["D_last"] if drop_last else [])
+        # numpy: the dense 0/1 spike history against F, the same products as the dense form's
+        dot = self._numpy_dot(presynaptic_label, drop_last)
 
         cpp_name = f"{self.name}_event_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
         drop_argument = ", const double drop" if drop_last else ""
@@ -321,19 +327,9 @@ class TrialHistories:
         With ``drop_last``: ``dot(pre, post, drop)``, less ``sum_t s_pre^t D^{last,t}_post`` (the last
         step's learning-signal term) where ``drop`` is non-zero.
         """
-        pre_history, d_history = self._view(presynaptic_label), self._view("D")
-        labels = [presynaptic_label, "D"]
+        labels = [presynaptic_label, "D"] + (["D_last"] if drop_last else [])
         keys = self.keys
-        if drop_last:
-            last_history = self._view("D_last")
-            labels.append("D_last")
-
-            def dot(pre, post, drop):
-                last = (last_history @ pre_history.T)[post, pre]
-                return (d_history @ pre_history.T)[post, pre] - np.where(np.asarray(drop) != 0, last, 0.0)
-        else:
-            def dot(pre, post):
-                return (d_history @ pre_history.T)[post, pre]
+        dot = self._numpy_dot(presynaptic_label, drop_last)
 
         cpp_name = f"{self.name}_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
         drop_argument = ", const double drop" if drop_last else ""

@@ -38,15 +38,22 @@ def test_one_build_runs_several_automata_in_cpp_standalone():
     rng = np.random.default_rng(3)
     strings = [tuple(rng.integers(0, 2, size=length)) for length in rng.integers(0, 40, size=30)]
     dfas = [au.parity(), au.random_dfa(2, seed=11)]
-    circuits = [au.one_hot_circuit(d) for d in dfas]
+    check_on_one_build(dfas, [au.one_hot_circuit(d) for d in dfas], strings)
+
+
+def check_on_one_build(dfas, circuits, strings):
+    """Run circuits of one size on one cpp_standalone build; each accepts its automaton's language, with the
+    numpy reference's active counts and within its energy bound."""
     n_steps = tu.steps_needed(circuits[0], strings)
     runner = DeviceRunner(lambda: tu.ThresholdNetwork(circuits[0].size, n_steps, len(strings)))
     try:
         for dfa, circuit in zip(dfas, circuits, strict=True):
             accepted, counts = tu.run_circuit(circuit, strings, runner=runner, n_steps=n_steps)
             np.testing.assert_array_equal(accepted, dfa.accepts(strings))
+            reference = au.simulate(circuit, strings)[1]
+            assert all(np.array_equal(a, b) for a, b in zip(counts, reference, strict=True))
             assert max(c.max() for c in counts) <= circuit.energy_bound
-        assert runner.n_builds == 1 and runner.n_runs == 2
+        assert runner.n_builds == 1 and runner.n_runs == len(circuits)
     finally:
         runner.close()
 
@@ -127,18 +134,7 @@ def test_one_build_runs_several_digit_circuits_in_cpp_standalone():
     dfas = [au.random_dfa(12, seed=seed) for seed in (21, 22)]
     circuits = [au.energy_circuit(d, 6) for d in dfas]
     assert {c.size for c in circuits} == {27}
-    n_steps = tu.steps_needed(circuits[0], strings)
-    runner = DeviceRunner(lambda: tu.ThresholdNetwork(circuits[0].size, n_steps, len(strings)))
-    try:
-        for dfa, circuit in zip(dfas, circuits, strict=True):
-            accepted, counts = tu.run_circuit(circuit, strings, runner=runner, n_steps=n_steps)
-            np.testing.assert_array_equal(accepted, dfa.accepts(strings))
-            reference = au.simulate(circuit, strings)[1]
-            assert all(np.array_equal(a, b) for a, b in zip(counts, reference, strict=True))
-            assert max(c.max() for c in counts) <= circuit.energy_bound
-        assert runner.n_builds == 1 and runner.n_runs == 2
-    finally:
-        runner.close()
+    check_on_one_build(dfas, circuits, strings)
 
 
 @pytest.mark.parametrize("call, message", [
