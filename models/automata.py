@@ -450,7 +450,7 @@ def _check_int(value, name, minimum):
     return int(value)
 
 
-def simulate(circuit, strings):
+def simulate(circuit, strings, operations=False):
     """A numpy run of ``circuit`` on ``strings`` (all strings at once): acceptance and the active units per step.
 
     Returns
@@ -458,15 +458,20 @@ def simulate(circuit, strings):
     accepted : bool array (n_strings,)
     active_counts : list of int arrays
         Per string, the number of active units at each step ``0 .. len(string) * steps_per_bit``.
+    synaptic_operations : int array (n_strings,)
+        Only with ``operations``: per string, the sum over its steps of the out-degrees (non-zero weights to
+        other units) of the active units, the synaptic events the string causes.
     """
     symbols = [_check_string(s) for s in strings]
     if not symbols:
-        return np.zeros(0, dtype=bool), []
+        return (np.zeros(0, dtype=bool), []) + ((np.zeros(0, dtype=np.int64),) if operations else ())
     lengths = np.array([len(s) for s in symbols])
     n_steps = int(lengths.max()) * circuit.steps_per_bit
     weights = scipy.sparse.csr_matrix(circuit.weights.astype(np.float64))  # exact: integer sums far below 2**53
     y = np.repeat(circuit.initial.astype(np.float64)[:, None], len(symbols), axis=1)
     history = [y.sum(axis=0).astype(np.int64)]
+    out_degree = np.count_nonzero(circuit.weights, axis=0).astype(np.float64)
+    events = [out_degree @ y]
     final = y.copy()
     padded = -np.ones((len(symbols), max(int(lengths.max()), 1)), dtype=np.int64)
     for k, s in enumerate(symbols):
@@ -477,9 +482,15 @@ def simulate(circuit, strings):
         bit = (step - 1) // circuit.steps_per_bit
         y = (weights @ y + drive_of[:, padded[:, bit]] >= 0).astype(np.float64)
         history.append(y.sum(axis=0).astype(np.int64))
+        events.append(out_degree @ y)
         done = lengths * circuit.steps_per_bit == step
         final[:, done] = y[:, done]
     history = np.array(history)
     accepted = np.array([circuit.decode(final[:, k].astype(bool)) for k in range(len(symbols))], dtype=bool)
     counts = [history[:lengths[k] * circuit.steps_per_bit + 1, k] for k in range(len(symbols))]
+    if operations:
+        events = np.array(events)
+        per_string = np.array([int(events[:lengths[k] * circuit.steps_per_bit + 1, k].sum())
+                               for k in range(len(symbols))], dtype=np.int64)
+        return accepted, counts, per_string
     return accepted, counts

@@ -35,6 +35,8 @@ REGISTRY = {
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",
                         "STDP forms and associates memory assemblies: overlap vs recruitment (Pokorny et al. 2020)"),
+    "energy-automata": ("brian2learn.studies.energy_automata",
+                        "threshold circuits simulating finite automata: size, time per bit and energy (Šíma 2014)"),
 }
 #: Study name -> module (kept for code that looked studies up here).
 STUDIES = {name: module for name, (module, _) in REGISTRY.items()}

@@ -117,7 +117,7 @@ def main(argv=None):
 #: Studies whose figures ``brian2learn plot`` redraws from their tables (their modules define ``plot_run``).
 PLOTTABLE = ("eprop-pattern", "eprop-evidence", "rflo", "perturbation-linear", "perturbation-reservoir",
              "perturbation-spiking", "stdp-song", "stdp-assemblies", "ttfs-yinyang",
-             "ttfs-robustness")
+             "ttfs-robustness", "energy-automata")
 
 
 def plot_command(run_dir, out=None):

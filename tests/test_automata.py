@@ -145,3 +145,34 @@ def test_one_build_runs_several_digit_circuits_in_cpp_standalone():
 def test_bad_budgets_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_synaptic_operations_count_the_out_degrees_of_active_units():
+    # parity's one-hot circuit: every unit (pair or start) projects to exactly 2 pairs; one unit is active in
+    # each of the 1 + 3 steps of a 3-bit string
+    circuit = au.one_hot_circuit(au.parity())
+    _, counts, operations = au.simulate(circuit, [(1, 0, 1), ()], operations=True)
+    assert list(operations) == [2 * 4, 2 * 1]
+    assert [list(c) for c in counts] == [[1, 1, 1, 1], [1]]
+
+
+def test_energy_automata_quick_run_checks_every_circuit(tmp_path, summary_vocabulary):
+    from brian2learn.studies import energy_automata as ea
+    from brian2learn.studies.runs import load_run
+
+    options = ea.Options(quick=True, sizes=(8, 32), budgets=(6, 8), tradeoff_states=32, out=str(tmp_path / "run"))
+    summary = ea.run(options)
+    summary_vocabulary(summary, spiking=True)
+    assert summary["all_correct"] and summary["energy_within_bounds"]
+    run = load_run(str(tmp_path / "run"))
+    sizes = run.tables["sizes"]
+    assert set(sizes["kind"]) == {"one-hot", "sqrt", "energy 6"}
+    one_hot = sizes[sizes["kind"] == "one-hot"]
+    assert list(one_hot["size"]) == [17, 65] and (one_hot["energy_worst"] == 1).all()
+    assert (sizes["strings_checked"] == len(au.all_strings(8)) + 100).all()
+    trade = run.tables["tradeoff"]
+    assert list(trade["budget"]) == [6, 8] and (trade["energy_worst"] <= trade["budget"]).all()
+    assert trade["steps_per_bit"].is_monotonic_decreasing  # more energy never costs more time per bit
+    assert summary["fits"]["size_exponent_one-hot"] == pytest.approx(np.log(65 / 17) / np.log(4))
+    (tmp_path / "again").mkdir()
+    assert ea.plot_run(run, str(tmp_path / "again")) == ["energy_automata.png"]
