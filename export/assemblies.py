@@ -199,16 +199,17 @@ def _jaccard(a, b):
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def block_measures(spikes, block, n_exc):
+def block_measures(spikes, block, spec):
     """Assemblies of one run and its rates: ``(assemblies, {measure: value})``.
 
-    Measures: ``rate_exc_hz`` (mean E rate over the block), ``size_P`` (members of each pattern's assembly)
-    and ``rate_P_members_hz`` (their mean rate in the response window to P).
+    Measures: ``rate_exc_hz`` and ``rate_inh_hz`` (mean rates over the block), ``size_P`` (members of each
+    pattern's assembly) and ``rate_P_members_hz`` (their mean rate in the response window to P).
     """
     t, i = spikes["exc"]
+    n_exc = spec["n_exc"]
     assemblies = asm.assembly_members(t, i, block["onsets"], n_exc)
     measures = {"rate_exc_hz": len(t) / (n_exc * block["duration_s"]),
-                "rate_inh_hz": len(spikes["inh"][0]) / block.get("n_inh", 1) / block["duration_s"]}
+                "rate_inh_hz": len(spikes["inh"][0]) / (spec["n_inh"] * block["duration_s"])}
     for name, members in assemblies.items():
         measures[f"size_{name}"] = len(members)
         resp, _ = asm.response_rates(t, i, block["onsets"][name], n_exc)
@@ -228,7 +229,7 @@ def compare_with_nest(spec, seeds, n_test=20, threads=1, progress=None):
     """
     rows = []
     for k, seed in enumerate(seeds):
-        block = {**test_block(spec, n_test, seed), "n_inh": spec["n_inh"]}
+        block = test_block(spec, n_test, seed)
         reference = None
         for simulator in ("brian2learn", "brian2learn (other noise)", "nest"):
             start = time.perf_counter()
@@ -237,7 +238,7 @@ def compare_with_nest(spec, seeds, n_test=20, threads=1, progress=None):
             else:
                 spikes = run_in_brian2(spec, block, seed if simulator == "brian2learn" else seed + 10 ** 6)
             wall = time.perf_counter() - start
-            assemblies, measures = block_measures(spikes, block, spec["n_exc"])
+            assemblies, measures = block_measures(spikes, block, spec)
             reference = assemblies if reference is None else reference
             rows.append({"seed": int(seed), "simulator": simulator, **measures,
                          **{f"jaccard_{name}": _jaccard(assemblies[name], reference[name]) for name in assemblies},

@@ -280,18 +280,16 @@ READOUT_GRADIENT_STEP = "grad += err_post*zfilt_pre"
 REGULARIZATION_SIGNAL = "L_reg = c_reg*(n_spikes/(n_steps*dt_ms) - f_target_per_ms)/(n_steps*dt_ms)"
 
 #: Closed form of the trial's gradient (engine 'trial_end'), see eprop_trial_end.
-STORE_RECURRENT_HISTORY = """
+STORE_NEURON_HISTORY = """
 history_write = store_psi(i, (int(t/dt + 0.5)) % n_steps, psi*volt)
 history_write += store_L(i, (int(t/dt + 0.5)) % n_steps, L)
-history_write += store_zbar(i, (int(t/dt + 0.5)) % n_steps, zbar)
 """
+STORE_RECURRENT_HISTORY = STORE_NEURON_HISTORY + "history_write += store_zbar(i, (int(t/dt + 0.5)) % n_steps, zbar)\n"
 STORE_INPUT_HISTORY = "history_write = store_xbar(i, (int(t/dt + 0.5)) % n_steps, xbar)"
 #: The event-driven form (engine 'event'): the steps at which a spike enters each trace. An input's x^t
 #: enters xbar^t; a recurrent neuron's z^t enters zbar^{t+1} (zbar is updated before the threshold with the
 #: last step's z), and a spike in the trial's last step never enters it (the traces restart each trial).
-STORE_RECURRENT_EVENTS = """
-history_write = store_psi(i, (int(t/dt + 0.5)) % n_steps, psi*volt)
-history_write += store_L(i, (int(t/dt + 0.5)) % n_steps, L)
+STORE_RECURRENT_EVENTS = STORE_NEURON_HISTORY + """
 step_now = (int(t/dt + 0.5)) % n_steps
 history_write += store_zbar(i, step_now, (step_now + 1) % n_steps, z*int(step_now < n_steps - 1))
 """

@@ -75,6 +75,17 @@ def save_network(run_dir, method, arrays, study, options, model, **details):
 
 
 
+def saved_network_name(run, method=None):
+    """The name of a network saved in ``run`` (``network_NAME.npz``): ``method``, checked, or the first saved."""
+    saved = [name[len("network_"):-len(".npz")] for name in run.summary.get("networks") or []]
+    if not saved:
+        raise ValueError(f"'{run.path}' holds no saved network (a run interrupted before any network was saved?)")
+    method = saved[0] if method is None else method
+    if method not in saved or f"network_{method}" not in run.parameters:
+        raise ValueError(f"'{run.path}' has no network {method!r}; saved: {', '.join(saved)}")
+    return method
+
+
 def export_eprop_to_nest(run, out, trials, method=None, check=False):
     """Write the NEST script of an e-prop network saved in ``run`` (a :func:`~brian2learn.studies.runs.load_run`).
 
@@ -88,12 +99,7 @@ def export_eprop_to_nest(run, out, trials, method=None, check=False):
     from brian2learn.training.eprop import record_trials
 
     nest_export.script_paths(out)  # a bad --out is refused before anything runs
-    saved = [name[len("network_"):-len(".npz")] for name in run.summary.get("networks") or []]
-    if not saved:
-        raise ValueError(f"'{run.path}' holds no saved network (a run interrupted before any method finished?)")
-    method = saved[0] if method is None else method
-    if method not in saved or f"network_{method}" not in run.parameters:
-        raise ValueError(f"'{run.path}' has no network {method!r}; saved: {', '.join(saved)}")
+    method = saved_network_name(run, method)
     arrays, metadata = run.parameters[f"network_{method}"]
     config = EpropConfig(**restore_quantities(metadata["model"]))
     spec = nest_export.eprop_spec(config, arrays)

@@ -72,13 +72,16 @@ def _strings(mode, seed):
     return au.all_strings(mode["max_length"]), random
 
 
-def measure(circuit, dfa, exhaustive, random):
-    """Correctness and energies of one circuit: a row of the ``sizes`` or ``tradeoff`` table."""
+def measure(circuit, exhaustive, random, expected):
+    """Correctness and energies of one circuit: a row of the ``sizes`` or ``tradeoff`` table.
+
+    ``expected`` holds the automaton's acceptance of ``exhaustive`` and of ``random`` (its plain run, made
+    once per automaton).
+    """
     start = time.perf_counter()
     accepted_all, counts_all = au.simulate(circuit, exhaustive)
     accepted_random, counts_random, operations = au.simulate(circuit, random, operations=True)
-    correct = (np.array_equal(accepted_all, dfa.accepts(exhaustive))
-               and np.array_equal(accepted_random, dfa.accepts(random)))
+    correct = np.array_equal(accepted_all, expected[0]) and np.array_equal(accepted_random, expected[1])
     worst = max(max(int(c.max()) for c in counts_all), max(int(c.max()) for c in counts_random))
     steps = sum(len(c) for c in counts_random)
     return {"construction": circuit.name, "size": circuit.size, "steps_per_bit": circuit.steps_per_bit,
@@ -112,6 +115,7 @@ def run(options, run_dir):
     size_rows = []
     for m in sizes:
         dfa = au.random_dfa(m, seed=[options.seed, m])
+        expected = dfa.accepts(exhaustive), dfa.accepts(random)
         circuits = {"sqrt": au.sqrt_circuit(dfa), f"energy {au.MIN_ENERGY}": au.energy_circuit(dfa, au.MIN_ENERGY)}
         if m <= ONE_HOT_LIMIT:
             circuits = {"one-hot": au.one_hot_circuit(dfa), **circuits}
@@ -119,13 +123,14 @@ def run(options, run_dir):
             size_rows.append({"states": m, "kind": "one-hot", "construction": "one-hot", "size": 2 * m + 1,
                               "steps_per_bit": 1, "energy_bound": 1})
         for kind, circuit in circuits.items():
-            size_rows.append({"states": m, "kind": kind, **measure(circuit, dfa, exhaustive, random)})
+            size_rows.append({"states": m, "kind": kind, **measure(circuit, exhaustive, random, expected)})
             print(f"  m {m:5d} {circuit.name:22s} size {circuit.size:6d}  steps/bit {circuit.steps_per_bit:4d}  "
                   f"energy {size_rows[-1]['energy_worst']}/{circuit.energy_bound}  correct {size_rows[-1]['correct']}",
                   flush=True)
         write_table(pd.DataFrame(size_rows), os.path.join(run_dir, "sizes.parquet"))  # finished parts at once
     dfa = au.random_dfa(tradeoff_states, seed=[options.seed, tradeoff_states])
-    trade_rows = [{"budget": e, **measure(au.energy_circuit(dfa, e), dfa, exhaustive, random)}
+    expected = dfa.accepts(exhaustive), dfa.accepts(random)
+    trade_rows = [{"budget": e, **measure(au.energy_circuit(dfa, e), exhaustive, random, expected)}
                   for e in options.budgets]
     sizes_table, trade_table = pd.DataFrame(size_rows), pd.DataFrame(trade_rows)
     write_table(sizes_table, os.path.join(run_dir, "sizes.parquet"))

@@ -73,7 +73,7 @@ from brian2learn.plasticity.assembly_network import (
 )
 from brian2learn.simulation.dask_builds import build_key, reusable_build
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import save_figure, save_network, write_summary
+from brian2learn.studies.common import save_figure, save_network, saved_network_name, write_summary
 from brian2learn.studies.options import StudyOptions, flag_of, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks import assembly_patterns as ap
@@ -829,12 +829,7 @@ def export_to_nest(run, out, method=None, n_trials=2, check=False):
     from brian2learn.export.nest import script_paths
 
     script_paths(out)  # a bad --out is refused before anything runs
-    saved = [name[len("network_"):-len(".npz")] for name in run.summary.get("networks") or []]
-    if not saved:
-        raise ValueError(f"'{run.path}' holds no saved network (a run interrupted before any seed finished?)")
-    method = saved[0] if method is None else method
-    if method not in saved:
-        raise ValueError(f"'{run.path}' has no network {method!r}; saved: {', '.join(saved)}")
+    method = saved_network_name(run, method)
     spec = export_assemblies.spec_from_file(os.path.join(run.path, f"network_{method}.npz"))
     seed = int((run.summary.get("options") or {}).get("seed", 1))
     block = export_assemblies.test_block(spec, n_trials, seed)
