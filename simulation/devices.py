@@ -354,7 +354,7 @@ class DeviceRunner:
             run_args[getattr(group, var)] = value
         for name, value in stimuli.items():
             array = model.stimulus_arrays()[name]
-            run_args[array] = np.asarray(value, dtype=float).reshape(array.values.shape)
+            run_args[array] = np.ascontiguousarray(np.asarray(value, dtype=float).reshape(array.values.shape))
         arguments = self._run_arguments(run_args)
         results = os.path.relpath(os.path.join(self.directory, "results"), self.project_directory)
         start = time.perf_counter()
