@@ -2,13 +2,14 @@
 
 Usage::
 
-    python docs/make_study_pages.py RUNS_DIR
+    python docs/make_study_pages.py RUNS_DIR [NAME ...]
 
 ``RUNS_DIR`` holds one finished run per study in ``RUNS_DIR/NAME`` (e.g. the ``--quick --seed 1`` runs);
 the pages list the options from each study's ``Options`` (flag, default, help), the module's docstring
 (the protocol and its measured reference numbers), and from the run: every Parquet table with its
 columns and dtypes (read in the current table convention), the trained networks with their arrays, the
 figures, and the summary's top-level keys. A study without a run gets the options and the docstring only.
+With study names after ``RUNS_DIR``, only their pages are written.
 """
 
 import dataclasses
@@ -75,9 +76,14 @@ def page(name, runs_dir):
 
 def main(argv):
     runs_dir = argv[0] if argv else None
+    names = argv[1:] or list(REGISTRY)
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        print(f"unknown studies: {', '.join(unknown)}; known: {', '.join(REGISTRY)}", file=sys.stderr)
+        return 2
     out_dir = os.path.join(HERE, "studies")
     os.makedirs(out_dir, exist_ok=True)
-    for name in REGISTRY:
+    for name in names:
         with open(os.path.join(out_dir, f"{name}.md"), "w", encoding="utf-8") as handle:
             handle.write(page(name, runs_dir))
         print(os.path.join(out_dir, f"{name}.md"))

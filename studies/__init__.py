@@ -31,6 +31,9 @@ REGISTRY = {
                              "Jabri & Flower's XOR"),
     "rflo": ("brian2learn.studies.rflo",
              "RFLO (Brian2) vs BPTT (JAX) on Murray 2019's periodic-output task, with W_out-B alignment"),
+    "pearlmutter-trajectories": ("brian2learn.studies.pearlmutter_trajectories",
+                                 "continuous-time BPTT (Brian2 adjoint) teaches limit cycles: circle and figure "
+                                 "eight (Pearlmutter 1989)"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",

@@ -164,3 +164,4 @@ def test_bad_input_names_the_parameter():
         CtbpttGradients(config, task, adjoint="exact")
     with pytest.raises(ValueError, match="'tau_min' must exceed dt"):
         CtbpttTrainer(config, params, task, tau_min=0.01)
+

@@ -153,7 +153,7 @@ class CtbpttTrainer:
                 break
             norm = float(np.sqrt(sum(np.sum(g ** 2) for name, g in grads.items() if name in ("w", "b"))))
             rows.append({"iteration": first + k, "loss": loss,
-                         "rms_error": float(np.sqrt(loss / self._error_duration())),
+                         "rms_error": float(np.sqrt(2 * loss / self._error_weight_time())),
                          "grad_norm": norm, "tau_min_s": float(state[0]["tau"].min()),
                          "tau_max_s": float(state[0]["tau"].max()), "seconds": seconds})
             self.last_record = record
@@ -162,9 +162,10 @@ class CtbpttTrainer:
         losses = np.asarray(losses + [np.nan] * (n_now - len(losses)))
         return Chunk(state=state, history=pd.DataFrame(rows), losses=losses, context=states)
 
-    def _error_duration(self):
+    def _error_weight_time(self):
+        """``dt`` times the summed error weights: ``2 E`` over it is the mean squared error per output and time."""
         weights = self.gradients.stimuli["error_weight"][:, :self.config.n_out]
-        return max(float(self.config.dt) * float(np.sum(weights)) / self.config.n_out, 1e-300)
+        return max(float(self.config.dt) * float(np.sum(weights)), 1e-300)
 
     def _replay(self, _start_state, n_updates, states):
         return states[n_updates - 1]
@@ -175,8 +176,9 @@ class CtbpttTrainer:
                         model=dataclasses.asdict(self.config))
 
     def train(self, n_iterations, progress=None, run_dir=None):
-        """Train ``n_iterations``; returns the history (iteration, loss E before the update, rms_error,
-        grad_norm, tau range, seconds per iteration)."""
+        """Train ``n_iterations``; returns the history: iteration, loss (E before the update), rms_error (the
+        root mean square of ``y - d`` over the outputs and the weighted grid points), grad_norm (of W and b),
+        tau range, seconds (of the iteration's two runs)."""
         n_iterations = check_count("n_iterations", n_iterations)
         start = time.perf_counter()
         try:
