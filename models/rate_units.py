@@ -110,3 +110,46 @@ def leaky_tanh_forward(w_rec, w_in, w_out, h0, inputs, tau):
         h[t] = h[t - 1] + (-h[t - 1] + np.tanh(u[t])) / tau
         y[t] = w_out @ h[t]
     return {"h": h, "u": u, "y": y}
+
+
+#: Additive (Hopfield 1984; Baldi & Pineda 1991) units with symmetric weights, clamped or nudged from outside.
+#: ``kind``: 0 input (always clamped to its value), 1 hidden, 2 output. ``h`` is the summed sum_j W_ij V_j.
+ADDITIVE_UNIT_EQS = """
+u : 1                     # internal state u_i
+V : 1                     # activity V_i = sigma(u_i), or the clamped value
+h : 1                     # summed input sum_j W_ij V_j
+b : 1                     # bias
+kind : integer (constant) # 0 input, 1 hidden, 2 output
+du : 1                    # |u change| of the last step
+"""
+
+#: One Euler step of tau du/dt = -u + h + b + nudge*(value - V) (the nudge on outputs only), then V;
+#: ``{nudge}``, ``{clamp}`` and ``{value}`` are expressions for the step (``clamp`` 1 clamps outputs to
+#: ``value``; inputs are always clamped).
+ADDITIVE_STEP = """
+u_next = u + (-u + h + b + int(kind == 2)*({nudge})*({value} - V))/tau
+du = abs(u_next - u)
+u = u_next
+clamp_now = int(kind == 0) + int(kind == 2)*({clamp})
+V = clamp_now*({value}) + (1 - clamp_now)/(1 + exp(-u))
+"""
+
+
+def additive_energy(weights, biases, activity, free):
+    """Hopfield's energy of the additive model with logistic units (``free`` marks the units that settle).
+
+    .. math::
+
+        E(V) = -\\tfrac12 \\sum_{i \\ne j} W_{ij} V_i V_j - \\sum_{i \\in free} b_i V_i
+               + \\sum_{i \\in free} \\left[V_i \\ln V_i + (1 - V_i)\\ln(1 - V_i) + \\ln 2\\right]
+
+    (the last term is :math:`\\int_{1/2}^{V_i} \\sigma^{-1}(v)\\,dv`); its stationary points over the free
+    units are the fixed points :math:`u = W V + b`, :math:`V = \\sigma(u)` (Hopfield 1984, PNAS 81:3088).
+    """
+    w = np.asarray(weights, dtype=float)
+    v = np.asarray(activity, dtype=float)
+    free = np.asarray(free, dtype=bool)
+    interaction = -0.5 * (v @ w @ v - np.sum(np.diag(w) * v ** 2))
+    vf = np.clip(v[free], 1e-300, 1 - 1e-16)
+    entropy = np.sum(vf * np.log(vf) + (1 - vf) * np.log1p(-vf) + np.log(2.0))
+    return float(interaction - np.sum(np.asarray(biases, dtype=float)[free] * v[free]) + entropy)

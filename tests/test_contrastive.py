@@ -1,0 +1,159 @@
+"""Contrastive rules in Brian2 against finite differences of the contrast function, implicit differentiation
+(recurrent backprop) at the free fixed point, the two-phase schedule and the other device; settling checks;
+symmetry by construction; bad input."""
+
+import brian2 as b2
+import numpy as np
+import pytest
+
+from brian2learn.plasticity import contrastive as cl
+from brian2learn.simulation.devices import DeviceRunner
+
+X = np.array([[0.3, 0.9]])
+D = np.array([[0.2, 0.8]])
+
+
+def make_config(rule, **changes):
+    settings = {"n_in": 2, "n_hidden": 3, "n_out": 2, "architecture": "recurrent", "rule": rule, "beta": 0.05,
+                "settle_steps": 200, "tau_steps": 4.0}
+    settings.update(changes)
+    return cl.ContrastiveConfig(**settings)
+
+
+def weights_for(config, seed=3):
+    weights = cl.initial_weights(config, seed)
+    weights["b"] = np.random.default_rng(seed + 1).normal(0, 0.3, config.n_units)
+    return weights
+
+
+def one_update(config, weights, device="runtime", inputs=X, targets=D, eta=1.0):
+    """(Delta W, Delta b, model) of one run over the examples with learning rate ``eta``."""
+    n_examples = len(inputs)
+    with DeviceRunner(lambda: cl.ContrastiveNetwork(config, n_examples), device=device) as runner:
+        model = runner.run(cl.run_values(config, weights, eta=eta),
+                           {"example_values": cl.example_values(config, inputs, targets)})
+        w_new = cl.weight_matrix(config, np.asarray(model.synapses.w[:], dtype=float))
+        b_new = np.asarray(model.units.b[:], dtype=float).copy()
+        record = {"V_free": np.asarray(model.free_monitor.V_free, dtype=float).copy(),
+                  "du_end": np.asarray(model.free_monitor.du_end, dtype=float).copy()}
+    return w_new - weights["w"], b_new - weights["b"], record
+
+
+def contrast_slope(config, plus, minus, h):
+    """Central difference of the contrast function between two perturbed weight sets."""
+    return (cl.contrast_function(config, plus, X[0], D[0]) - cl.contrast_function(config, minus, X[0], D[0])) / (2 * h)
+
+
+def test_chl_update_is_minus_the_gradient_of_the_contrast_function(numpy_runtime):
+    config = make_config("chl")
+    weights = weights_for(config)
+    delta_w, delta_b, _ = one_update(config, weights)
+    h = 1e-6
+    for i, j in cl.connected_pairs(config)[::3]:
+        plus = {key: value.copy() for key, value in weights.items()}
+        minus = {key: value.copy() for key, value in weights.items()}
+        plus["w"][i, j] += h
+        plus["w"][j, i] += h
+        minus["w"][i, j] -= h
+        minus["w"][j, i] -= h
+        grad = contrast_slope(config, plus, minus, h)
+        assert delta_w[i, j] == pytest.approx(-grad, rel=1e-4)
+    for i in (2, 5):
+        plus = {key: value.copy() for key, value in weights.items()}
+        minus = {key: value.copy() for key, value in weights.items()}
+        plus["b"][i] += h
+        minus["b"][i] -= h
+        grad = contrast_slope(config, plus, minus, h)
+        assert delta_b[i] == pytest.approx(-grad, rel=1e-4)
+
+
+def test_ep_approaches_recurrent_backprop_first_order_and_symmetric_ep_second_order(numpy_runtime):
+    weights = weights_for(make_config("ep"))
+    _, grad_w, grad_b = cl.loss_gradient(make_config("ep"), weights, X[0], D[0])
+    # the implicit gradient agrees with finite differences of the loss at the free fixed point
+    config = make_config("ep")
+    i, j = cl.connected_pairs(config)[4]
+    h = 1e-6
+    plus = {key: value.copy() for key, value in weights.items()}
+    minus = {key: value.copy() for key, value in weights.items()}
+    plus["w"][i, j] += h
+    plus["w"][j, i] += h
+    minus["w"][i, j] -= h
+    minus["w"][j, i] -= h
+    fd = (cl.loss_gradient(config, plus, X[0], D[0])[0] - cl.loss_gradient(config, minus, X[0], D[0])[0]) / (2 * h)
+    assert grad_w[i, j] == pytest.approx(fd, rel=1e-6)
+    errors = {}
+    for rule in ("ep", "ep-symmetric"):
+        for beta in (0.02, 0.01):
+            delta_w, delta_b, _ = one_update(make_config(rule, beta=beta), weights)
+            errors[rule, beta] = max(np.max(np.abs(delta_w + grad_w)) / np.max(np.abs(grad_w)),
+                                     np.max(np.abs(delta_b + grad_b)) / np.max(np.abs(grad_b)))
+    assert 1.7 < errors["ep", 0.02] / errors["ep", 0.01] < 2.3  # O(beta)
+    assert 3.4 < errors["ep-symmetric", 0.02] / errors["ep-symmetric", 0.01] < 4.6  # O(beta^2)
+    assert errors["ep-symmetric", 0.01] < 0.05 * errors["ep", 0.01]
+
+
+def test_oscillating_schedule_converges_to_the_two_phase_update(numpy_runtime):
+    config = make_config("chl")
+    weights = weights_for(config)
+    two_phase, _, _ = one_update(config, weights)
+    errors = []
+    for half_tau in (10, 20, 40):
+        osc, _, _ = one_update(make_config("chl", schedule="oscillating", settle_steps=4 * half_tau), weights)
+        errors.append(np.max(np.abs(osc - two_phase)) / np.max(np.abs(two_phase)))
+    # the lag after each switch costs ~ tau_s/T_half: the error halves as the half period doubles
+    assert 1.8 < errors[0] / errors[1] < 2.2 and 1.8 < errors[1] / errors[2] < 2.2
+    assert errors[2] < 0.01  # 40 tau
+
+
+def test_runtime_and_standalone_agree_and_weights_stay_symmetric():
+    b2.set_device("runtime")
+    config = make_config("ep-symmetric", settle_steps=60, batch_size=2, architecture="layered")
+    weights = weights_for(config)
+    weights["b"][:config.n_in] = 0.0
+    rng = np.random.default_rng(7)
+    inputs, targets = rng.random((4, 2)), rng.random((4, 2))
+    results = {device: one_update(config, weights, device=device, inputs=inputs, targets=targets, eta=0.5)
+               for device in ("runtime", "cpp_standalone")}
+    b2.set_device("runtime")
+    (dw_r, db_r, rec_r), (dw_c, db_c, rec_c) = results["runtime"], results["cpp_standalone"]
+    assert np.max(np.abs(dw_c - dw_r)) <= 1e-9 * np.max(np.abs(dw_r))
+    assert np.max(np.abs(db_c - db_r)) <= 1e-9 * np.max(np.abs(db_r))
+    np.testing.assert_allclose(rec_c["V_free"], rec_r["V_free"], rtol=1e-9)
+    w_after = weights["w"] + dw_c
+    assert np.array_equal(w_after, w_after.T)  # bit for bit: every update is a product V_i V_j
+    # the free outputs of each example are those of the numpy fixed point of the weights of its batch
+    v = cl.fixed_point(config, weights, inputs[0])
+    np.testing.assert_allclose(rec_r["V_free"][:, 1], v, atol=1e-6)  # 60 steps: settled to ~1e-7
+
+
+def test_an_unsettled_phase_is_reported(numpy_runtime):
+    settled = make_config("ep", settle_steps=200)
+    weights = weights_for(settled)
+    _, _, record = one_update(settled, weights)
+    assert record["du_end"][:, 1].max() < settled.settle_tolerance
+    short = make_config("ep", settle_steps=6)
+    _, _, record = one_update(short, weights)
+    assert record["du_end"][:, 1].max() > short.settle_tolerance
+
+
+def test_bad_input_names_the_parameter():
+    with pytest.raises(ValueError, match="'beta' must be a positive"):
+        make_config("ep", beta=0.0)
+    with pytest.raises(ValueError, match="'tau_steps' must be >= 1"):
+        make_config("ep", tau_steps=0.5)
+    with pytest.raises(ValueError, match="'rule' must be one of"):
+        make_config("hebb")
+    config = make_config("chl")
+    weights = weights_for(config)
+    asymmetric = weights["w"].copy()
+    i, j = cl.connected_pairs(config)[0]
+    asymmetric[i, j] += 0.1
+    with pytest.raises(ValueError, match="asymmetric initial weights"):
+        cl.check_weights(config, {"w": asymmetric, "b": weights["b"]})
+    with pytest.raises(ValueError, match="'inputs' must have shape"):
+        cl.example_values(config, np.zeros((3, 5)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="'targets' must have shape"):
+        cl.example_values(config, np.zeros((3, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="multiple of batch_size"):
+        cl.ContrastiveNetwork(make_config("chl", batch_size=2), 3)
