@@ -404,12 +404,16 @@ def weight_matrix(config, synapse_w):
 
 
 # -- independent references in numpy ----------------------------------------------------------------------
+class FixedPointError(RuntimeError):
+    """The network has no fixed point that relaxation and Newton's method reach (it oscillates or diverges)."""
+
+
 def _sigmoid(u):
-    return 1.0 / (1.0 + np.exp(-u))
+    return 1.0 / (1.0 + np.exp(-np.clip(u, -700, 700)))
 
 
-def fixed_point(config, weights, x, target=None, beta=0.0, clamp=False, tol=1e-13, max_iter=200):
-    """The fixed point ``u = W V + b + beta (d - V)`` (outputs), ``V = sigma(u)`` by Newton's method.
+def fixed_point(config, weights, x, target=None, beta=0.0, clamp=False, tol=1e-13, max_iter=100, relax_steps=2000):
+    """The fixed point ``u = W V + b + beta (d - V)`` (outputs), ``V = sigma(u)``: relaxation, then Newton's method.
 
     Returns ``V`` of all units (inputs clamped to ``x``; outputs to ``target`` when ``clamp``).
     """
@@ -430,6 +434,14 @@ def fixed_point(config, weights, x, target=None, beta=0.0, clamp=False, tol=1e-1
     if target is not None:
         d[kinds == 2] = target
     u = np.zeros(n)
+    # relax first as the Brian2 network does (Euler, dt = tau/2, from u = 0): Newton then polishes the fixed
+    # point the dynamics reach, not another one of a multistable network
+    for _ in range(relax_steps):
+        v[free] = _sigmoid(u)[free]
+        step = (-u + w @ v + b + nudge * (d - v))[free]
+        u[free] += 0.5 * step
+        if np.max(np.abs(step)) < 1e-8:
+            break
     for _ in range(max_iter):
         v_free = _sigmoid(u)
         v[free] = v_free[free]
@@ -441,7 +453,7 @@ def fixed_point(config, weights, x, target=None, beta=0.0, clamp=False, tol=1e-1
         jac = jac[np.ix_(free, free)]
         u[free] -= np.linalg.solve(jac, residual)
     else:
-        raise RuntimeError("Newton's method did not converge to a fixed point")
+        raise FixedPointError("no fixed point found (the relaxation and Newton's method did not converge)")
     return v
 
 

@@ -34,6 +34,9 @@ REGISTRY = {
     "pearlmutter-trajectories": ("brian2learn.studies.pearlmutter_trajectories",
                                  "continuous-time BPTT (Brian2 adjoint) teaches limit cycles: circle and figure "
                                  "eight (Pearlmutter 1989)"),
+    "contrastive-xor": ("brian2learn.studies.contrastive_xor",
+                        "CHL, equilibrium propagation and symmetric EP (Brian2) on XOR and 3-bit parity, beside "
+                        "backprop"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",

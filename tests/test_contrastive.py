@@ -157,3 +157,31 @@ def test_bad_input_names_the_parameter():
         cl.example_values(config, np.zeros((3, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="multiple of batch_size"):
         cl.ContrastiveNetwork(make_config("chl", batch_size=2), 3)
+
+
+def test_epochs_to_solve_counts_from_the_last_failure():
+    from brian2learn.studies.contrastive_xor import epochs_to_solve
+
+    assert epochs_to_solve([0.5, 1.0, 0.75, 1.0, 1.0]) == 3
+    assert epochs_to_solve([1.0, 1.0]) == 0
+    assert epochs_to_solve([1.0, 0.5]) is None
+
+
+def test_contrastive_xor_quick_run(tmp_path, summary_vocabulary):
+    from brian2learn.studies import contrastive_xor as study
+    from brian2learn.studies.runs import load_run
+
+    options = study.Options(quick=True, seeds=1, epochs=12, tasks=("xor",),
+                            rules=("ep", "backprop-ff", "recurrent-backprop"), out=str(tmp_path / "run"))
+    summary = study.run(options)
+    summary_vocabulary(summary, spiking=False)
+    assert set(summary["results"]["xor"]) == {"ep", "backprop-ff", "recurrent-backprop"}
+    run = load_run(str(tmp_path / "run"))
+    curves = run.tables["learning_curves"]
+    first = curves[curves["epoch"] == 0].set_index("rule")["loss"]
+    # the same initial network settles to the same free fixed points in Brian2 and in numpy (Newton)
+    assert first["ep"] == pytest.approx(first["recurrent-backprop"], rel=1e-6)
+    assert len(curves[curves["rule"] == "ep"]) == 12
+    assert "phase_traces.png" not in summary["figures"]  # the traces come from the symmetric-EP network
+    (tmp_path / "again").mkdir()
+    assert "learning_curves.png" in study.plot_run(run, str(tmp_path / "again"))
