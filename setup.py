@@ -29,6 +29,7 @@ setup(
         "cython",
         "dask[distributed]>=2026.8.0",
         "tqdm",
+        "scikit-learn",  # the 8x8 digits (tasks/digits.py) ship with it
     ],
     extras_require={
         "test": ["pytest", "pytest-xdist", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11"],
