@@ -37,6 +37,9 @@ REGISTRY = {
     "contrastive-xor": ("brian2learn.studies.contrastive_xor",
                         "CHL, equilibrium propagation and symmetric EP (Brian2) on XOR and 3-bit parity, beside "
                         "backprop"),
+    "contrastive-digits": ("brian2learn.studies.contrastive_digits",
+                           "symmetric EP, EP and CHL (Brian2) on the 8x8 digits, beside backprop of the same layer "
+                           "sizes"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",

@@ -47,6 +47,7 @@ import pandas as pd
 from brian2learn.analysis import energy
 from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import contrastive as cl
+from brian2learn.plasticity import feedforward
 from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
@@ -103,31 +104,17 @@ def epochs_to_solve(acc):
     return int(wrong[-1] + 1) if len(wrong) else 0
 
 
-def _sigmoid(u):
-    return 1.0 / (1.0 + np.exp(-u))
-
-
 def train_backprop_ff(config, weights, data, epochs, lr):
-    """Full-batch backprop of the feed-forward network of the same layer sizes (numpy)."""
-    kinds = config.kinds
-    inp, hid, out = (np.flatnonzero(kinds == k) for k in (0, 1, 2))
-    w1, w2 = weights["w"][np.ix_(hid, inp)].copy(), weights["w"][np.ix_(out, hid)].copy()
-    b1, b2 = np.zeros(len(hid)), np.zeros(len(out))
+    """Full-batch backprop of the feed-forward network of the same layer sizes and initial weights (numpy)."""
+    params = feedforward.from_symmetric(weights["w"], config.n_in, config.n_hidden, config.n_out)
     x, d = data["inputs"], data["targets"]
     rows = []
     for epoch in range(epochs):
-        h = _sigmoid(x @ w1.T + b1)
-        y = _sigmoid(h @ w2.T + b2)
+        y = feedforward.forward(params, x)
         rows.append({"epoch": epoch, "loss": float(np.mean(0.5 * np.sum((y - d) ** 2, axis=1))),
-                     "accuracy": accuracy(y, d), "unsettled": 0})
-        delta_out = (y - d) * y * (1 - y)
-        delta_hid = (delta_out @ w2) * h * (1 - h)
-        w2 -= lr * delta_out.T @ h / len(x)
-        b2 -= lr * delta_out.mean(axis=0)
-        w1 -= lr * delta_hid.T @ x / len(x)
-        b1 -= lr * delta_hid.mean(axis=0)
-    final = _sigmoid(_sigmoid(x @ w1.T + b1) @ w2.T + b2)
-    return pd.DataFrame(rows), accuracy(final, d)
+                     "accuracy": accuracy(y, d), "unsettled": 0, "max_phase_end_du": float("nan")})
+        params = feedforward.train_epoch(params, x, d, lr)
+    return pd.DataFrame(rows), accuracy(feedforward.forward(params, x), d)
 
 
 def train_recurrent_backprop(config, weights, data, epochs, lr):
@@ -148,7 +135,7 @@ def train_recurrent_backprop(config, weights, data, epochs, lr):
             return pd.DataFrame(rows), 0.0
         outputs = np.asarray(outputs)
         rows.append({"epoch": epoch, "loss": float(np.mean(0.5 * np.sum((outputs - data["targets"]) ** 2, axis=1))),
-                     "accuracy": accuracy(outputs, data["targets"]), "unsettled": 0})
+                     "accuracy": accuracy(outputs, data["targets"]), "unsettled": 0, "max_phase_end_du": float("nan")})
         n = len(data["inputs"])
         w = {"w": w["w"] - lr * grad_w / n, "b": w["b"] - lr * grad_b / n}
     final = np.asarray([cl.fixed_point(config, w, x)[-config.n_out:] for x in data["inputs"]])

@@ -185,3 +185,40 @@ def test_contrastive_xor_quick_run(tmp_path, summary_vocabulary):
     assert "phase_traces.png" not in summary["figures"]  # the traces come from the symmetric-EP network
     (tmp_path / "again").mkdir()
     assert "learning_curves.png" in study.plot_run(run, str(tmp_path / "again"))
+
+
+def test_feedforward_backprop_step_is_the_finite_difference_gradient():
+    from brian2learn.plasticity import feedforward
+
+    rng = np.random.default_rng(0)
+    params = {"w1": rng.normal(size=(4, 3)), "b1": rng.normal(size=4), "w2": rng.normal(size=(2, 4)),
+              "b2": rng.normal(size=2)}
+    x, d = rng.random((5, 3)), rng.random((5, 2))
+
+    def loss(p):
+        return float(np.mean(0.5 * np.sum((feedforward.forward(p, x) - d) ** 2, axis=1)))
+
+    lr = 1e-3
+    stepped = feedforward.train_epoch(params, x, d, lr)
+    h = 1e-6
+    for name, index in (("w1", (2, 1)), ("b1", (3,)), ("w2", (1, 2)), ("b2", (0,))):
+        plus = {k: v.copy() for k, v in params.items()}
+        minus = {k: v.copy() for k, v in params.items()}
+        plus[name][index] += h
+        minus[name][index] -= h
+        grad = (loss(plus) - loss(minus)) / (2 * h)
+        assert (params[name][index] - stepped[name][index]) / lr == pytest.approx(grad, rel=1e-6)
+
+
+def test_contrastive_digits_quick_run(tmp_path, summary_vocabulary):
+    from brian2learn.studies import contrastive_digits as study
+    from brian2learn.studies.runs import load_run
+
+    options = study.Options(quick=True, epochs=1, rules=("ep-symmetric", "backprop-ff"), out=str(tmp_path / "run"))
+    summary = study.run(options)
+    summary_vocabulary(summary, spiking=False)
+    assert summary["train_examples"] == 200 and summary["test_examples"] == 360
+    curves = load_run(str(tmp_path / "run")).tables["learning_curves"]
+    assert set(curves["rule"]) == {"ep-symmetric", "backprop-ff"}
+    assert ((curves["test_accuracy"] >= 0) & (curves["test_accuracy"] <= 1)).all()
+    assert summary["targets_met"]["ep_symmetric_test_accuracy_at_least_0.95"] is None  # judged on full runs only

@@ -4,7 +4,8 @@ Epochs run chunk by chunk on :class:`~brian2learn.training.loop.TrainingLoop`: a
 network holds ``epochs_per_run`` epochs (each a fresh seeded permutation of the training set, cut to a
 whole number of batches), the weights travelling between runs by ``run_args``. Every example records its
 free-phase outputs before its batch's update and whether its phases settled; an epoch's row holds the mean
-loss :math:`\\tfrac12\\|V_{out} - d\\|^2`, the accuracy and the count of unsettled examples. The test set runs
+loss :math:`\\tfrac12\\|V_{out} - d\\|^2`, the accuracy, the count of unsettled examples and the largest
+:math:`|\\Delta u|` at the end of a phase. The test set runs
 through the same build with the learning rate 0 (:meth:`ContrastiveTrainer.evaluate`).
 """
 
@@ -96,6 +97,7 @@ class ContrastiveTrainer(RunnerHolder):
             losses.append(loss)
             rows.append({"epoch": first + k, "loss": loss, "accuracy": accuracy(outputs[part], targets),
                          "unsettled": int(np.sum(settle[part] > self.config.settle_tolerance)),
+                         "max_phase_end_du": float(np.max(settle[part])),
                          "seconds": seconds / self.epochs_per_run})
         if n_now < self.epochs_per_run:  # the last chunk: only the epochs asked for count
             rows, losses = rows[:n_now], losses[:n_now]
