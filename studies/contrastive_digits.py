@@ -7,12 +7,12 @@ Scellier & Bengio (2017), Front Comput Neurosci 11:24 (EP); Laborieux et al. (20
 Methods
 -------
 *Data* (:mod:`brian2learn.tasks.digits`): scikit-learn's 1797 digits, pixels scaled to [0, 1], the shared
-stratified split (1437 training, 360 test images); targets 0.9 for the class and 0.1 elsewhere; the
+stratified split (1438 training, 359 test images); targets 0.9 for the class and 0.1 elsewhere; the
 predicted class is the output with the largest free-phase activity.
 
 *Network*: 64 inputs, :data:`HIDDEN` hidden and 10 output additive logistic units, layered with symmetric
 weights (Glorot-uniform, seed), Euler steps of tau/2, phases of :data:`PROTOCOL` ``settle_steps`` steps;
-minibatches of 20 (the last 17 training images of each permutation are left out of that epoch).
+minibatches of 20 (the last 18 training images of each permutation are left out of that epoch).
 
 *Rules*: symmetric EP (+-beta), one-sided EP and CHL, two-phase schedule, learning rates
 :data:`LEARNING_RATES`; ``backprop-ff`` is the feed-forward network of the same layer sizes and initial
@@ -169,7 +169,7 @@ def run(options, run_dir):
             if "ep-symmetric" in results and mode == "full" else None)},
         "energy": energy.not_spiking(f"additive rate units; {steps} Euler steps per phase, 3 phases (symmetric EP) "
                                      "or 2 (EP, CHL) per example"),
-        "notes": ("test accuracy after every epoch on the 360 test images (free phase, argmax); the target is judged "
+        "notes": ("test accuracy after every epoch on the 359 test images (free phase, argmax); the target is judged "
                   "on the mean of the last 5 epochs; the spiking variant of the issue is not built yet."),
     }
     write_summary(run_dir, summary, options)
