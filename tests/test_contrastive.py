@@ -39,6 +39,16 @@ def one_update(config, weights, device="runtime", inputs=X, targets=D, eta=1.0):
     return w_new - weights["w"], b_new - weights["b"], record
 
 
+def perturbed_pair(weights, i, j, h):
+    """Copies of ``weights`` with the symmetric pair (i, j) raised and lowered by ``h``."""
+    plus = {key: value.copy() for key, value in weights.items()}
+    minus = {key: value.copy() for key, value in weights.items()}
+    for a, b in ((i, j), (j, i)):
+        plus["w"][a, b] += h
+        minus["w"][a, b] -= h
+    return plus, minus
+
+
 def contrast_slope(config, plus, minus, h):
     """Central difference of the contrast function between two perturbed weight sets."""
     return (cl.contrast_function(config, plus, X[0], D[0]) - cl.contrast_function(config, minus, X[0], D[0])) / (2 * h)
@@ -50,13 +60,7 @@ def test_chl_update_is_minus_the_gradient_of_the_contrast_function(numpy_runtime
     delta_w, delta_b, _ = one_update(config, weights)
     h = 1e-6
     for i, j in cl.connected_pairs(config)[::3]:
-        plus = {key: value.copy() for key, value in weights.items()}
-        minus = {key: value.copy() for key, value in weights.items()}
-        plus["w"][i, j] += h
-        plus["w"][j, i] += h
-        minus["w"][i, j] -= h
-        minus["w"][j, i] -= h
-        grad = contrast_slope(config, plus, minus, h)
+        grad = contrast_slope(config, *perturbed_pair(weights, i, j, h), h)
         assert delta_w[i, j] == pytest.approx(-grad, rel=1e-4)
     for i in (2, 5):
         plus = {key: value.copy() for key, value in weights.items()}
@@ -74,12 +78,7 @@ def test_ep_approaches_recurrent_backprop_first_order_and_symmetric_ep_second_or
     config = make_config("ep")
     i, j = cl.connected_pairs(config)[4]
     h = 1e-6
-    plus = {key: value.copy() for key, value in weights.items()}
-    minus = {key: value.copy() for key, value in weights.items()}
-    plus["w"][i, j] += h
-    plus["w"][j, i] += h
-    minus["w"][i, j] -= h
-    minus["w"][j, i] -= h
+    plus, minus = perturbed_pair(weights, i, j, h)
     fd = (cl.loss_gradient(config, plus, X[0], D[0])[0] - cl.loss_gradient(config, minus, X[0], D[0])[0]) / (2 * h)
     assert grad_w[i, j] == pytest.approx(fd, rel=1e-6)
     errors = {}

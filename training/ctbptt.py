@@ -20,12 +20,12 @@ import pandas as pd
 
 from brian2learn.plasticity import ctbptt
 from brian2learn.plasticity.optimizers import OptimizerSpec
-from brian2learn.simulation.devices import DeviceRunner
+from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
 from brian2learn.simulation.files import save_parameters
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 
-class CtbpttGradients:
+class CtbpttGradients(RunnerHolder):
     """The error and its gradient for given parameters: a forward and an adjoint run of one Brian2 build.
 
     Parameters
@@ -72,17 +72,8 @@ class CtbpttGradients:
             grads["y0"] = np.full(self.config.n_units, np.nan)
         return loss, grads, record
 
-    def close(self):
-        self.runner.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class CtbpttTrainer:
+class CtbpttTrainer(RunnerHolder):
     """Train ``W``, ``b`` and optionally the time constants of a continuous-time RNN by continuous-time BPTT.
 
     Parameters
@@ -116,6 +107,7 @@ class CtbpttTrainer:
         if not (np.isfinite(self.tau_min) and self.tau_min > dt):
             raise ValueError(f"'tau_min' must exceed dt = {dt!r} s, got {tau_min!r}")
         self.gradients = CtbpttGradients(config, task, adjoint=adjoint, device=device, directory=directory)
+        self.runner = self.gradients.runner
         self.opt_state = None
         self.iteration = 0
         self.history = []
@@ -195,12 +187,3 @@ class CtbpttTrainer:
         self.history.extend(frame.to_dict("records"))
         self.iteration += n_iterations
         return pd.DataFrame(self.history)
-
-    def close(self):
-        self.gradients.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
