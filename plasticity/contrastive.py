@@ -467,13 +467,14 @@ def contrast_function(config, weights, x, target):
     return e_clamped - e_free
 
 
-def loss_gradient(config, weights, x, target):
+def loss_gradient(config, weights, x, target, return_activity=False):
     """``L = C(V^0)`` at the free fixed point and ``dL/dW`` (symmetric pairs), ``dL/db`` by implicit differentiation.
 
     Recurrent backpropagation (Almeida 1987; Pineda 1987): with the fixed-point condition
     :math:`G(u) = -u + W\\sigma(u) + b = 0` over the free units, solve :math:`(\\partial G/\\partial u)^T \\lambda
     = -\\partial L/\\partial u`; then :math:`dL/db_i = \\lambda_i` and, for a pair of units whose one weight enters
     both directions, :math:`dL/dW_{ij} = \\lambda_i V_j + \\lambda_j V_i` (a term only for free units).
+    With ``return_activity`` the free fixed point ``V`` comes fourth.
     """
     kinds = config.kinds
     w = weights["w"]
@@ -491,4 +492,5 @@ def loss_gradient(config, weights, x, target):
     mask = np.zeros_like(w, dtype=bool)
     pairs = connected_pairs(config)
     mask[pairs[:, 0], pairs[:, 1]] = mask[pairs[:, 1], pairs[:, 0]] = True
-    return loss, np.where(mask, grad_w, 0.0), np.where(free, lam, 0.0)
+    result = (loss, np.where(mask, grad_w, 0.0), np.where(free, lam, 0.0))
+    return result + (v,) if return_activity else result

@@ -115,3 +115,12 @@ def export_eprop_to_nest(run, out, trials, method=None, check=False):
                      f"{'identical' if comparison['same_spikes'] else 'DIFFERENT'} "
                      f"({comparison['spikes']} in brian2learn, {comparison['spikes_nest']} in NEST)")
     return lines
+
+
+def jax_available():
+    """Whether JAX (the optional extra ``bptt``) can be imported: the studies' BPTT rows need it."""
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -128,9 +128,9 @@ def train_recurrent_backprop(config, weights, data, epochs, lr):
         grad_w, grad_b, outputs = 0.0, 0.0, []
         try:
             for x, d in zip(data["inputs"], data["targets"]):
-                _, gw, gb = cl.loss_gradient(config, w, x, d)
+                _, gw, gb, v = cl.loss_gradient(config, w, x, d, return_activity=True)
                 grad_w, grad_b = grad_w + gw, grad_b + gb
-                outputs.append(cl.fixed_point(config, w, x)[-config.n_out:])
+                outputs.append(v[-config.n_out:])
         except cl.FixedPointError:  # the weights left the region with a stable fixed point: training failed
             return pd.DataFrame(rows), 0.0
         outputs = np.asarray(outputs)

@@ -27,7 +27,14 @@ from brian2learn.analysis.tables import write_table
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
-from brian2learn.studies.common import StudyError, export_eprop_to_nest, save_figure, save_network, write_summary
+from brian2learn.studies.common import (
+    StudyError,
+    export_eprop_to_nest,
+    jax_available,
+    save_figure,
+    save_network,
+    write_summary,
+)
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.pattern_generation import pattern_generation_task
@@ -73,14 +80,6 @@ class Options(StudyOptions):
 
 def make_config():
     return eprop.EpropConfig(neuron_params=BELLEC2020_PATTERN_GENERATION, **NETWORK, **LEARNING)
-
-
-def _bptt_available():
-    try:
-        import jax  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _make_trainer(config, weights, task, feedback, feedback_matrix, n_iterations, options, run_dir, runner):
@@ -184,7 +183,7 @@ def run(options, run_dir):
     n_builds = runner.n_builds if runner is not None else 0
     n_runs = runner.n_runs if runner is not None else 0
     bptt_skipped = None
-    if status == "completed" and not options.no_bptt and _bptt_available():
+    if status == "completed" and not options.no_bptt and jax_available():
         history, wall, trial, final = _train_bptt(config, weights, task, n_iterations)
         histories.append(history.assign(method="bptt"))
         networks.append(save_network(run_dir, "bptt", {name: np.asarray(value) for name, value in final.items()},

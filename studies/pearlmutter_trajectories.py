@@ -64,7 +64,7 @@ from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import ctbptt, rflo
 from brian2learn.plasticity.optimizers import OptimizerSpec
 from brian2learn.simulation.devices import DeviceRunner
-from brian2learn.studies.common import save_figure, save_network, write_summary
+from brian2learn.studies.common import jax_available, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.trajectories import curve_samples, trajectory_task
@@ -118,14 +118,6 @@ class Options(StudyOptions):
                                    help="also train every case from K initial networks (seeds --seed ...) by JAX's "
                                         "identical updates and count those that stay on the trajectory (0: skip)")
     no_rflo: bool = option(False, help="skip RFLO")
-
-
-def _jax_available():
-    try:
-        import jax  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # -- protocol -------------------------------------------------------------------------------------------------
@@ -244,7 +236,7 @@ def run(options, run_dir):
     """Train every case, run each network freely, write summary.json, Parquet tables and figures."""
     mode = "quick" if options.quick else "full"
     n_iterations = options.iterations or MODES[mode]["iterations"]
-    with_jax = not options.no_jax and _jax_available()
+    with_jax = not options.no_jax and jax_available()
     print(f"{NAME}: {mode} mode, {n_iterations} iterations, seed {options.seed}, cases {', '.join(options.cases)}, "
           f"run directory {run_dir}", flush=True)
     histories, free_rows, tau_rows, results, networks = [], [], [], {}, []

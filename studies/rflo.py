@@ -39,7 +39,7 @@ from brian2learn.analysis import energy
 from brian2learn.analysis.tables import write_table
 from brian2learn.models.rate_units import leaky_tanh_forward
 from brian2learn.plasticity import rflo
-from brian2learn.studies.common import save_figure, save_network, write_summary
+from brian2learn.studies.common import jax_available, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.periodic_target import periodic_target_task
@@ -125,14 +125,6 @@ def parse_periods(text, tau):
     return tuple(periods)
 
 
-def _bptt_available():
-    try:
-        import jax  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @in_run_directory(NAME)
 def run(options, run_dir):
     """Train with RFLO (and BPTT), write summary.json, Parquet tables and figures; return the summary.
@@ -152,7 +144,7 @@ def run(options, run_dir):
     with_bptt, bptt_skipped = False, None
     if options.no_bptt:
         bptt_skipped = "--no-bptt given"
-    elif not _bptt_available():
+    elif not jax_available():
         bptt_skipped = "JAX not installed (pip install -e '.[bptt]')"
     else:
         with_bptt = True
