@@ -37,5 +37,6 @@ setup(
         "neo": ["neo", "elephant"],
         "nest": ["nest-simulator>=3.10,<3.11"],
     },
+    package_data={"brian2learn.tasks": ["data/qtdb/*.mat", "data/qtdb/PROVENANCE.md"]},
     entry_points={"console_scripts": ["brian2learn = brian2learn.studies.cli:main"]},
 )

@@ -40,6 +40,9 @@ REGISTRY = {
     "contrastive-digits": ("brian2learn.studies.contrastive_digits",
                            "symmetric EP, EP and CHL (Brian2) on the 8x8 digits, beside backprop of the same layer "
                            "sizes"),
+    "srnn-ecg": ("brian2learn.studies.srnn_ecg",
+                 "adaptive spiking RNN (JAX BPTT, Brian2 evaluation) on QT Database ECG segmentation (Yin et al. "
+                 "2021)"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",
