@@ -70,7 +70,7 @@ def make_forward(cell, n_hidden):
                 h = (1 - z) * n + z * h
             return h, h @ params["w_out"].T + params["b_out"]
 
-        h0 = jnp.zeros((x.shape[0], n_hidden))
+        h0 = jnp.zeros((x.shape[0], n_hidden), x.dtype)
         _, logits = jax.lax.scan(step, h0, jnp.swapaxes(x, 0, 1))
         return jnp.swapaxes(logits, 0, 1)
 

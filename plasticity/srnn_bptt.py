@@ -128,7 +128,7 @@ def make_forward(architecture, surrogate="multi-gaussian"):
 
     def forward(weights, decays, x):
         batch = x.shape[0]
-        zeros_h, zeros_o = jnp.zeros((batch, a.n_hidden)), jnp.zeros((batch, a.n_out))
+        zeros_h, zeros_o = jnp.zeros((batch, a.n_hidden), x.dtype), jnp.zeros((batch, a.n_out), x.dtype)
         state = (zeros_h, zeros_h, zeros_h + srnn.B0, zeros_o, zeros_o, zeros_o + srnn.B0)
 
         def step(state, x_t):
@@ -280,7 +280,7 @@ class SrnnObjective:
         forward, scored = self.forward, training.scored_from
 
         def loss(groups, x, y):
-            taus = {name: groups.get(name, fixed[name]) for name in TAUS}
+            taus = {name: groups[name] if name in groups else fixed[name].astype(x.dtype) for name in TAUS}
             u_out, v_h, v_o = forward({name: groups[name] for name in WEIGHTS}, traced_decays(jnp, taus), x)
             return framewise_nll(jax, u_out, y, scored), (u_out, jnp.sum(v_h > 0) + jnp.sum(v_o > 0))
 

@@ -43,6 +43,9 @@ REGISTRY = {
     "srnn-ecg": ("brian2learn.studies.srnn_ecg",
                  "adaptive spiking RNN (JAX BPTT, Brian2 evaluation) on QT Database ECG segmentation (Yin et al. "
                  "2021)"),
+    "srnn-sequential-digits": ("brian2learn.studies.srnn_sequential_digits",
+                               "adaptive spiking RNN (JAX BPTT, Brian2 evaluation) on the 8x8 digits pixel by pixel "
+                               "(not S-MNIST)"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",

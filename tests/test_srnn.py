@@ -221,3 +221,20 @@ def test_srnn_ecg_quick_run_checks_brian2_against_jax(tmp_path):
     assert cells["srnn-multi-gaussian-seed1"]["operations"]["macs"] == 36 * 2 + 6 * 4
     for name in ("learning_curves.png", "example.png", "time_constants.png", "results.parquet"):
         assert (out / name).exists()
+
+
+def test_sequential_digit_encodings_on_a_hand_made_image():
+    from brian2learn.tasks import sequential_digits
+
+    image = np.zeros((1, 64))
+    image[0, :4] = [0.0, 1.0, 0.5, 0.0625]
+    thermometer = sequential_digits.encode(image, "thermometer", n_levels=4)  # levels 0.125, 0.375, 0.625, 0.875
+    np.testing.assert_array_equal(thermometer[0, :4], [[0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])
+    crossing = sequential_digits.encode(image, "level-crossing", delta=0.25)
+    np.testing.assert_array_equal(crossing[0, :4], [[0, 0], [1, 0], [0, 1], [0, 1]])
+    assert thermometer[0, 4:].sum() == 0 and crossing[0, 4:].sum() == 0
+    with pytest.raises(ValueError, match="unknown encoding 'rate'"):
+        sequential_digits.encode(image, "rate")
+    data = sequential_digits.sequential_digits()
+    assert data["x"].shape == (1438, 64, 8) and data["x_test"].shape == (359, 64, 8)
+    assert np.all(data["y"] == data["y"][:, :1])

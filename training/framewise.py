@@ -15,6 +15,8 @@ import numpy as np
 
 from brian2learn.plasticity.optimizers import jax_step
 
+DTYPES = ("float32", "float64")
+
 
 def _jax():
     import jax
@@ -35,6 +37,9 @@ class FramewiseTrainer:
         Seed of the batch order: epoch ``k`` shuffles with ``numpy.random.default_rng([seed, k])``.
     scored_from : int
         First step that counts in the accuracy.
+    dtype : {'float32', 'float64'}
+        Precision of the training (parameters, optimizer state, data). float32 trains about 1.5 times faster on
+        this CPU; evaluation (the models' ``evaluate``) is float64 in any case.
 
     Attributes
     ----------
@@ -45,9 +50,12 @@ class FramewiseTrainer:
         (0 for non-spiking models), ``seconds``.
     """
 
-    def __init__(self, objective, batch_size, seed, scored_from):
+    def __init__(self, objective, batch_size, seed, scored_from, dtype="float32"):
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
         jax = _jax()
         jnp = jax.numpy
+        self.dtype = dtype
         self.objective = objective
         self.batch_size, self.seed, self.scored_from = int(batch_size), int(seed), int(scored_from)
         spec, loss = objective.spec, objective.loss
@@ -59,9 +67,10 @@ class FramewiseTrainer:
             return groups, opt_state, value, correct, spikes
 
         self._update = jax.jit(update)
-        self.groups = {name: jnp.asarray(value) for name, value in objective.groups.items()}
+        self.groups = {name: jnp.asarray(value, dtype=dtype) for name, value in objective.groups.items()}
         self._opt_state = jax.tree_util.tree_map(
-            jnp.asarray, spec.init_state({name: np.asarray(value) for name, value in objective.groups.items()}))
+            lambda value: jnp.asarray(value, dtype=dtype),
+            spec.init_state({name: np.asarray(value) for name, value in objective.groups.items()}))
         self.epoch = 0
         self.history = []
 
@@ -70,6 +79,7 @@ class FramewiseTrainer:
         from brian2learn.plasticity.srnn_bptt import check_data
 
         x, y = check_data(self.objective.n_in, self.objective.n_out, x, y, "train")
+        x = x.astype(self.dtype)
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(x))
         start = time.perf_counter()
         loss_sum, correct, spikes, n_batches = 0.0, 0, 0.0, 0
@@ -94,5 +104,6 @@ class FramewiseTrainer:
         return row
 
     def parameters(self):
-        """The model's parameters now (numpy)."""
-        return self.objective.parameters(self.groups)
+        """The model's parameters now (numpy float64)."""
+        return {name: np.asarray(value, dtype=float) for name, value in
+                self.objective.parameters(self.groups).items()}
