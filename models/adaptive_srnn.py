@@ -52,6 +52,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.simulation.devices import schedule
+from brian2learn.simulation.files import checked_arrays
 
 #: Neuron kinds (module docstring).
 NEURON_KINDS = ("adaptive", "non-adaptive", "lif")
@@ -141,18 +142,10 @@ def check_parameters(architecture, params):
 
     Raises ``ValueError`` naming the parameter.
     """
-    checked = {}
-    for name, shape in architecture.shapes.items():
-        if name not in params:
-            raise ValueError(f"the parameters lack '{name}'; they need {', '.join(architecture.shapes)}")
-        value = np.array(params[name], dtype=float)
-        if value.shape != shape:
-            raise ValueError(f"'{name}' must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"'{name}' contains non-finite values")
+    checked = checked_arrays(params, architecture.shapes)
+    for name, value in checked.items():
         if name.startswith("tau") and np.any(value <= 0):
             raise ValueError(f"'{name}' must be positive (time constants in steps), got a minimum of {value.min()!r}")
-        checked[name] = value
     return checked
 
 

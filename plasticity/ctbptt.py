@@ -90,6 +90,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.simulation.devices import schedule
+from brian2learn.simulation.files import checked_arrays
 
 #: Flavours of the adjoint.
 ADJOINTS = ("discrete", "continuous")
@@ -225,21 +226,13 @@ def check_parameters(config, params):
     """
     n = config.n_units
     shapes = {"w": (n, n), "b": (n,), "tau": (n,), "y0": (n,)}
-    checked = {}
-    for name, shape in shapes.items():
-        if name not in params:
-            raise ValueError(f"the parameters lack '{name}'; they need {', '.join(shapes)}")
-        value = params[name]
-        if name == "tau" and isinstance(value, b2.Quantity):
-            if not value.has_same_dimensions(b2.second):
-                raise ValueError(f"'tau' must be times (or floats in seconds), got {value!r}")
-            value = np.asarray(value / b2.second)
-        value = np.array(value, dtype=float)
-        if value.shape != shape:
-            raise ValueError(f"'{name}' must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"'{name}' contains non-finite values")
-        checked[name] = value
+    params = dict(params)
+    tau = params.get("tau")
+    if isinstance(tau, b2.Quantity):
+        if not tau.has_same_dimensions(b2.second):
+            raise ValueError(f"'tau' must be times (or floats in seconds), got {tau!r}")
+        params["tau"] = np.asarray(tau / b2.second)
+    checked = checked_arrays(params, shapes)
     tau = checked["tau"]
     if np.any(tau <= 0):
         raise ValueError(f"'tau' must be positive, got a minimum of {tau.min()!r} s")

@@ -62,6 +62,7 @@ import pandas as pd
 
 from brian2learn.models import rate_units
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
+from brian2learn.simulation.files import checked_arrays
 
 REC_SYNAPSE_EQS = """
 w : 1                  # W_rec[post, pre]
@@ -316,17 +317,7 @@ def alignment_degrees(w_out, feedback):
 def check_weights(config, weights):
     shapes = {"w_in": (config.n_rec, config.n_in), "w_rec": (config.n_rec, config.n_rec),
               "w_out": (config.n_out, config.n_rec), "B": (config.n_rec, config.n_out), "h0": (config.n_rec,)}
-    checked = {}
-    for name, shape in shapes.items():
-        if name not in weights:
-            raise ValueError(f"the weights lack '{name}'; they need {', '.join(shapes)}")
-        value = np.asarray(weights[name], dtype=float)
-        if value.shape != shape:
-            raise ValueError(f"'{name}' must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"'{name}' contains non-finite values")
-        checked[name] = value.copy()
-    return checked
+    return checked_arrays(weights, shapes, what="weights")
 
 
 def check_task(config, task):

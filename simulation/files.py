@@ -17,7 +17,7 @@ import contextlib
 import os
 
 __all__ = ["replace_atomically", "save_parameters", "load_parameters", "quantity_text", "parse_quantity",
-           "restore_quantities"]
+           "restore_quantities", "checked_arrays"]
 
 
 @contextlib.contextmanager
@@ -187,3 +187,24 @@ def load_parameters(path):
         unit = metadata.get("units", {}).get(name)
         arrays[name] = value * _unit(unit) if unit else value
     return arrays, metadata
+
+
+def checked_arrays(values, shapes, what="parameters"):
+    """Float64 copies of the named arrays ``shapes`` (name -> shape) taken from ``values``, checked.
+
+    Raises ``ValueError`` naming the array for a missing name, a wrong shape or a non-finite value
+    (``what`` names the whole set in the first message: ``'the weights lack ...'``).
+    """
+    import numpy as np
+
+    checked = {}
+    for name, shape in shapes.items():
+        if name not in values:
+            raise ValueError(f"the {what} lack '{name}'; they need {', '.join(shapes)}")
+        value = np.array(values[name], dtype=float)
+        if value.shape != tuple(shape):
+            raise ValueError(f"'{name}' must have shape {tuple(shape)}, got {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"'{name}' contains non-finite values")
+        checked[name] = value
+    return checked

@@ -26,10 +26,12 @@ ALLOWED = {
     "export": {"simulation", "analysis", "models", "tasks", "plasticity", "training"},
     "studies": {"simulation", "analysis", "models", "tasks", "plasticity", "training", "export"},
 }
-#: Study modules may use these modules of their own floor; no study imports another study.
+#: Study modules may use these modules of their own floor; no study imports another study. srnn_common is
+#: not a study: it holds the protocol that srnn-ecg and srnn-sequential-digits share.
 STUDY_FLOOR_SHARED = {"brian2learn.studies", "brian2learn.studies.common", "brian2learn.studies.options",
                       "brian2learn.studies.cli", "brian2learn.studies.sweep", "brian2learn.studies.sweep_cli",
-                      "brian2learn.studies.run_directory", "brian2learn.studies.runs"}
+                      "brian2learn.studies.run_directory", "brian2learn.studies.runs",
+                      "brian2learn.studies.srnn_common"}
 
 
 def package_modules():
