@@ -32,7 +32,7 @@ setup(
         "scikit-learn",  # the 8x8 digits (tasks/digits.py) ship with it
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11"],
+        "test": ["pytest", "pytest-xdist", "ruff", "neo", "elephant", "nest-simulator>=3.10,<3.11", "gymnasium"],
         "bptt": ["jax"],
         "neo": ["neo", "elephant"],
         "nest": ["nest-simulator>=3.10,<3.11"],
