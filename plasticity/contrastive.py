@@ -242,6 +242,11 @@ def phase_schedule(config):
     return {"nudge": nudge, "clamp": clamp, "coefficient": coef, "free_mark": free_mark, "phase_end": phase_end}
 
 
+#: The two-phase schedule's products at the end of the phase that ended with the last step (none at t = 0).
+PHASE_END_INTEGRAL = ("delta += int(t > 0*second)*plan_coefficient(((int(t/step_dt + 0.5) + steps_per_example - 1)"
+                      " % steps_per_example)*step_dt)*V_pre*V_post")
+
+
 class ContrastiveNetwork:
     """The Brian2 objects of a contrastive network for ``n_examples`` examples per run.
 
@@ -273,6 +278,7 @@ class ContrastiveNetwork:
         self.example_values = b2.TimedArray(np.zeros((self.n_examples, config.n_units)), dt=self.example_duration,
                                             name=f"{name}_example_values")
         namespace = {"tau": config.tau_steps, "steps_per_example": steps, "example_values": self.example_values,
+                     "step_dt": dt,
                      "batch_size": config.batch_size, **{f"plan_{k}": v for k, v in self.schedule_arrays.items()}}
         step_in_example = "((int(t/dt + 0.5)) % steps_per_example)*dt"
         value = "example_values(t, i)"
@@ -306,8 +312,16 @@ class ContrastiveNetwork:
             f"end_du = plan_phase_end({step_in_example})*du\n"
             f"du_end = du_end + int(end_du > du_end)*(end_du - du_end)",
             when="after_groups", order=0, name=f"{name}_unit_integrals")
-        self.synapses.run_regularly(f"delta += plan_coefficient({step_in_example})*V_pre*V_post",
-                                    when="after_groups", order=1, name=f"{name}_synapse_integrals")
+        if config.schedule == "two-phase":
+            # the coefficient is non-zero only at the last step of a phase: take the products there alone, at the
+            # start of the next step (before the batch's update and the next example's reset), not every step
+            phase_dt = config.settle_steps * dt
+            check_clock_lockstep(dt, config.settle_steps, n_examples * config.n_phases)
+            self.synapses.run_regularly(PHASE_END_INTEGRAL, dt=phase_dt, when="start", order=-1,
+                                        name=f"{name}_synapse_integrals")
+        else:
+            self.synapses.run_regularly(f"delta += plan_coefficient({step_in_example})*V_pre*V_post",
+                                        when="after_groups", order=1, name=f"{name}_synapse_integrals")
         self.trace_monitor = None
         objects = [self.units, self.synapses, self.free_monitor]
         if record_traces:
