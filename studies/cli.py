@@ -117,7 +117,8 @@ def main(argv=None):
 #: Studies whose figures ``brian2learn plot`` redraws from their tables (their modules define ``plot_run``).
 PLOTTABLE = ("eprop-pattern", "eprop-evidence", "rflo", "perturbation-linear", "perturbation-reservoir",
              "perturbation-spiking", "stdp-song", "stdp-assemblies", "ttfs-yinyang",
-             "ttfs-robustness", "energy-automata")
+             "ttfs-robustness", "energy-automata", "contrastive-xor", "contrastive-digits", "srnn-ecg",
+             "srnn-sequential-digits")
 
 
 def plot_command(run_dir, out=None):

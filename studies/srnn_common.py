@@ -378,6 +378,31 @@ def plot_example(result, labels, class_names, axes=None):
     return axes
 
 
+def table_figures(task, table, curves, seed, out_dir):
+    """The figures drawn from the tables alone: learning curves and (with more than one surrogate) the ablation."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_curves(curves, task.target, task.target_label, ax)
+    names = [save_figure(fig, out_dir, "learning_curves.png")]
+    if ((table["variant"] == "srnn") & (table["seed"] == seed)).sum() > 1:
+        fig, ax = plt.subplots(figsize=(4, 3))
+        plot_surrogates(table, seed, ax)
+        names.append(save_figure(fig, out_dir, "surrogates.png"))
+    return names
+
+
+def plot_run(task, run, out_dir):
+    """Redraw a finished run's figures from its tables (and the learned time constants from its saved cells)."""
+    names = table_figures(task, run.tables["results"], run.tables["curves"], run.summary["options"]["seed"], out_dir)
+    main = [key for key, cell in run.summary["cells"].items()
+            if cell["variant"] == "srnn" and cell["surrogate"] == "multi-gaussian"]
+    saved = os.path.join(run.path, "cells", f"{main[0]}.npz") if main else None
+    if saved and os.path.exists(saved):
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+        plot_time_constants(dict(np.load(saved)), axes)
+        names.append(save_figure(fig, out_dir, "time_constants.png"))
+    return names
+
+
 # -- the run --------------------------------------------------------------------------------------------------
 def run_study(task, options, run_dir, mode, n_epochs):
     """Train every cell, check the first ``srnn`` in Brian2, write summary.json, tables and figures."""
@@ -426,13 +451,7 @@ def run_study(task, options, run_dir, mode, n_epochs):
             save_figure(fig, run_dir, "example.png")
     if "energy" not in summary:
         summary["energy"] = energy.not_spiking("the Brian2 evaluation was skipped")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    plot_curves(curves, task.target, task.target_label, ax)
-    save_figure(fig, run_dir, "learning_curves.png")
-    if (table["variant"] == "srnn").sum() > 1:
-        fig, ax = plt.subplots(figsize=(4, 3))
-        plot_surrogates(table, options.seed, ax)
-        save_figure(fig, run_dir, "surrogates.png")
+    table_figures(task, table, curves, options.seed, run_dir)
     write_summary(run_dir, summary, options)
     print(table[["cell", "test_accuracy", "parameters", "spikes_per_neuron_step", "energy_pj_per_step",
                  "gru_energy_ratio"]].to_string(index=False), flush=True)

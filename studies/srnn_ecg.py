@@ -83,3 +83,8 @@ def run(options, run_dir):
     """Train every cell, check the authors' network in Brian2, write summary.json, tables and figures."""
     mode = "quick" if options.quick else "full"
     return srnn_common.run_study(TASK, options, run_dir, mode, options.epochs or MODES[mode]["epochs"])
+
+
+def plot_run(run, out_dir):
+    """Redraw the figures of a finished run from its tables and saved cells."""
+    return srnn_common.plot_run(TASK, run, out_dir)

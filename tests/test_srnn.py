@@ -221,6 +221,11 @@ def test_srnn_ecg_quick_run_checks_brian2_against_jax(tmp_path):
     assert cells["srnn-multi-gaussian-seed1"]["operations"]["macs"] == 36 * 2 + 6 * 4
     for name in ("learning_curves.png", "example.png", "time_constants.png", "results.parquet"):
         assert (out / name).exists()
+    from brian2learn.studies.runs import load_run
+
+    redrawn = srnn_ecg.plot_run(load_run(str(out)), str(tmp_path))
+    assert set(redrawn) == {"learning_curves.png", "time_constants.png"}
+    assert all((tmp_path / name).stat().st_size > 1000 for name in redrawn)
 
 
 def test_sequential_digit_encodings_on_a_hand_made_image():
