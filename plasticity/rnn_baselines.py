@@ -111,6 +111,7 @@ class RnnObjective:
             return framewise_nll(jax, logits, y, scored_from), (logits, 0.0)
 
         self.loss = loss
+        self._evaluate = jax.jit(forward)  # compiled once, not at every evaluation
 
     def check(self, groups, epoch):
         """Nothing can leave its range here (the loss is checked for finiteness by the trainer)."""
@@ -121,7 +122,7 @@ class RnnObjective:
     def evaluate(self, params, x, y, scored_from=10):
         """Accuracy over scored steps and the predictions on ``x``, ``y``."""
         jax = _jax()
-        logits = np.asarray(jax.jit(self.forward)({k: jax.numpy.asarray(v) for k, v in params.items()}, x))
+        logits = np.asarray(self._evaluate({k: jax.numpy.asarray(v) for k, v in params.items()}, x))
         predictions = np.argmax(logits, axis=-1)
         return {"accuracy": float(np.mean(predictions[:, scored_from:] == np.asarray(y)[:, scored_from:])),
                 "predictions": predictions}
