@@ -26,7 +26,13 @@ Users can write their own environment the same way:
 
 1. The environment is a ``NeuronGroup`` (one neuron per parallel environment) whose variables are its state, the
    ``action`` the agent writes, and the bookkeeping: ``steps`` in the episode, ``episode`` index, ``done``,
-   ``terminated``, ``episode_return`` and ``last_return``.
+   ``terminated``, ``episode_return`` and ``last_return``; for a learning agent
+   (:mod:`brian2learn.plasticity.eprop_reward`) also ``reward`` (of the last step), ``transition`` (1 where the
+   last step applied the agent's action to the state it acted on), ``new_episode`` (1 where it started an
+   episode) and ``episode_finished`` (1 where it ended one), and a custom event ``'episode_end'``
+   (``episode_finished > 0.5``) for an ``EventMonitor``. An episode may end and the next start in the same
+   step (a one-decision task); the cart-pole shows its last state for one step, so that a truncated episode's
+   value can be bootstrapped.
 2. One environment step is one ``run_regularly`` operation every ``k`` network steps (:data:`ENV_WHEN`,
    :data:`ENV_ORDER`): where the last step ended the episode, it starts the next one (new initial state, no
    dynamics; the agent sees it for ``k`` network steps); otherwise it applies the action. Abstract code has no
@@ -37,6 +43,10 @@ Users can write their own environment the same way:
    index), so that the runtime and ``cpp_standalone`` devices give the same episodes.
 4. The agent writes ``action`` before the environment step (any slot earlier in the same time step, or any
    earlier time step) and reads the state after it.
+5. For an agent network the environment object also has ``env_dt``, ``n_actions``, ``record_variables``,
+   ``stimulus_arrays()`` (the TimedArrays a run takes) and ``encoder(n_in)``: the input code of the network
+   (:class:`PopulationCode` here), with its ``equations``, per-step ``code`` (writing the 0/1 spike ``x``),
+   ``namespace`` and ``link(inputs, env_group)``.
 """
 
 import math
@@ -65,6 +75,10 @@ done : 1               # 1 after the step that ended the episode
 terminated : 1         # 1 after a step that left the allowed region
 episode_return : 1     # reward so far in this episode
 last_return : 1        # return of the last finished episode
+reward : 1             # reward of the last step (1 per step applied to a live state, as gymnasium)
+transition : 1         # 1: the last step applied the agent's action (0: it started an episode)
+new_episode : 1        # 1: the last step started an episode
+episode_finished : 1   # 1: the last step ended an episode (its return is last_return)
 total_mass : 1 (constant)  # m_c + m_p, a variable so that Brian2 divides by it as gymnasium does
 """
 
@@ -106,6 +120,10 @@ episode_return = (1 - restart)*(episode_return + 1)
 terminated = (1 - restart)*int(abs(x) > x_threshold or abs(theta) > theta_threshold)
 done = int(terminated > 0.5 or steps >= max_steps)
 last_return = done*episode_return + (1 - done)*last_return
+reward = 1 - restart
+transition = 1 - restart
+new_episode = restart
+episode_finished = done
 """
 
 
@@ -146,10 +164,100 @@ class CartPole:
                      "polemass_length": c["masspole"] * c["length"], "force_mag": c["force_mag"],
                      "tau_env": c["tau_env"], "x_threshold": c["x_threshold"],
                      "theta_threshold": c["theta_threshold"], "max_steps": c["max_steps"]}
-        self.group = b2.NeuronGroup(n_envs, CARTPOLE_EQS, dt=dt or env_dt, namespace=namespace, name=name)
+        self.group = b2.NeuronGroup(n_envs, CARTPOLE_EQS, dt=dt or env_dt, namespace=namespace, name=name,
+                                    events={"episode_end": "episode_finished > 0.5"})
         self.group.total_mass = c["masspole"] + c["masscart"]
         self.group.episode = -1
         self.group.done = 1  # the first step starts episode 0
         self.step = self.group.run_regularly(CARTPOLE_STEP, dt=env_dt, when=ENV_WHEN, order=ENV_ORDER,
                                              name=f"{name}_step")
         self.n_envs = n_envs
+        self.env_dt = env_dt
+        self.n_actions = 2
+        self.record_variables = STATE + ("action",)
+        self.population_code = None
+
+    def stimulus_arrays(self):
+        """The TimedArrays a run takes: the initial states of the episodes."""
+        return {"reset_uniform": self.reset_uniform}
+
+    def encoder(self, n_in):
+        """The input code of an agent network: :class:`PopulationCode` with ``n_in / 4`` inputs per variable."""
+        if n_in % len(STATE):
+            raise ValueError(f"'n_in' must be a multiple of {len(STATE)} (inputs per state variable), got {n_in}")
+        self.population_code = PopulationCode(n_in // len(STATE))
+        return self.population_code
+
+
+#: Ranges of the population code: the region of each variable that the tuning curves tile (values outside it
+#: are clipped to its edge). x and theta: the termination thresholds; the velocities: what a balancing agent
+#: meets (their absolute value stays below these in > 99 % of the steps of gymnasium's random-policy episodes).
+POPULATION_RANGES = {"x": 2.4, "x_dot": 2.0, "theta": CARTPOLE["theta_threshold"], "theta_dot": 2.5}
+
+
+class PopulationCode:
+    """The cart-pole's state as spikes of ``n_per_variable`` inputs per state variable.
+
+    Input ``m`` of variable ``s`` has a Gaussian tuning curve centred at :math:`c_m`, the centres evenly spaced
+    over :math:`[-R_s, R_s]` (:data:`POPULATION_RANGES`), width :math:`\\sigma` = their spacing; its rate
+    :math:`\\nu_m = \\nu_{max} \\exp(-(s - c_m)^2 / 2\\sigma^2)` drives a deterministic phase,
+    :math:`\\phi \\leftarrow \\phi + \\nu_m \\Delta t`, spiking and subtracting 1 when it reaches 1 (no random
+    numbers, so both devices give the same spikes).
+
+    Parameters
+    ----------
+    n_per_variable : int
+    max_rate : Quantity
+        :math:`\\nu_{max}`.
+    """
+
+    def __init__(self, n_per_variable, max_rate=200 * b2.Hz):
+        if isinstance(n_per_variable, bool) or not isinstance(n_per_variable, (int, np.integer)) \
+                or n_per_variable < 2:
+            raise ValueError(f"'n_per_variable' must be an integer >= 2, got {n_per_variable!r}")
+        if not isinstance(max_rate, b2.Quantity) or not max_rate.has_same_dimensions(b2.Hz) \
+                or not float(max_rate) > 0:
+            raise ValueError(f"'max_rate' must be a positive rate like 200*Hz, got {max_rate!r}")
+        self.n_per_variable = int(n_per_variable)
+        self.max_rate = max_rate
+        self.equations = """
+        phase : 1                          # integrated rate; a spike where it reaches 1
+        variable_index : integer (constant)  # which state variable (0: x, 1: x_dot, 2: theta, 3: theta_dot)
+        center : 1 (constant)              # centre of the tuning curve
+        width : 1 (constant)               # its width
+        reach : 1 (constant)               # the range R of its variable
+        obs_x : 1 (linked)
+        obs_x_dot : 1 (linked)
+        obs_theta : 1 (linked)
+        obs_theta_dot : 1 (linked)
+        """
+        self.code = """
+        position_part = (variable_index == 0)*obs_x + (variable_index == 1)*obs_x_dot
+        angle_part = (variable_index == 2)*obs_theta + (variable_index == 3)*obs_theta_dot
+        observed = position_part + angle_part
+        offset = (clip(observed, -reach, reach) - center)/width
+        phase += max_rate*dt*exp(-0.5*offset**2)
+        x = int(phase >= 1)
+        phase -= x
+        """
+        self.namespace = {"max_rate": max_rate}
+
+    def tuning(self):
+        """``variable_index``, ``center``, ``width`` and ``reach`` of every input."""
+        n = self.n_per_variable
+        index, center, width, reach = [], [], [], []
+        for k, name in enumerate(STATE):
+            centres = np.linspace(-POPULATION_RANGES[name], POPULATION_RANGES[name], n)
+            index += [k] * n
+            center += list(centres)
+            width += [centres[1] - centres[0]] * n
+            reach += [POPULATION_RANGES[name]] * n
+        return {"variable_index": np.array(index), "center": np.array(center), "width": np.array(width),
+                "reach": np.array(reach)}
+
+    def link(self, inputs, env_group):
+        """Set the tuning of the ``inputs`` group and link it to the state of ``env_group``."""
+        for name, values in self.tuning().items():
+            setattr(inputs, name, values)
+        for name in STATE:
+            setattr(inputs, f"obs_{name}", b2.linked_var(env_group, name, index=np.zeros(inputs.N, dtype=int)))
