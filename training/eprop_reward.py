@@ -28,6 +28,8 @@ from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop
 
 #: Name prefix of the agent's Brian2 objects.
 AGENT = "reward_eprop"
+#: The action uniforms are drawn in blocks of this many environment steps, each from its own seeded stream.
+UNIFORM_BLOCK = 4096
 
 
 def weight_shapes(config):
@@ -106,9 +108,13 @@ class RewardEpropTrainer(RunnerHolder):
         return values
 
     def _uniforms(self, first_step, n_steps, evaluation):
-        rng = np.random.default_rng([self.seed, 2 if not evaluation else 3, first_step])
-        return rng.random(n_steps) if n_steps == self.steps_per_run else np.concatenate(
-            [rng.random(n_steps), np.zeros(self.steps_per_run - n_steps)])
+        """The uniforms of environment steps ``first_step ...``: one stream, however the steps are split into runs."""
+        stream = 3 if evaluation else 2
+        first_block, last_block = first_step // UNIFORM_BLOCK, (first_step + n_steps - 1) // UNIFORM_BLOCK
+        values = np.concatenate([np.random.default_rng([self.seed, stream, block]).random(UNIFORM_BLOCK)
+                                 for block in range(first_block, last_block + 1)])
+        start = first_step - first_block * UNIFORM_BLOCK
+        return values[start:start + n_steps]
 
     def _run(self, state, first_step, learning_rate, greedy, evaluation):
         stimuli = {"action_uniform": self._uniforms(first_step, self.steps_per_run, evaluation)}
