@@ -356,12 +356,15 @@ class RewardEpropAgent:
     environment : object
         An environment of the protocol of :mod:`brian2learn.tasks.cartpole`: ``group`` (one environment, the
         variables :data:`ENVIRONMENT_VARIABLES`, a custom event ``'episode_end'``), ``env_dt``, ``n_actions``,
-        ``stimulus_arrays()`` and the input encoder ``encoder(n_in, dt, name)`` that returns the input group
-        and its per-step operation (writing ``x``).
+        ``record_variables``, ``stimulus_arrays()`` and ``encoder(n_in)``, the input code (an object with
+        ``equations``, the per-step ``code`` writing the 0/1 spike ``x``, ``namespace`` and
+        ``link(inputs, env_group)``); optionally ``max_episodes``, the episodes its stimuli provide for.
     n_env_steps : int
         Environment steps per run.
     record : bool
-        Record spikes, readouts and the environment's state at every environment step (for figures).
+        Record the spikes of the inputs and the recurrent neurons, and the environment's ``record_variables`` at
+        every environment step (for figures); the decisions (TD error, value, uniform), the actions and the
+        episodes' returns are always recorded.
     name : str
         Prefix of the Brian2 object names.
     """

@@ -46,6 +46,11 @@ REGISTRY = {
     "srnn-sequential-digits": ("brian2learn.studies.srnn_sequential_digits",
                                "adaptive spiking RNN (JAX BPTT, Brian2 evaluation) on the 8x8 digits pixel by pixel "
                                "(not S-MNIST)"),
+    "eprop-cartpole": ("brian2learn.studies.eprop_cartpole",
+                       "spiking actor-critic (reward-based e-prop) learns CartPole-v1 in closed loop inside Brian2"),
+    "eprop-reward-cues": ("brian2learn.studies.eprop_reward_cues",
+                          "evidence accumulation from reward alone (reward-based e-prop) beside supervised e-prop, "
+                          "same network"),
     "stdp-song": ("brian2learn.studies.stdp_song",
                   "pair STDP onto one neuron: bimodal weights and rate regulation (Song, Miller & Abbott 2000)"),
     "stdp-assemblies": ("brian2learn.studies.stdp_assemblies",

@@ -44,6 +44,7 @@ Users can write their own environment the same way:
 4. The agent writes ``action`` before the environment step (any slot earlier in the same time step, or any
    earlier time step) and reads the state after it.
 5. For an agent network the environment object also has ``env_dt``, ``n_actions``, ``record_variables``,
+   ``max_episodes`` (the episodes its stimuli provide for, or ``None``),
    ``stimulus_arrays()`` (the TimedArrays a run takes) and ``encoder(n_in)``: the input code of the network
    (:class:`PopulationCode` here), with its ``equations``, per-step ``code`` (writing the 0/1 spike ``x``),
    ``namespace`` and ``link(inputs, env_group)``.
@@ -172,6 +173,7 @@ class CartPole:
         self.step = self.group.run_regularly(CARTPOLE_STEP, dt=env_dt, when=ENV_WHEN, order=ENV_ORDER,
                                              name=f"{name}_step")
         self.n_envs = n_envs
+        self.max_episodes = uniforms.shape[0]
         self.env_dt = env_dt
         self.n_actions = 2
         self.record_variables = STATE + ("action",)

@@ -108,3 +108,108 @@ def evidence_accumulation_trials(n_trials, seed, params=None):
     window = np.zeros((n_trials, n_steps))
     window[:, n_steps - recall:] = 1.0 / recall
     return {"inputs": inputs, "targets": targets, "window": window, "labels": labels, "cues": cues}
+
+
+#: Variables of the cue-choice environment (the protocol of :mod:`brian2learn.tasks.cartpole`).
+CUE_CHOICE_EQS = """
+action : 1             # 0: left, 1: right (written by the agent at the end of a trial)
+label : 1              # side with more cues in the current trial
+reward : 1             # 1 if the last trial's choice was its label
+transition : 1         # 1: the last step scored a choice (every trial but the first of a training)
+terminated : 1         # every trial is an episode of one decision
+done : 1               # 0: the next trial starts in the same step
+new_episode : 1        # 1: a trial starts
+episode : 1            # trials started
+episode_finished : 1   # 1: the last step scored a trial
+last_return : 1        # reward of the last scored trial
+"""
+
+#: One environment step at a trial boundary: score the choice of the trial that ended, start the next.
+CUE_CHOICE_STEP = """
+transition = int(episode >= 0)
+reward = transition*int(abs(action - label) < 0.5)
+terminated = transition
+episode_finished = transition
+last_return = reward
+episode = episode + 1
+label = trial_labels(t)
+new_episode = 1
+done = 0
+"""
+
+
+class CueChoice:
+    """Evidence accumulation with a reward instead of a target, as an environment for an agent network.
+
+    The trials of :func:`evidence_accumulation_trials`; at the end of each trial the agent chooses left (0) or
+    right (1) and receives reward 1 for the side with more cues, nothing otherwise (no target, no learning
+    window). Each trial is an episode of one decision; the environment steps at trial boundaries
+    (``env_dt`` = one trial), with the protocol of :mod:`brian2learn.tasks.cartpole`. The input spikes and
+    labels of a run's trials come in as ``TimedArray`` s (:meth:`stimuli`).
+
+    Parameters
+    ----------
+    trials_per_run : int
+    params : dict or None
+        Overrides of :data:`EVIDENCE_ACCUMULATION`.
+    name : str
+    """
+
+    def __init__(self, trials_per_run, params=None, name="cue_choice"):
+        if isinstance(trials_per_run, bool) or not isinstance(trials_per_run, (int, np.integer)) \
+                or trials_per_run < 1:
+            raise ValueError(f"'trials_per_run' must be a positive integer, got {trials_per_run!r}")
+        self.params = {**EVIDENCE_ACCUMULATION, **(params or {})}
+        self.n_steps = trial_length(self.params)
+        self.n_channels = 4 * self.params["group_size"]
+        self.trials_per_run = int(trials_per_run)
+        dt = self.params["dt"]
+        self.env_dt = self.n_steps * dt
+        self.n_actions = 2
+        self.max_episodes = None  # every run brings its own trials
+        self.record_variables = ("action", "label", "reward")
+        self.cue_inputs = b2.TimedArray(np.zeros((self.trials_per_run * self.n_steps, self.n_channels)), dt=dt,
+                                        name=f"{name}_inputs")
+        self.trial_labels = b2.TimedArray(np.zeros(self.trials_per_run), dt=self.env_dt, name=f"{name}_labels")
+        self.group = b2.NeuronGroup(1, CUE_CHOICE_EQS, dt=self.env_dt, namespace={"trial_labels": self.trial_labels},
+                                    events={"episode_end": "episode_finished > 0.5"}, name=name)
+        self.group.episode = -1
+        self.group.run_regularly(CUE_CHOICE_STEP, dt=self.env_dt, when="before_groups", order=0,
+                                 name=f"{name}_step")
+
+    def stimulus_arrays(self):
+        """The TimedArrays a run takes: input spikes and labels of its trials."""
+        return {"cue_inputs": self.cue_inputs, "trial_labels": self.trial_labels}
+
+    def stimuli(self, trials):
+        """The run's arrays from ``trials`` (:func:`evidence_accumulation_trials` of ``trials_per_run`` trials)."""
+        expected = (self.trials_per_run, self.n_steps, self.n_channels)
+        if np.shape(trials["inputs"]) != expected:
+            raise ValueError(f"the trials' inputs must have shape {expected}, got {np.shape(trials['inputs'])}")
+        return cue_choice_stimuli(trials)
+
+    def encoder(self, n_in):
+        """The input code of an agent network: the trials' spikes, channel ``i`` to input ``i``."""
+        if n_in != self.n_channels:
+            raise ValueError(f"'n_in' must be {self.n_channels} (the task's input channels), got {n_in}")
+        return _PrescribedSpikes(self.cue_inputs)
+
+
+def cue_choice_stimuli(trials):
+    """The arrays of :meth:`CueChoice.stimulus_arrays` for ``trials`` (of :func:`evidence_accumulation_trials`)."""
+    inputs = np.asarray(trials["inputs"], dtype=float)
+    return {"cue_inputs": inputs.reshape(-1, inputs.shape[2]),
+            "trial_labels": np.asarray(trials["labels"], dtype=float)}
+
+
+class _PrescribedSpikes:
+    """Input code that reads the spikes from a ``TimedArray`` ``cue_inputs`` (time, channel)."""
+
+    equations = ""
+    code = "x = cue_inputs(t, i)"
+
+    def __init__(self, array):
+        self.namespace = {"cue_inputs": array}
+
+    def link(self, inputs, env_group):
+        """Nothing to link: the spikes do not depend on the environment's state."""

@@ -277,3 +277,30 @@ def test_readouts_follow_the_discounted_actor_critic_over_episodes_of_several_st
     np.testing.assert_allclose(after["w_pi"], w_pi, atol=1e-12)
     np.testing.assert_allclose(after["w_v"][0], w_v, atol=1e-12)
     assert np.abs(w_v - weights["w_v"][0]).max() > 1e-3
+
+
+def test_cue_choice_rewards_the_side_with_more_cues():
+    """The reward form of evidence accumulation, driven by prescribed choices: reward 1 exactly where the choice
+    of a trial is its label (the side with more cues), scored at the start of the next trial."""
+    from brian2learn.tasks.evidence_accumulation import CueChoice, evidence_accumulation_trials
+
+    params = {"delay": 20 * b2.ms, "recall_duration": 10 * b2.ms, "cue_duration": 5 * b2.ms, "cue_gap": 5 * b2.ms}
+    n_trials = 6
+    env = CueChoice(n_trials, params=params)
+    trials = evidence_accumulation_trials(n_trials, seed=4, params=params)
+    choices = np.array([0, 1, 1, 0, 1, 0], dtype=float)
+    for name, values in env.stimuli(trials).items():
+        env.stimulus_arrays()[name].values[:] = values.reshape(env.stimulus_arrays()[name].values.shape)
+    prescribed = b2.TimedArray(np.r_[choices, 0.0], dt=env.env_dt)
+    env.group.run_regularly("action = prescribed(t - env_dt)", dt=env.env_dt, when="before_groups", order=-1)
+    monitor = b2.EventMonitor(env.group, "episode_end", variables=["last_return"])
+    b2.Network(env.group, monitor).run((n_trials + 1) * env.env_dt,
+                                       namespace={"prescribed": prescribed, "env_dt": env.env_dt})
+    np.testing.assert_array_equal(np.asarray(monitor.last_return), (choices == trials["labels"]).astype(float))
+    assert 0 < np.sum(choices == trials["labels"]) < n_trials
+
+
+def test_unknown_environment_is_refused():
+    config = cartpole_config()
+    with pytest.raises(ValueError, match="unknown environment 'mountain-car'; allowed: cartpole, cue-choice"):
+        RewardEpropTrainer(config, eprop_reward.initial_weights(config, 1), "mountain-car", device="runtime")

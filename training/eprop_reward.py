@@ -24,6 +24,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS
 from brian2learn.plasticity.eprop_reward import RewardEpropAgent, connectivity
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
 from brian2learn.simulation.files import checked_arrays, load_parameters, save_parameters
+from brian2learn.tasks.environments import environment_class
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop, check_count
 
 #: Name prefix of the agent's Brian2 objects.
@@ -48,8 +49,9 @@ class RewardEpropTrainer(RunnerHolder):
     weights : dict
         ``w_in``, ``w_rec`` (volt, as floats), ``w_pi``, ``w_v``, ``B_pi``, ``B_v``
         (:func:`~brian2learn.plasticity.eprop_reward.initial_weights`).
-    make_environment : callable
-        ``make_environment()`` builds the environment's Brian2 objects (called inside the build).
+    make_environment : callable or str
+        ``make_environment()`` builds the environment's Brian2 objects (called inside the build); or the name of
+        an environment of :mod:`brian2learn.tasks.environments`, built with ``environment_options``.
     environment_stimuli : callable or None
         ``environment_stimuli(first_step, n_steps, evaluation)`` -> the environment's arrays for a run (its
         ``stimulus_arrays``); ``None``: the environment's built values.
@@ -61,10 +63,16 @@ class RewardEpropTrainer(RunnerHolder):
     directory : str or None
     record : bool
         Record spikes, inputs and the environment's state (for an example episode's figure).
+    environment_options : dict or None
+        Arguments of a named environment's class.
     """
 
     def __init__(self, config, weights, make_environment, environment_stimuli=None, steps_per_run=2000, seed=1,
-                 device="cpp_standalone", directory=None, record=False):
+                 device="cpp_standalone", directory=None, record=False, environment_options=None):
+        if isinstance(make_environment, str):
+            environment = environment_class(make_environment)
+            options = dict(environment_options or {})
+            make_environment = lambda: environment(**options)  # noqa: E731
         self.config = config
         self.steps_per_run = check_count("steps_per_run", steps_per_run)
         self.seed = int(seed)
@@ -123,6 +131,11 @@ class RewardEpropTrainer(RunnerHolder):
         model = self.runner.run({**state, **self._mode_values(learning_rate, greedy)}, stimuli)
         carried = {name: np.array(getattr(group, variable)[:], copy=True) * _unit_of(group, variable)
                    for name, (group, variable) in model.state_variables().items()}
+        environment = model.environment
+        limit = getattr(environment, "max_episodes", None)
+        if limit is not None and float(np.max(environment.group.episode[:])) >= limit:
+            raise ValueError(f"the environment ran out of episodes: its stimuli provide for {limit} (e.g. the rows "
+                             "of the cart-pole's initial states); give it a larger table")
         returns = np.asarray(model.episode_monitor.last_return, dtype=float)
         ends = np.rint(np.asarray(model.episode_monitor.t / self.runner.model.env_dt)).astype(int)
         deltas = np.asarray(model.decision_monitor.delta, dtype=float)[0]
