@@ -244,3 +244,15 @@ def discrete_constants(params):
         "input_scale": 1.0 - alpha if params["input_scale"] == "1-alpha" else 1.0,
         "n_ref": max(int(round(float(params["t_ref"]) / dt)) - 1, 0),
     }
+
+
+def adaptation_strengths(beta, params, n_rec):
+    """Adaptation strength of each of ``n_rec`` recurrent neurons (volt): ``beta`` broadcast, or ``params['beta']``.
+
+    Raises ``ValueError`` unless ``beta`` is ``None`` or a quantity in volt (a scalar or one value per neuron).
+    """
+    if beta is None:
+        return np.full(n_rec, float(params["beta"])) * b2.volt
+    if not isinstance(beta, b2.Quantity) or not beta.has_same_dimensions(b2.volt):
+        raise ValueError("'beta' must be an array in volt (one value per recurrent neuron)")
+    return np.broadcast_to(np.asarray(beta), (n_rec,)).copy() * b2.volt

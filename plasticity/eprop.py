@@ -174,12 +174,7 @@ class EpropConfig:
         _check_number("adam_epsilon", self.adam_epsilon, 0, np.inf, "a finite number > 0", low_open=True)
         _check_number("feedback_decay", self.feedback_decay, 0, np.inf, "a finite number >= 0")
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
-        if self.beta is None:
-            self.beta = np.full(self.n_rec, float(self.neuron_params["beta"])) * b2.volt
-        else:
-            if not isinstance(self.beta, b2.Quantity) or not self.beta.has_same_dimensions(b2.volt):
-                raise ValueError("'beta' must be an array in volt (one value per recurrent neuron)")
-            self.beta = np.broadcast_to(np.asarray(self.beta), (self.n_rec,)).copy() * b2.volt
+        self.beta = eprop_neurons.adaptation_strengths(self.beta, self.neuron_params, self.n_rec)
         if self.weight_clip is not None:
             w_min, w_max = self.weight_clip
             for bound in (w_min, w_max):

@@ -163,12 +163,7 @@ class RewardEpropConfig:
         if not float(self.f_target) >= 0 or not float(self.tau_rate) > 0:
             raise ValueError("'f_target' must be >= 0 Hz and 'tau_rate' > 0 s")
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
-        if self.beta is None:
-            self.beta = np.full(self.n_rec, float(self.neuron_params["beta"])) * b2.volt
-        else:
-            if not isinstance(self.beta, b2.Quantity) or not self.beta.has_same_dimensions(b2.volt):
-                raise ValueError("'beta' must be an array in volt (one value per recurrent neuron)")
-            self.beta = np.broadcast_to(np.asarray(self.beta), (self.n_rec,)).copy() * b2.volt
+        self.beta = eprop_neurons.adaptation_strengths(self.beta, self.neuron_params, self.n_rec)
 
     @property
     def adaptive(self):
