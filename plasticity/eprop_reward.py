@@ -27,24 +27,26 @@ greedy action), and the environment answers with a reward :math:`r_n`. The loss 
 
     L_j^n = \\sum_k B^\\pi_{jk} (\\pi_k^n - 1[a_n = k]) - c_V B^V_j,
 
-and every weight descends :math:`\\delta_n\\, G^n_{ji}` with the eligibility filtered over the reward horizon,
+and the weights descend the TD error times the eligibility filtered over the reward horizon,
 :math:`G^n_{ji} = \\gamma G^{n-1}_{ji} + L_j^n \\bar e^{t_n}_{ji}` (the filter :math:`\\mathcal F_\\gamma` of the
-paper; :math:`\\sum_n \\delta_n G^n` equals :math:`\\sum_n (R_n - V_n) L^n \\bar e^n` within an episode). The
-readouts use their exact gradients, :math:`(\\pi_k - 1[a_n = k])\\, \\tilde z_j` and :math:`-c_V \\tilde z_j`
-(:math:`\\tilde z` the readout-filtered spikes). The entropy bonus adds, without :math:`\\delta`,
-:math:`-c_H \\sum_k B^\\pi_{jk}\\, \\partial H/\\partial y_k\\, \\bar e_{ji}` with
-:math:`\\partial H/\\partial y_k = -\\pi_k (y_k - \\sum_l \\pi_l y_l)`; the firing-rate regularization adds
-:math:`c_{reg} (\\bar r_j - r^*) \\sum_{t \\in \\mathrm{step}} e^t_{ji} / (k\\, \\Delta t_{ms})`, with
-:math:`\\bar r_j` a low-pass of the neuron's rate (spikes per ms, time constant ``tau_rate``). The
-direction
+paper; :math:`\\sum_n \\delta_n G^n` equals :math:`\\sum_n (R_n - V_n) L^n \\bar e^n` within an episode). At
+environment step ``n`` (when :math:`\\delta_{n-1}` is known) every input and recurrent weight moves along
 
 .. math::
 
-    g^n_{ji} = \\delta_n G^{n-1}_{ji} - c_H L^{H,n}_j \\bar e^{t_n}_{ji} + c_{reg}(\\bar r_j - r^*) \\ldots
+    g^n_{ji} = \\delta_{n-1} G^{n-1}_{ji} - c_H L^{H,n}_j \\bar e^{t_n}_{ji}
+        + c_{reg} \\frac{\\bar r_j - r^*}{k\\, \\Delta t_{ms}} \\sum_{t \\in \\text{step } n} e^t_{ji},
+    \\qquad L^{H,n}_j = \\sum_k B^\\pi_{jk} \\frac{\\partial H}{\\partial y_k},
+    \\quad \\frac{\\partial H}{\\partial y_k} = -\\pi_k \\Big(y_k - \\sum_l \\pi_l y_l\\Big),
 
-is applied at every environment step by gradient descent or Adam (the update is online, the paper's point:
-no trial or episode has to end). Within an episode :math:`G` carries over; it restarts at zero when one ends.
-Rewards enter multiplied by ``reward_scale``.
+by gradient descent or Adam: the update is online, at every environment step (the paper's point: no trial or
+episode has to end). The entropy term :math:`H = -\\sum_k \\pi_k \\log \\pi_k` acts without :math:`\\delta`; the
+rate term drives the low-pass rate :math:`\\bar r_j` (spikes per ms, time constant ``tau_rate``) towards
+:math:`r^*`. The readouts use their exact gradients, :math:`(\\pi_k - 1[a_n = k])\\, \\tilde z_j` and
+:math:`-c_V \\tilde z_j` (:math:`\\tilde z` the readout-filtered spikes) in :math:`G`, and
+:math:`-c_H\\, \\partial H/\\partial y_k\\, \\tilde z_j` for the entropy. Within an episode :math:`G` carries
+over; it restarts at zero when one ends; a terminal step is not bootstrapped (a truncated one is). Rewards enter
+multiplied by ``reward_scale``.
 
 Feedback: ``random`` (fixed :math:`B^\\pi, B^V`) or ``symmetric`` (:math:`B = W` kept equal).
 

@@ -290,16 +290,19 @@ def run(options, run_dir):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     plot_returns(episodes, axes=axes[0])
     for key, rows in evaluations.groupby("cell"):
-        axes[1].plot(rows["step"], rows["mean_return"], marker="o", ms=3, label=key)
+        axes[1].plot(rows["step"] / 1000, rows["mean_return"], marker="o", ms=3, label=key)
     axes[1].axhline(SOLVED_RETURN, color="k", lw=0.8, ls="--")
-    axes[1].set_xlabel("training steps")
+    axes[1].set_xlabel("training steps (thousands)")
     axes[1].set_ylabel(f"greedy mean return ({setting['eval_episodes']} episodes)")
     axes[1].legend(fontsize=6, ncol=2)
     save_figure(fig, run_dir, "returns.png")
 
     best = max(records, key=lambda r: (r["feedback"] == "random", r["best_eval_mean"]))
     example = example_episode(os.path.join(run_dir, f"policy_{best['key']}.npz"), best["seed"], setting)
-    summary["example_episode"] = {"cell": best["key"], "return": example["return"]}
+    duration = len(example["theta"]) * float(NETWORK["env_steps"] * NEURONS["dt"])
+    summary["example_episode"] = {"cell": best["key"], "return": example["return"],
+                                  "recurrent_rate_hz": len(example["recurrent"]) / (NETWORK["n_rec"] * duration),
+                                  "silent_neurons": int(NETWORK["n_rec"] - example["recurrent"]["neuron"].nunique())}
     summary["energy"] = example["energy"]
     fig, axes = plt.subplots(4, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [2, 1.2, 0.6, 1.2]})
     plot_example(example, NETWORK["env_steps"] * NEURONS["dt"], axes)
