@@ -21,7 +21,13 @@ firing deterministically at up to 200 Hz (:class:`~brian2learn.tasks.cartpole.Po
 pre-drawn uniforms) and 1 value readout (τ_out = 20 ms); the network is reset at the start of an episode.
 
 *Learning*: reward-based e-prop, online (an update at every environment step), γ = 0.99, rewards scaled by 0.02,
-value weight 1, entropy bonus 0.01, Adam (lr 3e-4); random feedback (``B`` fixed, N(0, 1)) or symmetric.
+value weight 1, entropy bonus 0.01, firing-rate regularization 0.3 towards 10 Hz, Adam (lr 3e-4); random feedback
+(``B`` fixed, N(0, 1)) or symmetric. Chosen in a sweep of this protocol on seeds 1-5 with random feedback (the
+evaluation episodes are the criterion's, there is no other test): at lr 1e-3 without regularization seed 1 solved at
+200,000 steps, seed 2 had not learned after 200,000 (greedy mean 9.4); at lr 3e-4 without regularization all five
+solved within 100,000 steps, but 22 of the 50 neurons fired near the 500 Hz ceiling (mean 241 Hz in a greedy
+episode); with the regularization all five solved within 250,000 steps at a mean of 60 Hz (2 neurons near the
+ceiling).
 
 *Protocol*: train for rounds of 50,000 environment steps; after each round evaluate 100 episodes with greedy
 actions and learning frozen, from a fresh network and the shared evaluation states; stop when the mean return
@@ -31,6 +37,9 @@ reaches 475 (CartPole-v1's solved criterion) or after 600,000 steps. Seeds 1-5, 
 of each cell (``policy_<cell>.npz``, reload with :func:`brian2learn.training.eprop_reward.load_policy`), return
 against episodes (mean and spread over seeds), an example greedy episode (raster, pole angle, actions, value and
 TD error), wall time per episode and the energy of that episode (spikes, synaptic operations).
+
+Measured (full run, loaded cores): random feedback 5/5 seeds solved after 50,000-250,000 steps (797-1518
+episodes), symmetric 5/5 after 100,000-150,000 (789-1045); 14 minutes for the 10 cells.
 """
 
 import dataclasses
@@ -65,7 +74,7 @@ DESCRIPTION = "spiking actor-critic (reward-based e-prop) learns CartPole-v1 in 
 NEURONS = {**BELLEC2020_EVIDENCE_ACCUMULATION, "beta": 0.0 * b2.volt, "t_ref": 2.0 * b2.ms}
 NETWORK = {"n_per_variable": 10, "n_rec": 50, "env_steps": 10}  # env_steps: network steps per environment step
 LEARNING = {"discount": 0.99, "learning_rate": 3e-4, "entropy_weight": 0.01, "reward_scale": 0.02,
-            "value_weight": 1.0, "optimizer": "adam"}
+            "value_weight": 1.0, "optimizer": "adam", "c_reg": 0.3, "f_target": 10.0 * b2.Hz}
 INITIALIZATION = {"input_gain": 0.6, "recurrent_gain": 0.5}
 SOLVED_RETURN = 475.0  # CartPole-v1: mean return over 100 consecutive episodes
 PROTOCOL = {
