@@ -283,7 +283,8 @@ def run(options, run_dir):
     write_table(episodes, os.path.join(run_dir, "episodes.parquet"))
     write_table(evaluations, os.path.join(run_dir, "evaluations.parquet"))
 
-    summary = {"study": NAME, "mode": mode, "max_steps": max_steps, "cells": {r["key"]: r for r in records}}
+    summary = {"study": NAME, "status": "completed", "mode": mode, "options": options.as_dict(), "max_steps": max_steps,
+               "cells": {r["key"]: r for r in records}}
     for feedback in options.feedback:
         mine = [r for r in records if r["feedback"] == feedback]
         summary[f"solved_{feedback}"] = {"seeds": len(mine), "solved": sum(r["solved"] for r in mine),

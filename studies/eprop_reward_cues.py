@@ -254,7 +254,7 @@ def run(options, run_dir):
     reward_curve, episodes, reward_seconds, reward_test = train_reward(options, setting, run_dir)
     write_table(episodes, os.path.join(run_dir, "reward_trials.parquet"))
     curves = list(reward_curve)
-    summary = {"study": NAME, "mode": mode,
+    summary = {"study": NAME, "status": "completed", "mode": mode, "options": options.as_dict(),
                "reward": {"trials_to_target": trials_to_target(reward_curve), "test_accuracy": reward_test,
                           "final_validation_accuracy": reward_curve[-1]["validation_accuracy"],
                           "trials": reward_curve[-1]["trials"], "training_seconds": reward_seconds,

@@ -419,7 +419,8 @@ def run_study(task, options, run_dir, mode, n_epochs):
     write_table(table, os.path.join(run_dir, "results.parquet"))
     write_table(curves, os.path.join(run_dir, "curves.parquet"))
     data = task.data(mode)
-    summary = {"study": task.study, "mode": mode, "epochs": n_epochs, "options": options.as_dict(),
+    summary = {"study": task.study, "status": "completed", "mode": mode, "epochs": n_epochs,
+               "options": options.as_dict(),
                "cells": {r["key"]: {k: r[k] for k in ("variant", "surrogate", "seed", "test_accuracy",
                                                       "train_accuracy", "parameters", "seconds_per_epoch",
                                                       "wall_seconds", "operations")} for r in records}}

@@ -304,3 +304,23 @@ def test_unknown_environment_is_refused():
     config = cartpole_config()
     with pytest.raises(ValueError, match="unknown environment 'mountain-car'; allowed: cartpole, cue-choice"):
         RewardEpropTrainer(config, eprop_reward.initial_weights(config, 1), "mountain-car", device="runtime")
+
+
+def test_cartpole_study_quick_run_writes_its_results(tmp_path, summary_vocabulary):
+    from brian2learn.studies import eprop_cartpole
+    from brian2learn.studies.runs import load_run
+
+    options = eprop_cartpole.Options(quick=True, feedback=("random",), device="runtime", out=str(tmp_path / "run"))
+    summary = eprop_cartpole.run(options)
+    summary_vocabulary(summary, spiking=True)
+    cell = summary["cells"]["random-seed1"]
+    assert cell["steps"] == 2000 and cell["episodes"] >= 20
+    run = load_run(str(tmp_path / "run"))
+    episodes = run.tables["episodes"]
+    assert len(episodes) == cell["episodes"] and (episodes["return"] >= 8).all()  # no episode ends sooner
+    assert episodes["return"].sum() <= 2000
+    weights, metadata = load_policy(tmp_path / "run" / "policy_random-seed1.npz")
+    assert weights["w_in"].shape == (50, 40) and metadata["rule"] == "reward-based e-prop"
+    assert summary["example_episode"]["return"] >= 8
+    for figure in ("returns.png", "example_episode.png"):
+        assert (tmp_path / "run" / figure).stat().st_size > 10_000
