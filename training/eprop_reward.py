@@ -81,6 +81,8 @@ class RewardEpropTrainer(RunnerHolder):
         self.connectivity = connectivity(config)
         self.step_count = 0
         self.episodes = []
+        #: Learning rate of the next training runs (a schedule sets it between calls of :meth:`train`).
+        self.learning_rate = float(config.learning_rate)
         self.state = self._weight_values(self.weights)
         self.last_model = None
 
@@ -166,7 +168,7 @@ class RewardEpropTrainer(RunnerHolder):
         return pd.DataFrame(self.episodes, columns=["episode", "step", "return"])
 
     def _step(self, state, n_now, first):
-        model, carried, returns, ends, deltas = self._run(state, first, self.config.learning_rate, 0, False)
+        model, carried, returns, ends, deltas = self._run(state, first, self.learning_rate, 0, False)
         rows = pd.DataFrame({"episode": len(self.episodes) + np.arange(len(returns)), "step": first + ends,
                              "return": returns})
 
