@@ -15,6 +15,7 @@ have ended.
 """
 
 import dataclasses
+import functools
 
 import brian2 as b2
 import numpy as np
@@ -70,9 +71,7 @@ class RewardEpropTrainer(RunnerHolder):
     def __init__(self, config, weights, make_environment, environment_stimuli=None, steps_per_run=2000, seed=1,
                  device="cpp_standalone", directory=None, record=False, environment_options=None):
         if isinstance(make_environment, str):
-            environment = environment_class(make_environment)
-            options = dict(environment_options or {})
-            make_environment = lambda: environment(**options)  # noqa: E731
+            make_environment = functools.partial(environment_class(make_environment), **(environment_options or {}))
         self.config = config
         self.steps_per_run = check_count("steps_per_run", steps_per_run)
         self.seed = int(seed)
