@@ -32,6 +32,11 @@ test 0.906).
 over the recall period). Training stops at 90 % validation accuracy or after 40,000 trials (reward) / 20,000
 (supervised); then both are scored once on 512 fresh test trials (the issue's target: >= 90 % for reward). The
 result is the number of trials each needs, and their ratio.
+
+Measured (seed 1, loaded cores): reward-based e-prop reached 90 % validation after 16,384 trials with a test
+accuracy of 0.865 (target missed; the constant rate: 19,968 trials, 0.877); supervised e-prop after 12,288 trials,
+test 0.906. The validation accuracy of reward-based e-prop swings by about 0.1 from one check to the next, so 256
+validation trials can stop it on a lucky swing.
 """
 
 import dataclasses
