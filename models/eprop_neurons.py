@@ -256,3 +256,16 @@ def adaptation_strengths(beta, params, n_rec):
     if not isinstance(beta, b2.Quantity) or not beta.has_same_dimensions(b2.volt):
         raise ValueError("'beta' must be an array in volt (one value per recurrent neuron)")
     return np.broadcast_to(np.asarray(beta), (n_rec,)).copy() * b2.volt
+
+
+class RecurrentNeuronsConfig:
+    """What a configuration with ``neuron_params`` and per-neuron ``beta`` (volt) derives from them."""
+
+    @property
+    def adaptive(self):
+        """Whether any recurrent neuron has threshold adaptation (ALIF)."""
+        return bool(np.any(np.asarray(self.beta) > 0))
+
+    @property
+    def dt(self):
+        return self.neuron_params["dt"]

@@ -65,7 +65,7 @@ LOSSES = ("mse", "softmax")
 
 
 @dataclass
-class EpropConfig:
+class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     """Structure and hyper-parameters of an e-prop network.
 
     Parameters
@@ -167,12 +167,12 @@ class EpropConfig:
             raise ValueError(f"'f_target' must be a rate with units (e.g. 10*Hz), got {self.f_target!r}")
         if not np.ndim(self.f_target) == 0 or not 0 <= float(self.f_target) < np.inf:
             raise ValueError(f"'f_target' must be a finite rate >= 0 Hz, got {self.f_target!r}")
-        _check_number("c_reg", self.c_reg, 0, np.inf, "a finite number >= 0")
-        _check_number("learning_rate", self.learning_rate, 0, np.inf, "a finite number > 0", low_open=True)
-        _check_number("adam_beta1", self.adam_beta1, 0, 1, "a number in [0, 1)", high_open=True)
-        _check_number("adam_beta2", self.adam_beta2, 0, 1, "a number in [0, 1)", high_open=True)
-        _check_number("adam_epsilon", self.adam_epsilon, 0, np.inf, "a finite number > 0", low_open=True)
-        _check_number("feedback_decay", self.feedback_decay, 0, np.inf, "a finite number >= 0")
+        check_number("c_reg", self.c_reg, 0, np.inf, "a finite number >= 0")
+        check_number("learning_rate", self.learning_rate, 0, np.inf, "a finite number > 0", low_open=True)
+        check_number("adam_beta1", self.adam_beta1, 0, 1, "a number in [0, 1)", high_open=True)
+        check_number("adam_beta2", self.adam_beta2, 0, 1, "a number in [0, 1)", high_open=True)
+        check_number("adam_epsilon", self.adam_epsilon, 0, np.inf, "a finite number > 0", low_open=True)
+        check_number("feedback_decay", self.feedback_decay, 0, np.inf, "a finite number >= 0")
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
         self.beta = eprop_neurons.adaptation_strengths(self.beta, self.neuron_params, self.n_rec)
         if self.weight_clip is not None:
@@ -183,17 +183,9 @@ class EpropConfig:
             if not w_min < w_max:
                 raise ValueError(f"'weight_clip' needs w_min < w_max, got {self.weight_clip!r}")
 
-    @property
-    def adaptive(self):
-        """Whether any recurrent neuron has threshold adaptation (ALIF)."""
-        return bool(np.any(np.asarray(self.beta) > 0))
-
-    @property
-    def dt(self):
-        return self.neuron_params["dt"]
 
 
-def _check_number(name, value, low, high, allowed, low_open=False, high_open=False):
+def check_number(name, value, low, high, allowed, low_open=False, high_open=False):
     """Raise ValueError naming ``name`` unless ``value`` is a real number in the range (finite unless ``high`` is 1)."""
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     ok = number and np.isfinite(value) and (value > low if low_open else value >= low) and (
@@ -255,20 +247,22 @@ fb_adaptive : 1 (constant)    # 1: B receives the updates of w
 L_pre = B*err_post : 1 (summed)
 """
 
-LIF_ELIGIBILITY_STEP = """
+#: Eligibility ``e_now`` of one step and its readout-filtered trace ``ebar`` (Bellec et al. 2020, Methods
+#: eqs. 23-25; ``trace`` is xbar or zbar), shared with :mod:`brian2learn.plasticity.eprop_reward`.
+LIF_ELIGIBILITY_TRACE = """
 e_now = psi_post*input_scale*{trace}_pre
 ebar = kappa*ebar + (1 - kappa)*e_now
-grad += L_post*ebar
-esum += e_now
 """
-
-ALIF_ELIGIBILITY_STEP = """
+ALIF_ELIGIBILITY_TRACE = """
 eps_a = psi_prev_post*input_scale*{trace}_prev_pre + (rho - beta_post*psi_prev_post)*eps_a
 e_now = psi_post*(input_scale*{trace}_pre - beta_post*eps_a)
 ebar = kappa*ebar + (1 - kappa)*e_now
-grad += L_post*ebar
+"""
+ONLINE_GRADIENT_STEP = """grad += L_post*ebar
 esum += e_now
 """
+LIF_ELIGIBILITY_STEP = LIF_ELIGIBILITY_TRACE + ONLINE_GRADIENT_STEP
+ALIF_ELIGIBILITY_STEP = ALIF_ELIGIBILITY_TRACE + ONLINE_GRADIENT_STEP
 
 READOUT_GRADIENT_STEP = "grad += err_post*zfilt_pre"
 

@@ -69,7 +69,8 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import eprop_neurons
-from brian2learn.plasticity import optimizers
+from brian2learn.plasticity import eprop, optimizers
+from brian2learn.plasticity.eprop import check_number
 from brian2learn.simulation.devices import check_clock_lockstep, schedule
 
 FEEDBACK_MODES = ("random", "symmetric")
@@ -79,14 +80,8 @@ ENVIRONMENT_VARIABLES = ("action", "reward", "transition", "terminated", "done",
                          "episode_finished", "last_return")
 
 
-def _check_number(name, value, allowed, test):
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not (number and np.isfinite(value) and test(float(value))):
-        raise ValueError(f"'{name}' must be {allowed}, got {value!r}")
-
-
 @dataclass
-class RewardEpropConfig:
+class RewardEpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     """Structure and hyper-parameters of a reward-based e-prop agent.
 
     Parameters
@@ -144,14 +139,14 @@ class RewardEpropConfig:
                 raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
         if self.n_actions < 2:
             raise ValueError(f"'n_actions' must be at least 2 (a softmax policy), got {self.n_actions}")
-        _check_number("discount", self.discount, "the discount factor gamma in (0, 1]", lambda v: 0 < v <= 1)
+        check_number("discount", self.discount, 0, 1, "the discount factor gamma in (0, 1]", low_open=True)
         for name in ("value_weight", "entropy_weight", "c_reg"):
-            _check_number(name, getattr(self, name), "a finite number >= 0", lambda v: v >= 0)
-        _check_number("reward_scale", self.reward_scale, "a finite number > 0", lambda v: v > 0)
-        _check_number("learning_rate", self.learning_rate, "a finite number >= 0", lambda v: v >= 0)
-        _check_number("adam_beta1", self.adam_beta1, "a number in [0, 1)", lambda v: 0 <= v < 1)
-        _check_number("adam_beta2", self.adam_beta2, "a number in [0, 1)", lambda v: 0 <= v < 1)
-        _check_number("adam_epsilon", self.adam_epsilon, "a finite number > 0", lambda v: v > 0)
+            check_number(name, getattr(self, name), 0, np.inf, "a finite number >= 0")
+        check_number("reward_scale", self.reward_scale, 0, np.inf, "a finite number > 0", low_open=True)
+        check_number("learning_rate", self.learning_rate, 0, np.inf, "a finite number >= 0")
+        check_number("adam_beta1", self.adam_beta1, 0, 1, "a number in [0, 1)", high_open=True)
+        check_number("adam_beta2", self.adam_beta2, 0, 1, "a number in [0, 1)", high_open=True)
+        check_number("adam_epsilon", self.adam_epsilon, 0, np.inf, "a finite number > 0", low_open=True)
         if self.feedback not in FEEDBACK_MODES:
             raise ValueError(f"unknown feedback {self.feedback!r}; allowed: {', '.join(FEEDBACK_MODES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -167,14 +162,6 @@ class RewardEpropConfig:
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
         self.beta = eprop_neurons.adaptation_strengths(self.beta, self.neuron_params, self.n_rec)
 
-    @property
-    def adaptive(self):
-        """Whether any recurrent neuron has threshold adaptation (ALIF)."""
-        return bool(np.any(np.asarray(self.beta) > 0))
-
-    @property
-    def dt(self):
-        return self.neuron_params["dt"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -193,18 +180,10 @@ lr : 1 (constant)      # learning rate (0: frozen)
 
 ALIF_SYNAPSE_EQS = "eps_a : 1/volt  # adaptation component of the eligibility vector\n"
 
-#: Eligibility of one network step (Bellec et al. 2020, Methods eqs. 23-25; ``trace`` is xbar or zbar).
-LIF_ELIGIBILITY = """
-e_now = psi_post*input_scale*{trace}_pre
-ebar = kappa*ebar + (1 - kappa)*e_now
-ereg += e_now
-"""
-ALIF_ELIGIBILITY = """
-eps_a = psi_prev_post*input_scale*{trace}_prev_pre + (rho - beta_post*psi_prev_post)*eps_a
-e_now = psi_post*(input_scale*{trace}_pre - beta_post*eps_a)
-ebar = kappa*ebar + (1 - kappa)*e_now
-ereg += e_now
-"""
+#: Eligibility of one network step (supervised e-prop's traces), summed over the environment step for the
+#: rate regularization.
+LIF_ELIGIBILITY = eprop.LIF_ELIGIBILITY_TRACE + "ereg += e_now\n"
+ALIF_ELIGIBILITY = eprop.ALIF_ELIGIBILITY_TRACE + "ereg += e_now\n"
 
 #: Readout synapses (policy and value): weight, feedback weight and the filtered exact gradient.
 READOUT_SYNAPSE_EQS = """
@@ -302,7 +281,6 @@ keep : 1               # 1: G carries over
 act : 1                # 1: this decision acts
 u : 1                  # uniform of this decision
 greedy : 1 (constant)  # 1: greedy actions
-decisions : 1          # decisions taken
 reward : 1 (linked)
 transition : 1 (linked)
 terminated : 1 (linked)
@@ -315,7 +293,6 @@ delta = transition*(reward_scale*reward + discount*(1 - terminated)*V - V_prev)
 keep = (1 - new_episode)*(1 - done)
 act = 1 - done
 u = action_uniform(t)
-decisions += 1
 """
 CRITIC_AFTER_DECISION = "V_prev = V"
 
@@ -534,7 +511,7 @@ class RewardEpropAgent:
                                                 when="before_groups", order=-22, name=f"{name}_decisions")
         self.action_monitor = b2.StateMonitor(env_group, ["action"], record=True, dt=env_dt, when="before_groups",
                                               order=-21, name=f"{name}_actions")
-        self.episode_monitor = b2.EventMonitor(env_group, "episode_end", variables=["last_return", "episode"],
+        self.episode_monitor = b2.EventMonitor(env_group, "episode_end", variables=["last_return"],
                                                name=f"{name}_episodes")
         self.spike_monitor = b2.SpikeMonitor(self.recurrent, name=f"{name}_spikes") if record else None
         self.input_monitor = b2.SpikeMonitor(self.inputs, name=f"{name}_input_spikes") if record else None
