@@ -14,7 +14,7 @@ import pandas as pd
 
 from .spikes import check_spike_frame
 
-__all__ = ["plot_raster", "plot_learning_curves", "plot_output_vs_target"]
+__all__ = ["plot_raster", "plot_learning_curves", "plot_output_vs_target", "plot_phase_traces"]
 
 _TIME_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6}
 
@@ -194,4 +194,23 @@ def plot_output_vs_target(t, y, y_target, axes=None, time_unit="ms"):
     axes.set_xlabel(f"time ({unit_name})")
     axes.set_ylabel("output")
     axes.legend()
+    return axes
+
+
+def plot_phase_traces(steps, activity, signal, n_in, axes=None, title=""):
+    """The output and two hidden units of a settling network through the phases of one example.
+
+    ``activity`` is (steps, units) with the inputs first (``n_in``) and the output last; ``signal`` the phase
+    signal per step (+1 teacher or +beta, -1 nudge -beta, 0 free), shaded.
+    """
+    axes = _get_axes(axes)
+    axes.plot(steps, activity[:, -1], color="k", lw=1.5, label="output")
+    for k in range(min(2, activity.shape[1] - n_in - 1)):
+        axes.plot(steps, activity[:, n_in + k], lw=1, label=f"hidden {k}")
+    axes.fill_between(steps, 0, 1, where=signal > 0, color="C3", alpha=0.12, step="mid", label="teacher +")
+    axes.fill_between(steps, 0, 1, where=signal < 0, color="C0", alpha=0.12, step="mid", label="teacher -")
+    axes.set_xlabel("step")
+    axes.set_ylabel("activity V")
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=6, ncol=3)
     return axes

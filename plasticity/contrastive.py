@@ -49,8 +49,8 @@ unit :math:`\\Delta b_i \\mathrel{+}= a(t) V_i`), and the weights change at batc
 
 - ``'two-phase'``: phases of ``settle_steps`` steps; ``a`` is non-zero only at the last step of each phase
   (the coefficients of the rule above).
-- ``'oscillating'``: after a free half period that settles the network from its reset (the example's
-  onset, not integrated), a periodic phase signal :math:`s(t) = \\pm 1` (half periods of ``settle_steps``
+- ``'oscillating'``: after a free onset that settles the network from its reset (``onset_steps``, by default
+  one half period; not integrated), a periodic phase signal :math:`s(t) = \\pm 1` (half periods of ``settle_steps``
   steps, ``cycles`` periods per example): the teacher is on while :math:`s = +1` (clamped outputs; for EP
   the nudge :math:`+\\beta`, for symmetric EP :math:`\\pm\\beta` with the sign of ``s``) and
   :math:`a(t) = c\\, s(t) / n_{half}` at every step, with ``c`` 1 (CHL), :math:`1/\\beta` (EP) or
@@ -114,6 +114,8 @@ class ContrastiveConfig:
         Steps of a phase (two-phase) or of a half period (oscillating).
     cycles : int
         Oscillation periods per example (oscillating schedule).
+    onset_steps : int or None
+        Free steps from the reset before the oscillation starts (oscillating schedule; None: ``settle_steps``).
     batch_size : int
         Examples per weight update.
     settle_tolerance : float
@@ -132,6 +134,7 @@ class ContrastiveConfig:
     tau_steps: float = 4.0
     settle_steps: int = 60
     cycles: int = 1
+    onset_steps: int | None = None
     batch_size: int = 1
     settle_tolerance: float = 1e-6
     dt: object = field(default_factory=lambda: STEP_DT)
@@ -141,6 +144,11 @@ class ContrastiveConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
+        if self.onset_steps is not None and (isinstance(self.onset_steps, bool) or not isinstance(
+                self.onset_steps, (int, np.integer)) or self.onset_steps < 1):
+            raise ValueError(f"'onset_steps' must be a positive integer or None, got {self.onset_steps!r}")
+        if self.onset_steps is not None and self.schedule != "oscillating":
+            raise ValueError("'onset_steps' applies to the oscillating schedule only")
         if isinstance(self.n_hidden, bool) or not isinstance(self.n_hidden, (int, np.integer)) or self.n_hidden < 0:
             raise ValueError(f"'n_hidden' must be a non-negative integer, got {self.n_hidden!r}")
         for name, allowed in (("architecture", ARCHITECTURES), ("rule", RULES), ("schedule", SCHEDULES)):
@@ -171,7 +179,14 @@ class ContrastiveConfig:
         return 3 if self.rule == "ep-symmetric" else 2
 
     @property
+    def onset(self):
+        """Free steps before the first half period (oscillating schedule)."""
+        return self.settle_steps if self.onset_steps is None else int(self.onset_steps)
+
+    @property
     def steps_per_example(self):
+        if self.schedule == "oscillating":
+            return self.onset + 2 * self.cycles * self.settle_steps
         return self.n_phases * self.settle_steps
 
 
@@ -207,9 +222,9 @@ def phase_schedule(config):
     n, steps = config.settle_steps, config.steps_per_example
     nudge, clamp, coef = np.zeros(steps), np.zeros(steps), np.zeros(steps)
     free_mark, phase_end = np.zeros(steps), np.zeros(steps)
-    phase_end[n - 1::n] = 1.0
     beta = config.beta
     if config.schedule == "two-phase":
+        phase_end[n - 1::n] = 1.0
         last = np.arange(1, config.n_phases + 1) * n - 1
         free_mark[last[0]] = 1.0
         if config.rule == "chl":
@@ -222,9 +237,12 @@ def phase_schedule(config):
             nudge[n:2 * n], nudge[2 * n:] = beta, -beta
             coef[last] = (0.0, 1.0 / (2 * beta), -1.0 / (2 * beta))
         return {"nudge": nudge, "clamp": clamp, "coefficient": coef, "free_mark": free_mark, "phase_end": phase_end}
-    # oscillating: after a free half period from the reset (not integrated: the example's onset),
-    # s = -1 in the first half of every period, +1 in the second
-    sign = np.concatenate([np.zeros(n), np.tile(np.repeat([-1.0, 1.0], n), config.cycles)])
+    # oscillating: after the free onset from the reset (not integrated), s = -1 in the first half of every
+    # period, +1 in the second
+    onset = config.onset
+    phase_end[onset - 1] = 1.0
+    phase_end[onset + n - 1::n] = 1.0
+    sign = np.concatenate([np.zeros(onset), np.tile(np.repeat([-1.0, 1.0], n), config.cycles)])
     teacher = sign > 0
     if config.rule == "chl":
         clamp[teacher] = 1.0
@@ -235,7 +253,7 @@ def phase_schedule(config):
     else:
         nudge[:] = beta * sign
         scale = 1.0 / (2 * beta)
-        free_mark[n - 1] = 1.0  # the onset half period is the only free one
+        free_mark[onset - 1] = 1.0  # the onset is the only free stretch
     coef[:] = scale * sign / n
     if config.rule != "ep-symmetric":
         free_mark[steps - n - 1] = 1.0  # the end of the last free half period
@@ -469,6 +487,24 @@ def fixed_point(config, weights, x, target=None, beta=0.0, clamp=False, tol=1e-1
     else:
         raise FixedPointError("no fixed point found (the relaxation and Newton's method did not converge)")
     return v
+
+
+def settling_time(config, weights, x, target=None, clamp=False):
+    """The slowest relaxation time constant at the fixed point, in units of the unit time constant tau.
+
+    Linearised about the fixed point ``u*`` (free units only), :math:`\\tau\\, d\\delta u/dt = (-I + W D)\\,\\delta u`
+    with :math:`D = \\mathrm{diag}(\\sigma'(u^*))`; ``W D`` is similar to the symmetric :math:`D^{1/2} W D^{1/2}`,
+    so its eigenvalues :math:`\\lambda` are real, and a stable fixed point has all :math:`\\lambda < 1`. The slowest
+    mode decays with :math:`\\tau_s = \\tau / (1 - \\lambda_{max})`; returns :math:`\\tau_s / \\tau` (inf when not
+    stable). With ``clamp`` the outputs are held at ``target`` (the clamped phase).
+    """
+    kinds = config.kinds
+    v = fixed_point(config, weights, x, target, clamp=clamp)
+    free = (kinds != 0) & ~((kinds == 2) & clamp)
+    slope = np.sqrt((v * (1 - v))[free])
+    symmetric = slope[:, None] * weights["w"][np.ix_(free, free)] * slope[None, :]
+    largest = float(np.max(np.linalg.eigvalsh(symmetric)))
+    return 1.0 / (1.0 - largest) if largest < 1.0 else float("inf")
 
 
 def contrast_function(config, weights, x, target):

@@ -40,6 +40,9 @@ REGISTRY = {
     "contrastive-digits": ("brian2learn.studies.contrastive_digits",
                            "symmetric EP, EP and CHL (Brian2) on the 8x8 digits, beside backprop of the same layer "
                            "sizes"),
+    "contrastive-oscillation": ("brian2learn.studies.contrastive_oscillation",
+                                "contrastive learning by oscillation (Baldi & Pineda 1991): the phase period swept "
+                                "across the settling time, XOR and 3-bit parity"),
     "srnn-ecg": ("brian2learn.studies.srnn_ecg",
                  "adaptive spiking RNN (JAX BPTT, Brian2 evaluation) on QT Database ECG segmentation (Yin et al. "
                  "2021)"),

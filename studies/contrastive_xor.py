@@ -44,16 +44,15 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from brian2learn.analysis import energy
+from brian2learn.analysis import energy, plotting
 from brian2learn.analysis.tables import write_table
 from brian2learn.plasticity import contrastive as cl
 from brian2learn.plasticity import feedforward
-from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 from brian2learn.tasks.parity import parity_task
-from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
+from brian2learn.training.contrastive import ContrastiveTrainer, accuracy, example_traces
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -282,36 +281,6 @@ def plot_learning_curves(curves, task, axes=None):
     return axes
 
 
-def phase_traces(config, weights, x, target, schedule="two-phase", cycles=3):
-    """``(steps, V of every unit (steps, n), phase signal)`` of one example in the trained network (runtime)."""
-    config = dataclasses.replace(config, schedule=schedule, cycles=cycles, batch_size=1)
-    runner = DeviceRunner(lambda: cl.ContrastiveNetwork(config, 1, record_traces=True, name="traces"),
-                          device="runtime", announce=False)
-    with runner:
-        model = runner.run(cl.run_values(config, weights, 0.0),
-                           {"example_values": cl.example_values(config, x[None], target[None])})
-        v = np.asarray(model.trace_monitor.V, dtype=float).T[:config.steps_per_example].copy()
-    plan = cl.phase_schedule(config)
-    signal = plan["clamp"] + np.sign(plan["nudge"]) if config.rule != "chl" else plan["clamp"]
-    return np.arange(len(v)), v, signal
-
-
-def plot_phase_traces(steps, activity, signal, n_in, axes=None, title=""):
-    """The output and two hidden units through the phases of one example, with the phase signal."""
-    if axes is None:
-        _, axes = plt.subplots(figsize=(6, 3))
-    axes.plot(steps, activity[:, -1], color="k", lw=1.5, label="output")
-    for k in range(2):
-        axes.plot(steps, activity[:, n_in + k], lw=1, label=f"hidden {k}")
-    axes.fill_between(steps, 0, 1, where=signal > 0, color="C3", alpha=0.12, step="mid", label="teacher +")
-    axes.fill_between(steps, 0, 1, where=signal < 0, color="C0", alpha=0.12, step="mid", label="teacher -")
-    axes.set_xlabel("step")
-    axes.set_ylabel("activity V")
-    axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=6, ncol=3)
-    return axes
-
-
 def plot_weights(weights_frame, axes=None):
     """Weights of each rule's first network before and after training (scatter)."""
     if axes is None:
@@ -335,9 +304,10 @@ def _figures(run_dir, curves, weights_frame, trained_example):
         config, weights, data = trained_example
         fig, axes = plt.subplots(2, 1, figsize=(7, 5.5))
         for ax, schedule in zip(axes, ("two-phase", "oscillating")):
-            steps, activity, signal = phase_traces(config, weights, data["inputs"][1], data["targets"][1], schedule)
-            plot_phase_traces(steps, activity, signal, config.n_in, axes=ax,
-                              title=f"trained symmetric-EP XOR network, pattern (0, 1), {schedule}")
+            steps, activity, signal = example_traces(config, weights, data["inputs"][1], data["targets"][1], schedule,
+                                                     cycles=3)
+            plotting.plot_phase_traces(steps, activity, signal, config.n_in, axes=ax,
+                                       title=f"trained symmetric-EP XOR network, pattern (0, 1), {schedule}")
         figures.append(save_figure(fig, run_dir, "phase_traces.png"))
     if weights_frame is not None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))

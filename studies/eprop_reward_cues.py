@@ -29,14 +29,16 @@ test 0.906).
 
 *Protocol*: both train on fresh trials; every 512 trials both are scored on the same 256 fresh validation trials
 (reward: greedy choice at the end of the trial, learning frozen; supervised: the readout with the larger mean
-over the recall period). Training stops at 90 % validation accuracy or after 40,000 trials (reward) / 20,000
-(supervised); then both are scored once on 512 fresh test trials (the issue's target: >= 90 % for reward). The
-result is the number of trials each needs, and their ratio.
+over the recall period). A check at >= 90 % is confirmed on the next 1024 validation trials, which that check did
+not see; training stops at a confirmed 90 % or after 40,000 trials (reward) / 20,000 (supervised); then both are
+scored once on 2048 fresh test trials (the issue's target: >= 90 % for reward). The result is the number of
+trials each needs, and their ratio. (The first runs stopped at the first 256-trial check >= 90 % and were
+tested on 512 trials: the validation accuracy of reward-based e-prop swings by about 0.1 from one check to the
+next, so 256 trials let a lucky swing stop training.)
 
-Measured (seed 1, loaded cores): reward-based e-prop reached 90 % validation after 16,384 trials with a test
-accuracy of 0.865 (target missed; the constant rate: 19,968 trials, 0.877); supervised e-prop after 12,288 trials,
-test 0.906. The validation accuracy of reward-based e-prop swings by about 0.1 from one check to the next, so 256
-validation trials can stop it on a lucky swing.
+Measured (seed 1, loaded cores), first protocol: reward-based e-prop reached 90 % validation after 16,384 trials
+with a test accuracy of 0.865 (the constant rate: 19,968 trials, 0.877); supervised e-prop after 12,288 trials,
+test 0.906.
 """
 
 import dataclasses
@@ -83,10 +85,10 @@ TARGET_ACCURACY = 0.90
 LR_DECAY = 0.5  # the reward learning rate halves every lr_decay_every trials
 PROTOCOL = {
     "full": {"max_reward_trials": 40_000, "max_supervised_trials": 20_000, "eval_every": 512,
-             "validation_trials": 256, "test_trials": 512, "lr_decay_every": 8192,
+             "validation_trials": 256, "confirmation_trials": 1024, "test_trials": 2048, "lr_decay_every": 8192,
              "trials_per_run": 64, "batch_size": 32},
     "quick": {"max_reward_trials": 20, "max_supervised_trials": 16, "eval_every": 10, "validation_trials": 8,
-              "lr_decay_every": 10,
+              "confirmation_trials": 8, "lr_decay_every": 10,
               "test_trials": 8,
               "trials_per_run": 10, "batch_size": 8},
 }
@@ -126,6 +128,15 @@ def trials(seed, stream, first, n):
     return evidence_accumulation_trials(n, seed=[seed, STREAMS[stream], first])
 
 
+def trials_in_blocks(seed, stream, first, n, block):
+    """Trials ``first`` to ``first + n`` of ``stream`` as the reward trainer draws them (one batch of ``block``
+    trials per binary run, seeded by the run's first trial), so that both methods are scored on the same trials."""
+    start = first - first % block
+    parts = [trials(seed, stream, k, block) for k in range(start, first + n, block)]
+    return {key: np.concatenate([part[key] for part in parts])[first - start:first - start + n]
+            for key in ("inputs", "targets", "window", "labels")}
+
+
 def train_reward(options, setting, run_dir):
     """Reward-based e-prop in rounds of ``eval_every`` trials, tested after each; returns records and curve."""
     config = reward_config()
@@ -148,15 +159,22 @@ def train_reward(options, setting, run_dir):
         while trainer.step_count < max_trials:
             trainer.learning_rate = config.learning_rate * LR_DECAY ** (trainer.step_count // setting["lr_decay_every"])
             trainer.train(min(setting["eval_every"], max_trials - trainer.step_count), progress=progress)
-            accuracy = float(trainer.evaluate(setting["validation_trials"]).mean())
+            n_validation = setting["validation_trials"]
+            accuracy = float(trainer.evaluate(n_validation).mean())
+            confirmed = None
+            if accuracy >= TARGET_ACCURACY:  # confirmed on the next validation trials, unseen by this check
+                confirmed = float(trainer.evaluate(n_validation + setting["confirmation_trials"])
+                                  [n_validation:].mean())
             rate = float(np.mean(trainer.state["reward_eprop_recurrent.rate_est"])) * 1000
             recent = trainer.history()["return"].tail(setting["eval_every"]).mean()
             curve.append({"method": "reward", "trials": trainer.step_count, "validation_accuracy": accuracy,
-                          "train_accuracy": float(recent), "rate_hz": rate, "learning_rate": trainer.learning_rate})
-            print(f"[{NAME}] reward: {trainer.step_count} trials, validation accuracy {accuracy:.3f}, training "
-                  f"{recent:.3f}, {rate:.1f} Hz", flush=True)
+                          "confirmation_accuracy": confirmed, "train_accuracy": float(recent), "rate_hz": rate,
+                          "learning_rate": trainer.learning_rate})
+            print(f"[{NAME}] reward: {trainer.step_count} trials, validation accuracy {accuracy:.3f}"
+                  + (f" (confirmation {confirmed:.3f})" if confirmed is not None else "")
+                  + f", training {recent:.3f}, {rate:.1f} Hz", flush=True)
             write_table(pd.DataFrame(curve), os.path.join(run_dir, "accuracy.parquet"))  # kept if interrupted
-            if accuracy >= TARGET_ACCURACY:
+            if confirmed is not None and confirmed >= TARGET_ACCURACY:
                 break
         evaluation_stream["name"] = "test"
         test_accuracy = float(trainer.evaluate(setting["test_trials"]).mean())
@@ -187,24 +205,34 @@ def train_supervised(options, setting, run_dir, reward_curve=()):
             n_now = min(iterations_per_round, max_iterations - done)
             trainer.train(n_now)
             done += n_now
-            accuracy = supervised_accuracy(trainer, options.seed, "validation", setting["validation_trials"], batch)
+            n_validation = setting["validation_trials"]
+            accuracy = supervised_accuracy(trainer, options.seed, "validation", n_validation, batch,
+                                           setting["trials_per_run"])
+            confirmed = None
+            if accuracy >= TARGET_ACCURACY:
+                confirmed = supervised_accuracy(trainer, options.seed, "validation", setting["confirmation_trials"],
+                                                batch, setting["trials_per_run"], first=n_validation)
             curve.append({"method": "supervised", "trials": done * batch, "validation_accuracy": accuracy,
+                          "confirmation_accuracy": confirmed,
                           "train_accuracy": 1.0 - float(trainer.history[-1].get("error", np.nan)),
                           "rate_hz": float(trainer.history[-1]["rate_hz"])})
-            print(f"[{NAME}] supervised: {done * batch} trials, validation accuracy {accuracy:.3f}", flush=True)
+            print(f"[{NAME}] supervised: {done * batch} trials, validation accuracy {accuracy:.3f}"
+                  + (f" (confirmation {confirmed:.3f})" if confirmed is not None else ""), flush=True)
             write_table(pd.DataFrame(reward_curve + curve), os.path.join(run_dir, "accuracy.parquet"))
-            if accuracy >= TARGET_ACCURACY:
+            if confirmed is not None and confirmed >= TARGET_ACCURACY:
                 break
         seconds = time.perf_counter() - start - trainer.runner.compile_seconds
-        test_accuracy = supervised_accuracy(trainer, options.seed, "test", setting["test_trials"], batch)
+        test_accuracy = supervised_accuracy(trainer, options.seed, "test", setting["test_trials"], batch,
+                                            setting["trials_per_run"])
         print(f"[{NAME}] supervised: test accuracy {test_accuracy:.3f} after {done * batch} trials", flush=True)
     return curve, seconds, test_accuracy
 
 
-def supervised_accuracy(trainer, seed, stream, n_trials, batch):
-    """Accuracy of the supervised network on ``n_trials`` trials of ``stream`` (the readout with the larger mean
-    over the recall period), in batches of the build's size."""
-    data = trials(seed, stream, 0, n_trials)
+def supervised_accuracy(trainer, seed, stream, n_trials, batch, block, first=0):
+    """Accuracy of the supervised network on trials ``first`` to ``first + n_trials`` of ``stream``, the trials
+    the reward agent is scored on (the readout with the larger mean over the recall period), in batches of the
+    build's size."""
+    data = trials_in_blocks(seed, stream, first, n_trials, block)
     errors = [trainer.evaluate(trials={key: data[key][k:k + batch] for key in ("inputs", "targets", "window")})
               ["error"] for k in range(0, n_trials - batch + 1, batch)]
     return 1.0 - float(np.mean(errors))
@@ -239,7 +267,8 @@ def example_trial(options, policy_path):
 
 
 def trials_to_target(curve):
-    reached = [row["trials"] for row in curve if row["validation_accuracy"] >= TARGET_ACCURACY]
+    reached = [row["trials"] for row in curve
+               if row.get("confirmation_accuracy") is not None and row["confirmation_accuracy"] >= TARGET_ACCURACY]
     return reached[0] if reached else None
 
 

@@ -224,3 +224,68 @@ def test_contrastive_digits_quick_run(tmp_path, summary_vocabulary):
     assert set(curves["rule"]) == {"ep-symmetric", "backprop-ff"}
     assert ((curves["test_accuracy"] >= 0) & (curves["test_accuracy"] <= 1)).all()
     assert summary["targets_met"]["ep_symmetric_test_accuracy_at_least_0.95"] is None  # judged on full runs only
+
+
+def test_settling_time_is_the_decay_time_of_a_small_perturbation():
+    config = make_config("chl", architecture="layered")
+    weights = weights_for(config)
+    weights["w"] = 3 * weights["w"]  # strong enough coupling that the slowest mode is well above tau
+    x = X[0]
+    predicted = cl.settling_time(config, weights, x)
+    v_star = cl.fixed_point(config, weights, x)
+    free = config.kinds != 0
+    u_star = np.log(v_star[free] / (1 - v_star[free]))
+    # fine Euler relaxation of the free units from a small random displacement (independent of Brian2)
+    h, u = 0.005, u_star + 1e-5 * np.random.default_rng(0).standard_normal(free.sum())
+    v = v_star.copy()
+    distance = []
+    for _ in range(int(30 / h)):
+        v[free] = 1 / (1 + np.exp(-u))
+        u = u + h * (-u + weights["w"][free] @ v + weights["b"][free])
+        distance.append(np.linalg.norm(u - u_star))
+    times = h * np.arange(1, len(distance) + 1)
+    late = (times > 10) & (times < 20)  # the slowest mode alone
+    measured = -1 / np.polyfit(times[late], np.log(distance)[late], 1)[0]
+    assert predicted > 1.2
+    assert measured == pytest.approx(predicted, rel=5e-3)
+
+
+def test_oscillating_cycles_after_a_long_onset_add_up_to_two_phase_updates(numpy_runtime):
+    config = make_config("chl")
+    weights = weights_for(config)
+    two_phase, _, _ = one_update(config, weights)
+    # 50 tau onset, then two periods of 40-tau half periods: twice the two-phase update, up to the lag
+    # after each switch (~1 % per half period of 40 tau, test_oscillating_schedule_converges...)
+    osc, _, _ = one_update(make_config("chl", schedule="oscillating", settle_steps=160, cycles=2, onset_steps=200),
+                           weights)
+    assert np.max(np.abs(osc - 2 * two_phase)) / np.max(np.abs(2 * two_phase)) < 0.015
+    with pytest.raises(ValueError, match="onset_steps"):
+        make_config("chl", onset_steps=10)  # a two-phase schedule has no onset
+    with pytest.raises(ValueError, match="onset_steps"):
+        make_config("chl", schedule="oscillating", onset_steps=0)
+
+
+def test_contrastive_oscillation_quick_run(tmp_path, summary_vocabulary):
+    from brian2learn.studies import contrastive_oscillation as study
+    from brian2learn.studies.runs import load_run
+    from brian2learn.tasks.parity import parity_task
+
+    with pytest.raises(ValueError, match="half-periods"):
+        study.Options(half_periods=(0.3,))  # not a whole number of steps
+    options = study.Options(quick=True, seeds=1, epochs=1, rules=("ep-symmetric",), half_periods=(16.0, 0.5),
+                            device="runtime", out=str(tmp_path / "run"))
+    summary = study.run(options)
+    summary_vocabulary(summary, spiking=False)
+    results = load_run(str(tmp_path / "run")).tables["results"].set_index("half_period_tau")
+    assert list(results["cycles"].loc[[16.0, 0.5]]) == [2, 64]
+    # after one epoch the training loss is that of the initial weights at the end of the 32-tau free onset:
+    # the free fixed point that numpy's Newton iteration finds
+    data = parity_task(2, 0.1, 0.9)
+    config = study.network_config("xor", "ep-symmetric", 16.0)
+    initial = cl.initial_weights(config, 1)
+    outputs = np.asarray([cl.fixed_point(config, initial, x)[-1] for x in data["inputs"]])
+    expected = float(np.mean(0.5 * (outputs - data["targets"][:, 0]) ** 2))
+    assert results["oscillation_loss"].to_numpy() == pytest.approx([expected, expected], rel=1e-6)
+    assert results["settling_tau_initial"].to_numpy() == pytest.approx(
+        [max(cl.settling_time(config, initial, x) for x in data["inputs"])] * 2, rel=1e-12)
+    assert set(summary["figures"]) == {"breakdown.png", "phase_traces.png"}

@@ -21,6 +21,32 @@ from brian2learn.simulation.files import save_parameters
 from brian2learn.training.loop import Chunk, TrainingLoop, check_count
 
 
+def example_traces(config, weights, x, target, schedule=None, cycles=None):
+    """Activity of every unit through one example, recorded on the runtime device (no learning).
+
+    Returns ``(steps, V (steps, n_units), phase signal)``; the signal is +1 while the teacher (clamp or +beta)
+    is on, -1 under the nudge -beta, 0 in a free phase. ``schedule`` and ``cycles`` replace the config's.
+    """
+    changes = {"batch_size": 1}
+    if schedule is not None:
+        changes["schedule"] = schedule
+        if schedule != "oscillating":
+            changes["onset_steps"] = None
+    if cycles is not None:
+        changes["cycles"] = cycles
+    config = dataclasses.replace(config, **changes)
+    runner = DeviceRunner(lambda: cl.ContrastiveNetwork(config, 1, record_traces=True, name="traces"),
+                          device="runtime", announce=False)
+    with runner:
+        model = runner.run(cl.run_values(config, weights, 0.0),
+                           {"example_values": cl.example_values(config, np.asarray(x)[None],
+                                                                np.asarray(target)[None])})
+        v = np.asarray(model.trace_monitor.V, dtype=float).T[:config.steps_per_example].copy()
+    plan = cl.phase_schedule(config)
+    signal = plan["clamp"] + np.sign(plan["nudge"]) if config.rule != "chl" else plan["clamp"]
+    return np.arange(len(v)), v, signal
+
+
 def accuracy(outputs, targets):
     """Fraction correct: the largest output is the target's (several outputs), or output > 0.5 (one)."""
     outputs, targets = np.asarray(outputs), np.asarray(targets)
