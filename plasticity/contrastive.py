@@ -178,6 +178,10 @@ class ContrastiveConfig:
             return 1 + 2 * self.cycles  # a free half period to settle from the reset, then the cycles
         return 3 if self.rule == "ep-symmetric" else 2
 
+    def network(self, n_examples, record_traces=False, name="contrastive"):
+        """The Brian2 network of this configuration over ``n_examples`` examples."""
+        return ContrastiveNetwork(self, n_examples, record_traces=record_traces, name=name)
+
     @property
     def onset(self):
         """Free steps before the first half period (oscillating schedule)."""

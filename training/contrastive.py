@@ -35,7 +35,7 @@ def example_traces(config, weights, x, target, schedule=None, cycles=None):
     if cycles is not None:
         changes["cycles"] = cycles
     config = dataclasses.replace(config, **changes)
-    runner = DeviceRunner(lambda: cl.ContrastiveNetwork(config, 1, record_traces=True, name="traces"),
+    runner = DeviceRunner(lambda: config.network(1, record_traces=True, name="traces"),
                           device="runtime", announce=False)
     with runner:
         model = runner.run(cl.run_values(config, weights, 0.0),
@@ -91,7 +91,7 @@ class ContrastiveTrainer(RunnerHolder):
         self.history = []
         self.train_seconds = 0.0
         n_run = self.per_epoch * self.epochs_per_run
-        self.runner = DeviceRunner(lambda: cl.ContrastiveNetwork(config, n_run), device=device, directory=directory)
+        self.runner = DeviceRunner(lambda: config.network(n_run), device=device, directory=directory)
         self._loop = TrainingLoop(self._step, self.epochs_per_run, unit="epoch", save_weights=self._save_weights,
                                   loss_before_update=False)
 
@@ -104,7 +104,10 @@ class ContrastiveTrainer(RunnerHolder):
                                 {"example_values": values})
         n = len(values)
         free = np.asarray(model.free_monitor.V_free, dtype=float)[:, 1:n + 1].T  # (examples, units)
-        du_end = np.asarray(model.free_monitor.du_end, dtype=float)[:, 1:n + 1].T
+        if "du_end" in model.free_monitor.record_variables:
+            du_end = np.asarray(model.free_monitor.du_end, dtype=float)[:, 1:n + 1].T
+        else:  # a spiking network does not settle: not measured
+            du_end = np.full((n, self.config.n_units), np.nan)
         new = {"w": cl.weight_matrix(self.config, np.asarray(model.synapses.w[:], dtype=float)),
                "b": np.asarray(model.units.b[:], dtype=float).copy()}
         return new, free[:, self.config.n_units - self.config.n_out:], du_end.max(axis=1)
