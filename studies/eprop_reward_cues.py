@@ -30,8 +30,9 @@ test 0.906).
 *Protocol*: both train on fresh trials; every 512 trials both are scored on the same 256 fresh validation trials
 (reward: greedy choice at the end of the trial, learning frozen; supervised: the readout with the larger mean
 over the recall period). A check at >= 90 % is confirmed on the next 1024 validation trials, which that check did
-not see; training stops at a confirmed 90 % or after 40,000 trials (reward) / 20,000 (supervised); then both are
-scored once on 2048 fresh test trials (the issue's target: >= 90 % for reward). The result is the number of
+not see; training stops when the confirmation puts the accuracy above 90 % with 95 % confidence (one-sided,
+normal approximation: at least 937 of 1024 correct) or after 40,000 trials (reward) / 20,000 (supervised); then both
+are scored once on 2048 fresh test trials (the issue's target: >= 90 % for reward). The result is the number of
 trials each needs, and their ratio. (The first runs stopped at the first 256-trial check >= 90 % and were
 tested on 512 trials: the validation accuracy of reward-based e-prop swings by about 0.1 from one check to the
 next, so 256 trials let a lucky swing stop training.)
@@ -82,6 +83,15 @@ REWARD_LEARNING = {"discount": 1.0, "learning_rate": 5e-4, "value_weight": 1.0, 
 SUPERVISED_LEARNING = {"loss": "softmax", "c_reg": 2.0, "f_target": 10.0 * b2.Hz, "optimizer": "adam",
                        "learning_rate": 5e-3, "batch_size": 32}
 TARGET_ACCURACY = 0.90
+CONFIDENCE_Z = 1.645  # one-sided 95 %: training stops when the confirmation's lower bound reaches the target
+
+
+def confirmed_above_target(accuracy, n_trials):
+    """Whether ``accuracy`` on ``n_trials`` trials puts the true accuracy above the target with 95 % confidence
+    (normal approximation: ``p - z sqrt(p (1 - p) / n) >= target``)."""
+    if accuracy is None:
+        return False
+    return accuracy - CONFIDENCE_Z * np.sqrt(accuracy * (1 - accuracy) / n_trials) >= TARGET_ACCURACY
 LR_DECAY = 0.5  # the reward learning rate halves every lr_decay_every trials
 PROTOCOL = {
     "full": {"max_reward_trials": 40_000, "max_supervised_trials": 20_000, "eval_every": 512,
@@ -174,7 +184,7 @@ def train_reward(options, setting, run_dir):
                   + (f" (confirmation {confirmed:.3f})" if confirmed is not None else "")
                   + f", training {recent:.3f}, {rate:.1f} Hz", flush=True)
             write_table(pd.DataFrame(curve), os.path.join(run_dir, "accuracy.parquet"))  # kept if interrupted
-            if confirmed is not None and confirmed >= TARGET_ACCURACY:
+            if confirmed_above_target(confirmed, setting["confirmation_trials"]):
                 break
         evaluation_stream["name"] = "test"
         test_accuracy = float(trainer.evaluate(setting["test_trials"]).mean())
@@ -219,7 +229,7 @@ def train_supervised(options, setting, run_dir, reward_curve=()):
             print(f"[{NAME}] supervised: {done * batch} trials, validation accuracy {accuracy:.3f}"
                   + (f" (confirmation {confirmed:.3f})" if confirmed is not None else ""), flush=True)
             write_table(pd.DataFrame(reward_curve + curve), os.path.join(run_dir, "accuracy.parquet"))
-            if confirmed is not None and confirmed >= TARGET_ACCURACY:
+            if confirmed_above_target(confirmed, setting["confirmation_trials"]):
                 break
         seconds = time.perf_counter() - start - trainer.runner.compile_seconds
         test_accuracy = supervised_accuracy(trainer, options.seed, "test", setting["test_trials"], batch,
@@ -266,9 +276,9 @@ def example_trial(options, policy_path):
     return {"correct": bool(correct[0] > 0.5), "inputs": frames[0], "recurrent": frames[1], "energy": summary}
 
 
-def trials_to_target(curve):
+def trials_to_target(curve, n_confirmation):
     reached = [row["trials"] for row in curve
-               if row.get("confirmation_accuracy") is not None and row["confirmation_accuracy"] >= TARGET_ACCURACY]
+               if confirmed_above_target(row.get("confirmation_accuracy"), n_confirmation)]
     return reached[0] if reached else None
 
 
@@ -295,7 +305,8 @@ def run(options, run_dir):
     write_table(episodes, os.path.join(run_dir, "reward_trials.parquet"))
     curves = list(reward_curve)
     summary = {"study": NAME, "status": "completed", "mode": mode, "options": options.as_dict(),
-               "reward": {"trials_to_target": trials_to_target(reward_curve), "test_accuracy": reward_test,
+               "reward": {"trials_to_target": trials_to_target(reward_curve, setting["confirmation_trials"]),
+                          "test_accuracy": reward_test,
                           "final_validation_accuracy": reward_curve[-1]["validation_accuracy"],
                           "trials": reward_curve[-1]["trials"], "training_seconds": reward_seconds,
                           "seconds_per_trial": reward_seconds / max(reward_curve[-1]["trials"], 1),
@@ -304,7 +315,7 @@ def run(options, run_dir):
         supervised_curve, supervised_seconds, supervised_test = train_supervised(options, setting, run_dir,
                                                                                 reward_curve)
         curves += supervised_curve
-        summary["supervised"] = {"trials_to_target": trials_to_target(supervised_curve),
+        summary["supervised"] = {"trials_to_target": trials_to_target(supervised_curve, setting["confirmation_trials"]),
                                  "test_accuracy": supervised_test,
                                  "final_validation_accuracy": supervised_curve[-1]["validation_accuracy"],
                                  "trials": supervised_curve[-1]["trials"], "training_seconds": supervised_seconds}
