@@ -66,6 +66,105 @@ def run_brian2learn(n_rec, n_iterations, threads=None):
             "builds_for_two_runs": builds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def jax_eprop_iteration(constants, n_steps, learning_rate, c_reg, rate_target_per_ms, dt_ms,
+                        late_signal_inputs=None):
+    """One e-prop training iteration in JAX (``jit`` once): the network and gradient of plasticity/eprop.py.
+
+    The discrete LIF network of Bellec et al. (2020) (``v^t = alpha v^{t-1} + c (W_in x^t + W_rec z^{t-1}) -
+    v_th z^{t-1}``, ``z^t = H(v^t - v_th)``, pseudo-derivative ``psi = gamma/v_th max(0, 1 - |v - v_th|/v_th)``,
+    leaky readout ``y^t = kappa y^{t-1} + (1 - kappa) W_out z^t``) as a ``lax.scan`` over the steps; then the
+    trial's e-prop gradient in the factorised form: with the learning signal ``L = delta B^T`` filtered backwards,
+    ``Lt^t = (1 - kappa) sum_{t' >= t} kappa^{t'-t} L^{t'}`` (so that ``sum_t L^t ebar^t = sum_t Lt^t e^t``) and the
+    rate regularisation signal ``L_reg``, ``D = (Lt + L_reg) psi`` and the gradient of input and recurrent weights
+    is one dense product ``c D^T sbar`` with the presynaptic traces ``sbar`` (inputs ``x^t``, recurrent
+    ``z^{t-1}``, low-passed with ``alpha``); the readout's is ``delta^T zbar_kappa``. Gradient descent, batch 1.
+    ``late_signal_inputs`` (0/1 per input channel) drops ``L^{T-1} ebar^{T-1}`` from the gradients of those input
+    synapses, as NEST 3.10 does (``EpropConfig.nest_late_learning_signal``).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    alpha, kappa, c = constants["alpha"], constants["kappa"], constants["input_scale"]
+    v_th, gamma = constants["v_th"], constants["gamma"]
+
+    def low_pass(signal, factor, gain=1.0):
+        def step(acc, s):
+            acc = factor * acc + gain * s
+            return acc, acc
+        return jax.lax.scan(step, jnp.zeros(signal.shape[1], signal.dtype), signal)[1]
+
+    def forward(w_in, w_rec, w_out, x):
+        def step(carry, current_in):
+            v, z, y = carry
+            v = alpha * v + c * (current_in + w_rec @ z) - v_th * z
+            u = (v - v_th) / v_th
+            z = (u > 0).astype(v.dtype)
+            y = kappa * y + (1 - kappa) * (w_out @ z)
+            return (v, z, y), (z, gamma / v_th * jnp.maximum(0.0, 1.0 - jnp.abs(u)), y)
+        n_rec, n_out = w_rec.shape[0], w_out.shape[0]
+        init = (jnp.zeros(n_rec), jnp.zeros(n_rec), jnp.zeros(n_out))
+        return jax.lax.scan(step, init, x @ w_in.T)[1]
+
+    def iteration(weights, feedback, x, target, window):
+        w_in, w_rec, w_out = weights
+        z, psi, y = forward(w_in, w_rec, w_out, x)
+        delta = window[:, None] * (y - target)
+        loss = 0.5 * jnp.sum(window[:, None] * (y - target) ** 2)
+        signal = delta @ feedback.T
+        filtered = low_pass(signal[::-1], kappa, 1 - kappa)[::-1]
+        rate = z.sum(axis=0) / (n_steps * dt_ms)
+        regularisation = c_reg * (rate - rate_target_per_ms) / (n_steps * dt_ms)
+        d = (filtered + regularisation[None, :]) * psi
+        x_bar = low_pass(x, alpha)
+        z_bar = low_pass(jnp.concatenate([jnp.zeros((1, z.shape[1])), z[:-1]]), alpha)
+        grad_in = c * d.T @ x_bar
+        if late_signal_inputs is not None:  # ebar^{T-1} = c sum_t (1 - kappa) kappa^{T-1-t} psi^t xbar^t
+            decay = (1 - kappa) * kappa ** jnp.arange(n_steps - 1, -1, -1.0)
+            e_bar_last = c * (decay[:, None] * psi).T @ x_bar
+            grad_in = grad_in - signal[-1][:, None] * e_bar_last * late_signal_inputs[None, :]
+        grad_rec = c * d.T @ z_bar * (1 - jnp.eye(z.shape[1]))
+        grad_out = delta.T @ low_pass(z, kappa, 1 - kappa)
+        return (w_in - learning_rate * grad_in, w_rec - learning_rate * grad_rec,
+                w_out - learning_rate * grad_out), loss
+
+    return jax.jit(iteration)
+
+
+def run_jax(n_rec, n_iterations):
+    """Train the JAX e-prop of :func:`jax_eprop_iteration` on the same set-up (float64, CPU)."""
+    import brian2 as b2
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    from brian2learn.models.eprop_neurons import discrete_constants
+    from brian2learn.tasks.nest_reference import nest_sine_wave_setup
+
+    setup = nest_sine_wave_setup(n_rec=n_rec)
+    config, task = setup["config"], setup["task"]
+    params = config["neuron_params"]
+    constants = {**discrete_constants(params), "v_th": float(params["v_th"] / b2.volt),
+                 "gamma": float(params["gamma"])}
+    x = jnp.asarray(task["inputs"][0])
+    late = x[1] if config["nest_late_learning_signal"] else None  # the same trial comes next
+    start = time.perf_counter()
+    iteration = jax_eprop_iteration(constants, config["n_steps"], config["learning_rate"], config["c_reg"],
+                                    float(config["f_target"] * b2.ms), float(params["dt"] / b2.ms), late)
+    weights = tuple(jnp.asarray(setup["weights"][key], dtype=jnp.float64) for key in ("w_in", "w_rec", "w_out"))
+    feedback = jnp.asarray(setup["feedback"], dtype=jnp.float64)
+    target, window = jnp.asarray(task["targets"][0]), jnp.asarray(task["window"][0])
+    iteration = iteration.lower(weights, feedback, x, target, window).compile()
+    compile_s = time.perf_counter() - start
+    losses = []
+    start = time.perf_counter()
+    for _ in range(n_iterations):
+        weights, loss = iteration(weights, feedback, x, target, window)
+        losses.append(loss)
+    losses = [float(loss) for loss in losses]  # waits for the last iteration
+    per_iteration = (time.perf_counter() - start) / n_iterations
+    return {"setup_s": compile_s, "per_iteration_s": per_iteration, "losses": losses, "peak_rss_mb": _peak_rss_mb()}
+
+
 def run_nest(n_rec, n_iterations):
     """Train NEST's e-prop on the same set-up; returns timings, losses and memory."""
     import nest
@@ -152,13 +251,14 @@ def _nest_python(requested):
     return python if probe.returncode == 0 else None
 
 
-def compare(n_rec, n_iterations, nest_python, threads, label=""):
-    """Both simulators on one network size; returns the two result dicts."""
+def compare(n_rec, n_iterations, nest_python, threads, label="", with_jax=True):
+    """The simulators on one network size; returns the result dicts of brian2learn, NEST and JAX."""
     ours = _child("brian2learn", sys.executable, n_rec, n_iterations, threads)
     theirs = _child("nest", nest_python, n_rec, n_iterations, None) if nest_python else None
+    peer = _child("jax", sys.executable, n_rec, n_iterations, None) if with_jax else None
     n_synapses = n_rec * 100 + n_rec * (n_rec - 1) + n_rec  # plastic: input, recurrent, readout
     print(f"{label}{n_rec} recurrent neurons, {n_synapses} plastic synapses, {n_iterations} iterations")
-    for name, result in (("brian2learn", ours), ("NEST 3.10", theirs)):
+    for name, result in (("brian2learn", ours), ("NEST 3.10", theirs), ("JAX e-prop", peer)):
         if result is None:
             continue
         ns = 1e9 * result["per_iteration_s"] / (n_synapses * N_STEPS)
@@ -170,9 +270,15 @@ def compare(n_rec, n_iterations, nest_python, threads, label=""):
         worst = float(np.max(np.abs(np.asarray(ours["losses"]) / np.asarray(theirs["losses"]) - 1)))
         print(f"  loss curves equal to rtol 1e-5: {same} (largest relative difference {worst:.1e}); "
               f"NEST/brian2learn time per iteration: {theirs['per_iteration_s'] / ours['per_iteration_s']:.1f}x")
+    if ours is not None and peer is not None:
+        first = min(5, n_iterations)
+        worst = float(np.max(np.abs(np.asarray(peer["losses"][:first]) / np.asarray(ours["losses"][:first]) - 1)))
+        print(f"  JAX's first {first} losses equal to brian2learn's to 1e-10: {worst < 1e-10} (largest relative "
+              f"difference {worst:.1e}); JAX/brian2learn time per iteration: "
+              f"{peer['per_iteration_s'] / ours['per_iteration_s']:.2f}x (JAX compile {peer['setup_s']:.2f} s)")
     if ours is not None:
         print(f"  brian2learn builds for two training runs: {ours['builds_for_two_runs']}")
-    return ours, theirs
+    return ours, theirs, peer
 
 
 def main(argv=None):
@@ -181,31 +287,34 @@ def main(argv=None):
     parser.add_argument("--n-rec", type=int, default=100)
     parser.add_argument("--nest-python", default=None, help="a Python interpreter that can import nest")
     parser.add_argument("--threads", type=int, default=None, help="OpenMP threads of the brian2learn build")
-    parser.add_argument("--scaling", action="store_true", help="also time 100, 400 and 1600 recurrent neurons")
+    parser.add_argument("--scaling", action="store_true", help="also time the --sizes (default 100 400 1600)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600], help="recurrent neurons of --scaling")
+    parser.add_argument("--no-jax", action="store_true", help="leave out the JAX e-prop peer")
     parser.add_argument("--scaling-iterations", type=int, default=10)
-    parser.add_argument("--child", choices=("brian2learn", "nest"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("brian2learn", "nest", "jax"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.scaling_iterations < 1:
         parser.error("iterations must be positive integers")
     if args.child:
-        runner = run_brian2learn if args.child == "brian2learn" else run_nest
+        runner = {"brian2learn": run_brian2learn, "nest": run_nest, "jax": run_jax}[args.child]
         extra = {"threads": args.threads} if args.child == "brian2learn" else {}
         print(json.dumps(runner(args.n_rec, args.iterations, **extra)))
         return 0
     nest_python = _nest_python(args.nest_python)
     if nest_python is None:
         print("NEST not importable (pip install nest-simulator, or --nest-python): timing brian2learn only")
-    main_run = compare(args.n_rec, args.iterations, nest_python, args.threads)
+    main_run = compare(args.n_rec, args.iterations, nest_python, args.threads, with_jax=not args.no_jax)
     if args.scaling:
         rows = []
-        for n_rec in (100, 400, 1600):
+        for n_rec in args.sizes:
             if n_rec == args.n_rec and args.iterations >= args.scaling_iterations:
-                ours, theirs = main_run  # longer runs spread the binary's start-up over more iterations
+                ours, theirs, peer = main_run  # longer runs spread the binary's start-up over more iterations
             else:
-                ours, theirs = compare(n_rec, args.scaling_iterations, nest_python, args.threads, label="scaling: ")
-            rows.append((n_rec, ours, theirs))
-        print("scaling table (ms per iteration; ns per plastic synapse per step; NEST/brian2learn)")
-        for n_rec, ours, theirs in rows:
+                ours, theirs, peer = compare(n_rec, args.scaling_iterations, nest_python, args.threads,
+                                             label="scaling: ", with_jax=not args.no_jax)
+            rows.append((n_rec, ours, theirs, peer))
+        print("scaling table (ms per iteration; ns per plastic synapse per step; peer/brian2learn)")
+        for n_rec, ours, theirs, peer in rows:
             n_synapses = n_rec * 100 + n_rec * (n_rec - 1) + n_rec
             seconds = ours["per_iteration_s"]
             line = (f"  {n_rec:5d} neurons  {len(ours['losses']):4d} its  brian2learn {1000 * seconds:9.2f} ms "
@@ -214,6 +323,10 @@ def main(argv=None):
                 line += (f"   NEST {1000 * theirs['per_iteration_s']:9.2f} ms "
                          f"{1e9 * theirs['per_iteration_s'] / (n_synapses * N_STEPS):5.2f} ns"
                          f"   {theirs['per_iteration_s'] / ours['per_iteration_s']:5.1f}x")
+            if peer is not None:
+                line += (f"   JAX {1000 * peer['per_iteration_s']:9.2f} ms "
+                         f"{1e9 * peer['per_iteration_s'] / (n_synapses * N_STEPS):5.2f} ns"
+                         f"   {peer['per_iteration_s'] / ours['per_iteration_s']:5.2f}x")
             print(line)
     return 0
 

@@ -63,3 +63,18 @@ def test_nest_setup_rejects_bad_sizes():
         nest_evidence_accumulation_setup(batch_size=0)
     with pytest.raises(ValueError, match="'n_rec' must be an integer >= 2"):
         nest_sine_wave_setup(n_rec=1)
+
+
+def test_the_jax_eprop_peer_of_the_benchmark_follows_nests_curve():
+    """The JAX e-prop that benchmarks/eprop_vs_nest.py times is the same model and gradient: its 40 losses are
+    NEST 3.10's (recorded above), late learning signal included."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                        "eprop_vs_nest.py")
+    spec = importlib.util.spec_from_file_location("eprop_vs_nest", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    result = benchmark.run_jax(100, len(NEST_SINE_WAVE_CURVE))
+    np.testing.assert_allclose(result["losses"], NEST_SINE_WAVE_CURVE, rtol=1e-9)
