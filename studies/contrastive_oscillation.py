@@ -214,6 +214,8 @@ def run(options, run_dir):
                         continue
                     row, trained = train_cell(task, rule, half, seed, epochs, options.device, directory)
                     rows.append(row)
+                    if (task, rule, seed, float(half)) == ("xor", "ep-symmetric", seeds[0], float(max(halves))):
+                        example = (network_config(task, rule, half), trained)  # kept for the trace figure
                     write_table(pd.DataFrame(rows), results_path)  # kept if interrupted
                 cell = [r for r in rows if (r["task"], r["rule"], r["half_period_tau"]) == (task, rule, float(half))]
                 print(f"[{NAME}] {task} {rule:>12} half period {half:>5g} tau ({cycles(half):>3} cycles): solved "
@@ -224,7 +226,7 @@ def run(options, run_dir):
     results = pd.DataFrame(rows)
     table = breakdown_table(results)
     write_table(table, os.path.join(run_dir, "breakdown.parquet"))
-    if "xor" in tasks and "ep-symmetric" in options.rules:
+    if example is None and "xor" in tasks and "ep-symmetric" in options.rules:  # its cell came from a resumed run
         example = _trained_example(results, seeds[0], options.device, directory)
     figures = _figures(run_dir, results, table, example)
     limits = shortest_learning_period(table)
@@ -246,7 +248,8 @@ def run(options, run_dir):
 
 
 def _trained_example(results, seed, device, directory):
-    """Symmetric EP on XOR at the longest half period, retrained for the trace figure (deterministic)."""
+    """Symmetric EP on XOR at the longest half period, retrained for the trace figure (deterministic) when the
+    run resumed past its cell."""
     rows = results[(results["task"] == "xor") & (results["rule"] == "ep-symmetric") & (results["seed"] == seed)]
     if rows.empty:
         return None
