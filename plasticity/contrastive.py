@@ -211,6 +211,16 @@ def connected_pairs(config):
     return np.asarray(pairs, dtype=int).reshape(-1, 2)
 
 
+def synapse_passes_per_example(config):
+    """Synapse passes of one example on a clocked simulator (the energy measure of a rate network).
+
+    Every Euler step sums each unit's input over its incoming synapses, and each connected pair is two
+    synapses (one per direction), so an example costs ``steps_per_example * 2 * n_pairs`` passes; the
+    rule's products (once per phase or per step) come on top.
+    """
+    return int(config.steps_per_example * 2 * len(connected_pairs(config)))
+
+
 def synapse_indices(config):
     """Pre and post of the synapses: each pair in both directions (pair ``p`` gives synapses ``2p``, ``2p + 1``)."""
     pairs = connected_pairs(config)

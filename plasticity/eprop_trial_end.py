@@ -223,46 +223,43 @@ class TrialHistories:
 
         cpp_name = f"{self.name}_adjoint"
         keys = self.keys
-        labels = ["psi", "L", "D"]
-        last_part = ""
-        if self.last_signal_term:
-            labels.append("D_last")
-            last_part = f"""
-            double* d_last = _namespace{keys['D_last']} + (size_t)neuron * {n_steps};
-            filtered = 0.0; carried = 0.0; a_next = 0.0; psi_next = 0.0;
-            for (int step = {n_steps} - 1; step >= 0; --step)
-            {{
-                filtered = (step == {n_steps} - 1 ? {1 - kappa!r}*signal[step] : 0.0) + {kappa!r}*filtered;
+        labels = ["psi", "L", "D"] + (["D_last"] if self.last_signal_term else [])
+        # one backward pass per neuron: the recursions of D (and D_last) and, in the event-driven form, the
+        # filter F^t = D^t + alpha F^{t+1} of each run side by side, so their dependency chains overlap
+        event = self.event_driven
+        last = self.last_signal_term
+        alpha_code = f"{self.alpha!r}"
+        last_declarations = ("double* d_last = _namespace" + keys["D_last"] + f" + (size_t)neuron * {n_steps};\n"
+                             "            double filtered_last = 0.0, carried_last = 0.0, a_next_last = 0.0, "
+                             "f_last = 0.0;") if last else ""
+        last_body = f"""
+                filtered_last = (step == {n_steps} - 1 ? {1 - kappa!r}*signal[step] : 0.0) + {kappa!r}*filtered_last;
                 if (step < {n_steps} - 1)
-                    carried = a_next*psi_next + ({rho!r} - beta*psi_next)*carried;
-                d_last[step] = psi[step]*(filtered - beta*carried);
-                a_next = filtered;
-                psi_next = psi[step];
-            }}"""
-            if self.event_driven:
-                last_part += f"""
-            for (int step = {n_steps} - 2; step >= 0; --step)
-                d_last[step] += {self.alpha!r}*d_last[step + 1];"""
-        event_part = f"""
-            for (int step = {n_steps} - 2; step >= 0; --step)
-                d[step] += {self.alpha!r}*d[step + 1];""" if self.event_driven else ""
+                    carried_last = a_next_last*psi_next + ({rho!r} - beta*psi_next)*carried_last;
+                double value_last = psi[step]*(filtered_last - beta*carried_last);
+                {f"value_last += {alpha_code}*f_last; f_last = value_last;" if event else ""}
+                d_last[step] = value_last;
+                a_next_last = filtered_last;""" if last else ""
         code = f"""
         double {cpp_name}(const int32_t neuron, const double reg_signal, const double beta)
         {{
             const double* psi = _namespace{keys['psi']} + (size_t)neuron * {n_steps};
             const double* signal = _namespace{keys['L']} + (size_t)neuron * {n_steps};
             double* d = _namespace{keys['D']} + (size_t)neuron * {n_steps};
-            double filtered = 0.0, carried = 0.0, a_next = 0.0, psi_next = 0.0;
+            double filtered = 0.0, carried = 0.0, a_next = 0.0, psi_next = 0.0, f_next = 0.0;
+            {last_declarations}
             for (int step = {n_steps} - 1; step >= 0; --step)
             {{
                 filtered = {1 - kappa!r}*signal[step] + {kappa!r}*filtered;
                 const double a_now = filtered + reg_signal;
                 if (step < {n_steps} - 1)
                     carried = a_next*psi_next + ({rho!r} - beta*psi_next)*carried;
-                d[step] = psi[step]*(a_now - beta*carried);
-                a_next = a_now;
+                double value = psi[step]*(a_now - beta*carried);
+                {f"value += {alpha_code}*f_next; f_next = value;" if event else ""}
+                d[step] = value;
+                a_next = a_now;{last_body}
                 psi_next = psi[step];
-            }}{event_part}{last_part}
+            }}
             return 0.0;
         }}
         """

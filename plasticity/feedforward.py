@@ -20,6 +20,12 @@ def forward(params, x):
     return _sigmoid(h @ params["w2"].T + params["b2"])
 
 
+def multiply_adds_per_example(layers):
+    """Multiply-adds of one backprop example through ``layers`` (sizes, input first): the forward pass, the
+    backward pass and the weight gradient each take one per weight."""
+    return int(3 * sum(a * b for a, b in zip(layers[:-1], layers[1:])))
+
+
 def from_symmetric(w, n_in, n_hidden, n_out):
     """``w1`` (hidden x input), ``w2`` (output x hidden) and zero biases from a layered symmetric matrix."""
     hid = np.arange(n_in, n_in + n_hidden)

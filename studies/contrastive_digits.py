@@ -17,8 +17,10 @@ minibatches of 20 (the last 18 training images of each permutation are left out 
 *Rules*: symmetric EP (+-beta), one-sided EP and CHL, two-phase schedule, learning rates
 :data:`LEARNING_RATES`; ``backprop-ff`` is the feed-forward network of the same layer sizes and initial
 weights trained by backprop on the same minibatches (numpy, :mod:`brian2learn.plasticity.feedforward`).
-Hyperparameters were chosen by hand on the training set's accuracy and the test accuracy of a symmetric-EP
-run (seed 1) -- there is no separate validation split, so the test accuracy is slightly optimistic.
+The rate rules' hyperparameters were chosen by hand on the training set's accuracy and the test accuracy of a
+symmetric-EP run (seed 1), so their test accuracy is slightly optimistic. ``--validation`` scores a validation
+split instead (20 % of each class of the training images, :func:`~brian2learn.tasks.digits.validation_split`;
+training on the rest; the test set is not touched): the spiking variant's learning-rate decay was chosen that way.
 
 *Spiking variant* (``spiking-chl``, :mod:`brian2learn.plasticity.contrastive_spiking`): the same layer sizes
 of LIF neurons (tau_m 10 ms, refractory 2 ms), whose filtered spike trains (tau 20 ms; mean 1 at 100 Hz) are
@@ -27,7 +29,8 @@ the activity; pixels drive the inputs at up to 100 Hz; targets 10 and 90 Hz. CHL
 mean activity over the second half of the last free half period), weights scaled by 1/4 and biases 1.5
 (:func:`~brian2learn.plasticity.contrastive_spiking.initial_weights`). Its energy is counted on 8 test images
 of the trained network (spikes, synaptic events, the most neurons spiking in one step), and per training
-epoch (spikes and synaptic events per example).
+epoch (spikes and synaptic events per example). Its learning rate decays by :data:`LEARNING_RATE_DECAY` per
+epoch (eta_k = eta_0 d^k): at a constant rate it learns and then loses what it learned.
 
 *Settling*: a phase counts as settled when the largest :math:`|\\Delta u|` of its last step is below
 ``settle_tolerance``; every epoch reports the examples that were not and the largest such change.
@@ -52,7 +55,7 @@ from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.tasks.digits import load_digits_split
+from brian2learn.tasks.digits import load_digits_split, validation_split
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.progress import ProgressReporter
 
@@ -70,6 +73,8 @@ HIDDEN = 64
 PROTOCOL = {"beta": 0.5, "tau_steps": 2.0, "settle_steps": 30, "settle_tolerance": 1e-3, "batch_size": 20,
             "low": 0.1, "high": 0.9}
 LEARNING_RATES = {"ep-symmetric": 1.0, "ep": 1.0, "chl": 0.5, "spiking-chl": 0.1, "backprop-ff": 1.0}
+#: Per-epoch factor of the learning rate (eta_k = eta_0 d^k); the spiking one chosen with ``--validation``.
+LEARNING_RATE_DECAY = {"ep-symmetric": 1.0, "ep": 1.0, "chl": 1.0, "spiking-chl": 1.0, "backprop-ff": 1.0}
 SPIKING = {"dt": 2.0 ** -11 * b2.second, "half_period": 100 * b2.ms, "onset": 100 * b2.ms, "weight_scale": 0.25,
            "bias": 1.5, "energy_examples": 8}
 MODES = {"full": {"epochs": 25, "train_examples": None}, "quick": {"epochs": 2, "train_examples": 200}}
@@ -85,7 +90,20 @@ class Options(StudyOptions):
     seed: int = option(1, minimum=0, help="seed of the initial weights and the epochs' permutations")
     epochs: int | None = option(None, minimum=1, metavar="N", help=f"epochs (default {MODES['full']['epochs']})")
     rules: tuple[str, ...] = option(METHODS, choices=METHODS, metavar="RULE", help="rules and baselines to run")
+    validation: bool = option(False, help="train on 80 %% of the training images and score the other 20 %% "
+                                          "(stratified) instead of the test set: for choosing hyperparameters")
+    learning_rate_decay: float | None = option(None, metavar="D",
+                                               help="per-epoch factor of every rule's learning rate, in (0, 1] "
+                                                    "(default: LEARNING_RATE_DECAY of each rule)")
     device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+
+    def check(self):
+        decay = self.learning_rate_decay
+        if decay is not None and not (np.isfinite(decay) and 0 < decay <= 1):
+            raise ValueError(f"'--learning-rate-decay' must lie in (0, 1], got {decay!r}")
+
+    def decay(self, rule):
+        return LEARNING_RATE_DECAY[rule] if self.learning_rate_decay is None else self.learning_rate_decay
 
 
 def network_config(rule):
@@ -101,7 +119,7 @@ def network_config(rule):
                                 settle_tolerance=PROTOCOL["settle_tolerance"])
 
 
-def train_contrastive(rule, data, epochs, seed, options, run_dir):
+def train_contrastive(rule, data, epochs, seed, options, run_dir, scored_on):
     config = network_config(rule)
     if rule in SPIKING_METHODS:
         weights = cs.initial_weights(config, seed, SPIKING["weight_scale"], SPIKING["bias"])
@@ -113,12 +131,14 @@ def train_contrastive(rule, data, epochs, seed, options, run_dir):
     with ContrastiveTrainer(config, weights, data["x_train"], data["t_train"], LEARNING_RATES[rule],
                             epochs_per_run=1, seed=seed, device=options.device, directory=directory) as trainer:
         for epoch in range(epochs):
+            trainer.learning_rate = LEARNING_RATES[rule] * options.decay(rule) ** epoch
             history = trainer.train(1)
-            test = trainer.evaluate(data["x_test"], data["t_test"])
-            rows.append({**history.iloc[-1].to_dict(), "test_accuracy": test["accuracy"],
-                         "test_loss": test["loss"], "test_unsettled": test["unsettled"]})
+            scores = trainer.evaluate(data[f"x_{scored_on}"], data[f"t_{scored_on}"])
+            rows.append({**history.iloc[-1].to_dict(), "learning_rate": trainer.learning_rate,
+                         f"{scored_on}_accuracy": scores["accuracy"], f"{scored_on}_loss": scores["loss"],
+                         f"{scored_on}_unsettled": scores["unsettled"]})
             progress(epoch + 1, epochs, {"loss": rows[-1]["loss"], "accuracy": rows[-1]["accuracy"],
-                                         "test_accuracy": test["accuracy"]})
+                                         f"{scored_on}_accuracy": scores["accuracy"]})
         runner = trainer.runner
         timing = {"wall_seconds": trainer.train_seconds, "compile_seconds": runner.compile_seconds,
                   "binary_runs": runner.n_runs}
@@ -127,7 +147,10 @@ def train_contrastive(rule, data, epochs, seed, options, run_dir):
 
 
 def spiking_energy(config, weights, data, device, run_dir):
-    """Energy of the trained spiking network on the first test images (learning off), spikes recorded."""
+    """Energy of the trained spiking network on the first test images (learning off), spikes recorded.
+
+    The test images are only run forward here, never scored (so also in ``--validation`` runs).
+    """
     n = SPIKING["energy_examples"]
     config = dataclasses.replace(config, batch_size=n)
     directory = os.path.join(run_dir, "build_energy") if device == "cpp_standalone" else None
@@ -156,13 +179,12 @@ def operations_per_example(method, history):
     """
     if method in SPIKING_METHODS:
         return float(history["synaptic_events_per_example"].iloc[-1])
-    n_weights = 64 * HIDDEN + HIDDEN * 10
     if method == "backprop-ff":
-        return float(3 * n_weights)
-    return float(network_config(method).steps_per_example * 2 * n_weights)
+        return float(feedforward.multiply_adds_per_example([64, HIDDEN, 10]))
+    return float(cl.synapse_passes_per_example(network_config(method)))
 
 
-def train_backprop(data, epochs, seed):
+def train_backprop(data, epochs, seed, decay, scored_on):
     config = network_config("ep")
     params = feedforward.from_symmetric(cl.initial_weights(config, seed)["w"], 64, HIDDEN, 10)
     rng = np.random.default_rng(seed)
@@ -170,15 +192,17 @@ def train_backprop(data, epochs, seed):
     start = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(len(data["x_train"]))
-        params = feedforward.train_epoch(params, data["x_train"], data["t_train"], LEARNING_RATES["backprop-ff"],
-                                         PROTOCOL["batch_size"], order)
+        rate = LEARNING_RATES["backprop-ff"] * decay ** epoch
+        params = feedforward.train_epoch(params, data["x_train"], data["t_train"], rate, PROTOCOL["batch_size"], order)
         train_out = feedforward.forward(params, data["x_train"])
-        test_out = feedforward.forward(params, data["x_test"])
+        held_out = feedforward.forward(params, data[f"x_{scored_on}"])
         rows.append({"epoch": epoch, "loss": float(np.mean(0.5 * np.sum((train_out - data["t_train"]) ** 2, axis=1))),
                      "accuracy": accuracy(train_out, data["t_train"]), "unsettled": 0,
-                     "max_phase_end_du": float("nan"), "test_accuracy": accuracy(test_out, data["t_test"]),
-                     "test_loss": float(np.mean(0.5 * np.sum((test_out - data["t_test"]) ** 2, axis=1))),
-                     "test_unsettled": 0})
+                     "max_phase_end_du": float("nan"), "learning_rate": rate,
+                     f"{scored_on}_accuracy": accuracy(held_out, data[f"t_{scored_on}"]),
+                     f"{scored_on}_loss": float(np.mean(0.5 * np.sum((held_out - data[f"t_{scored_on}"]) ** 2,
+                                                                      axis=1))),
+                     f"{scored_on}_unsettled": 0})
     return pd.DataFrame(rows), params, {"wall_seconds": time.perf_counter() - start}
 
 
@@ -192,25 +216,32 @@ def run(options, run_dir):
     if limit is not None:
         data = {**data, "x_train": data["x_train"][:limit], "t_train": data["t_train"][:limit],
                 "y_train": data["y_train"][:limit]}
-    print(f"{NAME}: {mode} mode, {epochs} epochs, {len(data['x_train'])} training and {len(data['x_test'])} test "
-          f"images, seed {options.seed}, run directory {run_dir}", flush=True)
+    scored_on = "validation" if options.validation else "test"
+    if options.validation:
+        data = validation_split(data)
+    print(f"{NAME}: {mode} mode, {epochs} epochs, {len(data['x_train'])} training and "
+          f"{len(data[f'x_{scored_on}'])} {scored_on} images, seed {options.seed}, run directory {run_dir}",
+          flush=True)
     curves, results, networks, spiking_energies = [], {}, [], {}
     for rule in options.rules:
         if rule == "backprop-ff":
-            history, params, timing = train_backprop(data, epochs, options.seed)
+            history, params, timing = train_backprop(data, epochs, options.seed, options.decay(rule), scored_on)
             networks.append(save_network(run_dir, rule, params, NAME, options, {"layers": [64, HIDDEN, 10]},
                                          seed=options.seed))
         else:
-            history, final, config, timing = train_contrastive(rule, data, epochs, options.seed, options, run_dir)
+            history, final, config, timing = train_contrastive(rule, data, epochs, options.seed, options, run_dir,
+                                                                  scored_on)
             if rule in SPIKING_METHODS:
                 spiking_energies[rule] = spiking_energy(config, final, data, options.device, run_dir)
             networks.append(save_network(run_dir, rule, final, NAME, options, dataclasses.asdict(config),
                                          seed=options.seed))
         curves.append(history.assign(rule=rule))
         last = history.iloc[-1]
-        results[rule] = {"final_test_accuracy": float(last["test_accuracy"]),
-                         "best_test_accuracy": float(history["test_accuracy"].max()),
-                         "mean_test_accuracy_last_5": float(history["test_accuracy"].iloc[-5:].mean()),
+        scores = history[f"{scored_on}_accuracy"]
+        results[rule] = {f"final_{scored_on}_accuracy": float(scores.iloc[-1]),
+                         f"best_{scored_on}_accuracy": float(scores.max()),
+                         f"mean_{scored_on}_accuracy_last_5": float(scores.iloc[-5:].mean()),
+                         "learning_rate": LEARNING_RATES[rule], "learning_rate_decay": options.decay(rule),
                          "final_train_accuracy": float(last["accuracy"]),
                          "unsettled_training_examples": int(history["unsettled"].sum()),
                          "largest_phase_end_du": float(history["max_phase_end_du"].max()),
@@ -219,42 +250,45 @@ def run(options, run_dir):
         if rule in SPIKING_METHODS:
             results[rule]["spikes_per_example_last_epoch"] = float(last["spikes_per_example"])
             results[rule]["synaptic_events_per_example_last_epoch"] = float(last["synaptic_events_per_example"])
-        print(f"[{NAME}] {rule}: test accuracy {last['test_accuracy']:.4f} (last 5 epochs "
-              f"{results[rule]['mean_test_accuracy_last_5']:.4f}), {results[rule]['seconds_per_epoch']:.1f} s/epoch",
+        print(f"[{NAME}] {rule}: {scored_on} accuracy {scores.iloc[-1]:.4f} (last 5 epochs "
+              f"{scores.iloc[-5:].mean():.4f}), {results[rule]['seconds_per_epoch']:.1f} s/epoch",
               file=sys.stderr, flush=True)
         write_table(pd.concat(curves, ignore_index=True), os.path.join(run_dir, "learning_curves.parquet"))
     curves_frame = pd.concat(curves, ignore_index=True)
-    figures = _figures(run_dir, curves_frame, results)
+    figures = _figures(run_dir, curves_frame, results, scored_on)
     steps = PROTOCOL["settle_steps"]
     summary = {
         "study": NAME, "status": "completed", "mode": mode, "epochs": epochs, "seed": options.seed,
         "device": options.device, "protocol": PROTOCOL, "hidden_units": HIDDEN, "learning_rates": LEARNING_RATES,
-        "train_examples": int(len(data["x_train"])), "test_examples": int(len(data["x_test"])),
+        "learning_rate_decay": {rule: options.decay(rule) for rule in options.rules}, "scored_on": scored_on,
+        "train_examples": int(len(data["x_train"])), f"{scored_on}_examples": int(len(data[f"x_{scored_on}"])),
         "results": results, "figures": figures, "networks": networks, "options": options.as_dict(),
         "targets_met": {"ep_symmetric_test_accuracy_at_least_0.95": (
             results["ep-symmetric"]["mean_test_accuracy_last_5"] >= TARGET_TEST_ACCURACY
-            if "ep-symmetric" in results and mode == "full" else None),
+            if "ep-symmetric" in results and mode == "full" and not options.validation else None),
             "spiking_test_accuracy_at_least_0.90": (
             results["spiking-chl"]["mean_test_accuracy_last_5"] >= TARGET_SPIKING_TEST_ACCURACY
-            if "spiking-chl" in results and mode == "full" else None)},
+            if "spiking-chl" in results and mode == "full" and not options.validation else None)},
         "energy": spiking_energies or energy.not_spiking(
             f"additive rate units; {steps} Euler steps per phase, 3 phases (symmetric EP) or 2 (EP, CHL) per "
             "example"),
-        "notes": ("test accuracy after every epoch on the 359 test images (free phase, argmax); the targets are "
-                  "judged on the mean of the last 5 epochs (>= 0.95 symmetric EP, >= 0.90 the spiking variant)."),
+        "notes": (f"{scored_on} accuracy after every epoch on the {len(data[f'x_{scored_on}'])} {scored_on} images "
+                  "(free phase, argmax); the targets are judged on the mean test accuracy of the last 5 epochs "
+                  "(>= 0.95 symmetric EP, >= 0.90 the spiking variant), never on a validation run."),
     }
     write_summary(run_dir, summary, options)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
 
 
-def plot_learning_curves(curves, axes=None):
-    """Training and test accuracy against epoch, one colour per rule."""
+def plot_learning_curves(curves, scored_on="test", axes=None):
+    """Training and test (or validation) accuracy against epoch, one colour per rule."""
     if axes is None:
         _, axes = plt.subplots(figsize=(5.5, 3.8))
     for k, (rule, rows) in enumerate(curves.groupby("rule", sort=False)):
         axes.plot(rows["epoch"], rows["accuracy"], color=f"C{k}", ls="--", lw=1)
-        axes.plot(rows["epoch"], rows["test_accuracy"], color=f"C{k}", lw=1.5, label=f"{rule} (test; dashed: train)")
+        axes.plot(rows["epoch"], rows[f"{scored_on}_accuracy"], color=f"C{k}", lw=1.5,
+                  label=f"{rule} ({scored_on}; dashed: train)")
     axes.axhline(TARGET_TEST_ACCURACY, color="0.5", ls=":", lw=1)
     axes.set_xlabel("epoch")
     axes.set_ylabel("accuracy")
@@ -262,7 +296,7 @@ def plot_learning_curves(curves, axes=None):
     return axes
 
 
-def plot_operations(results, axes=None):
+def plot_operations(results, scored_on="test", axes=None):
     """Synaptic operations per training example of each method (log scale), with the test accuracy."""
     if axes is None:
         _, axes = plt.subplots(figsize=(5.5, 3.5))
@@ -270,26 +304,27 @@ def plot_operations(results, axes=None):
     values = [results[m]["operations_per_example"] for m in methods]
     bars = axes.bar(range(len(methods)), values, color=[f"C{k}" for k in range(len(methods))])
     for bar, method in zip(bars, methods):
-        axes.annotate(f"{100 * results[method]['mean_test_accuracy_last_5']:.1f} %",
+        axes.annotate(f"{100 * results[method][f'mean_{scored_on}_accuracy_last_5']:.1f} %",
                       (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7)
     axes.set_yscale("log")
     axes.set_xticks(range(len(methods)), methods, rotation=20, fontsize=7)
     axes.set_ylabel("synaptic operations per example")
-    axes.set_title("cost of one training example (label: test accuracy)", fontsize=9)
+    axes.set_title(f"cost of one training example (label: {scored_on} accuracy)", fontsize=9)
     return axes
 
 
-def _figures(run_dir, curves, results=None):
+def _figures(run_dir, curves, results=None, scored_on="test"):
     fig, ax = plt.subplots(figsize=(6, 4))
-    plot_learning_curves(curves, axes=ax)
+    plot_learning_curves(curves, scored_on, axes=ax)
     figures = [save_figure(fig, run_dir, "learning_curves.png")]
     if results:
         fig, ax = plt.subplots(figsize=(6, 3.8))
-        plot_operations(results, axes=ax)
+        plot_operations(results, scored_on, axes=ax)
         figures.append(save_figure(fig, run_dir, "operations.png"))
     return figures
 
 
 def plot_run(run, out_dir):
     """Redraw the figures of a finished run from its tables and summary."""
-    return _figures(out_dir, run.tables["learning_curves"], run.summary.get("results"))
+    return _figures(out_dir, run.tables["learning_curves"], run.summary.get("results"),
+                    run.summary.get("scored_on", "test"))

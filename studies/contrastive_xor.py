@@ -30,9 +30,15 @@ training accuracy stays at 100 % to the end. Learning rates (:data:`LEARNING_RAT
 1-10 of these tasks (there is no held-out split of four or eight patterns): the target of the issue is
 success in at least 9 of 10 seeds for each contrastive rule.
 
+*Energy* (rate units: no spikes; :func:`operations_per_example`): synapse passes of a clocked simulation,
+every Euler step of every phase passing every synapse once
+(:func:`~brian2learn.plasticity.contrastive.synapse_passes_per_example`); recurrent backprop counted as the free relaxation and an adjoint relaxation of the same length (Almeida-Pineda's
+form; the numpy rows solve the linear system instead); backprop-ff three multiply-adds per weight. The cost to
+solve is that times the examples presented up to and including the epoch from which the seed stays solved.
+
 *Figures*: learning curves (median loss over the seeds), phase traces (the output and two hidden units of the
 trained symmetric-EP XOR network through the phases of one example, two-phase and oscillating schedule), the
-weights before and after training.
+weights before and after training, and the synaptic operations each seed needed to solve each task.
 """
 
 import dataclasses
@@ -101,6 +107,15 @@ def epochs_to_solve(acc):
         return None
     wrong = np.flatnonzero(acc < 1.0)
     return int(wrong[-1] + 1) if len(wrong) else 0
+
+
+def operations_per_example(task, rule):
+    """Synapse passes (settling rules, recurrent backprop) or multiply-adds (backprop-ff) of one example."""
+    if rule == "backprop-ff":
+        return feedforward.multiply_adds_per_example([TASKS[task], HIDDEN, 1])
+    if rule == "recurrent-backprop":  # the free relaxation and an adjoint relaxation: two phases, as CHL's
+        return cl.synapse_passes_per_example(network_config(task, "chl"))
+    return cl.synapse_passes_per_example(network_config(task, rule))
 
 
 def train_backprop_ff(config, weights, data, epochs, lr):
@@ -188,8 +203,12 @@ def run(options, run_dir):
                         print(f"[{NAME}] {task} {rule} seed {seed}: no fixed point after epoch {len(history) - 1}; "
                               "counted as not solved", file=sys.stderr, flush=True)
                 curves.append(history.assign(task=task, rule=rule, seed=seed))
+                solve = epochs_to_solve(history["accuracy"])
+                per_example = operations_per_example(task, rule)
                 rows.append({"task": task, "rule": rule, "seed": seed, "solved": bool(final_acc == 1.0),
-                             "epochs_to_solve": epochs_to_solve(history["accuracy"]),
+                             "epochs_to_solve": solve, "operations_per_example": per_example,
+                             "operations_to_solve": (None if solve is None
+                                                     else (solve + 1) * len(data["inputs"]) * per_example),
                              "final_loss": float(history["loss"].iloc[-1]), "unsettled_training": int(
                                  history["unsettled"].sum()), "unsettled_evaluation": unsettled,
                              "wall_seconds": time.perf_counter() - t0})
@@ -200,7 +219,7 @@ def run(options, run_dir):
             _write_tables(run_dir, curves, rows, weights_rows)
     curves_frame, results, weights_frame = _write_tables(run_dir, curves, rows, weights_rows)
     table = _results_table(results)
-    figures = _figures(run_dir, curves_frame, weights_frame, trained_example)
+    figures = _figures(run_dir, curves_frame, weights_frame, trained_example, results)
     targets_met = {task: {rule: table[task][rule]["solved"] >= SUCCESS_TARGET * len(seeds) / 10
                           for rule in options.rules if rule in RULES} for task in options.tasks}
     summary = {
@@ -235,6 +254,9 @@ def _results_table(results):
             "epochs_to_solve_median": quartiles[1], "epochs_to_solve_q25": quartiles[0],
             "epochs_to_solve_q75": quartiles[2], "final_loss_median": float(rows["final_loss"].median()),
             "unsettled_training": int(rows["unsettled_training"].sum()),
+            "operations_per_example": int(rows["operations_per_example"].iloc[0]),
+            "operations_to_solve_median": (float(rows["operations_to_solve"].dropna().median())
+                                           if rows["operations_to_solve"].notna().any() else None),
             "wall_seconds_per_seed": float(rows["wall_seconds"].mean())}
     return table
 
@@ -259,7 +281,8 @@ def _write_tables(run_dir, curves, rows, weights_rows):
     curves_frame = pd.concat(curves, ignore_index=True)
     results = pd.DataFrame(rows)
     write_table(curves_frame, os.path.join(run_dir, "learning_curves.parquet"))
-    write_table(results.astype({"epochs_to_solve": "float64"}), os.path.join(run_dir, "results.parquet"))
+    write_table(results.astype({"epochs_to_solve": "float64", "operations_to_solve": "float64"}),
+                os.path.join(run_dir, "results.parquet"))
     weights_frame = pd.concat(weights_rows, ignore_index=True) if weights_rows else None
     if weights_frame is not None:
         write_table(weights_frame, os.path.join(run_dir, "weights.parquet"))
@@ -293,13 +316,39 @@ def plot_weights(weights_frame, axes=None):
     return axes
 
 
-def _figures(run_dir, curves, weights_frame, trained_example):
+def plot_operations_to_solve(results, task, axes=None):
+    """Synaptic operations each solved seed needed (dots) and their median (bar) per rule, log scale."""
+    if axes is None:
+        _, axes = plt.subplots(figsize=(5, 3.5))
+    rows = results[results["task"] == task]
+    rules = list(dict.fromkeys(rows["rule"]))
+    for k, rule in enumerate(rules):
+        cost = rows.loc[rows["rule"] == rule, "operations_to_solve"].dropna().to_numpy(dtype=float)
+        seeds = int((rows["rule"] == rule).sum())
+        if len(cost):
+            axes.bar(k, np.median(cost), color=f"C{k}", alpha=0.4)
+            axes.scatter(np.full(len(cost), k) + np.linspace(-0.2, 0.2, len(cost)), cost, s=8, color=f"C{k}")
+        axes.annotate(f"{len(cost)}/{seeds}", (k, 1), xycoords=("data", "axes fraction"), ha="center", va="top",
+                      fontsize=7)
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(rules)), rules, rotation=20, fontsize=7)
+    axes.set_ylabel("synaptic operations to solve")
+    axes.set_title(f"{task} (solved seeds of each rule at the top)", fontsize=9)
+    return axes
+
+
+def _figures(run_dir, curves, weights_frame, trained_example, results=None):
     figures = []
     tasks = list(curves["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         plot_learning_curves(curves, task, axes=ax)
     figures.append(save_figure(fig, run_dir, "learning_curves.png"))
+    if results is not None and results["operations_to_solve"].notna().any():
+        fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            plot_operations_to_solve(results, task, axes=ax)
+        figures.append(save_figure(fig, run_dir, "operations.png"))
     if trained_example is not None:
         config, weights, data = trained_example
         fig, axes = plt.subplots(2, 1, figsize=(7, 5.5))
@@ -318,4 +367,5 @@ def _figures(run_dir, curves, weights_frame, trained_example):
 
 def plot_run(run, out_dir):
     """Redraw the figures of a finished run from its tables (the phase traces need the trained network: not redrawn)."""
-    return _figures(out_dir, run.tables["learning_curves"], run.tables.get("weights"), None)
+    return _figures(out_dir, run.tables["learning_curves"], run.tables.get("weights"), None,
+                    run.tables.get("results"))

@@ -182,6 +182,12 @@ def test_contrastive_xor_quick_run(tmp_path, summary_vocabulary):
     assert first["ep"] == pytest.approx(first["recurrent-backprop"], rel=1e-6)
     assert len(curves[curves["rule"] == "ep"]) == 12
     assert "phase_traces.png" not in summary["figures"]  # the traces come from the symmetric-EP network
+    # energy: synapse passes counted by hand (2 inputs, 8 hidden, 1 output: 24 pairs, 48 synapses, 100 steps a phase)
+    results = run.tables["results"].set_index("rule")
+    by_hand = {"ep": 2 * 100 * 48, "recurrent-backprop": 2 * 100 * 48, "backprop-ff": 3 * 24}
+    for rule, value in by_hand.items():
+        assert results.loc[rule, "operations_per_example"] == value
+        assert summary["results"]["xor"][rule]["operations_per_example"] == value
     (tmp_path / "again").mkdir()
     assert "learning_curves.png" in study.plot_run(run, str(tmp_path / "again"))
 
@@ -224,6 +230,31 @@ def test_contrastive_digits_quick_run(tmp_path, summary_vocabulary):
     assert set(curves["rule"]) == {"ep-symmetric", "backprop-ff"}
     assert ((curves["test_accuracy"] >= 0) & (curves["test_accuracy"] <= 1)).all()
     assert summary["targets_met"]["ep_symmetric_test_accuracy_at_least_0.95"] is None  # judged on full runs only
+
+
+def test_contrastive_digits_validation_run_scores_the_validation_split(tmp_path):
+    from brian2learn.studies import contrastive_digits as study
+    from brian2learn.studies.runs import load_run
+    from brian2learn.tasks.digits import load_digits_split, validation_split
+
+    options = study.Options(epochs=2, rules=("backprop-ff",), validation=True, learning_rate_decay=0.5,
+                            out=str(tmp_path / "run"))
+    summary = study.run(options)
+    split = validation_split(load_digits_split(one_hot=True, low=0.1, high=0.9))
+    assert summary["scored_on"] == "validation" and "test_examples" not in summary
+    assert summary["train_examples"] == len(split["x_train"]) and summary["validation_examples"] == 287
+    curves = load_run(str(tmp_path / "run")).tables["learning_curves"]
+    assert "test_accuracy" not in curves and list(curves["learning_rate"]) == [1.0, 0.5]
+    # the same two epochs by hand: backprop of the same initial network on the 80 % training part
+    params = study.feedforward.from_symmetric(study.cl.initial_weights(study.network_config("ep"), 1)["w"],
+                                              64, study.HIDDEN, 10)
+    rng = np.random.default_rng(1)
+    for rate in (1.0, 0.5):
+        params = study.feedforward.train_epoch(params, split["x_train"], split["t_train"], rate, 20,
+                                               rng.permutation(len(split["x_train"])))
+    held = study.feedforward.forward(params, split["x_validation"])
+    assert curves["validation_accuracy"].iloc[-1] == study.accuracy(held, split["t_validation"])
+    assert summary["targets_met"]["spiking_test_accuracy_at_least_0.90"] is None
 
 
 def test_settling_time_is_the_decay_time_of_a_small_perturbation():
