@@ -47,6 +47,7 @@ def run_brian2learn(n_rec, n_iterations, threads=None):
 
     setup = nest_sine_wave_setup(n_rec=n_rec)
     config = eprop.EpropConfig(**setup["config"])
+    empty = _empty_network_seconds(setup, config, n_iterations, threads)
     with tempfile.TemporaryDirectory() as directory:
         trainer = EpropTrainer(config, setup["weights"], setup["task"], feedback="random",
                                feedback_matrix=setup["feedback"], device="cpp_standalone",
@@ -61,9 +62,40 @@ def run_brian2learn(n_rec, n_iterations, threads=None):
         second = time.perf_counter() - start
         builds = trainer.runner.n_builds
         trainer.close()
+    history = trainer.history[n_iterations:]
     losses = [row["loss"] for row in trainer.history[:n_iterations]]
+    # synaptic events of the timed iterations: each input spike reaches its n_rec synapses, each recurrent
+    # spike its n_rec - 1 recurrent and n_out readout synapses; the event-driven gradient adds one addition
+    # per presynaptic spike and plastic synapse at the trial's end (the same count, less the readout's)
+    input_spikes = float(np.sum(setup["task"]["inputs"]))
+    recurrent_spikes = [row["rate_hz"] * n_rec * N_STEPS * 1e-3 for row in history]  # 1-ms steps
+    n_out = setup["task"]["targets"].shape[-1]
+    forward = [input_spikes * n_rec + z * (n_rec - 1 + n_out) for z in recurrent_spikes]
+    gradient = [input_spikes * n_rec + z * (n_rec - 1) for z in recurrent_spikes]
     return {"setup_s": build, "first_run_s": first, "per_iteration_s": second / n_iterations, "losses": losses,
-            "builds_for_two_runs": builds, "peak_rss_mb": _peak_rss_mb()}
+            "builds_for_two_runs": builds, "peak_rss_mb": _peak_rss_mb(),
+            "synaptic_events_per_iteration": float(np.mean(forward) + np.mean(gradient)),
+            "empty_per_iteration_s": empty}
+
+
+def _empty_network_seconds(setup, config, n_iterations, threads):
+    """Seconds per iteration of the same build with no input spikes and zero weights: no spike and no synaptic
+    event, every code object of a step still running (``benchmarks/eprop_overhead.py``'s empty step)."""
+    from brian2learn.training.eprop import EpropTrainer
+
+    task = {**setup["task"], "inputs": np.zeros_like(setup["task"]["inputs"])}
+    zero = {name: np.zeros_like(value) for name, value in setup["weights"].items()}
+    with tempfile.TemporaryDirectory() as directory:
+        trainer = EpropTrainer(config, zero, task, feedback="random", feedback_matrix=setup["feedback"],
+                               device="cpp_standalone", iterations_per_run=n_iterations, directory=directory,
+                               threads=threads)
+        try:
+            trainer.train(n_iterations)  # the build
+            start = time.perf_counter()
+            trainer.train(n_iterations)
+            return (time.perf_counter() - start) / n_iterations
+        finally:
+            trainer.close()
 
 
 def jax_eprop_iteration(constants, n_steps, learning_rate, c_reg, rate_target_per_ms, dt_ms,
@@ -277,6 +309,11 @@ def compare(n_rec, n_iterations, nest_python, threads, label="", with_jax=True):
               f"difference {worst:.1e}); JAX/brian2learn time per iteration: "
               f"{peer['per_iteration_s'] / ours['per_iteration_s']:.2f}x (JAX compile {peer['setup_s']:.2f} s)")
     if ours is not None:
+        events = ours["synaptic_events_per_iteration"]
+        print(f"  brian2learn: {events:.3g} synaptic events per iteration (forward and gradient), "
+              f"{1e9 * ours['per_iteration_s'] / events:.2f} ns per event; the empty network (no spike, no event) "
+              f"{1000 * ours['empty_per_iteration_s']:.2f} ms per iteration, "
+              f"{1e6 * ours['empty_per_iteration_s'] / N_STEPS:.2f} us per step")
         print(f"  brian2learn builds for two training runs: {ours['builds_for_two_runs']}")
     return ours, theirs, peer
 
@@ -318,7 +355,9 @@ def main(argv=None):
             n_synapses = n_rec * 100 + n_rec * (n_rec - 1) + n_rec
             seconds = ours["per_iteration_s"]
             line = (f"  {n_rec:5d} neurons  {len(ours['losses']):4d} its  brian2learn {1000 * seconds:9.2f} ms "
-                    f"{1e9 * seconds / (n_synapses * N_STEPS):5.2f} ns")
+                    f"{1e9 * seconds / (n_synapses * N_STEPS):5.2f} ns "
+                    f"({1e9 * seconds / ours['synaptic_events_per_iteration']:5.2f} ns/event, empty "
+                    f"{1000 * ours['empty_per_iteration_s']:.1f} ms)")
             if theirs is not None:
                 line += (f"   NEST {1000 * theirs['per_iteration_s']:9.2f} ms "
                          f"{1e9 * theirs['per_iteration_s'] / (n_synapses * N_STEPS):5.2f} ns"

@@ -21,12 +21,17 @@ debugging. Brian2's silent failures in standalone mode are turned into errors:
 Standalone projects are compiled once per machine: :mod:`~brian2learn.simulation.build_cache` keeps
 the compiled binary of every generated project, and a runner whose model generates the same project
 runs that binary instead of compiling (``cache=False`` or ``BRIAN2LEARN_BUILD_CACHE=off`` to build in
-the runner's own directory). Results and ``run_args`` files always go to the runner's directory.
+the runner's own directory). Results and ``run_args`` files of each run are scratch: they go to a
+directory in memory (:func:`scratch_root`, ``/dev/shm`` where it exists) that the runner removes when it
+closes, else to the runner's directory; writing the binary's ~200 result files to a journaling disk
+took as long as the run of a small network.
 """
 
+import atexit
 import contextlib
 import gc
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -209,6 +214,55 @@ class RunnerHolder:
         self.close()
 
 
+#: Environment variable naming the directory for the runs' scratch files (``off``: the runner's directory).
+SCRATCH_ENV = "BRIAN2LEARN_SCRATCH"
+_SCRATCH_PREFIX = "brian2learn_runs_"
+_scratch_directories = set()  # this process's, removed at exit if a runner was never closed
+
+
+def scratch_root():
+    """Where runners put each run's result and ``run_args`` files: ``$BRIAN2LEARN_SCRATCH``, else
+    ``/dev/shm`` (memory) where it is a writable directory; ``None`` (the runner's own directory) otherwise
+    or with ``BRIAN2LEARN_SCRATCH=off``."""
+    chosen = os.environ.get(SCRATCH_ENV)
+    if chosen is not None:
+        if chosen.strip().lower() == "off":
+            return None
+        if not (os.path.isdir(chosen) and os.access(chosen, os.W_OK)):
+            raise ValueError(f"{SCRATCH_ENV}={chosen!r} must be a writable directory or 'off'")
+        return chosen
+    default = "/dev/shm"
+    return default if os.path.isdir(default) and os.access(default, os.W_OK) else None
+
+
+def _make_scratch(root):
+    """A new scratch directory of this process under ``root``; removes those of processes that are gone."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(root):
+            match = re.fullmatch(_SCRATCH_PREFIX + r"(\d+)_.*", entry)
+            if match and not _process_alive(int(match.group(1))):
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}_", dir=root)
+    _scratch_directories.add(path)
+    return path
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@atexit.register
+def _remove_scratch_directories():
+    for path in list(_scratch_directories):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class DeviceRunner:
     """Build a model once and run it many times with new values.
 
@@ -218,8 +272,9 @@ class DeviceRunner:
         ``build()`` constructs the model's Brian2 objects and returns the model.
     device : {'runtime', 'cpp_standalone'}
     directory : str or None
-        Directory of the runner's files (a temporary one if ``None``, deleted by :meth:`close`): the
-        results of its runs and the arrays passed to them, and without the build cache the project.
+        Directory of the runner's files (a temporary one if ``None``, deleted by :meth:`close`): without
+        the build cache the project; the results of its runs and the arrays passed to them where no
+        :func:`scratch_root` is available.
     threads : int or None
         OpenMP threads of the standalone build (random streams depend on this number).
     codegen_target : str
@@ -240,6 +295,9 @@ class DeviceRunner:
         Where the compiled project is (a build-cache entry, or ``directory`` without the cache).
     reused_build : bool
         Whether the last build came from the cache without compiling.
+    scratch_directory : str or None
+        Where the runs' result and ``run_args`` files go (set by the first standalone run): a directory
+        under :func:`scratch_root`, removed by :meth:`close`, or ``directory``.
     """
 
     def __init__(self, build, device="cpp_standalone", directory=None, threads=None, codegen_target="numpy",
@@ -261,6 +319,7 @@ class DeviceRunner:
         else:
             self.cache = BuildCache(os.fspath(cache))
         self.project_directory = None
+        self.scratch_directory = None
         self.reused_build = False
         self._cached_project = None
         self._run_args_files = []
@@ -307,6 +366,10 @@ class DeviceRunner:
         if self._cached_project is not None:
             self._cached_project.release()
             self._cached_project = None
+        if self.scratch_directory is not None and self.scratch_directory != self.directory:
+            shutil.rmtree(self.scratch_directory, ignore_errors=True)
+            _scratch_directories.discard(self.scratch_directory)
+        self.scratch_directory = None
         if self._own_directory and self.directory and os.path.isdir(self.directory):
             shutil.rmtree(self.directory, ignore_errors=True)
         self.model = None
@@ -356,7 +419,7 @@ class DeviceRunner:
             array = model.stimulus_arrays()[name]
             run_args[array] = np.ascontiguousarray(np.asarray(value, dtype=float).reshape(array.values.shape))
         arguments = self._run_arguments(run_args)
-        results = os.path.relpath(os.path.join(self.directory, "results"), self.project_directory)
+        results = os.path.relpath(os.path.join(self.scratch_directory, "results"), self.project_directory)
         start = time.perf_counter()
         recorder = _ExitStatusRecorder()
         try:
@@ -377,6 +440,9 @@ class DeviceRunner:
     def _build_standalone(self, values, stimuli):
         if self.directory is None:
             self.directory = tempfile.mkdtemp(prefix="brian2learn_build_")
+        if self.scratch_directory is None:
+            root = scratch_root()
+            self.scratch_directory = _make_scratch(root) if root is not None else self.directory
         if b2.get_device().__class__.__name__ == "CPPStandaloneDevice" and b2.device.has_been_run:
             b2.device.reinit()
             b2.device.activate()
@@ -446,14 +512,14 @@ class DeviceRunner:
             print(f"[brian2learn] {text}", file=sys.stderr, flush=True)
 
     def _run_arguments(self, run_args):
-        """Brian2's ``name=value`` arguments for ``run_args``; arrays go to files in this runner's directory.
+        """Brian2's ``name=value`` arguments for ``run_args``; arrays go to files in this runner's scratch.
 
         Brian2 would write them into the project's ``static_arrays``, which the build cache shares
         between processes; here each runner has its own (absolute paths: the binary reads a value
         that does not start with a digit or '-' as a file name).
         """
         arguments = []
-        folder = os.path.join(self.directory, "run_args")
+        folder = os.path.join(self.scratch_directory, "run_args")
         for key, value in run_args.items():
             if isinstance(key, b2.TimedArray):
                 name, text, file_name, array = b2.device._prepare_timed_array_run_arg(key, value)
@@ -479,7 +545,7 @@ class DeviceRunner:
             reason = f"exit status {returncode}"
         output = ""
         with contextlib.suppress(OSError):
-            with open(os.path.join(self.directory, "results", "stdout.txt"), encoding="utf-8",
+            with open(os.path.join(self.scratch_directory, "results", "stdout.txt"), encoding="utf-8",
                       errors="replace") as handle:
                 tail = " | ".join(line.strip() for line in handle.read().strip().splitlines()[-3:])
             output = f"; its last output: {tail}" if tail else ""

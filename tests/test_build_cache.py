@@ -54,7 +54,7 @@ def built(tmp_path_factory):
     with DeviceRunner(DrivenUnits, directory=str(root / "first"), cache=str(root / "cache")) as first:
         spikes = [spikes_with(first, w) for w in WEIGHTS]
         assert not first.reused_build and first.project_directory.startswith(str(root / "cache"))
-        assert (root / "first" / "results").is_dir()
+        assert os.path.isdir(os.path.join(first.scratch_directory, "results"))
     return root / "cache", spikes
 
 
@@ -73,7 +73,10 @@ def test_a_second_runner_of_the_model_runs_the_cached_binary_with_its_own_result
     with DeviceRunner(DrivenUnits, directory=str(tmp_path / "second"), cache=str(cache)) as second:
         assert [spikes_with(second, w) for w in WEIGHTS] == expected
         assert second.reused_build and second.project_directory == os.path.join(str(cache), entry["key"])
-        assert (tmp_path / "second" / "results").is_dir()  # each runner's results in its own directory
+        # each runner's results in its own scratch directory, removed when it closes
+        scratch = second.scratch_directory
+        assert os.path.isdir(os.path.join(scratch, "results"))
+    assert scratch == str(tmp_path / "second") or not os.path.exists(scratch)
     with DeviceRunner(DrivenUnits, directory=str(tmp_path / "own"), cache=False) as uncached:
         assert [spikes_with(uncached, w) for w in WEIGHTS] == expected  # the binary without the cache agrees
         assert uncached.project_directory == str(tmp_path / "own")
@@ -180,3 +183,29 @@ def test_cache_command(built, tmp_path):
 def test_an_empty_cache_variable_is_an_error(value):
     result = cli("cache", "list", cache=value)
     assert result.returncode == 2 and "BRIAN2LEARN_BUILD_CACHE is empty" in result.stderr
+
+
+def test_scratch_goes_where_asked_and_directories_of_dead_processes_are_removed(tmp_path, monkeypatch):
+    from brian2learn.simulation import devices
+
+    monkeypatch.setenv(devices.SCRATCH_ENV, "off")
+    assert devices.scratch_root() is None
+    monkeypatch.setenv(devices.SCRATCH_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="BRIAN2LEARN_SCRATCH=.* must be a writable directory or 'off'"):
+        devices.scratch_root()
+    monkeypatch.setenv(devices.SCRATCH_ENV, str(tmp_path))
+    assert devices.scratch_root() == str(tmp_path)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead = tmp_path / f"{devices._SCRATCH_PREFIX}{int(finished.stdout)}_x"
+    living = tmp_path / f"{devices._SCRATCH_PREFIX}{os.getpid()}_y"
+    dead.mkdir()
+    living.mkdir()
+    made = devices._make_scratch(str(tmp_path))
+    assert not dead.exists() and living.exists() and os.path.basename(made).startswith(
+        f"{devices._SCRATCH_PREFIX}{os.getpid()}_")
+    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "run")) as runner:
+        runner.run()
+        assert os.path.dirname(runner.scratch_directory) == str(tmp_path)
+        scratch = runner.scratch_directory
+    assert not os.path.exists(scratch)
