@@ -6,6 +6,7 @@ first run), then the same number again on the built binary; the script prints th
 iteration of the second run and the binary's share, and checks that both engines give the same losses.
 
     python benchmarks/eprop_engines.py --sizes 100 400 1600 --iterations 10 [--threads 2]
+    python benchmarks/eprop_engines.py --sizes 1600 3200 --iterations 5 --engine event --threads 1 2
 """
 
 import argparse
@@ -43,17 +44,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600], help="recurrent neurons")
     parser.add_argument("--iterations", type=int, default=10, help="iterations per run (default 10)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="OpenMP threads of the C++ builds (Brian2's devices.cpp_standalone.openmp_threads)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[None],
+                        help="OpenMP threads of the C++ builds (Brian2's devices.cpp_standalone.openmp_threads); "
+                             "several values: one row each, with the speed-up over the first")
+    parser.add_argument("--engine", choices=("both", "trial_end", "event"), default="both",
+                        help="time one engine only (default both, with their loss difference)")
     args = parser.parse_args(argv)
-    print("| n_rec | trial_end (ms/iteration) | event (ms/iteration) | speed-up | largest relative loss difference |")
-    print("| --- | --- | --- | --- | --- |")
+    if args.engine == "both":
+        print("| n_rec | threads | trial_end (ms/iteration) | event (ms/iteration) | speed-up | "
+              "largest relative loss difference |")
+        print("| --- | --- | --- | --- | --- | --- |")
+    else:
+        print(f"| n_rec | threads | {args.engine} (ms/iteration) | speed-up over {args.threads[0] or 1} thread(s) |")
+        print("| --- | --- | --- | --- |")
     for n_rec in args.sizes:
-        results = {engine: train(n_rec, engine, args.iterations, args.threads) for engine in ("trial_end", "event")}
-        (dense_losses, dense_ms, _), (event_losses, event_ms, _) = results["trial_end"], results["event"]
-        difference = float(np.max(np.abs(event_losses - dense_losses) / np.abs(dense_losses)))
-        print(f"| {n_rec} | {dense_ms:.1f} | {event_ms:.1f} | {dense_ms / event_ms:.2f}x | {difference:.2g} |",
-              flush=True)
+        first_ms = None
+        for threads in args.threads:
+            if args.engine != "both":
+                _, ms, _ = train(n_rec, args.engine, args.iterations, threads)
+                first_ms = first_ms or ms
+                print(f"| {n_rec} | {threads or 1} | {ms:.1f} | {first_ms / ms:.2f}x |", flush=True)
+                continue
+            results = {engine: train(n_rec, engine, args.iterations, threads) for engine in ("trial_end", "event")}
+            (dense_losses, dense_ms, _), (event_losses, event_ms, _) = results["trial_end"], results["event"]
+            difference = float(np.max(np.abs(event_losses - dense_losses) / np.abs(dense_losses)))
+            print(f"| {n_rec} | {threads or 1} | {dense_ms:.1f} | {event_ms:.1f} | {dense_ms / event_ms:.2f}x | "
+                  f"{difference:.2g} |", flush=True)
     return 0
 
 

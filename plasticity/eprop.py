@@ -194,15 +194,22 @@ def check_number(name, value, low, high, allowed, low_open=False, high_open=Fals
         raise ValueError(f"'{name}' must be {allowed}, got {value!r}")
 
 
+#: Order of the input and recurrent synapses (e-prop checkpoints record it).
+SYNAPSE_ORDER = "pre-major"
+
+
 def connectivity(config):
     """Presynaptic and postsynaptic indices of the three synapse groups.
 
     All-to-all input and readout connections, recurrent connections without autapses.
     Synapse ``k`` of a group connects ``pre[k]`` to ``post[k]``; weight matrices are
-    ``[post, pre]``.
+    ``[post, pre]``. Input and recurrent synapses are ordered by presynaptic neuron
+    (:data:`SYNAPSE_ORDER`), so a spike's synapses lie side by side in memory. Until December
+    2026 they were ordered by postsynaptic neuron (``"post-major"``), which made the forward pass
+    about four times slower at 1600 neurons; checkpoints of that order are reordered on loading.
     """
-    post_in, pre_in = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_in), indexing="ij")
-    post_rec, pre_rec = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_rec), indexing="ij")
+    pre_in, post_in = np.meshgrid(np.arange(config.n_in), np.arange(config.n_rec), indexing="ij")
+    pre_rec, post_rec = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_rec), indexing="ij")
     no_autapse = post_rec != pre_rec
     post_out, pre_out = np.meshgrid(np.arange(config.n_out), np.arange(config.n_rec), indexing="ij")
     return {
@@ -210,6 +217,16 @@ def connectivity(config):
         "rec": (pre_rec[no_autapse], post_rec[no_autapse]),
         "out": (pre_out.ravel(), post_out.ravel()),
     }
+
+
+def post_major_connectivity(config):
+    """The synapse order before :data:`SYNAPSE_ORDER` (input and recurrent synapses by postsynaptic
+    neuron), for reading state arrays written in it."""
+    post_in, pre_in = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_in), indexing="ij")
+    post_rec, pre_rec = np.meshgrid(np.arange(config.n_rec), np.arange(config.n_rec), indexing="ij")
+    no_autapse = post_rec != pre_rec
+    return {"in": (pre_in.ravel(), post_in.ravel()), "rec": (pre_rec[no_autapse], post_rec[no_autapse]),
+            "out": connectivity(config)["out"]}
 
 
 def matrix_to_synapses(matrix, pre, post):

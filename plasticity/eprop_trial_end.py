@@ -51,6 +51,10 @@ products in exact arithmetic; in floating point they differ by rounding (tested 
 The histories live in arrays shared by Brian2 functions with a C++ implementation (for
 ``cpp_standalone``) and a numpy implementation (for the runtime device with the numpy
 target); the functions write and read them as side effects, so they are marked stateful.
+In the event-driven form the recurrent neurons' histories (:math:`\\psi`, :math:`L`, :math:`F`) are
+stored step by step (``[step, neuron]``): the synapses of one presynaptic neuron are consecutive
+(:func:`~brian2learn.plasticity.eprop.connectivity`), so each of its spikes reads :math:`F` of the
+postsynaptic neurons in the order they lie in memory, and each step's stores are contiguous too.
 """
 
 import brian2 as b2
@@ -117,6 +121,10 @@ class TrialHistories:
         if self.last_signal_term:
             self.arrays["D_last"] = np.zeros(n_recurrent * n_steps)
         self.keys = {label: f"_{name}_history_{label}" for label in self.arrays}
+        self.n_recurrent = int(n_recurrent)
+        # the recurrent neurons' histories step by step in the event-driven form (see the module docstring)
+        self.time_major = {label for label in ("psi", "L", "D", "D_last") if label in self.arrays} \
+            if self.event_driven else set()
         self.functions = {f"store_{label}": self._store(label) for label in ("psi", "L")}
         for label in ("zbar", "xbar"):
             self.functions[f"store_{label}"] = self._store_spike(label) if self.event_driven else self._store(label)
@@ -127,7 +135,16 @@ class TrialHistories:
             self.functions["dot_in_without_last"] = self._dot("xbar", drop_last=True)
 
     def _view(self, label):
+        """The history as ``[neuron, step]`` (a transposed view where it is stored step by step)."""
+        if label in self.time_major:
+            return self.arrays[label].reshape(self.n_steps, -1).T
         return self.arrays[label].reshape(-1, self.n_steps)
+
+    def _layout(self, label):
+        """C++ (offset of a neuron's first entry, stride between its steps) of a history."""
+        if label in self.time_major:
+            return "(size_t)neuron", self.n_recurrent
+        return f"(size_t)neuron * {self.n_steps}", 1
 
     def _function(self, pyfunc, n_args, arg_types, cpp_name, cpp_code, labels):
         function = b2.Function(pyfunc, arg_units=[1] * n_args, return_unit=1, arg_types=arg_types,
@@ -145,10 +162,11 @@ class TrialHistories:
             return np.zeros(np.shape(neuron))
 
         cpp_name = f"{self.name}_store_{label}"
+        offset, stride = self._layout(label)
         code = f"""
         double {cpp_name}(const int32_t neuron, const int32_t step, const double value)
         {{
-            _namespace{self.keys[label]}[(size_t)neuron * {self.n_steps} + step] = value;
+            _namespace{self.keys[label]}[{offset} + (size_t)step * {stride}] = value;
             return 0.0;
         }}
         """
@@ -229,36 +247,39 @@ class TrialHistories:
         event = self.event_driven
         last = self.last_signal_term
         alpha_code = f"{self.alpha!r}"
-        last_declarations = ("double* d_last = _namespace" + keys["D_last"] + f" + (size_t)neuron * {n_steps};\n"
+        offset, stride = self._layout("D")  # the same layout for psi, L, D and D_last
+        last_declarations = ("double* d_last = _namespace" + keys["D_last"] + f" + {offset};\n"
                              "            double filtered_last = 0.0, carried_last = 0.0, a_next_last = 0.0, "
                              "f_last = 0.0;") if last else ""
         last_body = f"""
-                filtered_last = (step == {n_steps} - 1 ? {1 - kappa!r}*signal[step] : 0.0) + {kappa!r}*filtered_last;
+                filtered_last = (step == {n_steps} - 1 ? {1 - kappa!r}*signal_now : 0.0) + {kappa!r}*filtered_last;
                 if (step < {n_steps} - 1)
                     carried_last = a_next_last*psi_next + ({rho!r} - beta*psi_next)*carried_last;
-                double value_last = psi[step]*(filtered_last - beta*carried_last);
+                double value_last = psi_now*(filtered_last - beta*carried_last);
                 {f"value_last += {alpha_code}*f_last; f_last = value_last;" if event else ""}
-                d_last[step] = value_last;
+                d_last[(size_t)step * {stride}] = value_last;
                 a_next_last = filtered_last;""" if last else ""
         code = f"""
         double {cpp_name}(const int32_t neuron, const double reg_signal, const double beta)
         {{
-            const double* psi = _namespace{keys['psi']} + (size_t)neuron * {n_steps};
-            const double* signal = _namespace{keys['L']} + (size_t)neuron * {n_steps};
-            double* d = _namespace{keys['D']} + (size_t)neuron * {n_steps};
+            const double* psi = _namespace{keys['psi']} + {offset};
+            const double* signal = _namespace{keys['L']} + {offset};
+            double* d = _namespace{keys['D']} + {offset};
             double filtered = 0.0, carried = 0.0, a_next = 0.0, psi_next = 0.0, f_next = 0.0;
             {last_declarations}
             for (int step = {n_steps} - 1; step >= 0; --step)
             {{
-                filtered = {1 - kappa!r}*signal[step] + {kappa!r}*filtered;
+                const double signal_now = signal[(size_t)step * {stride}];
+                const double psi_now = psi[(size_t)step * {stride}];
+                filtered = {1 - kappa!r}*signal_now + {kappa!r}*filtered;
                 const double a_now = filtered + reg_signal;
                 if (step < {n_steps} - 1)
                     carried = a_next*psi_next + ({rho!r} - beta*psi_next)*carried;
-                double value = psi[step]*(a_now - beta*carried);
+                double value = psi_now*(a_now - beta*carried);
                 {f"value += {alpha_code}*f_next; f_next = value;" if event else ""}
-                d[step] = value;
+                d[(size_t)step * {stride}] = value;
                 a_next = a_now;{last_body}
-                psi_next = psi[step];
+                psi_next = psi_now;
             }}
             return 0.0;
         }}
@@ -295,23 +316,25 @@ class TrialHistories:
         dot = self._numpy_dot(presynaptic_label, drop_last)
 
         cpp_name = f"{self.name}_event_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
+        offset, stride = self._layout("D")
+        post_offset = offset.replace("neuron", "post")
         drop_argument = ", const double drop" if drop_last else ""
         drop_block = f"""
             if (drop != 0.0)
             {{
-                const double* f_last = _namespace{keys['D_last']} + (size_t)post * {n_steps};
+                const double* f_last = _namespace{keys['D_last']} + {post_offset};
                 for (int k = 0; k < count; ++k)
-                    total -= f_last[(int)steps[k]];
+                    total -= f_last[(size_t)steps[k] * {stride}];
             }}""" if drop_last else ""
         code = f"""
         double {cpp_name}(const int32_t pre, const int32_t post{drop_argument})
         {{
             const double* steps = _namespace{keys[presynaptic_label]} + (size_t)pre * {n_steps};
             const int count = (int)_namespace{keys[f"{presynaptic_label}_count"]}[pre];
-            const double* f = _namespace{keys['D']} + (size_t)post * {n_steps};
+            const double* f = _namespace{keys['D']} + {post_offset};
             double total = 0.0;
             for (int k = 0; k < count; ++k)
-                total += f[(int)steps[k]];{drop_block}
+                total += f[(size_t)steps[k] * {stride}];{drop_block}
             return total;
         }}
         """

@@ -42,6 +42,7 @@ import time
 import brian2 as b2
 import numpy as np
 from brian2.codegen.cpp_prefs import get_compiler_and_args
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from brian2learn.simulation.build_cache import BuildCache, cache_root
 from brian2learn.simulation.interrupt import interrupted_compile
@@ -261,6 +262,24 @@ def _process_alive(pid):
 def _remove_scratch_directories():
     for path in list(_scratch_directories):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_arg_array(key, value):
+    """Brian2's run argument name and the array of ``value`` for ``key`` (a variable or a TimedArray), checked
+    as Brian2 checks them (units, size)."""
+    if isinstance(key, b2.TimedArray):
+        fail_for_dimension_mismatch(key.dim, value)
+        array = np.ascontiguousarray(np.asarray(value, dtype=key.values.dtype))
+        if array.size != 1 and array.shape != key.values.shape:
+            raise TypeError(f"Incorrect size for variable '{key.name}.values'. Shape {key.values.shape} != "
+                            f"{array.shape}.")
+        return f"{key.name}.values", array
+    fail_for_dimension_mismatch(key.dim, value)
+    array = np.ascontiguousarray(np.asarray(value, dtype=key.dtype))
+    if array.size != 1 and (array.ndim != 1 or (not key.variable.dynamic and array.size != key.shape[0])):
+        raise TypeError(f"Incorrect size for variable '{key.group_name}.{key.name}'. Shape {key.shape} != "
+                        f"{array.shape}.")
+    return f"{key.group_name}.{key.name}", array
 
 
 class DeviceRunner:
@@ -521,16 +540,15 @@ class DeviceRunner:
         arguments = []
         folder = os.path.join(self.scratch_directory, "run_args")
         for key, value in run_args.items():
-            if isinstance(key, b2.TimedArray):
-                name, text, file_name, array = b2.device._prepare_timed_array_run_arg(key, value)
-            else:
-                name, text, file_name, array = b2.device._prepare_variableview_run_arg(key, value)
-            if file_name:
-                os.makedirs(folder, exist_ok=True)
-                text = os.path.join(folder, file_name)
-                if not os.path.exists(text):
-                    array.tofile(text)
-                    self._run_args_files.append(text)
+            name, array = _run_arg_array(key, value)
+            if array.size == 1:  # a single value goes on the command line
+                arguments.append(f"{name}={array.item()!r}")
+                continue
+            # each run's files are removed after it, so a name per run does (Brian2 would hash every array)
+            os.makedirs(folder, exist_ok=True)
+            text = os.path.join(folder, f"{name}_{self.n_runs}.dat")
+            array.tofile(text)
+            self._run_args_files.append(text)
             arguments.append(f"{name}={text}")
         return arguments
 

@@ -20,7 +20,8 @@ weights trained by backprop on the same minibatches (numpy, :mod:`brian2learn.pl
 The rate rules' hyperparameters were chosen by hand on the training set's accuracy and the test accuracy of a
 symmetric-EP run (seed 1), so their test accuracy is slightly optimistic. ``--validation`` scores a validation
 split instead (20 % of each class of the training images, :func:`~brian2learn.tasks.digits.validation_split`;
-training on the rest; the test set is not touched): the spiking variant's learning-rate decay was chosen that way.
+training on the rest; the test set is not touched): the spiking variant's learning-rate decay was chosen that way
+(seed 1, 25 epochs; mean validation accuracy of the last 5 epochs: decay 1.0 89.8 %, 0.9 94.6 %, 0.8 94.2 %).
 
 *Spiking variant* (``spiking-chl``, :mod:`brian2learn.plasticity.contrastive_spiking`): the same layer sizes
 of LIF neurons (tau_m 10 ms, refractory 2 ms), whose filtered spike trains (tau 20 ms; mean 1 at 100 Hz) are

@@ -32,9 +32,10 @@ success in at least 9 of 10 seeds for each contrastive rule.
 
 *Energy* (rate units: no spikes; :func:`operations_per_example`): synapse passes of a clocked simulation,
 every Euler step of every phase passing every synapse once
-(:func:`~brian2learn.plasticity.contrastive.synapse_passes_per_example`); recurrent backprop counted as the free relaxation and an adjoint relaxation of the same length (Almeida-Pineda's
-form; the numpy rows solve the linear system instead); backprop-ff three multiply-adds per weight. The cost to
-solve is that times the examples presented up to and including the epoch from which the seed stays solved.
+(:func:`~brian2learn.plasticity.contrastive.synapse_passes_per_example`); recurrent backprop counted as the
+free relaxation and an adjoint relaxation of the same length (Almeida-Pineda's form; the numpy rows solve the
+linear system instead); backprop-ff three multiply-adds per weight. The cost to solve is that times the
+examples presented up to and including the epoch from which the seed stays solved.
 
 *Figures*: learning curves (median loss over the seeds), phase traces (the output and two hidden units of the
 trained symmetric-EP XOR network through the phases of one example, two-phase and oscillating schedule), the

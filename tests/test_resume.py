@@ -76,6 +76,37 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path):
         second.load_checkpoint(path)
 
 
+def test_a_checkpoint_in_the_old_synapse_order_loads_the_same_matrices(tmp_path):
+    from brian2learn.simulation.files import save_parameters
+
+    cfg = config()
+    with trainer(cfg) as first:
+        state = {name: np.random.default_rng(k).normal(size=value.shape)
+                 for k, (name, value) in enumerate(first.state.items())}
+        expected = first.weights(state)
+        # the same state written as before December 2026: synapses by postsynaptic neuron, no synapse_order
+        old = eprop.post_major_connectivity(cfg)
+        arrays = {}
+        for name, values in state.items():
+            group = "in" if name.endswith("_in") else "rec" if name.endswith("_rec") else None
+            if group is None:
+                arrays[f"state.{name}"] = values
+                continue
+            n_pre = cfg.n_in if group == "in" else cfg.n_rec
+            matrix = np.full((cfg.n_rec, n_pre), np.nan)
+            matrix[first.connectivity[group][1], first.connectivity[group][0]] = values
+            arrays[f"state.{name}"] = matrix[old[group][1], old[group][0]]
+        assert not np.array_equal(arrays["state.w_rec"], state["w_rec"])  # the orders differ
+        path = str(tmp_path / "old.npz")
+        save_parameters(path, arrays, checkpoint_iteration=2, history=[], draws=1, rule="e-prop",
+                        feedback=first.feedback)
+    with trainer(cfg) as second:
+        second.load_checkpoint(path)
+        for name, matrix in second.weights().items():
+            assert np.array_equal(matrix, expected[name])
+        assert np.array_equal(second.state["adam_v_in"], state["adam_v_in"])
+
+
 def test_an_interrupted_study_resumed_gives_the_uninterrupted_tables(tmp_path):
     """eprop-pattern on the runtime device, 4 iterations in runs of 2: SIGTERM after the first run, then
     --resume; its losses and trained networks equal those of a run that was never stopped."""

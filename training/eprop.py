@@ -70,6 +70,19 @@ def initial_learning_state(config, connectivity, weights, feedback, feedback_mat
     return state
 
 
+def _reordered(state, old, new):
+    """State arrays in synapse order ``old`` (a connectivity dict) put into order ``new``."""
+    out = {}
+    for name, values in state.items():
+        group = "in" if name.endswith("_in") else "rec" if name.endswith("_rec") else None
+        if group is None:  # readout synapses: one order
+            out[name] = values
+            continue
+        position = {pair: k for k, pair in enumerate(zip(old[group][0].tolist(), old[group][1].tolist()))}
+        out[name] = values[[position[pair] for pair in zip(new[group][0].tolist(), new[group][1].tolist())]]
+    return out
+
+
 def learning_state_matrices(state, config, connectivity):
     """The weights ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out) of a learning state in
     synapse order (``EpropTrainer.state``) as matrices ``[post, pre]`` (zero where unconnected)."""
@@ -323,7 +336,7 @@ class EpropTrainer(RunnerHolder):
         history = self.history + frame.to_dict("records")
         save_parameters(path, arrays, checkpoint_iteration=next_iteration, history=history,
                         draws=getattr(self, "_draws", 0), rule="e-prop", feedback=self.feedback,
-                        model=dataclasses.asdict(self.config))
+                        model=dataclasses.asdict(self.config), synapse_order=eprop.SYNAPSE_ORDER)
 
     def load_checkpoint(self, path):
         """Continue from a checkpoint written by :meth:`train`: state, iteration, history, draws, last trial.
@@ -347,6 +360,8 @@ class EpropTrainer(RunnerHolder):
                  if name.startswith("state.")}
         if set(state) != set(self.state) or any(state[k].shape != self.state[k].shape for k in state):
             raise ValueError(f"the checkpoint '{path}' belongs to a network of another size or configuration")
+        if meta.get("synapse_order", "post-major") != eprop.SYNAPSE_ORDER:  # written before the reordering
+            state = _reordered(state, eprop.post_major_connectivity(self.config), self.connectivity)
         self.state = state
         self.iteration = int(meta["checkpoint_iteration"])
         self.history = list(meta["history"])
