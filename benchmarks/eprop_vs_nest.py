@@ -17,6 +17,8 @@ NEST runs when ``nest`` can be imported by ``--nest-python`` (default: this inte
     python benchmarks/eprop_vs_nest.py                       # 200 iterations, 100 neurons
     python benchmarks/eprop_vs_nest.py --nest-python /path/to/venv-with-nest/bin/python
     python benchmarks/eprop_vs_nest.py --scaling --scaling-iterations 10
+    python benchmarks/eprop_vs_nest.py --iterations 100 --scaling --sizes 100 400 1600 3200 \
+        --scaling-iterations 100 20 10 5
 """
 
 import argparse
@@ -327,11 +329,16 @@ def main(argv=None):
     parser.add_argument("--scaling", action="store_true", help="also time the --sizes (default 100 400 1600)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600], help="recurrent neurons of --scaling")
     parser.add_argument("--no-jax", action="store_true", help="leave out the JAX e-prop peer")
-    parser.add_argument("--scaling-iterations", type=int, default=10)
+    parser.add_argument("--scaling-iterations", type=int, nargs="+", default=[10],
+                        help="iterations of each --sizes entry (one value for all, or one per size)")
     parser.add_argument("--child", choices=("brian2learn", "nest", "jax"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.iterations < 1 or args.scaling_iterations < 1:
+    if args.iterations < 1 or min(args.scaling_iterations) < 1:
         parser.error("iterations must be positive integers")
+    if len(args.scaling_iterations) not in (1, len(args.sizes)):
+        parser.error(f"--scaling-iterations takes one value or one per size ({len(args.sizes)})")
+    per_size = dict(zip(args.sizes, args.scaling_iterations * (len(args.sizes) if len(args.scaling_iterations) == 1
+                                                                  else 1)))
     if args.child:
         runner = {"brian2learn": run_brian2learn, "nest": run_nest, "jax": run_jax}[args.child]
         extra = {"threads": args.threads} if args.child == "brian2learn" else {}
@@ -344,10 +351,10 @@ def main(argv=None):
     if args.scaling:
         rows = []
         for n_rec in args.sizes:
-            if n_rec == args.n_rec and args.iterations >= args.scaling_iterations:
+            if n_rec == args.n_rec and args.iterations >= per_size[n_rec]:
                 ours, theirs, peer = main_run  # longer runs spread the binary's start-up over more iterations
             else:
-                ours, theirs, peer = compare(n_rec, args.scaling_iterations, nest_python, args.threads,
+                ours, theirs, peer = compare(n_rec, per_size[n_rec], nest_python, args.threads,
                                              label="scaling: ", with_jax=not args.no_jax)
             rows.append((n_rec, ours, theirs, peer))
         print("scaling table (ms per iteration; ns per plastic synapse per step; peer/brian2learn)")

@@ -264,6 +264,14 @@ def _remove_scratch_directories():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _uniform(array):
+    """Whether every element of a 1-d array has the same bits as the first (so -0.0 and 0.0 differ)."""
+    if array.ndim != 1 or array.size == 0 or array.dtype == bool or not np.isfinite(array[0]):
+        return False  # the binary reads a value that does not start with a digit or '-' as a file name
+    bits = array.view(f"u{array.itemsize}")
+    return bool((bits == bits[0]).all())
+
+
 def _run_arg_array(key, value):
     """Brian2's run argument name and the array of ``value`` for ``key`` (a variable or a TimedArray), checked
     as Brian2 checks them (units, size)."""
@@ -541,8 +549,10 @@ class DeviceRunner:
         folder = os.path.join(self.scratch_directory, "run_args")
         for key, value in run_args.items():
             name, array = _run_arg_array(key, value)
-            if array.size == 1:  # a single value goes on the command line
-                arguments.append(f"{name}={array.item()!r}")
+            if array.size == 1 or (not isinstance(key, b2.TimedArray) and _uniform(array)):
+                # a single value goes on the command line (the binary fills the variable with it): zeroed
+                # gradients and unused optimizer state of a large network cost no file
+                arguments.append(f"{name}={array.flat[0].item()!r}")
                 continue
             # each run's files are removed after it, so a name per run does (Brian2 would hash every array)
             os.makedirs(folder, exist_ok=True)

@@ -209,3 +209,12 @@ def test_scratch_goes_where_asked_and_directories_of_dead_processes_are_removed(
         assert os.path.dirname(runner.scratch_directory) == str(tmp_path)
         scratch = runner.scratch_directory
     assert not os.path.exists(scratch)
+
+
+def test_a_uniform_array_goes_on_the_command_line_with_the_same_effect(built, tmp_path):
+    # all six weights 0.6, by hand: target 0 gets 0.6 at 1 ms and 0.6 e^-0.1 + 0.6 = 1.14 at 2 ms (spike,
+    # seen at 2.1 ms), the same at 6 and 7 ms; target 1 at 3 and 4 ms; target 2 as target 0
+    with DeviceRunner(DrivenUnits, directory=str(tmp_path / "run"), cache=copied_cache(built, tmp_path)) as runner:
+        assert spikes_with(runner, np.full(6, 0.6)) == ([0, 2, 1, 0, 2], [2.1, 2.1, 4.1, 7.1, 7.1])
+        assert not os.path.exists(os.path.join(runner.scratch_directory, "run_args"))  # no file was written
+        assert spikes_with(runner, WEIGHTS[0]) == built[1][0]  # and an array still goes by file

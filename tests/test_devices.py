@@ -53,7 +53,7 @@ def test_changing_synapses_are_an_error_and_run_args_files_do_not_pile_up(tmp_pa
         n_synapses = len(runner.model.synapses.i[:])
         with pytest.raises(StandaloneGuardError, match="synapses of 'tiny_synapses' changed between runs"):
             for _ in range(10):  # unseeded connect(p=0.5): the count changes from run to run
-                runner.run({"w": np.full(n_synapses, 0.7)})
+                runner.run({"w": np.linspace(0.5, 0.9, n_synapses)})
         assert runner.n_builds == 1
         assert os.listdir(os.path.join(runner.scratch_directory, "run_args")) == []  # each run's arrays removed
         static = os.listdir(os.path.join(runner.project_directory, "static_arrays"))

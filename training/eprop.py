@@ -210,7 +210,9 @@ class EpropTrainer(RunnerHolder):
               "adam_v_in": 1 / b2.volt ** 2, "adam_v_rec": 1 / b2.volt ** 2}
 
     def _values(self, state):
-        return {name: value * self._UNITS.get(name, 1) for name, value in state.items()}
+        # the arrays with their units attached, not multiplied (a copy of every array of a large network)
+        return {name: b2.Quantity(value, dim=self._UNITS[name].dim) if name in self._UNITS else value
+                for name, value in state.items()}
 
     def weights(self, state=None):
         """Current weight matrices ``w_in``, ``w_rec``, ``w_out`` and feedback ``B`` (n_rec, n_out)."""
