@@ -34,7 +34,8 @@ def _default(field):
 def options_table(module):
     rows = ["| option | default | meaning |", "|---|---|---|"]
     for field in module.Options.cli_fields():
-        meaning = " ".join(field.metadata.get("help", "").split()).replace("|", "\\|")
+        # argparse's help text writes a per cent sign as %%
+        meaning = " ".join(field.metadata.get("help", "").split()).replace("%%", "%").replace("|", "\\|")
         rows.append(f"| `{flag_of(field)}` | {_default(field)} | {meaning} |")
     return "\n".join(rows)
 
