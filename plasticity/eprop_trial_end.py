@@ -140,11 +140,11 @@ class TrialHistories:
             return self.arrays[label].reshape(self.n_steps, -1).T
         return self.arrays[label].reshape(-1, self.n_steps)
 
-    def _layout(self, label):
-        """C++ (offset of a neuron's first entry, stride between its steps) of a history."""
+    def _layout(self, label, neuron="neuron"):
+        """C++ (offset of the first entry of the neuron named ``neuron``, stride between its steps) of a history."""
         if label in self.time_major:
-            return "(size_t)neuron", self.n_recurrent
-        return f"(size_t)neuron * {self.n_steps}", 1
+            return f"(size_t){neuron}", self.n_recurrent
+        return f"(size_t){neuron} * {self.n_steps}", 1
 
     def _function(self, pyfunc, n_args, arg_types, cpp_name, cpp_code, labels):
         function = b2.Function(pyfunc, arg_units=[1] * n_args, return_unit=1, arg_types=arg_types,
@@ -316,8 +316,7 @@ class TrialHistories:
         dot = self._numpy_dot(presynaptic_label, drop_last)
 
         cpp_name = f"{self.name}_event_dot_{'without_last_' if drop_last else ''}{presynaptic_label}"
-        offset, stride = self._layout("D")
-        post_offset = offset.replace("neuron", "post")
+        post_offset, stride = self._layout("D", neuron="post")
         drop_argument = ", const double drop" if drop_last else ""
         drop_block = f"""
             if (drop != 0.0)

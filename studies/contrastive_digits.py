@@ -106,6 +106,10 @@ class Options(StudyOptions):
     def decay(self, rule):
         return LEARNING_RATE_DECAY[rule] if self.learning_rate_decay is None else self.learning_rate_decay
 
+    def learning_rate(self, rule, epoch):
+        """eta_k = eta_0 d^k of ``rule`` in epoch ``k`` (from 0)."""
+        return LEARNING_RATES[rule] * self.decay(rule) ** epoch
+
 
 def network_config(rule):
     if rule in SPIKING_METHODS:
@@ -132,7 +136,7 @@ def train_contrastive(rule, data, epochs, seed, options, run_dir, scored_on):
     with ContrastiveTrainer(config, weights, data["x_train"], data["t_train"], LEARNING_RATES[rule],
                             epochs_per_run=1, seed=seed, device=options.device, directory=directory) as trainer:
         for epoch in range(epochs):
-            trainer.learning_rate = LEARNING_RATES[rule] * options.decay(rule) ** epoch
+            trainer.learning_rate = options.learning_rate(rule, epoch)
             history = trainer.train(1)
             scores = trainer.evaluate(data[f"x_{scored_on}"], data[f"t_{scored_on}"])
             rows.append({**history.iloc[-1].to_dict(), "learning_rate": trainer.learning_rate,
@@ -185,7 +189,7 @@ def operations_per_example(method, history):
     return float(cl.synapse_passes_per_example(network_config(method)))
 
 
-def train_backprop(data, epochs, seed, decay, scored_on):
+def train_backprop(data, epochs, seed, options, scored_on):
     config = network_config("ep")
     params = feedforward.from_symmetric(cl.initial_weights(config, seed)["w"], 64, HIDDEN, 10)
     rng = np.random.default_rng(seed)
@@ -193,7 +197,7 @@ def train_backprop(data, epochs, seed, decay, scored_on):
     start = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(len(data["x_train"]))
-        rate = LEARNING_RATES["backprop-ff"] * decay ** epoch
+        rate = options.learning_rate("backprop-ff", epoch)
         params = feedforward.train_epoch(params, data["x_train"], data["t_train"], rate, PROTOCOL["batch_size"], order)
         train_out = feedforward.forward(params, data["x_train"])
         held_out = feedforward.forward(params, data[f"x_{scored_on}"])
@@ -226,7 +230,7 @@ def run(options, run_dir):
     curves, results, networks, spiking_energies = [], {}, [], {}
     for rule in options.rules:
         if rule == "backprop-ff":
-            history, params, timing = train_backprop(data, epochs, options.seed, options.decay(rule), scored_on)
+            history, params, timing = train_backprop(data, epochs, options.seed, options, scored_on)
             networks.append(save_network(run_dir, rule, params, NAME, options, {"layers": [64, HIDDEN, 10]},
                                          seed=options.seed))
         else:

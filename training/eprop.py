@@ -71,16 +71,16 @@ def initial_learning_state(config, connectivity, weights, feedback, feedback_mat
 
 
 def _reordered(state, old, new):
-    """State arrays in synapse order ``old`` (a connectivity dict) put into order ``new``."""
-    out = {}
-    for name, values in state.items():
-        group = "in" if name.endswith("_in") else "rec" if name.endswith("_rec") else None
-        if group is None:  # readout synapses: one order
-            out[name] = values
-            continue
-        position = {pair: k for k, pair in enumerate(zip(old[group][0].tolist(), old[group][1].tolist()))}
-        out[name] = values[[position[pair] for pair in zip(new[group][0].tolist(), new[group][1].tolist())]]
-    return out
+    """State arrays in synapse order ``old`` (a connectivity dict) put into order ``new`` (input and recurrent
+    synapses; the readout's have one order)."""
+    permutation = {}
+    for group in ("in", "rec"):
+        (old_pre, old_post), (new_pre, new_post) = old[group], new[group]
+        index = np.zeros((int(old_post.max()) + 1, int(old_pre.max()) + 1), dtype=int)
+        index[old_post, old_pre] = np.arange(len(old_pre))
+        permutation[group] = index[new_post, new_pre]
+    return {name: values[permutation[name.rsplit("_", 1)[-1]]] if name.rsplit("_", 1)[-1] in permutation
+            else values for name, values in state.items()}
 
 
 def learning_state_matrices(state, config, connectivity):
