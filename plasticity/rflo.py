@@ -47,12 +47,19 @@ At each trial boundary (a clock of one trial, slot ``start``): the trial's loss 
 recorded, the weights take their update, traces, sums and states are reset. One ``network.run``
 covers all trials of a run plus a closing step that applies the last update.
 
+Augmented circuit
+-----------------
+:func:`augmented_circuit` adds upstream context units, one active per segment of the trial, whose learned
+input weights let the RNN produce a long target as a concatenation of short patterns (our form of the
+architecture Murray's abstract names; see the function).
+
 BPTT
 ----
 :func:`train_bptt` trains the same model by exact gradient descent, ``W <- W - eta dL/dW`` (JAX,
 the optional extra ``bptt``; JAX is imported only there).
 """
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -305,6 +312,55 @@ def initial_weights(config, seed, g=1.5, h0=0.1):
     feedback = rng.standard_normal((n, config.n_out)) / np.sqrt(config.n_out)
     return {"w_in": w_in, "w_rec": w_rec, "w_out": w_out, "B": feedback, "h0": np.full(n, float(h0))}
 
+
+#: The augmented circuit's choices (ours, see :func:`augmented_circuit`): segment length in units of tau (the
+#: longest period whose plain network RFLO trains to within 10x of BPTT, README's sweep), the standard deviation
+#: of the context weights, and their learning rate (that of W_rec and W_out in Murray's notebook).
+AUGMENTED_CIRCUIT = {"segment_tau": 20.0, "context_scale": 1.0, "eta_in": 0.03}
+
+
+def augmented_circuit(config, weights, n_segments, seed, context_scale=AUGMENTED_CIRCUIT["context_scale"],
+                      eta_in=AUGMENTED_CIRCUIT["eta_in"]):
+    """The RNN of ``config``/``weights`` with ``n_segments`` upstream context units, one active per segment.
+
+    Murray (2019) proposes "an augmented circuit architecture that allows the RNN to concatenate
+    short-duration patterns into longer sequences" (abstract) for targets too long for RFLO. The paper's
+    figure and Methods of that circuit could not be read here (only its abstract and the caption of Fig. 2
+    are in the stored pages), so the form below is ours: a bank of ``K`` context units upstream of the RNN,
+    unit ``k`` active (value 1) throughout segment ``k`` of the trial and silent otherwise
+    (:func:`brian2learn.tasks.periodic_target.segment_contexts`), each projecting to every RNN unit through
+    its own input weights, drawn as ``context_scale * N(0, 1)`` and learned by RFLO with rate ``eta_in``
+    (the input eligibility traces ``q``). Each context selects a short pattern; stepping through the contexts
+    concatenates them into the long target, so no learned trajectory has to bridge more than one segment.
+    The RNN itself (``W_rec``, ``W_out``, ``B``, ``h0``) is the plain network's, unchanged, so that a sweep
+    compares the two architectures on the same networks.
+
+    Parameters
+    ----------
+    config : RfloConfig
+        The plain network (any ``n_in``; its input weights are replaced).
+    weights : dict
+        Its initial weights (:func:`initial_weights`).
+    n_segments : int
+        Context units ``K``.
+    seed : int
+        Seed of the context weights (``numpy.random.default_rng((seed, 2019))``, separate from the RNN's).
+    context_scale, eta_in : float
+
+    Returns
+    -------
+    (RfloConfig, dict)
+        The augmented configuration (``n_in = K``, learning rates ``(eta_in, eta_rec, eta_out)``) and weights.
+    """
+    if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)) or n_segments < 1:
+        raise ValueError(f"'n_segments' must be a positive integer, got {n_segments!r}")
+    if not (np.isfinite(context_scale) and context_scale > 0):
+        raise ValueError(f"'context_scale' must be a positive number, got {context_scale!r}")
+    _, eta_rec, eta_out = config.learning_rates
+    augmented = dataclasses.replace(config, n_in=int(n_segments), learning_rates=(float(eta_in), eta_rec, eta_out))
+    rng = np.random.default_rng((int(seed), 2019))
+    w_in = float(context_scale) * rng.standard_normal((config.n_rec, int(n_segments)))
+    return augmented, {**check_weights(config, weights), "w_in": w_in}
 
 def alignment_degrees(w_out, feedback):
     """Angle between ``vec(W_out)`` and ``vec(B^T)`` in degrees (0: aligned, 90: orthogonal)."""

@@ -22,6 +22,13 @@ BPTT in the sweep clips the gradient norm (:data:`SWEEP_BPTT_CLIP_NORM`, ``--bpt
 gradients and stays near the untrained loss. Every period is its own C++ build (the trial length is
 structural), so the quick mode sweeps only the two ends, 20 tau and 160 tau.
 
+Augmented circuit (Murray 2019: "an augmented circuit architecture that allows the RNN to concatenate
+short-duration patterns into longer sequences"): at the periods of ``--augmented-periods`` (full mode 100 tau to
+160 tau, quick 160 tau) RFLO also trains the same networks with upstream context units, one active in each
+segment of about 20 tau (:func:`brian2learn.plasticity.rflo.augmented_circuit`, whose docstring says which
+parts are ours: the paper's description of the circuit could not be read here). The summary gives each
+architecture's median loss as a multiple of clipped BPTT's.
+
 Run as ``python -m brian2learn.studies.rflo [--quick] ...`` (or ``brian2learn run rflo`` once registered in
 :data:`brian2learn.studies.STUDIES`).
 """
@@ -42,7 +49,7 @@ from brian2learn.plasticity import rflo
 from brian2learn.studies.common import jax_available, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.tasks.periodic_target import periodic_target_task
+from brian2learn.tasks.periodic_target import periodic_target_task, segment_contexts
 from brian2learn.training.progress import ProgressReporter
 from brian2learn.training.rflo import RfloTrainer
 
@@ -57,13 +64,16 @@ NETWORK = {"n_in": 1, "n_rec": 50, "n_out": 1, "n_points": 100, "tau": 10.0, "le
 GAIN = 1.5
 PERIOD = 100.0
 MODES = {"full": {"trials": 10_000, "trials_per_run": 2500, "sweep_periods": (20, 40, 60, 80, 100, 120, 140, 160),
-                  "sweep_trials": 10_000, "realizations": 9},
+                  "sweep_trials": 10_000, "realizations": 9, "augmented_periods": (100, 120, 140, 160)},
          "quick": {"trials": 2_000, "trials_per_run": 1000, "sweep_periods": (20, 160), "sweep_trials": 300,
-                   "realizations": 1}}
+                   "realizations": 1, "augmented_periods": (160,)}}
 REFERENCE_FINAL_LOSS = {"rflo": 1.5e-4, "bptt": 2.3e-4}
 #: Network of the period sweep (Murray 2019, Fig. 2: N = 30); periods in units of its tau.
 SWEEP_NETWORK = {**NETWORK, "n_rec": 30}
 SWEEP_METHODS = ("rflo", "bptt", "untrained")
+#: RFLO on the augmented circuit (:func:`brian2learn.plasticity.rflo.augmented_circuit`), at the periods of
+#: ``--augmented-periods``: the same networks with context units, one per segment of about 20 tau.
+AUGMENTED_METHOD = "rflo-augmented"
 #: Gradient-norm clipping of BPTT in the period sweep (Pascanu, Mikolov & Bengio 2013). Measured here (N = 30,
 #: seed 1, learning rate 0.03): at 80 tau plain gradient descent ends at 0.15 after 5000 trials, clipped at
 #: norm 1 at 6.8e-4; at 160 tau, clipped, 1.1e-2 after 10^4 trials.
@@ -91,6 +101,12 @@ class Options(StudyOptions):
                                       help="random networks trained per task and period (seeds --seed, --seed+1, "
                                            f"...; default {MODES['full']['realizations']}, quick "
                                            f"{MODES['quick']['realizations']})")
+    augmented_periods: str | None = option(
+        None, metavar="P1,P2,...",
+        help="sweep periods (units of tau) at which RFLO also trains the augmented circuit (context units, one per "
+             f"segment of {rflo.AUGMENTED_CIRCUIT['segment_tau']:g} tau); 'none' for none (default: those of "
+             f"{','.join(map(str, MODES['full']['augmented_periods']))} in the sweep; quick: "
+             f"{','.join(map(str, MODES['quick']['augmented_periods']))})")
     bptt_clip_norm: float = option(SWEEP_BPTT_CLIP_NORM, metavar="X",
                                    help="largest gradient norm of BPTT in the period sweep (0: no clipping); the "
                                         "main task's BPTT is unclipped, as in the notebook")
@@ -101,27 +117,47 @@ class Options(StudyOptions):
                              f"got {self.bptt_clip_norm!r}")
         if self.periods is not None:
             parse_periods(self.periods, NETWORK["tau"])
+        if self.augmented_periods is not None:
+            augmented_periods(self, "quick" if self.quick else "full")
 
 
-def parse_periods(text, tau):
+def augmented_periods(options, mode):
+    """The sweep periods at which the augmented circuit is trained: ``--augmented-periods`` (each one a period
+    of the sweep) or, by default, the mode's that are in the sweep."""
+    periods = (parse_periods(options.periods, SWEEP_NETWORK["tau"]) if options.periods is not None
+               else MODES[mode]["sweep_periods"])
+    text = options.augmented_periods
+    if text is None:
+        return tuple(p for p in MODES[mode]["augmented_periods"] if p in periods)
+    if text.strip().lower() == "none":
+        return ()
+    chosen = parse_periods(text, SWEEP_NETWORK["tau"], name="--augmented-periods")
+    missing = [p for p in chosen if p not in periods]
+    if missing:
+        raise ValueError(f"'--augmented-periods': {', '.join(f'{p:g}' for p in missing)} not among the sweep's "
+                         f"periods ({', '.join(f'{p:g}' for p in periods)}; set them with --periods)")
+    return chosen
+
+
+def parse_periods(text, tau, name="--periods"):
     """Periods of the sweep from ``'20,40,80'`` (units of ``tau``): a tuple of floats whose periods in steps,
     ``period * tau``, are whole numbers of at least 2 steps, each period once."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"'--periods' must be comma-separated numbers (units of tau), e.g. 20,40,80; got {text!r}")
+        raise ValueError(f"'{name}' must be comma-separated numbers (units of tau), e.g. 20,40,80; got {text!r}")
     periods = []
     for item in text.split(","):
         try:
             value = float(item)
         except ValueError:
-            raise ValueError(f"'--periods' must be comma-separated numbers (units of tau), got {item.strip()!r} "
+            raise ValueError(f"'{name}' must be comma-separated numbers (units of tau), got {item.strip()!r} "
                              f"in {text!r}") from None
         steps = value * tau
         if not (np.isfinite(value) and value > 0 and abs(steps - round(steps)) < 1e-9 and round(steps) >= 2):
-            raise ValueError(f"'--periods': {item.strip()} x tau = {steps:g} steps; each period must be a positive "
+            raise ValueError(f"'{name}': {item.strip()} x tau = {steps:g} steps; each period must be a positive "
                              f"whole number of at least 2 steps")
         periods.append(value)
     if len(set(periods)) != len(periods):
-        raise ValueError(f"'--periods' names a period twice: {text!r}")
+        raise ValueError(f"'{name}' names a period twice: {text!r}")
     return tuple(periods)
 
 
@@ -199,8 +235,10 @@ def run(options, run_dir):
                    else MODES[mode]["sweep_periods"])
         sweep_trials = options.sweep_trials or MODES[mode]["sweep_trials"]
         clip = options.bptt_clip_norm or None
+        augmented = augmented_periods(options, mode)
         sweep, sweep_curves = period_sweep(periods, sweep_trials, options.seed, options.device, run_dir,
                                            with_bptt=with_bptt, realizations=realizations, bptt_clip_norm=clip,
+                                           augmented_periods=augmented,
                                            on_point=lambda table, curves: _write_sweep_tables(run_dir, table, curves))
         _write_sweep_tables(run_dir, sweep, sweep_curves)
         medians = sweep_medians(sweep)
@@ -212,7 +250,8 @@ def run(options, run_dir):
                          **{key: {method: {f"{row.period_tau:g}": getattr(row, key)
                                            for row in medians[medians["method"] == method].itertuples()}
                                   for method in medians["method"].unique()}
-                            for key in ("final_loss", "q25", "q75")}}
+                            for key in ("final_loss", "q25", "q75")},
+                         "augmented": _augmented_summary(medians, augmented)}
 
     losses = _write_main_tables(run_dir, histories, outputs)
     figures = _figures(run_dir, losses, outputs)
@@ -238,6 +277,29 @@ def run(options, run_dir):
     _print_table(summary)
     print(f"summary: {os.path.join(run_dir, 'summary.json')}", flush=True)
     return summary
+
+
+def _augmented_summary(medians, periods):
+    """The augmented circuit's settings and, per period, its median loss and the plain network's as multiples
+    of clipped BPTT's (the issue's target: within 10x where the plain network is far above)."""
+    if not periods:
+        return None
+    table = medians.set_index(["method", "period_tau"])["final_loss"]
+    summary = {**rflo.AUGMENTED_CIRCUIT, "periods_tau": list(periods),
+               "segments": {f"{p:g}": segment_count(p) for p in periods}}
+    if ("bptt", float(periods[0])) in table.index:
+        ratios = {method: {f"{p:g}": float(table[(method, float(p))] / table[("bptt", float(p))]) for p in periods}
+                  for method in ("rflo", AUGMENTED_METHOD)}
+        summary["loss_over_bptt"] = ratios
+        summary["within_10x_of_bptt"] = bool(all(r <= 10 for r in ratios[AUGMENTED_METHOD].values()))
+    return summary
+
+
+def segment_count(period_tau, segment_tau=None):
+    """Context units of the augmented circuit for a period: segments of about ``segment_tau`` (default
+    :data:`rflo.AUGMENTED_CIRCUIT`), at least one."""
+    segment_tau = rflo.AUGMENTED_CIRCUIT["segment_tau"] if segment_tau is None else segment_tau
+    return max(1, int(round(float(period_tau) / segment_tau)))
 
 
 def _write_main_tables(run_dir, histories, outputs):
@@ -291,7 +353,14 @@ def _print_table(summary):
         print(f"{'period':>10} " + " ".join(f"{m:>10}" for m in methods))
         for period in sweep["periods_tau"]:
             key = f"{period:g}"
-            print(f"{key + ' tau':>10} " + " ".join(f"{sweep['final_loss'][m][key]:>10.3e}" for m in methods))
+            cells = (sweep["final_loss"][m].get(key) for m in methods)
+            print(f"{key + ' tau':>10} " + " ".join(f"{c:>10.3e}" if c is not None else f"{'-':>10}" for c in cells))
+        augmented = sweep.get("augmented")
+        if augmented and "loss_over_bptt" in augmented:
+            ratios = augmented["loss_over_bptt"]
+            print("loss / BPTT's: " + ", ".join(
+                f"{p} tau: plain {ratios['rflo'][p]:.3g}, augmented {ratios[AUGMENTED_METHOD][p]:.3g}"
+                for p in ratios[AUGMENTED_METHOD]) + f"; augmented within 10x: {augmented['within_10x_of_bptt']}")
 
 
 def _median_curves(losses, column, axes, plot):
@@ -367,7 +436,7 @@ def plot_run(run, out_dir):
 
 def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None, with_bptt=True,
                  network=None, progress=True, realizations=1, bptt_clip_norm=SWEEP_BPTT_CLIP_NORM,
-                 on_point=None):
+                 on_point=None, augmented_periods=(), segment_tau=None):
     """Loss after training against the target period (Murray 2019, Fig. 2b).
 
     For every period ``P`` (units of ``tau``; ``P tau`` steps, one period per trial) and every realization
@@ -376,70 +445,108 @@ def period_sweep(periods, n_trials, seed, device="cpp_standalone", run_dir=None,
     build per period for all realizations) and BPTT (JAX, if ``with_bptt``; gradient norm clipped at
     ``bptt_clip_norm``, None: not clipped); ``untrained`` is the loss of the first trial, before any update.
     ``on_point``, if given, is called as ``on_point(table, curves)`` with the rows of every finished (period,
-    realization) after each one (the study writes them to disk at once).
+    realization) after each one (the study writes them to disk at once). At the periods of ``augmented_periods``
+    (a subset of ``periods``) RFLO also trains the augmented circuit of the same network
+    (:func:`brian2learn.plasticity.rflo.augmented_circuit`, ``segment_count(period, segment_tau)`` context
+    units; method :data:`AUGMENTED_METHOD`, its own build).
 
     Returns
     -------
     (DataFrame, DataFrame)
         The table (period_tau, period_steps, method, seed, final_loss: mean of the last 5 % of trials,
-        last_loss, min_loss, trials, wall_seconds), one row per realization, and the curves (period_tau,
-        method, seed, trial, loss). :func:`sweep_medians` summarises the table over realizations. An RFLO
-        network whose loss turns non-finite has loss ``inf`` from the run where it diverged (it enters the
-        median as the worst network).
+        last_loss, min_loss, trials, wall_seconds, segments: context units, 0 without), one row per
+        realization, and the curves (period_tau, method, seed, trial, loss). :func:`sweep_medians` summarises
+        the table over realizations. An RFLO network whose loss turns non-finite has loss ``inf`` from the run
+        where it diverged (it enters the median as the worst network).
     """
     if isinstance(realizations, bool) or not isinstance(realizations, (int, np.integer)) or realizations < 1:
         raise ValueError(f"'realizations' must be a positive integer, got {realizations!r}")
     network = dict(SWEEP_NETWORK if network is None else network)
+    unknown = [p for p in augmented_periods if p not in periods]
+    if unknown:
+        raise ValueError(f"'augmented_periods' must be among 'periods' {tuple(periods)}, got {unknown}")
     rows, curves = [], []
     tail = max(1, n_trials // 20)
+    def add(period, steps, method, seed_r, loss, wall):
+        rows.append({"period_tau": float(period), "period_steps": steps, "method": method, "seed": seed_r,
+                     "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),
+                     "min_loss": float(np.min(loss)), "trials": len(loss) if method != "untrained" else 0,
+                     "wall_seconds": wall,
+                     "segments": segment_count(period, segment_tau) if method == AUGMENTED_METHOD else 0})
+        if method != "untrained":
+            curves.append(pd.DataFrame({"period_tau": float(period), "method": method, "seed": seed_r,
+                                        "trial": np.arange(len(loss)), "loss": loss}))
+
+    def finished():
+        if on_point is not None:
+            on_point(pd.DataFrame(rows), pd.concat(curves, ignore_index=True))
+
+    seeds = range(seed, seed + realizations)
     for period in periods:
         steps = int(round(period * network["tau"]))
         config = rflo.RfloConfig(**{**network, "n_points": steps})
         task = periodic_target_task(n_points=steps, period=float(steps), n_in=config.n_in, n_out=config.n_out)
         directory = (os.path.join(run_dir, f"build_sweep_{steps}") if device == "cpp_standalone" and run_dir
                      else None)
+        labels = {seed_r: f"sweep {period:g} tau" + (f" seed {seed_r}" if realizations > 1 else "") for seed_r in seeds}
         runner = None
         try:
-            for seed_r in range(seed, seed + realizations):
-                label = f"sweep {period:g} tau" + (f" seed {seed_r}" if realizations > 1 else "")
+            for seed_r in seeds:
                 weights = rflo.initial_weights(config, seed_r, g=GAIN)
                 start = time.perf_counter()
                 trainer = RfloTrainer(config, weights, task, device=device, trials_per_run=min(n_trials, 2500),
                                       directory=directory, runner=runner, record_output=False)
                 runner = trainer.runner
-                reporter = ProgressReporter(f"{NAME} {label} rflo", unit="trial") if progress else None
-                try:
-                    history = trainer.train(n_trials, progress=reporter)
-                    rflo_loss = history["loss"].to_numpy()
-                except RuntimeError as error:  # a diverged network counts as infinitely bad; the sweep goes on
-                    print(f"[{NAME} {label} rflo] {error}", file=sys.stderr, flush=True)
-                    done = pd.DataFrame(trainer.history)["loss"].to_numpy() if trainer.history else np.zeros(0)
-                    rflo_loss = np.concatenate([done, np.full(n_trials - len(done), np.inf)])
-                histories = {"rflo": (rflo_loss, time.perf_counter() - start)}
+                rflo_loss = _train_or_inf(trainer, n_trials, f"{labels[seed_r]} rflo", progress)
+                add(period, steps, "rflo", seed_r, rflo_loss, time.perf_counter() - start)
                 if with_bptt:
                     trained = rflo.train_bptt(weights, task, config, n_trials, clip_norm=bptt_clip_norm)
-                    histories["bptt"] = (trained["history"]["loss"].to_numpy(), trained["wall_seconds"])
+                    loss = trained["history"]["loss"].to_numpy()
+                    add(period, steps, "bptt", seed_r, loss, trained["wall_seconds"])
                     if progress:
-                        print(f"[{NAME} {label} bptt] trial {n_trials}/{n_trials}  loss "
-                              f"{histories['bptt'][0][-1]:.4g}  ({trained['wall_seconds']:.1f} s)", file=sys.stderr,
-                              flush=True)
+                        print(f"[{NAME} {labels[seed_r]} bptt] trial {n_trials}/{n_trials}  loss {loss[-1]:.4g}  "
+                              f"({trained['wall_seconds']:.1f} s)", file=sys.stderr, flush=True)
                 untrained = (float(rflo_loss[0]) if np.isfinite(rflo_loss[0])
                              else untrained_loss(weights, task, config.tau))
-                for method, (loss, wall) in histories.items():
-                    rows.append({"period_tau": float(period), "period_steps": steps, "method": method, "seed": seed_r,
-                                 "final_loss": float(np.mean(loss[-tail:])), "last_loss": float(loss[-1]),
-                                 "min_loss": float(np.min(loss)), "trials": n_trials, "wall_seconds": wall})
-                    curves.append(pd.DataFrame({"period_tau": float(period), "method": method, "seed": seed_r,
-                                                "trial": np.arange(len(loss)), "loss": loss}))
-                rows.append({"period_tau": float(period), "period_steps": steps, "method": "untrained",
-                             "seed": seed_r, "final_loss": untrained, "last_loss": untrained, "min_loss": untrained,
-                             "trials": 0, "wall_seconds": 0.0})
-                if on_point is not None:
-                    on_point(pd.DataFrame(rows), pd.concat(curves, ignore_index=True))
+                add(period, steps, "untrained", seed_r, np.array([untrained]), 0.0)
+                finished()
+        finally:
+            if runner is not None:
+                runner.close()
+        if period not in augmented_periods:
+            continue
+        # Its own build, after the plain network's is closed: Brian2's standalone device holds one project per
+        # process.
+        runner = None
+        try:
+            for seed_r in seeds:
+                start = time.perf_counter()
+                augmented_config, augmented_weights = rflo.augmented_circuit(
+                    config, rflo.initial_weights(config, seed_r, g=GAIN), segment_count(period, segment_tau), seed_r)
+                contexts = {**task, "inputs": segment_contexts(steps, augmented_config.n_in)}
+                trainer = RfloTrainer(augmented_config, augmented_weights, contexts, device=device,
+                                      trials_per_run=min(n_trials, 2500), runner=runner, record_output=False,
+                                      directory=directory and f"{directory}_augmented")
+                runner = trainer.runner
+                loss = _train_or_inf(trainer, n_trials, f"{labels[seed_r]} {AUGMENTED_METHOD}", progress)
+                add(period, steps, AUGMENTED_METHOD, seed_r, loss, time.perf_counter() - start)
+                finished()
         finally:
             if runner is not None:
                 runner.close()
     return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def _train_or_inf(trainer, n_trials, label, progress):
+    """Losses of ``n_trials`` trials of training; a network that diverges counts as infinitely bad from the run
+    where it diverged, and the sweep goes on."""
+    reporter = ProgressReporter(f"{NAME} {label}", unit="trial") if progress else None
+    try:
+        return trainer.train(n_trials, progress=reporter)["loss"].to_numpy()
+    except RuntimeError as error:
+        print(f"[{NAME} {label}] {error}", file=sys.stderr, flush=True)
+        done = pd.DataFrame(trainer.history)["loss"].to_numpy() if trainer.history else np.zeros(0)
+        return np.concatenate([done, np.full(n_trials - len(done), np.inf)])
 
 
 def sweep_medians(sweep):
@@ -462,14 +569,16 @@ def plot_period_sweep(sweep, axes=None):
     over realizations, with the quartiles shaded when there are several."""
     if axes is None:
         axes = plt.gca()
-    styles = {"rflo": ("tab:blue", "o-"), "bptt": ("tab:orange", "s-"), "untrained": ("grey", "^--")}
+    styles = {"rflo": ("tab:blue", "o-"), "bptt": ("tab:orange", "s-"), "untrained": ("grey", "^--"),
+              AUGMENTED_METHOD: ("tab:green", "D-")}
+    labels = {"untrained": "untrained", AUGMENTED_METHOD: "RFLO, augmented circuit"}
     medians = sweep_medians(sweep)
-    for method in SWEEP_METHODS:
+    for method in (*SWEEP_METHODS, AUGMENTED_METHOD):
         rows = medians[medians["method"] == method].sort_values("period_tau")
         if len(rows):
             color, style = styles[method]
             axes.semilogy(rows["period_tau"], rows["final_loss"], style, color=color, ms=4,
-                          label=method.upper() if method != "untrained" else "untrained")
+                          label=labels.get(method, method.upper()))
             if rows["realizations"].max() > 1:
                 axes.fill_between(rows["period_tau"], rows["q25"], rows["q75"], color=color, alpha=0.2, lw=0)
     axes.set_xlabel("target period (units of tau)")

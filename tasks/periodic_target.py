@@ -48,3 +48,27 @@ def periodic_target_task(n_points=100, period=100.0, n_in=1, n_out=1):
     target = sum(amplitude * np.sin(2 * np.pi * harmonic * t / period) for amplitude, harmonic in COMPONENTS)
     return {"inputs": np.zeros((n_points, n_in)), "targets": np.repeat(target[:, None], n_out, axis=1),
             "t": t, "period": float(period)}
+
+
+def segment_contexts(n_points, n_segments):
+    """Context inputs that split a trial into ``n_segments`` consecutive segments, one unit active in each.
+
+    Unit ``k`` is 1 at the time points ``t`` with ``floor(t K / n_points) = k`` and 0 elsewhere, so the
+    segments have ``n_points / K`` points each (rounded down or up). These are the inputs of the augmented
+    circuit of :func:`brian2learn.plasticity.rflo.augmented_circuit`.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_points, n_segments) of 0 and 1, one 1 per row.
+    """
+    for name, value in (("n_points", n_points), ("n_segments", n_segments)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"'{name}' must be a positive integer, got {value!r}")
+    if n_segments > n_points:
+        raise ValueError(f"'n_segments' must be at most n_points = {n_points} (one point per segment), "
+                         f"got {n_segments}")
+    segment = (np.arange(n_points) * n_segments) // n_points
+    contexts = np.zeros((n_points, n_segments))
+    contexts[np.arange(n_points), segment] = 1.0
+    return contexts

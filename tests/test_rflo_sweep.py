@@ -13,24 +13,28 @@ import pytest
 
 from brian2learn.plasticity import rflo
 from brian2learn.studies import rflo as study
-from brian2learn.tasks.periodic_target import periodic_target_task
+from brian2learn.tasks.periodic_target import periodic_target_task, segment_contexts
 
 SMALL = {**study.SWEEP_NETWORK, "n_rec": 8, "tau": 4.0, "learning_rates": (0.0, 0.1, 0.1)}
 PERIODS = (5, 10)  # units of tau: 20 and 40 steps
+SEGMENT_TAU = 2.5  # the augmented circuit at 10 tau: 4 contexts of 10 steps
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    return study.period_sweep(PERIODS, 40, seed=2, device="runtime", network=SMALL, progress=False)
+    return study.period_sweep(PERIODS, 40, seed=2, device="runtime", network=SMALL, progress=False,
+                              augmented_periods=(10,), segment_tau=SEGMENT_TAU)
 
 
 def test_sweep_table_has_every_period_and_method(sweep):
     table, curves = sweep
     assert sorted(table["period_tau"].unique()) == [5.0, 10.0]
     assert set(table["period_steps"]) == {20, 40}
-    for period in PERIODS:
-        assert set(table[table["period_tau"] == period]["method"]) == set(study.SWEEP_METHODS)
-    assert len(curves) == len(PERIODS) * 2 * 40
+    assert set(table[table["period_tau"] == 5]["method"]) == set(study.SWEEP_METHODS)
+    assert set(table[table["period_tau"] == 10]["method"]) == {*study.SWEEP_METHODS, study.AUGMENTED_METHOD}
+    assert len(curves) == (len(PERIODS) * 2 + 1) * 40
+    assert table.set_index("method")["segments"].to_dict() == {"rflo": 0, "bptt": 0, "untrained": 0,
+                                                               study.AUGMENTED_METHOD: 4}
     for row in table[table["method"] != "untrained"].itertuples():
         rows = curves[(curves["period_tau"] == row.period_tau) & (curves["method"] == row.method)]
         assert np.isclose(row.final_loss, rows["loss"].to_numpy()[-2:].mean())  # last 5 % of 40 trials
@@ -61,6 +65,53 @@ def test_training_lowers_the_loss_below_the_untrained_network(sweep):
         rows = table[table["period_tau"] == period].set_index("method")
         for method in ("rflo", "bptt"):
             assert rows.loc[method, "final_loss"] < 0.8 * rows.loc["untrained", "final_loss"], (period, method)
+
+
+def test_augmented_circuit_starts_as_a_numpy_forward_pass_with_contexts_and_learns(sweep):
+    table, curves = sweep
+    steps = int(10 * SMALL["tau"])
+    config = rflo.RfloConfig(**{**SMALL, "n_points": steps})
+    plain = rflo.initial_weights(config, 2, g=study.GAIN)
+    augmented_config, weights = rflo.augmented_circuit(config, plain, 4, seed=2)
+    contexts = segment_contexts(steps, 4)
+    target = periodic_target_task(n_points=steps, period=float(steps))["targets"][:, 0]
+    # The recursion written out, the context of each step entering through W_in.
+    h, loss = weights["h0"].copy(), target[0] ** 2
+    for t in range(1, steps):
+        h = h + (-h + np.tanh(weights["w_rec"] @ h + weights["w_in"] @ contexts[t])) / SMALL["tau"]
+        loss += (target[t] - weights["w_out"][0] @ h) ** 2
+    first = curves[(curves["method"] == study.AUGMENTED_METHOD)]["loss"].to_numpy()
+    assert np.isclose(first[0], loss / (2 * steps), rtol=1e-9)
+    rows = table[table["period_tau"] == 10].set_index("method")
+    assert rows.loc[study.AUGMENTED_METHOD, "final_loss"] < 0.8 * rows.loc["untrained", "final_loss"]
+    assert augmented_config.learning_rates == (rflo.AUGMENTED_CIRCUIT["eta_in"], 0.1, 0.1)
+
+
+def test_segment_contexts_and_the_augmented_weights():
+    contexts = segment_contexts(10, 3)
+    assert contexts.shape == (10, 3) and np.all(contexts.sum(axis=1) == 1)
+    active = contexts.argmax(axis=1)
+    assert np.all(np.diff(active) >= 0) and sorted(np.bincount(active)) == [3, 3, 4]  # in order, near-equal
+    for args, match in (((10, 0), "'n_segments' must be a positive integer"), ((3, 4), "at most n_points = 3"),
+                        ((0, 1), "'n_points' must be a positive integer")):
+        with pytest.raises(ValueError, match=match):
+            segment_contexts(*args)
+    config = rflo.RfloConfig(**{**SMALL, "n_points": 20})
+    plain = rflo.initial_weights(config, 5)
+    augmented_config, weights = rflo.augmented_circuit(config, plain, 3, seed=5)
+    for name in ("w_rec", "w_out", "B", "h0"):  # the same RNN as the plain network's
+        np.testing.assert_array_equal(weights[name], plain[name])
+    assert weights["w_in"].shape == (SMALL["n_rec"], 3) and augmented_config.n_in == 3
+    np.testing.assert_array_equal(rflo.augmented_circuit(config, plain, 3, seed=5)[1]["w_in"], weights["w_in"])
+    assert not np.allclose(rflo.augmented_circuit(config, plain, 3, seed=6)[1]["w_in"], weights["w_in"])
+    assert abs(np.std(rflo.augmented_circuit(config, plain, 400, seed=5)[1]["w_in"]) - 1.0) < 0.05
+    assert [study.segment_count(p) for p in (100, 120, 160, 5)] == [5, 6, 8, 1]
+    with pytest.raises(ValueError, match="'n_segments' must be a positive integer"):
+        rflo.augmented_circuit(config, plain, 0, seed=5)
+    with pytest.raises(ValueError, match="'context_scale' must be a positive number"):
+        rflo.augmented_circuit(config, plain, 2, seed=5, context_scale=0.0)
+    with pytest.raises(ValueError, match="'augmented_periods' must be among"):
+        study.period_sweep(PERIODS, 2, seed=2, device="runtime", network=SMALL, augmented_periods=(7,))
 
 
 def test_realizations_are_networks_of_successive_seeds_and_the_median_summarises_them(sweep):
@@ -119,6 +170,15 @@ def test_parse_periods_and_bad_input():
         study.run(study.Options(**{**args, "periods": None, "realizations": 0}))
     with pytest.raises(ValueError, match="'--bptt-clip-norm' must be a non-negative number"):
         study.run(study.Options(**{**args, "periods": None, "bptt_clip_norm": -1.0}))
+    with pytest.raises(ValueError, match="'--augmented-periods': 60 not among the sweep's periods"):
+        study.run(study.Options(**{**args, "periods": "20,160", "augmented_periods": "60"}))
+    with pytest.raises(ValueError, match="'--augmented-periods' must be comma-separated"):
+        study.run(study.Options(**{**args, "periods": None, "augmented_periods": "x"}))
+    quick = study.Options(**{**args, "periods": None})
+    assert study.augmented_periods(quick, "quick") == (160,)
+    assert study.augmented_periods(study.Options(**{**args, "periods": "20,100"}), "full") == (100,)
+    assert study.augmented_periods(study.Options(**{**args, "periods": None, "augmented_periods": "none"}),
+                                   "quick") == ()
 
 
 def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path, summary_vocabulary):
@@ -136,6 +196,7 @@ def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path, summary_vocabula
         assert os.path.exists(os.path.join(args["out"], name)), name
     table = pd.read_parquet(os.path.join(args["out"], "period_sweep.parquet"))
     assert set(table["method"]) == {"rflo", "untrained"} and set(table["period_steps"]) == {20}
+    assert saved_augmented(args["out"]) is None  # 2 tau is not among the quick mode's augmented periods
     with open(os.path.join(args["out"], "summary.json"), encoding="utf-8") as handle:
         saved = json.load(handle)
     assert saved["period_sweep"]["periods_tau"] == [2.0] and saved["period_sweep"]["network"]["n_rec"] == 30
@@ -143,5 +204,16 @@ def test_study_writes_the_sweep_and_keeps_its_outputs(tmp_path, summary_vocabula
     assert np.isclose(saved["period_sweep"]["final_loss"]["untrained"]["2"],
                       table[table["method"] == "untrained"]["final_loss"].median())
     assert summary["methods"]["rflo"]["final_loss"] > 0
+    augmented = study.run(study.Options(**{**args, "trials": 1, "augmented_periods": "2",
+                                           "out": str(tmp_path / "augmented")}))
+    table = pd.read_parquet(os.path.join(str(tmp_path / "augmented"), "period_sweep.parquet"))
+    assert set(table["method"]) == {"rflo", "untrained", study.AUGMENTED_METHOD}
+    assert augmented["period_sweep"]["augmented"]["segments"] == {"2": 1}
+    assert "loss_over_bptt" not in augmented["period_sweep"]["augmented"]  # no BPTT, no ratio
     skipped = study.run(study.Options(**{**args, "no_sweep": True, "out": str(tmp_path / "skip")}))
     assert skipped["period_sweep"] is None
+
+
+def saved_augmented(run_dir):
+    with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as handle:
+        return json.load(handle)["period_sweep"]["augmented"]
