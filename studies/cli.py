@@ -65,6 +65,9 @@ def build_parser():
     export.add_argument("--check", action="store_true", help="also run the script's network in NEST here and "
                         "compare its readout and spikes with brian2learn's")
     add_sweep_command(commands)
+    from brian2learn.studies.arena import add_arena_command
+
+    add_arena_command(commands)
     return parser
 
 
@@ -104,6 +107,10 @@ def main(argv=None):
         return 0
     if args.command == "sweep":
         return run_sweep_command(args)
+    if args.command == "arena":
+        from brian2learn.studies.arena import run_arena_command
+
+        return run_arena_command(args)
     if args.command == "plot":
         return plot_command(args.run_dir, args.out)
     if args.command == "export":

@@ -170,10 +170,12 @@ def plan_points(study, grid, seeds, out_dir):
     ----------
     study : str or module
         A registered study name, or a study module (importable under its name on the workers).
-    grid : dict
+    grid : dict or list of dict
         Parameter name (``trials``, ``--trials`` and ``max-iterations`` / ``max_iterations`` are
         all accepted) -> list of values; a list of one value fixes an option for all points.
-        Flags (``store_true``) take ``True``/``False`` or ``'true'``/``'false'``.
+        Flags (``store_true``) take ``True``/``False`` or ``'true'``/``'false'``. Or a list of
+        combinations, each a dict parameter name -> one value, all naming the same parameters: the
+        points are those combinations (not a Cartesian product).
     seeds : int or list of int
         ``N`` for seeds 1..N, or the seeds.
     out_dir : str
@@ -190,8 +192,12 @@ def plan_points(study, grid, seeds, out_dir):
     for needed in SWEEP_OPTIONS:
         if module.Options.find_field(needed) is None:
             raise ValueError(f"study '{module.NAME}' has no '--{needed}' option, which a sweep needs")
+    combinations = None
+    if isinstance(grid, (list, tuple)):
+        combinations, grid = _combination_grid(grid)
     if not isinstance(grid, dict):
-        raise ValueError(f"'grid' must be a dict parameter name -> list of values, got {type(grid).__name__}")
+        raise ValueError(f"'grid' must be a dict parameter name -> list of values, or a list of combinations, got "
+                         f"{type(grid).__name__}")
     names, value_lists = [], []
     for raw_name, values in grid.items():
         field = module.Options.find_field(raw_name)
@@ -212,7 +218,7 @@ def plan_points(study, grid, seeds, out_dir):
     seeds = _resolve_seeds(seeds)
     out_dir = os.path.abspath(out_dir)
     points = []
-    for combination in itertools.product(*value_lists):
+    for combination in (itertools.product(*value_lists) if combinations is None else combinations):
         argv = []
         for name, value in zip(names, combination):
             argv += _tokens(module, name, value)
@@ -234,6 +240,20 @@ def plan_points(study, grid, seeds, out_dir):
     if len(slugs) != len(points):
         raise ValueError("the grid repeats a value of a parameter; give every value once")
     return ref, module, points
+
+
+def _combination_grid(combinations):
+    """A list of combinations as (tuples of values in the order of the names, {name: values seen})."""
+    if not combinations or not all(isinstance(c, dict) and c for c in combinations):
+        raise ValueError("'grid' as a list must hold one or more combinations, each a non-empty dict "
+                         "parameter name -> value")
+    names = list(combinations[0])
+    for combination in combinations:
+        if set(combination) != set(names):
+            raise ValueError(f"every combination must name the same parameters ({', '.join(names)}), got "
+                             f"{', '.join(combination)}")
+    grid = {name: [c[name] for c in combinations] for name in names}
+    return [tuple(c[name] for name in names) for c in combinations], grid
 
 
 def _plain_value(value):

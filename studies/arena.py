@@ -1,0 +1,401 @@
+"""The learning-rule arena: every registered rule on every task where it is defined, one table, one command.
+
+``brian2learn arena [--quick] [--rules ...] [--tasks ...] [--seeds N] [--scheduler ADDRESS] [--workers K]``
+runs the grid of rule x task x seed *cells* (:mod:`brian2learn.studies.arena_registry` defines the protocol,
+:mod:`brian2learn.studies.arena_cells` the built-in tasks and rules) and writes into its directory:
+
+- ``arena.parquet``: one row per rule, task and seed: the task's measure after training (``performance``), the
+  untrained network's (``untrained``), ``normalized`` = (performance - untrained) / (perfect - untrained) (the
+  fraction of the gap to a perfect network that training closed), the trials used and the budget, trials to
+  criterion (the first trial of the learning curve at the criterion; empty if never), wall time, compile time,
+  spikes per trial, synaptic operations per trial, energy complexity, gradient cosine with BPTT;
+- ``arena_empty.parquet``: the rule x task cells with no cell function, and why;
+- ``arena.md``: the markdown table the README includes, generated from the rows;
+- ``arena_heatmap.png`` (median normalised performance per rule and task) and ``arena_energy.png`` (per task,
+  performance against the synaptic operations spent in training: per trial times the trials used);
+- ``arena.json``: the grid, the budgets and the counts.
+
+Every cell is one point of the sweep engine (:func:`brian2learn.studies.sweep.run_sweep`, this module being
+the study of one cell, ``arena-cell``): the cells run on a local Dask cluster (``--workers K``) or on a
+running scheduler (``--scheduler``); each cell's results are on disk as it finishes, so a grid stopped midway
+continues where it stopped when the same command runs again, and a killed worker loses only the cell it ran.
+Cells of the same network structure reuse one C++ build through the machine's build cache.
+
+Hyperparameters: each cell uses its rule's published or default values on the task
+(:data:`brian2learn.studies.arena_cells.HYPERPARAMETERS`, with their sources); ``--split validation`` scores on
+the validation split, for choosing values without touching the test data.
+"""
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import time
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from brian2learn.analysis.tables import write_table
+from brian2learn.studies import arena_registry as registry
+from brian2learn.studies.common import OneLineParser, save_figure, write_summary
+from brian2learn.studies.options import StudyOptions, option
+from brian2learn.studies.run_directory import in_run_directory
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+NAME = "arena-cell"
+DESCRIPTION = "one cell of the learning-rule arena: a rule trained on a task from one seed"
+COMMAND_DESCRIPTION = "every learning rule on common tasks: one grid of cells, one table (arena.parquet, arena.md)"
+DEVICES = ("cpp_standalone", "runtime")
+DEFAULT_SEEDS = 5
+TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "status", "metric", "performance", "untrained",
+                 "normalized", "trials", "budget_trials", "trials_to_criterion", "wall_seconds", "compile_seconds",
+                 "spikes_per_trial", "synaptic_operations_per_trial", "training_synaptic_operations",
+                 "energy_complexity", "gradient_cosine_bptt", "error")
+
+
+# -- one cell (a study run by the sweep engine) ------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Options(StudyOptions):
+    """Options of one arena cell (``python -m brian2learn.studies.arena`` runs the grid)."""
+
+    quick: bool = option(False, help="the task's quick budget and network size")
+    seed: int = option(1, minimum=0, help="seed of the network, data and feedback")
+    rule: str = option("", metavar="RULE", help="a registered rule")
+    task: str = option("", metavar="TASK", help="a registered task")
+    split: str = option("test", choices=registry.SPLITS, help="the data scored after training")
+    device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
+    trials: int | None = option(None, minimum=1, metavar="N", help="override the task's budget of trials")
+    register: tuple[str, ...] = option((), metavar="MODULE", help="modules with more registrations to import")
+
+    def check(self):
+        tasks, rules = registry.load(self.register)
+        if self.rule not in rules:
+            raise ValueError(f"'--rule' must be one of {', '.join(rules)}, got {self.rule!r}")
+        if self.task not in tasks:
+            raise ValueError(f"'--task' must be one of {', '.join(tasks)}, got {self.task!r}")
+        function, reason = registry.cell_function(self.rule, self.task)
+        if function is None:
+            raise ValueError(f"rule '{self.rule}' has no cell on task '{self.task}': {reason}")
+
+
+def trials_to_criterion(task, curve):
+    """The first ``trial`` of a learning curve whose performance meets the task's criterion, or None."""
+    if curve is None or len(curve) == 0:
+        return None
+    met = [task.meets_criterion(float(p)) for p in curve["performance"]]
+    return int(curve["trial"].to_numpy()[met.index(True)]) if any(met) else None
+
+
+def normalized(task, performance, untrained):
+    """(performance - untrained) / (perfect - untrained): 1 for a perfect network, 0 for no progress."""
+    gap = task.perfect - untrained
+    if not (math.isfinite(performance) and math.isfinite(untrained)) or gap == 0:
+        return float("nan")
+    return float((performance - untrained) / gap)
+
+
+@in_run_directory(NAME)
+def run(options, run_dir):
+    """Train and score one cell; write ``summary.json`` and ``curve.parquet``; return the summary."""
+    tasks, rules = registry.load(options.register)
+    task, rule = tasks[options.task], rules[options.rule]
+    mode = "quick" if options.quick else "full"
+    function, _ = registry.cell_function(rule.name, task.name)
+    spec = registry.CellSpec(rule=rule, task=task, seed=options.seed, mode=mode,
+                             trials=options.trials or task.budget[mode], wall_cap_seconds=task.wall_cap_seconds[mode],
+                             split=options.split, device=options.device, run_dir=run_dir)
+    print(f"arena: {rule.name} on {task.name}, seed {options.seed}, {mode}, {spec.trials} trials", flush=True)
+    start = time.perf_counter()
+    result = function(spec)
+    wall = time.perf_counter() - start
+    curve = pd.DataFrame(result.curve)
+    write_table(curve.assign(rule=rule.name, task=task.name, seed=options.seed), os.path.join(run_dir, "curve.parquet"))
+    per_trial = result.synaptic_operations_per_trial
+    cell = {
+        "rule": rule.name, "task": task.name, "seed": options.seed, "mode": mode, "split": options.split,
+        "metric": task.metric, "performance": float(result.performance), "untrained": float(result.untrained),
+        "normalized": normalized(task, float(result.performance), float(result.untrained)),
+        "trials": int(result.trials), "budget_trials": int(spec.trials),
+        "trials_to_criterion": trials_to_criterion(task, curve), "wall_seconds": wall,
+        "compile_seconds": float(result.compile_seconds), "spikes_per_trial": result.spikes_per_trial,
+        "synaptic_operations_per_trial": per_trial,
+        "training_synaptic_operations": None if per_trial is None else float(per_trial) * int(result.trials),
+        "energy_complexity": result.energy_complexity, "gradient_cosine_bptt": result.gradient_cosine_bptt,
+    }
+    energy = ({"not_spiking": f"{task.name}: rate form"} if result.spikes_per_trial is None else
+              {"last_trial": {"spike_count": result.spikes_per_trial,
+                              "synaptic_operations": result.synaptic_operations_per_trial,
+                              "energy_complexity": result.energy_complexity}})
+    summary = {"study": NAME, "status": "completed", "cell": cell, "network": task.network[mode],
+               "hyperparameters": rule.hyperparameters.get(task.name, {}), "curve_split": result.curve_split,
+               "notes": result.notes, "energy": energy, "options": options.as_dict()}
+    write_summary(run_dir, summary, options)
+    return summary
+
+
+# -- the grid ---------------------------------------------------------------------------------------------------
+
+def plan(rules=None, tasks=None, register=()):
+    """The defined cells ``[{'rule', 'task'}, ...]`` and the empty ones ``[{'rule', 'task', 'reason'}, ...]`` of
+    the chosen rules and tasks (default: all registered)."""
+    all_tasks, all_rules = registry.load(register)
+    rules = list(all_rules) if not rules else list(rules)
+    tasks = list(all_tasks) if not tasks else list(tasks)
+    for kind, chosen, known in (("rules", rules, all_rules), ("tasks", tasks, all_tasks)):
+        unknown = [name for name in chosen if name not in known]
+        if unknown:
+            raise ValueError(f"'--{kind}': unknown {', '.join(unknown)}; registered: {', '.join(known)}")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"'--{kind}' names one twice: {' '.join(chosen)}")
+    defined, empty = [], []
+    for rule in rules:
+        for task in tasks:
+            function, reason = registry.cell_function(rule, task)
+            if function is None:
+                empty.append({"rule": rule, "task": task, "reason": reason})
+            else:
+                defined.append({"rule": rule, "task": task})
+    return defined, empty
+
+
+def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS, scheduler=None, workers=None,
+              split="test", device="cpp_standalone", register=(), progress=True):
+    """Run the grid; write the table, the markdown and the figures into ``out_dir``; return the table.
+
+    ``seeds``: ``N`` for seeds 1..N, or a list of seeds. The cells are points of the sweep engine in
+    ``out_dir/cells``: running the same grid again computes only the cells not finished.
+    """
+    from brian2learn.studies.sweep import run_sweep
+
+    defined, empty = plan(rules, tasks, register)
+    if not defined:
+        raise ValueError("no cell is defined for the chosen rules and tasks")
+    fixed = {"quick": bool(quick), "split": split, "device": device}
+    if register:
+        fixed["register"] = tuple(register)
+    combinations = [{**cell, **fixed} for cell in defined]
+    start = time.perf_counter()
+    sweep = run_sweep(sys.modules[__name__], combinations, seeds, os.path.join(out_dir, "cells"), scheduler=scheduler,
+                      workers=workers, progress=progress)
+    table = arena_table(sweep)
+    write_outputs(out_dir, table, pd.DataFrame(empty, columns=["rule", "task", "reason"]), register,
+                  {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
+                   "device": device, "wall_seconds": time.perf_counter() - start,
+                   "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
+                   "failed": sweep.attrs.get("failed")})
+    table.attrs.update(sweep.attrs)
+    return table
+
+
+def arena_table(sweep):
+    """One row per cell and seed from the sweep table (``cell.*`` columns of each cell's summary)."""
+    rows = []
+    for record in sweep.to_dict("records"):
+        row = {column: record.get(f"cell.{column}") for column in TABLE_COLUMNS}
+        row.update({"rule": record.get("param.rule"), "task": record.get("param.task"), "seed": record.get("seed"),
+                    "status": record.get("status"), "error": record.get("error")})
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    for column in ("performance", "untrained", "normalized", "wall_seconds", "compile_seconds", "spikes_per_trial",
+                   "synaptic_operations_per_trial", "training_synaptic_operations", "energy_complexity",
+                   "gradient_cosine_bptt", "trials", "budget_trials", "trials_to_criterion"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["seed"] = table["seed"].astype(int)
+    return table.sort_values(["task", "rule", "seed"], ignore_index=True)
+
+
+def cell_statistics(table):
+    """Per rule and task: seeds, median and quartiles of performance and normalised performance, seeds that met
+    the criterion, median trials to criterion, median wall time, median synaptic operations per trial."""
+    done = table[table["status"] == "completed"]
+    rows = []
+    for (rule, task), frame in done.groupby(["rule", "task"], sort=True):
+        q25, median, q75 = np.percentile(frame["performance"], [25, 50, 75])
+        reached = frame["trials_to_criterion"].dropna()
+        rows.append({"rule": rule, "task": task, "metric": frame["metric"].iloc[0], "seeds": len(frame),
+                     "performance": median, "q25": q25, "q75": q75,
+                     "normalized": float(np.median(frame["normalized"])), "reached": len(reached),
+                     "trials_to_criterion": float(np.median(reached)) if len(reached) else float("nan"),
+                     "trials": float(np.median(frame["trials"])),
+                     "wall_seconds": float(np.median(frame["wall_seconds"])),
+                     "synaptic_operations_per_trial": float(np.median(frame["synaptic_operations_per_trial"])),
+                     "spikes_per_trial": float(np.median(frame["spikes_per_trial"]))})
+    return pd.DataFrame(rows)
+
+
+def _number(value, digits=3):
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def markdown(table, empty, tasks_info):
+    """``arena.md``: the matrix of median normalised performance, the cells in detail, and the empty cells."""
+    stats = cell_statistics(table)
+    rules = sorted(set(table["rule"]) | set(empty["rule"]))
+    tasks = sorted(set(table["task"]) | set(empty["task"]))
+    lines = ["| rule | " + " | ".join(tasks) + " |", "| --- |" + " --- |" * len(tasks)]
+    by_cell = {(row.rule, row.task): row for row in stats.itertuples()}
+    notes = {}
+    for rule in rules:
+        cells = []
+        for task in tasks:
+            row = by_cell.get((rule, task))
+            if row is not None:
+                cells.append(f"{_number(row.normalized, 2)} ({row.seeds})")
+            else:
+                reason = empty.set_index(["rule", "task"])["reason"].get((rule, task), "not run")
+                mark = notes.setdefault(reason, len(notes) + 1)
+                cells.append(f"—[{mark}]")
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    lines += ["", "Each entry: the median over seeds (in brackets) of the normalised performance, (performance − "
+              "untrained) / (perfect − untrained): 1 is a perfect network, 0 no progress from the untrained one.", ""]
+    for reason, mark in notes.items():
+        lines.append(f"[{mark}] {reason}  ")
+    lines += ["", "| task | rule | measure: median [q25, q75] | seeds at criterion | trials to criterion "
+              "(median) | trials | wall s | synaptic ops per trial | spikes per trial |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in stats.sort_values(["task", "rule"]).itertuples():
+        lines.append(f"| {row.task} | {row.rule} | {row.metric} {_number(row.performance)} [{_number(row.q25)}, "
+                     f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_number(row.trials_to_criterion)} | "
+                     f"{_number(row.trials)} | {_number(row.wall_seconds)} | "
+                     f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} |")
+    lines += ["", "Tasks: " + "; ".join(f"{name}: {info}" for name, info in sorted(tasks_info.items())) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_heatmap(table, empty=None, axes=None):
+    """Median normalised performance per rule (rows) and task (columns); empty cells grey."""
+    ax = axes if axes is not None else plt.gca()
+    stats = cell_statistics(table)
+    rules = sorted(set(table["rule"]) | (set(empty["rule"]) if empty is not None else set()))
+    tasks = sorted(set(table["task"]) | (set(empty["task"]) if empty is not None else set()))
+    matrix = np.full((len(rules), len(tasks)), np.nan)
+    for row in stats.itertuples():
+        matrix[rules.index(row.rule), tasks.index(row.task)] = row.normalized
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    for i in range(len(rules)):
+        for j in range(len(tasks)):
+            text = "—" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="k" if np.isnan(matrix[i, j]) or matrix[i, j] > 0.5 else "w")
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_yticks(range(len(rules)), rules)
+    ax.set_title("normalised performance (median over seeds)")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046)
+    return ax
+
+
+def plot_energy(table, task, axes=None):
+    """One task: performance after training against the synaptic operations spent in training, one point per
+    seed, one colour per rule."""
+    ax = axes if axes is not None else plt.gca()
+    frame = table[(table["task"] == task) & (table["status"] == "completed")]
+    for rule, rows in frame.groupby("rule", sort=True):
+        ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, label=rule)
+    if frame["training_synaptic_operations"].gt(0).any():
+        ax.set_xscale("log")
+    ax.set_xlabel("synaptic operations in training")
+    ax.set_ylabel(frame["metric"].iloc[0] if len(frame) else "performance")
+    ax.set_title(task)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def write_outputs(out_dir, table, empty, register=(), details=None):
+    """Write ``arena.parquet``, ``arena_empty.parquet``, ``arena.md``, the figures and ``arena.json``."""
+    os.makedirs(out_dir, exist_ok=True)
+    write_table(table, os.path.join(out_dir, "arena.parquet"))
+    write_table(empty, os.path.join(out_dir, "arena_empty.parquet"))
+    tasks, _ = registry.load(register)
+    mode = "quick" if details and details.get("quick") else "full"
+    info = {name: f"{tasks[name].description}, network {tasks[name].network[mode]}, budget {tasks[name].budget[mode]} "
+                  f"trials, criterion {tasks[name].metric} {'≥' if tasks[name].higher_is_better else '≤'} "
+                  f"{tasks[name].criterion:g}"
+            for name in sorted(set(table["task"]) | set(empty["task"]))}
+    with open(os.path.join(out_dir, "arena.md"), "w", encoding="utf-8") as handle:
+        handle.write(markdown(table, empty, info))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(info), 1.2 + 0.4 * len(set(table["rule"]) | set(empty["rule"]))))
+    plot_heatmap(table, empty, axes=ax)
+    figures = [save_figure(fig, out_dir, "arena_heatmap.png")]
+    ran = sorted(set(table[table["status"] == "completed"]["task"]))
+    if ran:
+        fig, axes = plt.subplots(1, len(ran), figsize=(4.2 * len(ran), 3.6), squeeze=False)
+        for ax, task in zip(axes[0], ran):
+            plot_energy(table, task, axes=ax)
+        figures.append(save_figure(fig, out_dir, "arena_energy.png"))
+    write_summary(out_dir, {"study": "arena", "status": "completed", "figures": figures, "tasks": info,
+                            "cells": int(len(table)), "empty_cells": int(len(empty)), **(details or {})},
+                  None)
+    os.replace(os.path.join(out_dir, "summary.json"), os.path.join(out_dir, "arena.json"))
+    return figures
+
+
+# -- command line ------------------------------------------------------------------------------------------------
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help="every cell at its task's quick size and budget")
+    parser.add_argument("--rules", nargs="+", default=None, metavar="RULE", help="rules to run (default: all)")
+    parser.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to run (default: all)")
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, metavar="N",
+                        help=f"seeds 1..N of every cell (default {DEFAULT_SEEDS})")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running dask scheduler (tcp://host:8786); default: a local cluster")
+    parser.add_argument("--workers", type=int, default=None, metavar="K",
+                        help="local cluster: K worker processes (default one per core)")
+    parser.add_argument("--split", choices=registry.SPLITS, default="test",
+                        help="score on the test split (default) or the validation split (for tuning)")
+    parser.add_argument("--device", choices=DEVICES, default="cpp_standalone", help="Brian2 device")
+    parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
+                        help="modules with more registered rules or tasks")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="arena directory (default runs/arena or runs/arena-quick)")
+
+
+def add_arena_command(subparsers):
+    parser = subparsers.add_parser("arena", help=COMMAND_DESCRIPTION, description=COMMAND_DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def run_arena_command(args):
+    """Run the grid of parsed ``args``; 0 when every cell completed, 1 when some failed, 2 for bad input."""
+    try:
+        if isinstance(args.seeds, bool) or args.seeds < 1:
+            raise ValueError(f"'--seeds' must be a positive integer, got {args.seeds}")
+        out = args.out or ("runs/arena-quick" if args.quick else "runs/arena")
+        table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
+                          scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
+                          register=tuple(args.register))
+    except KeyboardInterrupt:
+        print("brian2learn: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, RuntimeError, OSError) as error:
+        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"arena: {os.path.join(out, 'arena.md')}")
+    failed = int((table["status"] != "completed").sum())
+    if failed:
+        print(f"brian2learn: {failed} of {len(table)} cells failed; see the 'error' column of {out}/arena.parquet",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None):
+    """``python -m brian2learn.studies.arena [options]``: the same as ``brian2learn arena``."""
+    parser = OneLineParser(prog="python -m brian2learn.studies.arena", description=COMMAND_DESCRIPTION,
+                           formatter_class=argparse.HelpFormatter)
+    add_arguments(parser)
+    return run_arena_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

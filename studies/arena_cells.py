@@ -1,0 +1,273 @@
+"""The arena's built-in tasks and rules, registered with :mod:`brian2learn.studies.arena_registry`.
+
+Each registration below is the same call a user makes for a rule or task of their own. So far the
+arena holds two tasks, one per form:
+
+- ``xor`` (rate form): the four XOR patterns, targets 0.1/0.9 (:func:`brian2learn.tasks.parity.parity_task`);
+  every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
+  (and validation) split is the four patterns themselves, scored by accuracy (an output on the right side of
+  0.5) after training. Criterion: accuracy 1.
+- ``pattern`` (spiking form): Bellec et al. (2020, Nat Commun 11:3625, Fig. S7) pattern generation, 100
+  frozen Poisson inputs at 50 Hz, 100 LIF neurons, a leaky readout producing a sum of four sines over 1000
+  steps of 1 ms (quick: 20 inputs, 20 LIF, 200 steps) (:func:`brian2learn.tasks.pattern_generation.
+  pattern_generation_task`); the task is one fixed trial, so the score is the loss of the last training
+  trial (the network as trained, on the only trial there is). Criterion: loss 5 (the target of random
+  e-prop in the eprop-pattern study).
+
+Rules and their values (no tuning yet: each cell uses the value stated in :data:`HYPERPARAMETERS`, with its
+source):
+
+- ``chl``, ``ep``, ``ep-symmetric``: contrastive Hebbian learning and equilibrium propagation on the settling
+  network (:mod:`brian2learn.plasticity.contrastive`), full batch.
+- ``eprop-random``, ``eprop-symmetric``, ``eprop-adaptive``: e-prop with random, symmetric and adaptive
+  feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020).
+- ``bptt``: the exact gradient of the task's network: BPTT with the pseudo-derivative in JAX on the spiking
+  network (:mod:`brian2learn.plasticity.bptt`), backpropagation on the rate network (the feed-forward network
+  of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`).
+"""
+
+import os
+import time
+
+import brian2 as b2
+import numpy as np
+import pandas as pd
+
+from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
+from brian2learn.plasticity import contrastive as cl
+from brian2learn.plasticity import eprop, feedforward
+from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
+from brian2learn.tasks.parity import parity_task
+from brian2learn.tasks.pattern_generation import pattern_generation_task
+from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
+from brian2learn.training.eprop import EpropTrainer
+
+# -- tasks -----------------------------------------------------------------------------------------------------
+
+XOR = register_task(ArenaTask(
+    name="xor", description="XOR of two bits, targets 0.1/0.9 (rate form; tasks.parity)", metric="accuracy",
+    criterion=1.0, budget={"quick": 800, "full": 12_000}, wall_cap_seconds={"quick": 120, "full": 1200},
+    network={"quick": "2-8-1", "full": "2-8-1"}))
+
+PATTERN = register_task(ArenaTask(
+    name="pattern", description="four-sine pattern generation, Bellec et al. 2020 Fig. S7 (spiking form; "
+                                "tasks.pattern_generation)",
+    metric="loss", criterion=5.0, budget={"quick": 40, "full": 2000}, wall_cap_seconds={"quick": 120, "full": 1800},
+    network={"quick": "20 inputs, 20 LIF, 200 steps", "full": "100 inputs, 100 LIF, 1000 steps"}))
+
+#: The 2-8-1 settling network of XOR (the contrastive-xor protocol: layered, Euler steps of tau/2, 100 per phase).
+XOR_NETWORK = {"n_in": 2, "n_hidden": 8, "n_out": 1, "beta": 0.5, "tau_steps": 2.0, "settle_steps": 100,
+               "architecture": "layered"}
+PATTERN_SIZES = {"quick": {"n_in": 20, "n_rec": 20, "n_out": 1, "n_steps": 200},
+                 "full": {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}}
+#: Bellec et al.'s learning settings of pattern generation (the NEST 3.10 example; the eprop-pattern study).
+PATTERN_LEARNING = {"c_reg": 300.0, "f_target": 10.0 * b2.Hz, "optimizer": "gd", "learning_rate": 1e-4,
+                    "batch_size": 1}
+
+#: (rule, task) -> the values its cell uses and where they come from.
+HYPERPARAMETERS = {
+    ("chl", "xor"): {"learning_rate": 2.0, "source": "contrastive-xor study (chosen on XOR seeds 1-10)"},
+    ("ep", "xor"): {"learning_rate": 4.0, "beta": 0.5, "source": "contrastive-xor study"},
+    ("ep-symmetric", "xor"): {"learning_rate": 4.0, "beta": 0.5, "source": "contrastive-xor study"},
+    ("bptt", "xor"): {"learning_rate": 4.0, "source": "contrastive-xor study (backprop-ff)"},
+    **{(rule, "pattern"): {"learning_rate": 1e-4, "optimizer": "gd", "c_reg": 300.0, "f_target_hz": 10.0,
+                           "source": "Bellec et al. 2020 / NEST 3.10 e-prop example"}
+       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
+}
+
+
+def _chunks(total, size):
+    """Sizes of the training chunks (the wall-time cap is checked between them)."""
+    while total > 0:
+        yield min(size, total)
+        total -= min(size, total)
+
+
+def _capped(spec, start):
+    return time.perf_counter() - start >= spec.wall_cap_seconds
+
+
+# -- XOR (rate form) ---------------------------------------------------------------------------------------------
+
+def _xor_data():
+    return parity_task(2, 0.1, 0.9)
+
+
+def _xor_config(rule):
+    return cl.ContrastiveConfig(rule=rule, batch_size=4, **XOR_NETWORK)
+
+
+def _xor_untrained(config, weights, data):
+    outputs = np.asarray([cl.fixed_point(config, weights, x)[-config.n_out:] for x in data["inputs"]])
+    return accuracy(outputs, data["targets"])
+
+
+def _contrastive_cell(rule):
+    def cell(spec):
+        data = _xor_data()
+        config = _xor_config(rule)
+        weights = cl.initial_weights(config, spec.seed)
+        epochs = max(1, spec.trials // len(data["inputs"]))
+        chunk = next(size for size in range(min(250, epochs), 0, -1) if epochs % size == 0)
+        start = time.perf_counter()
+        with ContrastiveTrainer(config, weights, data["inputs"], data["targets"],
+                                HYPERPARAMETERS[(rule, "xor")]["learning_rate"], epochs_per_run=chunk, seed=spec.seed,
+                                device=spec.device, directory=os.path.join(spec.run_dir, "build")) as trainer:
+            for _ in range(epochs // chunk):
+                history = trainer.train(chunk)
+                if _capped(spec, start):
+                    break
+            performance = trainer.evaluate(data["inputs"], data["targets"])["accuracy"]
+            compile_seconds = trainer.runner.compile_seconds
+        n = len(data["inputs"])
+        return CellResult(
+            performance=performance, untrained=_xor_untrained(config, weights, data), trials=len(history) * n,
+            curve=pd.DataFrame({"trial": (history["epoch"].to_numpy() + 1) * n, "performance": history["accuracy"]}),
+            compile_seconds=compile_seconds, synaptic_operations_per_trial=cl.synapse_passes_per_example(config),
+            notes="curve: training accuracy of each epoch (the outputs as the epoch ran)")
+    return cell
+
+
+def _xor_backprop_cell(spec):
+    data = _xor_data()
+    config = _xor_config("ep")
+    weights = cl.initial_weights(config, spec.seed)
+    params = feedforward.from_symmetric(weights["w"], config.n_in, config.n_hidden, config.n_out)
+    x, d = data["inputs"], data["targets"]
+    untrained = accuracy(feedforward.forward(params, x), d)
+    rows, start = [], time.perf_counter()
+    for epoch in range(max(1, spec.trials // len(x))):
+        params = feedforward.train_epoch(params, x, d, HYPERPARAMETERS[("bptt", "xor")]["learning_rate"])
+        rows.append({"trial": (epoch + 1) * len(x), "performance": accuracy(feedforward.forward(params, x), d)})
+        if _capped(spec, start):
+            break
+    curve = pd.DataFrame(rows)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]),
+                      synaptic_operations_per_trial=feedforward.multiply_adds_per_example(
+                          [config.n_in, config.n_hidden, config.n_out]),
+                      notes="the feed-forward network of the same layer sizes and initial weights; curve: accuracy "
+                            "after each epoch")
+
+
+# -- pattern generation (spiking form) ---------------------------------------------------------------------------
+
+def _pattern_setup(spec):
+    config = eprop.EpropConfig(neuron_params=BELLEC2020_PATTERN_GENERATION, **PATTERN_SIZES[spec.mode],
+                               **PATTERN_LEARNING)
+    task = pattern_generation_task(seed=spec.seed, n_in=config.n_in, n_steps=config.n_steps)
+    return config, task, eprop.initial_weights(config, spec.seed)
+
+
+def _spike_energy(input_steps, recurrent_steps, config):
+    """Spikes, synaptic events and energy complexity of one trial from the time steps of its spikes
+    (``input_steps``, ``recurrent_steps``: one entry per spike): inputs reach every recurrent neuron,
+    recurrent neurons every other recurrent neuron and the readout (:func:`eprop.connectivity`)."""
+    recurrent_steps = np.asarray(recurrent_steps, dtype=int)
+    events = len(input_steps) * config.n_rec + len(recurrent_steps) * (config.n_rec - 1 + config.n_out)
+    complexity = int(np.bincount(recurrent_steps).max()) if len(recurrent_steps) else 0
+    return {"spikes_per_trial": float(len(recurrent_steps)), "synaptic_operations_per_trial": float(events),
+            "energy_complexity": float(complexity)}
+
+
+def _cosine_with_bptt(config, weights, task, gradients):
+    """Cosine between a rule's gradient of (w_in, w_rec, w_out) and BPTT's (JAX) on the same network and trial,
+    regularisation included in both; None without JAX."""
+    try:
+        from brian2learn.plasticity import bptt
+    except ImportError:
+        return None
+    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss, c_reg=config.c_reg,
+                                      f_target=config.f_target, reset_gradient=True)  # the bptt cell's gradient
+    _, exact = bptt.loss_and_gradients(weights, task["inputs"], task["targets"], task["window"], params)
+    a = np.concatenate([np.ravel(gradients[name]) for name in ("w_in", "w_rec", "w_out")])
+    b = np.concatenate([np.ravel(exact[name]) for name in ("w_in", "w_rec", "w_out")])
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _eprop_cell(feedback):
+    def cell(spec):
+        config, task, weights = _pattern_setup(spec)
+        per_run = min(20 if spec.quick else 100, spec.trials)
+        start = time.perf_counter()
+        with EpropTrainer(config, weights, task, feedback=feedback,
+                          feedback_matrix=eprop.random_feedback(config, spec.seed), device=spec.device,
+                          iterations_per_run=per_run, directory=os.path.join(spec.run_dir, "build")) as trainer:
+            cosine = _cosine_with_bptt(config, weights, task, trainer.gradients()[0])
+            for n_now in _chunks(spec.trials, per_run):
+                history = trainer.train(n_now)
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+            spikes = trainer.last_spikes
+        dt = float(config.dt)
+        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
+        loss = history["loss"].to_numpy()
+        return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
+                          curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
+                          compile_seconds=compile_seconds, gradient_cosine_bptt=cosine, **energy,
+                          notes="performance: the loss of the last training trial (one fixed trial); curve: the loss "
+                                "of each trial before its update; energy: the last trial; gradient cosine: e-prop's "
+                                "gradient and BPTT's of the untrained network on the task's trial")
+    return cell
+
+
+def _pattern_bptt_cell(spec):
+    from brian2learn.plasticity import bptt
+
+    config, task, weights = _pattern_setup(spec)
+    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss, c_reg=config.c_reg,
+                                      f_target=config.f_target, reset_gradient=True)
+    losses, start = [], time.perf_counter()
+
+    def batches(iteration):
+        return task["inputs"], task["targets"], task["window"]
+
+    def record(iteration, metrics):
+        losses.append(metrics["task_loss"])
+
+    def train(current, n_now):  # plain gradient descent has no optimizer state: chunks continue exactly
+        return bptt.train_bptt(current, batches, params, optimizer=config.optimizer,
+                               learning_rate=config.learning_rate, n_iterations=n_now, callback=record)[0]
+
+    current = {name: np.asarray(value) for name, value in weights.items()}
+    for n_now in _chunks(spec.trials - 1, 50):
+        current = train(current, n_now)
+        if _capped(spec, start):
+            break
+    # the last trial alone, so that its network (before its update) gives the energy, as e-prop's cells do
+    trial = bptt.simulate(current, task["inputs"][0], params)
+    train(current, 1)
+    input_steps = np.nonzero(task["inputs"][0])[0]
+    recurrent_steps = np.nonzero(np.asarray(trial["z"]))[0]
+    loss = np.asarray(losses, dtype=float)
+    return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
+                      curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
+                      **_spike_energy(input_steps, recurrent_steps, config),
+                      notes="JAX BPTT of the same discrete-time network (pseudo-derivative, reset gradient kept); "
+                            "performance: the loss of the last training trial; energy: that trial")
+
+
+# -- rules -------------------------------------------------------------------------------------------------------
+
+_RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
+_NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
+
+for _rule in cl.RULES:
+    register_rule(ArenaRule(
+        _rule, {"chl": "contrastive Hebbian learning (Movellan 1990)", "ep": "equilibrium propagation (Scellier & "
+                "Bengio 2017)", "ep-symmetric": "symmetric equilibrium propagation (Laborieux et al. 2021)"}[_rule]
+        + " on a settling rate network (plasticity.contrastive)",
+        cells={"xor": _contrastive_cell(_rule)}, empty={"pattern": _RATE_ONLY},
+        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
+
+for _feedback in eprop.FEEDBACK_MODES:
+    register_rule(ArenaRule(
+        f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
+        cells={"pattern": _eprop_cell(_feedback)}, empty={"xor": _NO_SPIKING_XOR},
+        hyperparameters={"pattern": HYPERPARAMETERS[(f"eprop-{_feedback}", "pattern")]}))
+
+register_rule(ArenaRule(
+    "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX) or backprop (rate, numpy)",
+    cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell},
+    hyperparameters={"xor": HYPERPARAMETERS[("bptt", "xor")], "pattern": HYPERPARAMETERS[("bptt", "pattern")]}))

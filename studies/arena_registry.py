@@ -1,0 +1,251 @@
+"""What the learning-rule arena runs: its tasks, its rules, and the protocol of one cell.
+
+A *task* (:class:`ArenaTask`) names a problem, the measure a cell reports on it (accuracy or loss),
+the criterion for *trials to criterion*, and the budget in trials per mode. A *rule*
+(:class:`ArenaRule`) gives, for every task it is defined on, a *cell function*; for every other task
+the reason the cell is empty. A cell function trains one network of the task from one seed within the
+budget and scores it::
+
+    def my_cell(spec: CellSpec) -> CellResult: ...
+
+Every rule of a task trains a network of the same size (the task's ``network``), from a seed, for
+``spec.trials`` trials (one trial: one example or one sequence presented, with or without an
+update), and scores it on the task's held-out split (``spec.split``: ``'test'``; ``'validation'``
+when hyperparameters are being chosen). The arena measures the wall time; the cell reports the rest.
+
+Adding a rule or a task is one registration, the same call the built-in ones make
+(:mod:`brian2learn.studies.arena_cells`)::
+
+    from brian2learn.studies.arena_registry import ArenaRule, register_rule
+
+    register_rule(ArenaRule("my-rule", "what it is (citation)", cells={"xor": my_cell},
+                            empty={"pattern": "why it cannot run there"}))
+
+A module holding registrations is named with ``brian2learn arena --register MODULE`` (every worker
+imports it before running a cell).
+"""
+
+import dataclasses
+import importlib
+import math
+
+#: Measures a task can report: accuracy (higher is better, perfect 1) or a loss (lower is better, perfect 0).
+METRICS = {"accuracy": {"higher_is_better": True, "perfect": 1.0}, "loss": {"higher_is_better": False,
+                                                                            "perfect": 0.0}}
+MODES = ("quick", "full")
+SPLITS = ("test", "validation")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaTask:
+    """A task of the arena.
+
+    Parameters
+    ----------
+    name : str
+        Short name (letters, digits, ``-``), e.g. ``'xor'``.
+    description : str
+        The task and where it is defined (paper, module of :mod:`brian2learn.tasks`).
+    metric : {'accuracy', 'loss'}
+    criterion : float
+        Performance that counts as learned: accuracy at least, or loss at most, this value.
+    budget : dict
+        Mode (``'quick'``, ``'full'``) -> trials per cell.
+    wall_cap_seconds : dict
+        Mode -> largest wall time of one cell (a cell function stops training when it is reached and
+        reports the trials it used).
+    network : dict
+        Mode -> a text stating the network every rule trains on this task (sizes), for the table.
+    """
+
+    name: str
+    description: str
+    metric: str
+    criterion: float
+    budget: dict
+    wall_cap_seconds: dict
+    network: dict
+
+    def __post_init__(self):
+        _check_name("task", self.name)
+        if self.metric not in METRICS:
+            raise ValueError(f"task '{self.name}': 'metric' must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if not math.isfinite(self.criterion):
+            raise ValueError(f"task '{self.name}': 'criterion' must be a finite number, got {self.criterion!r}")
+        for field in ("budget", "wall_cap_seconds", "network"):
+            value = getattr(self, field)
+            if not isinstance(value, dict) or set(value) != set(MODES):
+                raise ValueError(f"task '{self.name}': '{field}' must map each mode ({', '.join(MODES)}) to a value, "
+                                 f"got {value!r}")
+        for mode in MODES:
+            trials, cap = self.budget[mode], self.wall_cap_seconds[mode]
+            if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+                raise ValueError(f"task '{self.name}': budget['{mode}'] must be a positive number of trials, "
+                                 f"got {trials!r}")
+            if not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap > 0):
+                raise ValueError(f"task '{self.name}': wall_cap_seconds['{mode}'] must be a positive number, "
+                                 f"got {cap!r}")
+
+    @property
+    def higher_is_better(self):
+        return METRICS[self.metric]["higher_is_better"]
+
+    @property
+    def perfect(self):
+        return METRICS[self.metric]["perfect"]
+
+    def meets_criterion(self, performance):
+        """Whether a performance reaches the criterion (NaN never does)."""
+        if performance is None or not math.isfinite(performance):
+            return False
+        return performance >= self.criterion if self.higher_is_better else performance <= self.criterion
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaRule:
+    """A learning rule of the arena.
+
+    Parameters
+    ----------
+    name : str
+    description : str
+        The rule and its source (paper; module of :mod:`brian2learn.plasticity`).
+    cells : dict
+        Task name -> cell function ``f(CellSpec) -> CellResult``.
+    empty : dict
+        Task name -> why the rule has no cell on that task (a task in neither dict is reported as
+        "not registered").
+    hyperparameters : dict
+        Task name -> the values the rule's cell uses, with where each comes from (for the table).
+    """
+
+    name: str
+    description: str
+    cells: dict
+    empty: dict = dataclasses.field(default_factory=dict)
+    hyperparameters: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_name("rule", self.name)
+        for task, function in self.cells.items():
+            if not callable(function):
+                raise ValueError(f"rule '{self.name}': the cell of task '{task}' must be callable, got {function!r}")
+        both = set(self.cells) & set(self.empty)
+        if both:
+            raise ValueError(f"rule '{self.name}': task(s) {sorted(both)} both have a cell and are marked empty")
+
+    def why_empty(self, task):
+        return self.empty.get(task, "no cell registered")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSpec:
+    """What a cell function is asked to do."""
+
+    rule: ArenaRule
+    task: ArenaTask
+    seed: int
+    mode: str
+    trials: int
+    wall_cap_seconds: float
+    split: str
+    device: str
+    run_dir: str
+
+    @property
+    def quick(self):
+        return self.mode == "quick"
+
+
+@dataclasses.dataclass
+class CellResult:
+    """What a cell function reports.
+
+    Parameters
+    ----------
+    performance : float
+        The task's measure on its held-out split after training.
+    untrained : float
+        The same measure of the network before training (normalisation: the fraction of the gap from the
+        untrained network to a perfect one that training closed).
+    curve : pandas.DataFrame
+        ``trial`` (trials done) and ``performance`` (held-out or training measure, named in ``curve_split``)
+        during training; trials to criterion are read from it.
+    trials : int
+        Trials used (less than the budget when the wall-time cap stopped training).
+    compile_seconds : float
+        Time spent building C++ (0 for numpy/JAX cells).
+    spikes_per_trial, synaptic_operations_per_trial, energy_complexity : float or None
+        Energy of one evaluation trial: spikes, synaptic events (spikes times fan-out; for rate networks the
+        multiply-adds or synapse passes of one trial), the most neurons active in one time step (None for
+        rate networks).
+    gradient_cosine_bptt : float or None
+        Cosine between the rule's weight update and BPTT's on the same network and batch, where defined.
+    curve_split : str
+        Which data the curve scores (``'training'`` or the held-out split).
+    notes : str
+    """
+
+    performance: float
+    untrained: float
+    curve: object
+    trials: int
+    compile_seconds: float = 0.0
+    spikes_per_trial: float | None = None
+    synaptic_operations_per_trial: float | None = None
+    energy_complexity: float | None = None
+    gradient_cosine_bptt: float | None = None
+    curve_split: str = "training"
+    notes: str = ""
+
+
+TASKS: dict[str, ArenaTask] = {}
+RULES: dict[str, ArenaRule] = {}
+_BUILT_IN = "brian2learn.studies.arena_cells"
+_loaded = set()
+
+
+def register_task(task):
+    """Add ``task`` (an :class:`ArenaTask`); a name registered twice is an error."""
+    if not isinstance(task, ArenaTask):
+        raise TypeError(f"register_task takes an ArenaTask, got {type(task).__name__}")
+    if task.name in TASKS and TASKS[task.name] is not task:
+        raise ValueError(f"a task named '{task.name}' is already registered")
+    TASKS[task.name] = task
+    return task
+
+
+def register_rule(rule):
+    """Add ``rule`` (an :class:`ArenaRule`); a name registered twice is an error."""
+    if not isinstance(rule, ArenaRule):
+        raise TypeError(f"register_rule takes an ArenaRule, got {type(rule).__name__}")
+    if rule.name in RULES and RULES[rule.name] is not rule:
+        raise ValueError(f"a rule named '{rule.name}' is already registered")
+    RULES[rule.name] = rule
+    return rule
+
+
+def load(modules=()):
+    """Import the built-in registrations and ``modules`` (dotted names) once; return (TASKS, RULES)."""
+    for name in (_BUILT_IN, *modules):
+        if name not in _loaded:
+            try:
+                importlib.import_module(name)
+            except ImportError as error:
+                raise ValueError(f"'--register': cannot import module '{name}' ({error})") from None
+            _loaded.add(name)
+    return TASKS, RULES
+
+
+def cell_function(rule_name, task_name):
+    """The cell function of a rule on a task, or ``(None, reason)`` when that cell is empty."""
+    rule = RULES[rule_name]
+    if task_name in rule.cells:
+        return rule.cells[task_name], None
+    return None, rule.why_empty(task_name)
+
+
+def _check_name(kind, name):
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c == "-" for c in name):
+        raise ValueError(f"a {kind} name must be letters, digits and '-', got {name!r}")
+

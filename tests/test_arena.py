@@ -1,0 +1,156 @@
+"""The learning-rule arena: registration, the grid on the sweep engine (resumable), its table, markdown and figures
+against a closed form, and built-in cells against independent answers.
+
+This module also registers a toy task and two toy rules, the way a user adds their own (the workers import it
+by its name through ``register``): gradient descent on a quadratic, whose loss after n trials is known exactly.
+"""
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brian2learn.studies import arena, arena_cells
+from brian2learn.studies import arena_registry as registry
+from brian2learn.studies.cli import main as cli_main
+
+HERE = __name__
+TOY_RATE = 0.1  # learning rate of the toy rule
+TOY_CRITERION = 0.05
+
+
+def toy_loss(seed, n):
+    """Loss of w after n steps of w <- w - eta (w - 1) from w = -seed: ((1 - eta)^n (1 + seed))^2 / 2."""
+    return 0.5 * ((1 - TOY_RATE) ** n * (1 + seed)) ** 2
+
+
+def toy_cell(spec):
+    w, losses = -float(spec.seed), []
+    for _ in range(spec.trials):
+        w -= TOY_RATE * (w - 1.0)
+        losses.append(0.5 * (w - 1.0) ** 2)
+    return registry.CellResult(performance=losses[-1], untrained=toy_loss(spec.seed, 0), trials=spec.trials,
+                               curve=pd.DataFrame({"trial": np.arange(1, spec.trials + 1), "performance": losses}),
+                               synaptic_operations_per_trial=3.0)
+
+
+TOY_TASK = registry.register_task(registry.ArenaTask(
+    name="toy-quadratic", description="test only: w -> 1", metric="loss", criterion=TOY_CRITERION,
+    budget={"quick": 30, "full": 60}, wall_cap_seconds={"quick": 10, "full": 10},
+    network={"quick": "one weight", "full": "one weight"}))
+registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent", cells={"toy-quadratic": toy_cell}))
+registry.register_rule(registry.ArenaRule("toy-none", "test only: never defined",
+                                          cells={}, empty={"toy-quadratic": "the toy rule has no cell here"}))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                           env={"TMPDIR": str(tmp_path_factory.mktemp("workers"))})
+    yield cluster
+    cluster.close()
+
+
+def test_grid_runs_on_the_sweep_engine_resumes_and_writes_the_table_markdown_and_figures(cluster, tmp_path):
+    out = tmp_path / "arena"
+    table = arena.run_arena(out, quick=True, rules=["toy-gd", "toy-none"], tasks=["toy-quadratic"], seeds=3,
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    assert list(table["seed"]) == [1, 2, 3] and set(table["status"]) == {"completed"}
+    for row in table.itertuples():
+        first_met = min(n for n in range(1, 31) if toy_loss(row.seed, n) <= TOY_CRITERION)
+        assert row.trials_to_criterion == first_met
+        assert math.isclose(row.performance, toy_loss(row.seed, 30), rel_tol=1e-12)
+        assert math.isclose(row.normalized, 1 - toy_loss(row.seed, 30) / toy_loss(row.seed, 0), rel_tol=1e-12)
+        assert row.trials == row.budget_trials == 30 and row.training_synaptic_operations == 90.0
+    never = arena.run_arena(out / "short", quick=True, rules=["toy-gd"], tasks=["toy-quadratic"], seeds=[9],
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    assert toy_loss(9, 30) > TOY_CRITERION and np.isnan(never["trials_to_criterion"].iloc[0])
+    stored = pd.read_parquet(out / "arena.parquet")
+    pd.testing.assert_frame_equal(stored, table, check_dtype=False)
+    empty = pd.read_parquet(out / "arena_empty.parquet")
+    assert empty.to_dict("records") == [{"rule": "toy-none", "task": "toy-quadratic",
+                                         "reason": "the toy rule has no cell here"}]
+    text = (out / "arena.md").read_text()
+    median_normalized = np.median(table["normalized"])
+    assert f"| toy-gd | {median_normalized:.2g} (3) |" in text and "the toy rule has no cell here" in text
+    for name in ("arena_heatmap.png", "arena_energy.png", "arena.json"):
+        assert (out / name).stat().st_size > 0, name
+    again = arena.run_arena(out, quick=True, rules=["toy-gd"], tasks=["toy-quadratic"], seeds=3,
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    assert again.attrs["computed"] == 0 and again.attrs["skipped"] == 3  # every cell was on disk
+    pd.testing.assert_frame_equal(again, table, check_dtype=False)
+
+
+def test_trials_to_criterion_and_normalisation():
+    curve = pd.DataFrame({"trial": [4, 8, 12], "performance": [0.5, 1.0, 0.75]})
+    xor = registry.load()[0]["xor"]
+    assert arena.trials_to_criterion(xor, curve) == 8
+    assert arena.trials_to_criterion(xor, curve.iloc[[0, 2]]) is None
+    assert arena.normalized(xor, 0.75, 0.5) == 0.5  # half the gap from chance to perfect
+    assert arena.normalized(TOY_TASK, 0.25, 1.0) == 0.75  # a loss: perfect is 0
+    assert math.isnan(arena.normalized(xor, 1.0, 1.0))
+
+
+def test_bad_registrations_and_options_name_the_parameter(capsys):
+    base = dict(name="t", description="", metric="loss", criterion=1.0, budget={"quick": 1, "full": 2},
+                wall_cap_seconds={"quick": 1, "full": 1}, network={"quick": "", "full": ""})
+    for change, match in (({"metric": "speed"}, "'metric' must be one of accuracy, loss"),
+                          ({"budget": {"quick": 1}}, "'budget' must map each mode"),
+                          ({"budget": {"quick": 0, "full": 1}}, r"budget\['quick'\] must be a positive"),
+                          ({"name": "a b"}, "letters, digits and '-'")):
+        with pytest.raises(ValueError, match=match):
+            registry.ArenaTask(**{**base, **change})
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_task(registry.ArenaTask(**{**base, "name": "xor"}))
+    with pytest.raises(ValueError, match="both have a cell and are marked empty"):
+        registry.ArenaRule("r", "", cells={"xor": toy_cell}, empty={"xor": "no"})
+    with pytest.raises(ValueError, match="'--rules': unknown nope"):
+        arena.plan(rules=["nope"])
+    with pytest.raises(ValueError, match="'--register': cannot import module 'no_such_module'"):
+        registry.load(("no_such_module",))
+    with pytest.raises(ValueError, match="rule 'chl' has no cell on task 'pattern'"):
+        arena.Options(rule="chl", task="pattern")
+    assert cli_main(["arena", "--rules", "nope", "--out", "unused"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "unknown nope" in error[0]
+
+
+def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
+    defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
+                                tasks=["xor", "pattern"])
+    assert {(c["rule"], c["task"]) for c in defined} >= {("chl", "xor"), ("bptt", "xor"), ("eprop-random", "pattern"),
+                                                         ("bptt", "pattern")}
+    assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
+
+
+def test_backprop_solves_xor_within_the_budget_from_an_untrained_network_at_chance(tmp_path):
+    summary = arena.run(arena.Options(rule="bptt", task="xor", seed=1, out=str(tmp_path / "cell")))
+    cell = summary["cell"]
+    assert cell["performance"] == 1.0 and cell["trials_to_criterion"] <= cell["trials"] == 12_000
+    # The untrained accuracy, from the initial weights written out: sigma(W2 sigma(W1 x + b1) + b2), biases 0.
+    from brian2learn.plasticity import contrastive as cl
+
+    config = arena_cells._xor_config("ep")
+    w = cl.initial_weights(config, 1)["w"]
+    data = arena_cells._xor_data()
+    sigma = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
+    hidden = sigma(data["inputs"] @ w[:2, 2:10])
+    output = sigma(hidden @ w[2:10, 10:11])
+    expected = np.mean((output > 0.5) == (data["targets"] > 0.5))
+    assert cell["untrained"] == expected
+    assert os.path.exists(tmp_path / "cell" / "curve.parquet")
+
+
+def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tmp_path):
+    pytest.importorskip("jax")
+    cells = {}
+    for rule in ("eprop-symmetric", "bptt"):
+        cells[rule] = arena.run(arena.Options(rule=rule, task="pattern", quick=True, trials=1, device="runtime",
+                                              out=str(tmp_path / rule)))["cell"]
+    assert math.isclose(cells["eprop-symmetric"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-6)
+    assert cells["bptt"]["spikes_per_trial"] == cells["eprop-symmetric"]["spikes_per_trial"]  # the same trial
+    assert 0 < cells["eprop-symmetric"]["gradient_cosine_bptt"] < 1 and cells["bptt"]["gradient_cosine_bptt"] is None
