@@ -282,13 +282,13 @@ def plot_heatmap(table, empty=None, axes=None):
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
     for i in range(len(rules)):
         for j in range(len(tasks)):
-            text = "—" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.2f}"
+            text = "—" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.2f}".replace("-0.00", "0.00")
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="k" if np.isnan(matrix[i, j]) or matrix[i, j] > 0.5 else "w")
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_yticks(range(len(rules)), rules)
-    ax.set_title("normalised performance (median over seeds)")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046)
+    ax.set_title("normalised performance")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, label="median over seeds")
     return ax
 
 
@@ -299,7 +299,8 @@ def plot_energy(table, task, axes=None):
     frame = table[(table["task"] == task) & (table["status"] == "completed")]
     for rule, rows in frame.groupby("rule", sort=True):
         ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, label=rule)
-    if frame["training_synaptic_operations"].gt(0).any():
+    operations = frame["training_synaptic_operations"].dropna()
+    if len(operations) and operations.min() > 0 and operations.max() >= 10 * operations.min():
         ax.set_xscale("log")
     ax.set_xlabel("synaptic operations in training")
     ax.set_ylabel(frame["metric"].iloc[0] if len(frame) else "performance")

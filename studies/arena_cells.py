@@ -7,6 +7,12 @@ arena holds two tasks, one per form:
   every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
   (and validation) split is the four patterns themselves, scored by accuracy (an output on the right side of
   0.5) after training. Criterion: accuracy 1.
+- ``circle`` (rate form): Pearlmutter's (1989) circle, radius 0.3, period 4 s, a window of three periods on a
+  grid of 1/16 s (:func:`brian2learn.tasks.trajectories.trajectory_task`; the pearlmutter-trajectories study's
+  settings); every rule trains 12 units (for the continuous-time network, its first two units are the outputs;
+  for RFLO's leaky tanh network, a linear readout of its 12 units, since RFLO's learning signal needs one), from a
+  fixed initial state; the score is the RMS error over the window (the one trial there is); criterion 0.03 (10 %
+  of the radius).
 - ``pattern`` (spiking form): Bellec et al. (2020, Nat Commun 11:3625, Fig. S7) pattern generation, 100
   frozen Poisson inputs at 50 Hz, 100 LIF neurons, a leaky readout producing a sum of four sines over 1000
   steps of 1 ms (quick: 20 inputs, 20 LIF, 200 steps) (:func:`brian2learn.tasks.pattern_generation.
@@ -23,7 +29,11 @@ source):
   feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020).
 - ``bptt``: the exact gradient of the task's network: BPTT with the pseudo-derivative in JAX on the spiking
   network (:mod:`brian2learn.plasticity.bptt`), backpropagation on the rate network (the feed-forward network
-  of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`).
+  of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`), discrete BPTT of the continuous-time
+  network in JAX (:func:`brian2learn.plasticity.ctbptt.train_jax`), Adam as the ctbptt rule's.
+- ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
+  ctbptt`, continuous flavour), Adam on W, b and log T.
+- ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
 """
 
 import os
@@ -39,6 +49,7 @@ from brian2learn.plasticity import eprop, feedforward
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
+from brian2learn.tasks.trajectories import trajectory_task
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.eprop import EpropTrainer
 
@@ -48,6 +59,11 @@ XOR = register_task(ArenaTask(
     name="xor", description="XOR of two bits, targets 0.1/0.9 (rate form; tasks.parity)", metric="accuracy",
     criterion=1.0, budget={"quick": 800, "full": 12_000}, wall_cap_seconds={"quick": 120, "full": 1200},
     network={"quick": "2-8-1", "full": "2-8-1"}))
+
+CIRCLE = register_task(ArenaTask(
+    name="circle", description="Pearlmutter's circle, 3 periods of 4 s (rate form; tasks.trajectories)",
+    metric="loss", criterion=0.03, budget={"quick": 20, "full": 3000}, wall_cap_seconds={"quick": 120, "full": 1800},
+    network={"quick": "12 units", "full": "12 units"}))
 
 PATTERN = register_task(ArenaTask(
     name="pattern", description="four-sine pattern generation, Bellec et al. 2020 Fig. S7 (spiking form; "
@@ -64,6 +80,10 @@ PATTERN_SIZES = {"quick": {"n_in": 20, "n_rec": 20, "n_out": 1, "n_steps": 200},
 PATTERN_LEARNING = {"c_reg": 300.0, "f_target": 10.0 * b2.Hz, "optimizer": "gd", "learning_rate": 1e-4,
                     "batch_size": 1}
 
+#: The circle's window and grid (the pearlmutter-trajectories study's choices) and its network of 12 units.
+CIRCLE_PROTOCOL = {"period_s": 4.0, "dt_s": 2.0 ** -4, "window_periods": 3, "radius": 0.3, "centre": 0.5,
+                   "n_units": 12, "tau_init_s": 1.0}
+
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
     ("chl", "xor"): {"learning_rate": 2.0, "source": "contrastive-xor study (chosen on XOR seeds 1-10)"},
@@ -73,6 +93,10 @@ HYPERPARAMETERS = {
     **{(rule, "pattern"): {"learning_rate": 1e-4, "optimizer": "gd", "c_reg": 300.0, "f_target_hz": 10.0,
                            "source": "Bellec et al. 2020 / NEST 3.10 e-prop example"}
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
+    **{(rule, "circle"): {"optimizer": "adam", "learning_rate": 0.02, "learn_tau": True,
+                          "source": "pearlmutter-trajectories study (our choices)"} for rule in ("ctbptt", "bptt")},
+    ("rflo", "circle"): {"learning_rate": 0.03, "gain": 1.5, "tau_steps": 16.0,
+                         "source": "Murray 2019 notebook (rates, gain); tau 1 s as the CTRNN's initial T"},
 }
 
 
@@ -148,6 +172,100 @@ def _xor_backprop_cell(spec):
                           [config.n_in, config.n_hidden, config.n_out]),
                       notes="the feed-forward network of the same layer sizes and initial weights; curve: accuracy "
                             "after each epoch")
+
+
+# -- circle (rate form) ------------------------------------------------------------------------------------------
+
+def _circle_setup(seed):
+    """The task, the continuous-time network and its initial parameters (seeded; the outputs start on the curve)."""
+    from brian2learn.plasticity import ctbptt
+
+    p = CIRCLE_PROTOCOL
+    task = trajectory_task("circle", p["period_s"], p["window_periods"], p["dt_s"], p["radius"], p["centre"])
+    n = p["n_units"]
+    config = ctbptt.CtrnnConfig(n_units=n, n_out=2, n_steps=task["n_steps"], dt=p["dt_s"] * b2.second)
+    rng = np.random.default_rng(seed)
+    params = {"w": rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)), "b": np.zeros(n), "tau": np.full(n, p["tau_init_s"]),
+              "y0": np.concatenate([task["targets"][0], rng.uniform(0.2, 0.8, n - 2)])}
+    return config, task, params
+
+
+def _rms(losses, config):
+    """RMS error over the window from E = dt sum_n q^n (q: half the squared error of the two outputs)."""
+    return np.sqrt(2 * np.asarray(losses, dtype=float) / (float(config.dt) * config.n_points * config.n_out))
+
+
+def _ctrnn_operations(config):
+    return float(config.n_units ** 2 * config.n_steps)  # every synapse once per Euler step
+
+
+def _ctbptt_cell(spec):
+    from brian2learn.plasticity.optimizers import OptimizerSpec
+    from brian2learn.training.ctbptt import CtbpttTrainer
+
+    config, task, params = _circle_setup(spec.seed)
+    hyper = HYPERPARAMETERS[("ctbptt", "circle")]
+    per_chunk = max(1, min(250, spec.trials // 10))
+    start = time.perf_counter()
+    with CtbpttTrainer(config, params, task, learn_tau=hyper["learn_tau"], adjoint="continuous",
+                       optimizer=OptimizerSpec("adam", learning_rate=hyper["learning_rate"]), device=spec.device,
+                       directory=os.path.join(spec.run_dir, "build"), iterations_per_chunk=per_chunk) as trainer:
+        for n_now in _chunks(spec.trials, per_chunk):
+            history = trainer.train(n_now)
+            if _capped(spec, start):
+                break
+        compile_seconds = trainer.gradients.runner.compile_seconds
+    rms = history["rms_error"].to_numpy()
+    return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
+                      curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
+                      compile_seconds=compile_seconds, synaptic_operations_per_trial=_ctrnn_operations(config),
+                      notes="performance: RMS error of the last trial before its update; synaptic operations: the "
+                            "forward pass of one trial")
+
+
+def _circle_bptt_cell(spec):
+    from brian2learn.plasticity import ctbptt
+    from brian2learn.plasticity.optimizers import OptimizerSpec
+
+    config, task, params = _circle_setup(spec.seed)
+    hyper = HYPERPARAMETERS[("bptt", "circle")]
+    result = ctbptt.train_jax(config, params, task, spec.trials, OptimizerSpec("adam",
+                              learning_rate=hyper["learning_rate"]), learn_tau=hyper["learn_tau"])
+    rms = _rms(result["losses"], config)
+    return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
+                      curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
+                      synaptic_operations_per_trial=_ctrnn_operations(config),
+                      notes="discrete BPTT in JAX, the updates of the ctbptt trainer's discrete adjoint (one compiled "
+                            "scan; the wall-time cap is not checked inside it)")
+
+
+def _circle_rflo_cell(spec):
+    from brian2learn.plasticity import rflo
+    from brian2learn.training.rflo import RfloTrainer
+
+    p, hyper = CIRCLE_PROTOCOL, HYPERPARAMETERS[("rflo", "circle")]
+    task = trajectory_task("circle", p["period_s"], p["window_periods"], p["dt_s"], p["radius"], p["centre"])
+    rate = hyper["learning_rate"]
+    config = rflo.RfloConfig(n_in=1, n_rec=p["n_units"], n_out=2, n_points=task["n_steps"] + 1,
+                             tau=hyper["tau_steps"], learning_rates=(0.0, rate, rate))
+    weights = rflo.initial_weights(config, spec.seed, g=hyper["gain"])
+    per_run = min(1000, spec.trials)
+    start = time.perf_counter()
+    with RfloTrainer(config, weights, {"inputs": np.zeros((config.n_points, 1)), "targets": task["targets"]},
+                     device=spec.device, trials_per_run=per_run, record_output=False,
+                     directory=os.path.join(spec.run_dir, "build")) as trainer:
+        for n_now in _chunks(spec.trials, per_run):
+            history = trainer.train(n_now)
+            if _capped(spec, start):
+                break
+        compile_seconds = trainer.runner.compile_seconds
+    rms = np.sqrt(2 * history["loss"].to_numpy() / config.n_out)  # RFLO's loss: the mean over the window
+    operations = float((config.n_in + config.n_rec + config.n_out) * config.n_rec * config.n_updates)
+    return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
+                      curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
+                      compile_seconds=compile_seconds, synaptic_operations_per_trial=operations,
+                      notes="a leaky tanh network of 12 units with a linear readout (Murray's architecture); "
+                            "performance: RMS error of the last trial before its update")
 
 
 # -- pattern generation (spiking form) ---------------------------------------------------------------------------
@@ -252,22 +370,41 @@ def _pattern_bptt_cell(spec):
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
+_NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
+_NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
+_SPIKING_TASK = "a continuous-time rate network's rule; this task is registered in its spiking form only"
+_RATE_TASK = "a rate network's rule; this task is registered in its spiking form only"
 
 for _rule in cl.RULES:
     register_rule(ArenaRule(
         _rule, {"chl": "contrastive Hebbian learning (Movellan 1990)", "ep": "equilibrium propagation (Scellier & "
                 "Bengio 2017)", "ep-symmetric": "symmetric equilibrium propagation (Laborieux et al. 2021)"}[_rule]
         + " on a settling rate network (plasticity.contrastive)",
-        cells={"xor": _contrastive_cell(_rule)}, empty={"pattern": _RATE_ONLY},
+        cells={"xor": _contrastive_cell(_rule)}, empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT},
         hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
 
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
-        cells={"pattern": _eprop_cell(_feedback)}, empty={"xor": _NO_SPIKING_XOR},
+        cells={"pattern": _eprop_cell(_feedback)}, empty={"xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE},
         hyperparameters={"pattern": HYPERPARAMETERS[(f"eprop-{_feedback}", "pattern")]}))
 
 register_rule(ArenaRule(
-    "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX) or backprop (rate, numpy)",
-    cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell},
-    hyperparameters={"xor": HYPERPARAMETERS[("bptt", "xor")], "pattern": HYPERPARAMETERS[("bptt", "pattern")]}))
+    "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "
+            "numpy), discrete BPTT (continuous-time rate, JAX)",
+    cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell, "circle": _circle_bptt_cell},
+    hyperparameters={task: HYPERPARAMETERS[("bptt", task)] for task in ("xor", "pattern", "circle")}))
+
+register_rule(ArenaRule(
+    "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
+    cells={"circle": _ctbptt_cell},
+    empty={"xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
+           "pattern": _SPIKING_TASK},
+    hyperparameters={"circle": HYPERPARAMETERS[("ctbptt", "circle")]}))
+
+register_rule(ArenaRule(
+    "rflo", "random-feedback local online learning of a leaky tanh RNN (Murray 2019; plasticity.rflo)",
+    cells={"circle": _circle_rflo_cell},
+    empty={"xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
+           "pattern": _RATE_TASK},
+    hyperparameters={"circle": HYPERPARAMETERS[("rflo", "circle")]}))

@@ -121,9 +121,9 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
 
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
-                                tasks=["xor", "pattern"])
+                                tasks=["xor", "pattern", "circle"])
     assert {(c["rule"], c["task"]) for c in defined} >= {("chl", "xor"), ("bptt", "xor"), ("eprop-random", "pattern"),
-                                                         ("bptt", "pattern")}
+                                                         ("bptt", "pattern"), ("ctbptt", "circle"), ("rflo", "circle")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
 
 
@@ -154,3 +154,13 @@ def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tm
     assert math.isclose(cells["eprop-symmetric"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-6)
     assert cells["bptt"]["spikes_per_trial"] == cells["eprop-symmetric"]["spikes_per_trial"]  # the same trial
     assert 0 < cells["eprop-symmetric"]["gradient_cosine_bptt"] < 1 and cells["bptt"]["gradient_cosine_bptt"] is None
+
+
+def test_continuous_time_bptt_in_brian2_and_bptt_in_jax_start_from_the_same_circle_error(tmp_path):
+    pytest.importorskip("jax")
+    cells = {rule: arena.run(arena.Options(rule=rule, task="circle", quick=True, trials=2, device="runtime",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("ctbptt", "bptt")}
+    assert math.isclose(cells["ctbptt"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-9)
+    # one Adam step on the continuous adjoint and one on the discrete one: close, not equal (dt = 1/16 s)
+    assert cells["ctbptt"]["performance"] != cells["bptt"]["performance"]
+    assert math.isclose(cells["ctbptt"]["performance"], cells["bptt"]["performance"], rel_tol=1e-2)
