@@ -13,7 +13,8 @@ runs the grid of rule x task x seed *cells* (:mod:`brian2learn.studies.arena_reg
 - ``arena.md``: the markdown table the README includes, generated from the rows;
 - ``arena_heatmap.png`` (median normalised performance per rule and task) and ``arena_energy.png`` (per task,
   performance against the synaptic operations spent in training: per trial times the trials used);
-- ``arena.json``: the grid, the budgets and the counts.
+- ``arena.json``: the grid, the budgets, the counts, this invocation's wall time and the cells' summed wall time
+  (cells finished by an earlier invocation included).
 
 Every cell is one point of the sweep engine (:func:`brian2learn.studies.sweep.run_sweep`, this module being
 the study of one cell, ``arena-cell``): the cells run on a local Dask cluster (``--workers K``) or on a
@@ -186,6 +187,7 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     write_outputs(out_dir, table, pd.DataFrame(empty, columns=["rule", "task", "reason"]), register,
                   {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
                    "device": device, "wall_seconds": time.perf_counter() - start,
+                   "cells_wall_seconds": float(table["wall_seconds"].sum()),
                    "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
                    "failed": sweep.attrs.get("failed")})
     table.attrs.update(sweep.attrs)
@@ -234,6 +236,10 @@ def _number(value, digits=3):
     return f"{value:.{digits}g}"
 
 
+def _count(value):
+    return "—" if value is None or not math.isfinite(value) else f"{value:,.0f}"
+
+
 def markdown(table, empty, tasks_info):
     """``arena.md``: the matrix of median normalised performance, the cells in detail, and the empty cells."""
     stats = cell_statistics(table)
@@ -262,8 +268,8 @@ def markdown(table, empty, tasks_info):
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in stats.sort_values(["task", "rule"]).itertuples():
         lines.append(f"| {row.task} | {row.rule} | {row.metric} {_number(row.performance)} [{_number(row.q25)}, "
-                     f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_number(row.trials_to_criterion)} | "
-                     f"{_number(row.trials)} | {_number(row.wall_seconds)} | "
+                     f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_count(row.trials_to_criterion)} | "
+                     f"{_count(row.trials)} | {_number(row.wall_seconds)} | "
                      f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} |")
     lines += ["", "Tasks: " + "; ".join(f"{name}: {info}" for name, info in sorted(tasks_info.items())) + "."]
     return "\n".join(lines) + "\n"
@@ -302,7 +308,7 @@ def plot_energy(table, task, axes=None):
     operations = frame["training_synaptic_operations"].dropna()
     if len(operations) and operations.min() > 0 and operations.max() >= 10 * operations.min():
         ax.set_xscale("log")
-    ax.set_xlabel("synaptic operations in training")
+    ax.set_xlabel("synaptic operations of the training trials (forward)")
     ax.set_ylabel(frame["metric"].iloc[0] if len(frame) else "performance")
     ax.set_title(task)
     ax.legend(fontsize=7)

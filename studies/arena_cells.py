@@ -61,13 +61,14 @@ XOR = register_task(ArenaTask(
     network={"quick": "2-8-1", "full": "2-8-1"}))
 
 CIRCLE = register_task(ArenaTask(
-    name="circle", description="Pearlmutter's circle, 3 periods of 4 s (rate form; tasks.trajectories)",
+    name="circle", description="Pearlmutter's circle, 3 periods of 4 s, loss: the RMS error over the window "
+                               "(rate form; tasks.trajectories)",
     metric="loss", criterion=0.03, budget={"quick": 20, "full": 3000}, wall_cap_seconds={"quick": 120, "full": 1800},
     network={"quick": "12 units", "full": "12 units"}))
 
 PATTERN = register_task(ArenaTask(
-    name="pattern", description="four-sine pattern generation, Bellec et al. 2020 Fig. S7 (spiking form; "
-                                "tasks.pattern_generation)",
+    name="pattern", description="four-sine pattern generation, Bellec et al. 2020 Fig. S7, loss: Bellec's "
+                                "squared error of the trial (spiking form; tasks.pattern_generation)",
     metric="loss", criterion=5.0, budget={"quick": 40, "full": 2000}, wall_cap_seconds={"quick": 120, "full": 1800},
     network={"quick": "20 inputs, 20 LIF, 200 steps", "full": "100 inputs, 100 LIF, 1000 steps"}))
 
