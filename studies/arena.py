@@ -226,7 +226,8 @@ def cell_statistics(table):
                      "trials": float(np.median(frame["trials"])),
                      "wall_seconds": float(np.median(frame["wall_seconds"])),
                      "synaptic_operations_per_trial": float(np.median(frame["synaptic_operations_per_trial"])),
-                     "spikes_per_trial": float(np.median(frame["spikes_per_trial"]))})
+                     "spikes_per_trial": float(np.median(frame["spikes_per_trial"])),
+                     "gradient_cosine_bptt": float(np.median(frame["gradient_cosine_bptt"]))})
     return pd.DataFrame(rows)
 
 
@@ -264,13 +265,14 @@ def markdown(table, empty, tasks_info):
     for reason, mark in notes.items():
         lines.append(f"[{mark}] {reason}  ")
     lines += ["", "| task | rule | measure: median [q25, q75] | seeds at criterion | trials to criterion "
-              "(median) | trials | wall s | synaptic ops per trial | spikes per trial |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "(median) | trials | wall s | synaptic ops per trial | spikes per trial | gradient cosine with BPTT |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in stats.sort_values(["task", "rule"]).itertuples():
         lines.append(f"| {row.task} | {row.rule} | {row.metric} {_number(row.performance)} [{_number(row.q25)}, "
                      f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_count(row.trials_to_criterion)} | "
                      f"{_count(row.trials)} | {_number(row.wall_seconds)} | "
-                     f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} |")
+                     f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} | "
+                     f"{_number(row.gradient_cosine_bptt, 2)} |")
     lines += ["", "Tasks: " + "; ".join(f"{name}: {info}" for name, info in sorted(tasks_info.items())) + "."]
     return "\n".join(lines) + "\n"
 
