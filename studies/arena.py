@@ -27,7 +27,6 @@ Hyperparameters: each cell uses its rule's published or default values on the ta
 the validation split, for choosing values without touching the test data.
 """
 
-import argparse
 import dataclasses
 import math
 import os
@@ -40,7 +39,7 @@ import pandas as pd
 
 from brian2learn.analysis.tables import write_table
 from brian2learn.studies import arena_registry as registry
-from brian2learn.studies.common import OneLineParser, save_figure, write_summary
+from brian2learn.studies.common import save_figure, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
 
@@ -49,9 +48,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 NAME = "arena-cell"
 DESCRIPTION = "one cell of the learning-rule arena: a rule trained on a task from one seed"
-COMMAND_DESCRIPTION = "every learning rule on common tasks: one grid of cells, one table (arena.parquet, arena.md)"
-DEVICES = ("cpp_standalone", "runtime")
-DEFAULT_SEEDS = 5
+DEVICES = registry.DEVICES
+DEFAULT_SEEDS = registry.DEFAULT_SEEDS
 TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "status", "metric", "performance", "untrained",
                  "normalized", "trials", "budget_trials", "trials_to_criterion", "wall_seconds", "compile_seconds",
                  "spikes_per_trial", "synaptic_operations_per_trial", "training_synaptic_operations",
@@ -62,7 +60,7 @@ TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "status", "metric", "p
 
 @dataclasses.dataclass
 class Options(StudyOptions):
-    """Options of one arena cell (``python -m brian2learn.studies.arena`` runs the grid)."""
+    """Options of one arena cell (``brian2learn arena`` runs the grid of them)."""
 
     quick: bool = option(False, help="the task's quick budget and network size")
     seed: int = option(1, minimum=0, help="seed of the network, data and feedback")
@@ -344,67 +342,3 @@ def write_outputs(out_dir, table, empty, register=(), details=None):
                   None)
     os.replace(os.path.join(out_dir, "summary.json"), os.path.join(out_dir, "arena.json"))
     return figures
-
-
-# -- command line ------------------------------------------------------------------------------------------------
-
-def add_arguments(parser):
-    parser.add_argument("--quick", action="store_true", help="every cell at its task's quick size and budget")
-    parser.add_argument("--rules", nargs="+", default=None, metavar="RULE", help="rules to run (default: all)")
-    parser.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to run (default: all)")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, metavar="N",
-                        help=f"seeds 1..N of every cell (default {DEFAULT_SEEDS})")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="address of a running dask scheduler (tcp://host:8786); default: a local cluster")
-    parser.add_argument("--workers", type=int, default=None, metavar="K",
-                        help="local cluster: K worker processes (default one per core)")
-    parser.add_argument("--split", choices=registry.SPLITS, default="test",
-                        help="score on the test split (default) or the validation split (for tuning)")
-    parser.add_argument("--device", choices=DEVICES, default="cpp_standalone", help="Brian2 device")
-    parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
-                        help="modules with more registered rules or tasks")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="arena directory (default runs/arena or runs/arena-quick)")
-
-
-def add_arena_command(subparsers):
-    parser = subparsers.add_parser("arena", help=COMMAND_DESCRIPTION, description=COMMAND_DESCRIPTION)
-    add_arguments(parser)
-    return parser
-
-
-def run_arena_command(args):
-    """Run the grid of parsed ``args``; 0 when every cell completed, 1 when some failed, 2 for bad input."""
-    try:
-        if isinstance(args.seeds, bool) or args.seeds < 1:
-            raise ValueError(f"'--seeds' must be a positive integer, got {args.seeds}")
-        out = args.out or ("runs/arena-quick" if args.quick else "runs/arena")
-        table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
-                          scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
-                          register=tuple(args.register))
-    except KeyboardInterrupt:
-        print("brian2learn: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, RuntimeError, OSError) as error:
-        print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    print(f"arena: {os.path.join(out, 'arena.md')}")
-    failed = int((table["status"] != "completed").sum())
-    if failed:
-        print(f"brian2learn: {failed} of {len(table)} cells failed; see the 'error' column of {out}/arena.parquet",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv=None):
-    """``python -m brian2learn.studies.arena [options]``: the same as ``brian2learn arena``."""
-    parser = OneLineParser(prog="python -m brian2learn.studies.arena", description=COMMAND_DESCRIPTION,
-                           formatter_class=argparse.HelpFormatter)
-    add_arguments(parser)
-    return run_arena_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-

@@ -34,6 +34,8 @@ METRICS = {"accuracy": {"higher_is_better": True, "perfect": 1.0}, "loss": {"hig
                                                                             "perfect": 0.0}}
 MODES = ("quick", "full")
 SPLITS = ("test", "validation")
+DEVICES = ("cpp_standalone", "runtime")
+DEFAULT_SEEDS = 5
 
 
 @dataclasses.dataclass(frozen=True)

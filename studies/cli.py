@@ -11,6 +11,7 @@ import sys
 
 from brian2learn.simulation.interrupt import interruptible
 from brian2learn.studies import REGISTRY, describe, load_study
+from brian2learn.studies.arena_cli import add_arena_command, run_arena_command
 from brian2learn.studies.common import OneLineParser
 from brian2learn.studies.sweep_cli import add_sweep_command, run_sweep_command
 
@@ -65,8 +66,6 @@ def build_parser():
     export.add_argument("--check", action="store_true", help="also run the script's network in NEST here and "
                         "compare its readout and spikes with brian2learn's")
     add_sweep_command(commands)
-    from brian2learn.studies.arena import add_arena_command
-
     add_arena_command(commands)
     return parser
 
@@ -108,8 +107,6 @@ def main(argv=None):
     if args.command == "sweep":
         return run_sweep_command(args)
     if args.command == "arena":
-        from brian2learn.studies.arena import run_arena_command
-
         return run_arena_command(args)
     if args.command == "plot":
         return plot_command(args.run_dir, args.out)

@@ -32,7 +32,8 @@ STUDY_FLOOR_SHARED = {"brian2learn.studies", "brian2learn.studies.common", "bria
                       "brian2learn.studies.cli", "brian2learn.studies.sweep", "brian2learn.studies.sweep_cli",
                       "brian2learn.studies.run_directory", "brian2learn.studies.runs",
                       "brian2learn.studies.srnn_common", "brian2learn.studies.arena",
-                      "brian2learn.studies.arena_registry", "brian2learn.studies.arena_cells"}
+                      "brian2learn.studies.arena_registry", "brian2learn.studies.arena_cells",
+                      "brian2learn.studies.arena_cli"}
 
 
 def package_modules():

@@ -83,7 +83,7 @@ def test_every_registered_study_has_options_and_run():
 def test_listing_the_studies_imports_none_of_them():
     code = ("import sys; from brian2learn.studies.cli import main; main(['list']); "
             "print(sorted(m for m in sys.modules if m.startswith('brian2learn.studies.') and "
-            "m.split('.')[-1] not in ('cli', 'common', 'options', 'sweep_cli')))")
+            "m.split('.')[-1] not in ('cli', 'common', 'options', 'sweep_cli', 'arena_cli', 'arena_registry')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
