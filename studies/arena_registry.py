@@ -209,22 +209,21 @@ _loaded = set()
 
 def register_task(task):
     """Add ``task`` (an :class:`ArenaTask`); a name registered twice is an error."""
-    if not isinstance(task, ArenaTask):
-        raise TypeError(f"register_task takes an ArenaTask, got {type(task).__name__}")
-    if task.name in TASKS and TASKS[task.name] is not task:
-        raise ValueError(f"a task named '{task.name}' is already registered")
-    TASKS[task.name] = task
-    return task
+    return _register(task, ArenaTask, TASKS, "task")
 
 
 def register_rule(rule):
     """Add ``rule`` (an :class:`ArenaRule`); a name registered twice is an error."""
-    if not isinstance(rule, ArenaRule):
-        raise TypeError(f"register_rule takes an ArenaRule, got {type(rule).__name__}")
-    if rule.name in RULES and RULES[rule.name] is not rule:
-        raise ValueError(f"a rule named '{rule.name}' is already registered")
-    RULES[rule.name] = rule
-    return rule
+    return _register(rule, ArenaRule, RULES, "rule")
+
+
+def _register(item, kind, table, what):
+    if not isinstance(item, kind):
+        raise TypeError(f"register_{what} takes an {kind.__name__}, got {type(item).__name__}")
+    if item.name in table and table[item.name] is not item:
+        raise ValueError(f"a {what} named '{item.name}' is already registered")
+    table[item.name] = item
+    return item
 
 
 def load(modules=()):
