@@ -37,6 +37,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from brian2learn.analysis import energy
 from brian2learn.analysis.tables import write_table
 from brian2learn.studies import arena_registry as registry
 from brian2learn.studies.common import save_figure, write_summary
@@ -126,13 +127,13 @@ def run(options, run_dir):
         "training_synaptic_operations": None if per_trial is None else float(per_trial) * int(result.trials),
         "energy_complexity": result.energy_complexity, "gradient_cosine_bptt": result.gradient_cosine_bptt,
     }
-    energy = ({"not_spiking": f"{task.name}: rate form"} if result.spikes_per_trial is None else
-              {"last_trial": {"spike_count": result.spikes_per_trial,
-                              "synaptic_operations": result.synaptic_operations_per_trial,
-                              "energy_complexity": result.energy_complexity}})
+    energy_entry = (energy.not_spiking(f"{task.name}: rate form") if result.spikes_per_trial is None else
+                    {"last_trial": {"spike_count": result.spikes_per_trial,
+                                    "synaptic_operations": result.synaptic_operations_per_trial,
+                                    "energy_complexity": result.energy_complexity}})
     summary = {"study": NAME, "status": "completed", "cell": cell, "network": task.network[mode],
                "hyperparameters": rule.hyperparameters.get(task.name, {}), "curve_split": result.curve_split,
-               "notes": result.notes, "energy": energy, "options": options.as_dict()}
+               "notes": result.notes, "energy": energy_entry, "options": options.as_dict()}
     write_summary(run_dir, summary, options)
     return summary
 
@@ -246,6 +247,7 @@ def markdown(table, empty, tasks_info):
     tasks = sorted(set(table["task"]) | set(empty["task"]))
     lines = ["| rule | " + " | ".join(tasks) + " |", "| --- |" + " --- |" * len(tasks)]
     by_cell = {(row.rule, row.task): row for row in stats.itertuples()}
+    reasons = {(row.rule, row.task): row.reason for row in empty.itertuples()}
     notes = {}
     for rule in rules:
         cells = []
@@ -254,7 +256,7 @@ def markdown(table, empty, tasks_info):
             if row is not None:
                 cells.append(f"{_number(row.normalized, 2)} ({row.seeds})")
             else:
-                reason = empty.set_index(["rule", "task"])["reason"].get((rule, task), "not run")
+                reason = reasons.get((rule, task), "not run")
                 mark = notes.setdefault(reason, len(notes) + 1)
                 cells.append(f"—[{mark}]")
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
@@ -339,6 +341,5 @@ def write_outputs(out_dir, table, empty, register=(), details=None):
         figures.append(save_figure(fig, out_dir, "arena_energy.png"))
     write_summary(out_dir, {"study": "arena", "status": "completed", "figures": figures, "tasks": info,
                             "cells": int(len(table)), "empty_cells": int(len(empty)), **(details or {})},
-                  None)
-    os.replace(os.path.join(out_dir, "summary.json"), os.path.join(out_dir, "arena.json"))
+                  name="arena.json")
     return figures

@@ -24,14 +24,15 @@ class StudyError(RuntimeError):
     """A study could not run or finish; the message is shown to the user in one line."""
 
 
-def write_summary(run_dir, summary, options=None):
-    """Write ``summary.json`` atomically (NaN and infinity become null, Quantities text) and return its path.
+def write_summary(run_dir, summary, options=None, name="summary.json"):
+    """Write ``summary.json`` (or ``name``) atomically (NaN and infinity become null, Quantities text) and return
+    its path.
 
     With the study's ``options``, the summary also says whether its reference numbers are comparable
     (``reference_comparable``: the full protocol with default options, :meth:`StudyOptions.reference_comparable`)
     and, when they are not, why (``reference_note``).
     """
-    path = os.path.join(run_dir, "summary.json")
+    path = os.path.join(run_dir, name)
     if options is not None:
         comparable = options.reference_comparable()
         summary = dict(summary, reference_comparable=comparable)
