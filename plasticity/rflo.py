@@ -59,9 +59,8 @@ BPTT
 the optional extra ``bptt``; JAX is imported only there).
 """
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import brian2 as b2
 import numpy as np
@@ -357,10 +356,11 @@ def augmented_circuit(config, weights, n_segments, seed, context_scale=AUGMENTED
     if not (np.isfinite(context_scale) and context_scale > 0):
         raise ValueError(f"'context_scale' must be a positive number, got {context_scale!r}")
     _, eta_rec, eta_out = config.learning_rates
-    augmented = dataclasses.replace(config, n_in=int(n_segments), learning_rates=(float(eta_in), eta_rec, eta_out))
+    augmented = replace(config, n_in=int(n_segments), learning_rates=(float(eta_in), eta_rec, eta_out))
     rng = np.random.default_rng((int(seed), 2019))
     w_in = float(context_scale) * rng.standard_normal((config.n_rec, int(n_segments)))
     return augmented, {**check_weights(config, weights), "w_in": w_in}
+
 
 def alignment_degrees(w_out, feedback):
     """Angle between ``vec(W_out)`` and ``vec(B^T)`` in degrees (0: aligned, 90: orthogonal)."""
