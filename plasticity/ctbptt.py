@@ -218,6 +218,19 @@ class CtrnnConfig:
         return self.n_steps * float(self.dt)
 
 
+def initial_parameters(config, first_outputs, seed, tau_init=1.0):
+    """Initial parameters drawn from ``numpy.random.default_rng(seed)``: ``W ~ N(0, 1/n)``, ``b = 0``,
+    ``T = tau_init`` for every unit, the output units starting at ``first_outputs`` (e.g. the target's first
+    point) and the hidden units at ``U(0.2, 0.8)``."""
+    n = config.n_units
+    first_outputs = np.asarray(first_outputs, dtype=float)
+    if first_outputs.shape != (config.n_out,):
+        raise ValueError(f"'first_outputs' must have shape (n_out,) = ({config.n_out},), got {first_outputs.shape}")
+    rng = np.random.default_rng(seed)
+    return {"w": rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)), "b": np.zeros(n), "tau": np.full(n, float(tau_init)),
+            "y0": np.concatenate([first_outputs, rng.uniform(0.2, 0.8, n - config.n_out)])}
+
+
 def check_parameters(config, params):
     """``w`` (n, n), ``b`` (n,), ``tau`` (n,) in seconds (floats), ``y0`` (n,); copies, checked.
 

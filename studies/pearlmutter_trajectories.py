@@ -128,10 +128,7 @@ def case_setup(case, seed):
     task = trajectory_task(shape, p["period_s"], p["window_periods"], p["dt_s"], p["radius"], p["centre"])
     n = 2 + hidden
     config = ctbptt.CtrnnConfig(n_units=n, n_out=2, n_steps=task["n_steps"], dt=p["dt_s"] * b2.second)
-    rng = np.random.default_rng(seed)
-    params = {"w": rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)), "b": np.zeros(n), "tau": np.full(n, p["tau_init_s"]),
-              "y0": np.concatenate([task["targets"][0], rng.uniform(0.2, 0.8, hidden)])}
-    return config, task, params
+    return config, task, ctbptt.initial_parameters(config, task["targets"][0], seed, p["tau_init_s"])
 
 
 def free_run_steps(task, free_periods):
