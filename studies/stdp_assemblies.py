@@ -44,8 +44,13 @@ mean *below* the twin's), but redistribution: the association lowers the respons
 (to A+B 17.3 against 20.0 Hz in the twin, to A 23.3 against 28.0 Hz) and the new members pick up (11.5 against
 8.2 Hz), the population response to A+B staying about the same (6.6 against 6.9 Hz).
 
+Held-out phase diagram: with ``--phase-seeds N`` every point of the grid runs the first N held-out seeds (6, 7,
+...), each with its twin, and its regime is decided by the regime claim's tests (:func:`regime_by_tests`:
+one-sided Wilcoxon signed-rank, p < :data:`CLAIM_ALPHA`) instead of the mean's targets. A signed-rank test of n
+nonzero differences reaches at best p = 2^-n, so p < 0.01 needs at least 7 seeds whose difference is not zero.
+
 Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
-[--seeds ...] [--phase-diagram]`` or, from Python, ``stdp_assemblies.run(stdp_assemblies.Options(quick=True))``.
+[--seeds ...] [--phase-diagram [--phase-seeds N]]`` or, from Python, ``stdp_assemblies.run(stdp_assemblies.Options(quick=True))``.
 """
 
 import dataclasses
@@ -304,6 +309,19 @@ def regime_claim(statistics, alpha=CLAIM_ALPHA):
     return result
 
 
+def regime_by_tests(statistics, alpha=CLAIM_ALPHA):
+    """The regime one point's seeds show by the tests of :func:`regime_claim`: ``'overlap'``, ``'recruitment'``,
+    ``'both'`` or ``'neither'``; None without statistics (fewer than 2 seeds, or no sham twin).
+
+    ``statistics`` is :func:`regime_statistics` of the point's seeds; both regimes' tests are applied to it.
+    """
+    verdict = regime_claim({"overlap": statistics, "recruitment": statistics}, alpha)
+    if len(verdict) < 2:
+        return None
+    holds = [label for label in ("overlap", "recruitment") if verdict[label]["holds"]]
+    return "both" if len(holds) == 2 else holds[0] if holds else "neither"
+
+
 def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None, workers=None, scheduler=None,
                   progress=True):
     """The grid gamma_exc x gamma_w, one point per run of this study, distributed by the sweep engine.
@@ -315,8 +333,11 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None,
     for its points (:func:`run` builds through :func:`~brian2learn.simulation.dask_builds.reusable_build`).
 
     Returns a DataFrame: gamma_exc, gamma_w, the measures of each point (as :func:`evaluate_point`, mean
-    over the point's seeds), its ``regime`` (:func:`classify_regime`) and ``status`` (``completed`` or why
-    not; the measures of a failed point are missing).
+    over the point's seeds), its ``regime`` and ``status`` (``completed`` or why not; the measures of a failed
+    point are missing). The regime is decided by the tests (:func:`regime_by_tests`) where the point has them
+    (``regime_decided_by``: ``'tests'``, with the one-sided p of its overlap effect ``p_overlap``, of its
+    recruitment ``p_recruitment`` and their number of seeds ``n_seeds``), else by the mean's targets
+    (:func:`classify_regime`, ``'means'``).
     """
     grid = {"gamma-exc": list(gamma_exc_values), "gamma-w": list(gamma_w_values),
             **{name: [value] for name, value in (options or {}).items()}}
@@ -330,7 +351,17 @@ def phase_diagram(gamma_exc_values, gamma_w_values, seed, out_dir, options=None,
                 if key.startswith(prefix) and value is not None and not pd.isna(value)}
         row = {"gamma_exc": float(record["param.gamma_exc"]), "gamma_w": float(record["param.gamma_w"]),
                "status": record["status"], **mean}
-        row["regime"] = classify_regime(mean) if record["status"] == "completed" else "failed"
+        tested = record.get("regimes.point.regime_by_tests")
+        if record["status"] != "completed":
+            row["regime"], row["regime_decided_by"] = "failed", None
+        elif isinstance(tested, str):
+            statistics = "regimes.point.statistics."
+            row.update(regime=tested, regime_decided_by="tests",
+                       p_overlap=record.get(statistics + "overlap_effect.p_value"),
+                       p_recruitment=record.get(statistics + "recruitment_effect.p_value"),
+                       n_seeds=record.get(statistics + "overlap_effect.n"))
+        else:
+            row["regime"], row["regime_decided_by"] = classify_regime(mean), "means"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -388,7 +419,11 @@ class Options(StudyOptions):
     phase_diagram: bool = option(False, help=f"also run the {len(PHASE_GRID['gamma_exc'])}x"
                                              f"{len(PHASE_GRID['gamma_w'])} grid gamma_exc x gamma_w on the sweep "
                                              "engine (each point with the study's default seeds from the first: "
-                                             "quick 1, full 3)")
+                                             "quick 1, full 3; see --phase-seeds)")
+    phase_seeds: int | None = option(None, minimum=2, metavar="N",
+                                     help=f"with --phase-diagram: every point runs the first N held-out seeds "
+                                          f"({HELD_OUT_SEEDS[0]}, {HELD_OUT_SEEDS[1]}, ...) with their twins, and its "
+                                          f"regime is decided by the regime tests (p < {CLAIM_ALPHA}; needs N >= 7)")
     workers: int | None = option(None, minimum=1, metavar="N",
                                  help="worker processes of the phase diagram's local Dask cluster (default: one per "
                                       "core)")
@@ -423,6 +458,14 @@ class Options(StudyOptions):
                              f"{HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}) or '--seeds', not both")
         if self.held_out and self.no_sham_control:
             raise ValueError("'--held-out' measures every effect against the sham twin: drop '--no-sham-control'")
+        if self.phase_seeds is not None:
+            if not self.phase_diagram:
+                raise ValueError("'--phase-seeds' sets the seeds of the phase diagram's points: add '--phase-diagram'")
+            if self.phase_seeds > len(HELD_OUT_SEEDS):
+                raise ValueError(f"'--phase-seeds' must be at most {len(HELD_OUT_SEEDS)} (the held-out seeds "
+                                 f"{HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}), got {self.phase_seeds}")
+            if self.no_sham_control:
+                raise ValueError("'--phase-seeds' tests every effect against the sham twin: drop '--no-sham-control'")
         if (self.gamma_exc is None) != (self.gamma_w is None):
             raise ValueError("give both '--gamma-exc' and '--gamma-w' (one point) or neither (the two regimes)")
         if self.gamma_w is not None and not self.gamma_w > 0:
@@ -437,12 +480,19 @@ class Options(StudyOptions):
 
 
 #: Options that a phase-diagram point sets itself (the grid, its seeds) or that concern only the whole run.
-_NOT_REPEATED_BY_POINTS = ("seed", "seeds", "out", "gamma_exc", "gamma_w", "phase_diagram", "workers")
+_NOT_REPEATED_BY_POINTS = ("seed", "seeds", "out", "gamma_exc", "gamma_w", "phase_diagram", "phase_seeds", "workers")
 
 
 def _default_seeds(seed, quick):
     """Seeds of a run without ``--seeds`` (also those of every phase-diagram point): quick 1, full 3."""
     return [seed] if quick else [seed, seed + 1, seed + 2]
+
+
+def _phase_point_seeds(options, seeds):
+    """Seeds of every phase-diagram point: the first ``--phase-seeds`` held-out seeds, else the defaults."""
+    if options.phase_seeds is not None:
+        return list(HELD_OUT_SEEDS[:options.phase_seeds])
+    return _default_seeds(seeds[0], options.quick)
 
 
 def _point_options(options):
@@ -525,9 +575,12 @@ def run(options, run_dir):
         compile_seconds, n_builds, n_runs, run_seconds = (now - then for now, then in zip(
             (runner.compile_seconds, runner.n_builds, runner.n_runs, runner.run_seconds), before))
     if options.phase_diagram:
-        grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], seeds[0],
-                             os.path.join(run_dir, "phase_diagram"), options=_point_options(options),
-                             workers=options.workers)
+        point_seeds = _phase_point_seeds(options, seeds)
+        point_options = _point_options(options)
+        if options.phase_seeds is not None:
+            point_options["seeds"] = [str(s) for s in point_seeds]
+        grid = phase_diagram(PHASE_GRID["gamma_exc"], PHASE_GRID["gamma_w"], point_seeds[0],
+                             os.path.join(run_dir, "phase_diagram"), options=point_options, workers=options.workers)
     wall = time.perf_counter() - start
     table = pd.DataFrame(rows)
     write_table(table, os.path.join(run_dir, "points.parquet"))
@@ -540,6 +593,7 @@ def run(options, run_dir):
                           "per_seed": frame.drop(columns=["label"]).to_dict(orient="records"),
                           "classified_as": classify_regime(mean), **regime_targets(label, mean),
                           "statistics": regime_statistics(frame)}
+        regimes[label]["regime_by_tests"] = regime_by_tests(regimes[label]["statistics"])
     if grid is not None:
         write_table(grid, os.path.join(run_dir, "phase_diagram.parquet"))
     figures = _figures(run_dir, table, example_tables, grid)
@@ -554,7 +608,9 @@ def run(options, run_dir):
         "regime_claim": regime_claim({label: r["statistics"] for label, r in regimes.items()}),
         "phase_diagram": None if grid is None else {
             "gamma_exc": list(PHASE_GRID["gamma_exc"]), "gamma_w": list(PHASE_GRID["gamma_w"]),
-            "seeds_per_point": _default_seeds(seeds[0], options.quick),
+            "seeds_per_point": _phase_point_seeds(options, seeds),
+            "regime_decided_by": ("tests (one-sided Wilcoxon signed-rank against the twin, p < "
+                                  f"{CLAIM_ALPHA})" if options.phase_seeds is not None else "the mean's targets"),
             "regime_counts": grid["regime"].value_counts().to_dict(),
             "directory": os.path.join(run_dir, "phase_diagram")},
         "network": {k: ({kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else
@@ -900,6 +956,10 @@ def _figure_phase_diagram(run_dir, grid):
         plot_phase_diagram(grid, "net_recruited_combined", axes=axes[1], labels="regime",
                            title="net recruited into A+B (minus control A+C)")
     plot_phase_diagram(grid, "rate_noise_1_hz", axes=axes[2], title="E rate in the first noise phase (Hz)")
+    if "regime_decided_by" in grid and (grid["regime_decided_by"] == "tests").any():
+        seeds = int(grid["n_seeds"].max())
+        fig.suptitle(f"regime letters: O overlap, R recruitment, B both, N neither, by one-sided Wilcoxon tests "
+                     f"against the sham twin over {seeds} held-out seeds (p < {CLAIM_ALPHA})", fontsize=9)
     return save_figure(fig, run_dir, "phase_diagram.png")
 
 

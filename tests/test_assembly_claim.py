@@ -43,3 +43,59 @@ def test_held_out_options_are_checked():
         sa.Options(held_out=True, seeds=(6, 7))
     with pytest.raises(ValueError, match="drop '--no-sham-control'"):
         sa.Options(held_out=True, no_sham_control=True)
+
+
+def test_a_point_s_regime_is_the_one_whose_tests_hold_on_its_seeds():
+    # n positive, distinct differences: one-sided signed-rank p = 2^-n exactly, below 0.01 from n = 7 on
+    for n, expected in ((7, "overlap"), (6, "neither")):
+        frame = regime_frame(np.arange(1.0, n + 1), np.zeros(n), np.zeros(n))
+        statistics = sa.regime_statistics(frame)
+        assert statistics["overlap_effect"]["p_value"] == pytest.approx(2.0 ** -n)
+        assert sa.regime_by_tests(statistics) == expected
+    recruiting = regime_frame(np.resize([1.0, -1.0], 8), np.arange(2.0, 10.0), np.arange(1.0, 9.0))
+    assert sa.regime_by_tests(sa.regime_statistics(recruiting)) == "recruitment"
+    assert sa.regime_by_tests({}) is None  # one seed: no statistics, no tested regime
+
+
+def test_the_held_out_phase_diagram_takes_each_point_s_regime_from_its_tests(monkeypatch):
+    from brian2learn.studies import sweep
+
+    n = 8
+    frames = {(0.5, 0.7): regime_frame(np.arange(1.0, n + 1), np.zeros(n), np.zeros(n)),  # overlap alone
+              (0.5, 1.6): regime_frame(np.resize([1.0, -1.0], n), np.arange(2.0, 10.0), np.arange(1.0, 9.0)),
+              (1.5, 0.5): regime_frame(np.resize([1.0, -1.0], n), np.resize([1.0, -1.0], n), np.zeros(n))}
+    records = []
+    for (ge, gw), frame in frames.items():  # the point's summary as run() writes it, flattened as the sweep does
+        statistics = sa.regime_statistics(frame)
+        point = {"mean": frame.mean().to_dict(), "statistics": statistics,
+                 "regime_by_tests": sa.regime_by_tests(statistics)}
+        records.append({"param.gamma_exc": ge, "param.gamma_w": gw, "status": "completed",
+                        **sweep.flatten({"regimes": {"point": point}})})
+    records.append({"param.gamma_exc": 1.0, "param.gamma_w": 1.0, "status": "failed: worker lost"})
+    seen = {}
+
+    def fake_sweep(study, grid, seeds, out_dir, **kwargs):
+        seen.update(grid=grid, seeds=seeds)
+        return pd.DataFrame(records)
+
+    monkeypatch.setattr(sweep, "run_sweep", fake_sweep)
+    options = {"device": "cpp_standalone", "seeds": [str(s) for s in sa.HELD_OUT_SEEDS[:n]]}
+    grid = sa.phase_diagram([0.5, 1.0, 1.5], [0.5, 0.7, 1.0, 1.6], sa.HELD_OUT_SEEDS[0], "unused", options=options)
+    assert seen["grid"]["seeds"] == [options["seeds"]] and seen["seeds"] == [6]
+    regimes = dict(zip(zip(grid["gamma_exc"], grid["gamma_w"]), grid["regime"]))
+    assert regimes == {(0.5, 0.7): "overlap", (0.5, 1.6): "recruitment", (1.5, 0.5): "neither",
+                       (1.0, 1.0): "failed"}
+    tested = grid[grid["regime_decided_by"] == "tests"]
+    assert len(tested) == 3 and set(tested["n_seeds"]) == {n}
+    assert tested["p_overlap"].iloc[0] == pytest.approx(2.0 ** -n)
+
+
+def test_phase_seeds_are_checked_and_taken_from_the_held_out_seeds():
+    with pytest.raises(ValueError, match="'--phase-seeds' .* add '--phase-diagram'"):
+        sa.Options(phase_seeds=8)
+    with pytest.raises(ValueError, match="'--phase-seeds' must be at most 20"):
+        sa.Options(phase_diagram=True, phase_seeds=21)
+    with pytest.raises(ValueError, match="drop '--no-sham-control'"):
+        sa.Options(phase_diagram=True, phase_seeds=8, no_sham_control=True)
+    assert sa._phase_point_seeds(sa.Options(phase_diagram=True, phase_seeds=8), [1]) == list(range(6, 14))
+    assert sa._phase_point_seeds(sa.Options(phase_diagram=True), [1]) == [1, 2, 3]
