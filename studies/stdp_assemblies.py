@@ -50,7 +50,8 @@ one-sided Wilcoxon signed-rank, p < :data:`CLAIM_ALPHA`) instead of the mean's t
 nonzero differences reaches at best p = 2^-n, so p < 0.01 needs at least 7 seeds whose difference is not zero.
 
 Run as ``python -m brian2learn.studies.stdp_assemblies [--quick] [--seed N] [--gamma-exc X] [--gamma-w Y]
-[--seeds ...] [--phase-diagram [--phase-seeds N]]`` or, from Python, ``stdp_assemblies.run(stdp_assemblies.Options(quick=True))``.
+[--seeds ...] [--phase-diagram [--phase-seeds N]]`` or, from Python,
+``stdp_assemblies.run(stdp_assemblies.Options(quick=True))``.
 """
 
 import dataclasses

@@ -117,6 +117,23 @@ def test_membership_needs_significance_and_median_rate():
         assemblies.membership_test(resp, base, alpha=1.5)
 
 
+def test_signed_rank_p_values_equal_scipy_and_the_enumerated_null_by_hand():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for n in (5, 12, 13, 20):  # exact enumeration up to 13 rows; scipy beyond
+        d = rng.integers(-2, 5, size=(n, 40)) * 10.0  # rate differences: many ties and zeros
+        d[:, 0] = 0.0
+        expected = [stats.wilcoxon(d[:, k], zero_method="wilcox", alternative="greater").pvalue if np.any(d[:, k])
+                    else 1.0 for k in range(d.shape[1])]
+        np.testing.assert_allclose(assemblies.signed_rank_greater(d), expected, rtol=1e-12)
+    # by hand: differences (+2, -1, 0, +1): the zero is dropped, the |d| ranks are 3, 1.5, 1.5 and R+ = 3 + 1.5 = 4.5;
+    # of the 8 sign patterns of the three nonzero values, the rank sums are 0, 3, 1.5, 1.5, 4.5, 4.5, 3, 6: p = 3/8
+    assert assemblies.signed_rank_greater(np.array([[2.0], [-1.0], [0.0], [1.0]]))[0] == 3 / 8
+    with pytest.raises(ValueError, match="'differences' must be 2-d"):
+        assemblies.signed_rank_greater(np.zeros(3))
+
+
 def test_assembly_members_recovers_planted_assemblies_in_poisson_trains():
     rng = np.random.default_rng(3)
     n, n_pres = 40, 20
