@@ -80,6 +80,21 @@ RULES = ("chl", "ep", "ep-symmetric")
 SCHEDULES = ("two-phase", "oscillating")
 ARCHITECTURES = ("layered", "recurrent")
 
+#: Settling protocol and targets of the small Boolean tasks (XOR, 3-bit parity) with :data:`XOR_HIDDEN` hidden units,
+#: layered; our choices, after Scellier & Bengio (2017): nudging beta, Euler step tau/2, steps per phase, target
+#: values of false and true. Shared by the contrastive-xor study and the learning-rule arena.
+XOR_PROTOCOL = {"beta": 0.5, "tau_steps": 2.0, "settle_steps": 100, "architecture": "layered", "low": 0.1, "high": 0.9}
+XOR_HIDDEN = 8
+#: Full-batch learning rates of XOR, chosen on XOR seeds 1-10 (the contrastive-xor study).
+XOR_LEARNING_RATES = {"chl": 2.0, "ep": 4.0, "ep-symmetric": 4.0, "backprop-ff": 4.0, "recurrent-backprop": 4.0}
+#: Settling protocol of the 8x8 digits (64-:data:`DIGITS_HIDDEN`-10, layered, minibatches of 20; our choices after
+#: Laborieux et al. 2021), shared by the contrastive-digits study and the learning-rule arena.
+DIGITS_PROTOCOL = {"beta": 0.5, "tau_steps": 2.0, "settle_steps": 30, "settle_tolerance": 1e-3, "batch_size": 20,
+                   "low": 0.1, "high": 0.9}
+DIGITS_HIDDEN = 64
+#: Learning rates of the digits, chosen by hand on the training accuracy and one symmetric-EP test run (seed 1).
+DIGITS_LEARNING_RATES = {"ep-symmetric": 1.0, "ep": 1.0, "chl": 0.5, "spiking-chl": 0.1, "backprop-ff": 1.0}
+
 SYNAPSE_EQS = """
 w : 1                     # W_ij (the same on the synapse j -> i and i -> j)
 delta : 1                 # sum over the examples of the batch of the rule's Delta W_ij / eta

@@ -63,6 +63,17 @@ OPTIMIZERS = optimizers.OPTIMIZERS
 ADAM_EPSILON_FORMS = optimizers.ADAM_EPSILON_FORMS
 LOSSES = ("mse", "softmax")
 
+#: Sizes of Bellec et al.'s (2020, Fig. S7) pattern generation: inputs, LIF neurons, readouts, 1-ms steps.
+BELLEC2020_PATTERN_NETWORK = {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}
+#: Their learning settings (as in NEST 3.10's e-prop example), shared by the eprop-pattern study and the arena.
+BELLEC2020_PATTERN_LEARNING = {
+    "c_reg": 300.0,  # firing-rate regularization strength
+    "f_target": 10.0 * b2.Hz,  # target rate of the regularization
+    "optimizer": "gd",
+    "learning_rate": 1e-4,
+    "batch_size": 1,
+}
+
 
 @dataclass
 class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):

@@ -49,7 +49,7 @@ from brian2learn.plasticity import eprop, feedforward
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
-from brian2learn.tasks.trajectories import trajectory_task
+from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, trajectory_task
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.eprop import EpropTrainer
 
@@ -72,27 +72,28 @@ PATTERN = register_task(ArenaTask(
     metric="loss", criterion=5.0, budget={"quick": 40, "full": 2000}, wall_cap_seconds={"quick": 120, "full": 1800},
     network={"quick": "20 inputs, 20 LIF, 200 steps", "full": "100 inputs, 100 LIF, 1000 steps"}))
 
-#: The 2-8-1 settling network of XOR (the contrastive-xor protocol: layered, Euler steps of tau/2, 100 per phase).
-XOR_NETWORK = {"n_in": 2, "n_hidden": 8, "n_out": 1, "beta": 0.5, "tau_steps": 2.0, "settle_steps": 100,
-               "architecture": "layered"}
+#: The 2-8-1 settling network of XOR (plasticity.contrastive.XOR_PROTOCOL: layered, Euler steps of tau/2).
+XOR_NETWORK = {"n_in": 2, "n_hidden": cl.XOR_HIDDEN, "n_out": 1,
+               **{key: cl.XOR_PROTOCOL[key] for key in ("beta", "tau_steps", "settle_steps", "architecture")}}
 PATTERN_SIZES = {"quick": {"n_in": 20, "n_rec": 20, "n_out": 1, "n_steps": 200},
-                 "full": {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}}
-#: Bellec et al.'s learning settings of pattern generation (the NEST 3.10 example; the eprop-pattern study).
-PATTERN_LEARNING = {"c_reg": 300.0, "f_target": 10.0 * b2.Hz, "optimizer": "gd", "learning_rate": 1e-4,
-                    "batch_size": 1}
+                 "full": eprop.BELLEC2020_PATTERN_NETWORK}
+PATTERN_LEARNING = eprop.BELLEC2020_PATTERN_LEARNING
 
-#: The circle's window and grid (the pearlmutter-trajectories study's choices) and its network of 12 units.
-CIRCLE_PROTOCOL = {"period_s": 4.0, "dt_s": 2.0 ** -4, "window_periods": 3, "radius": 0.3, "centre": 0.5,
-                   "n_units": 12, "tau_init_s": 1.0}
+#: The circle's window and grid (tasks.trajectories.PEARLMUTTER_TRAJECTORY), its 12 units and their initial tau.
+CIRCLE_PROTOCOL = {**PEARLMUTTER_TRAJECTORY, "n_units": 12, "tau_init_s": 1.0}
 
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
-    ("chl", "xor"): {"learning_rate": 2.0, "source": "contrastive-xor study (chosen on XOR seeds 1-10)"},
-    ("ep", "xor"): {"learning_rate": 4.0, "beta": 0.5, "source": "contrastive-xor study"},
-    ("ep-symmetric", "xor"): {"learning_rate": 4.0, "beta": 0.5, "source": "contrastive-xor study"},
-    ("bptt", "xor"): {"learning_rate": 4.0, "source": "contrastive-xor study (backprop-ff)"},
-    **{(rule, "pattern"): {"learning_rate": 1e-4, "optimizer": "gd", "c_reg": 300.0, "f_target_hz": 10.0,
-                           "source": "Bellec et al. 2020 / NEST 3.10 e-prop example"}
+    **{(rule, "xor"): {"learning_rate": cl.XOR_LEARNING_RATES[rule],
+                       **({"beta": cl.XOR_PROTOCOL["beta"]} if rule != "chl" else {}),
+                       "source": "contrastive-xor study (chosen on XOR seeds 1-10; plasticity.contrastive)"}
+       for rule in cl.RULES},
+    ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
+                      "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
+    **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
+                           "optimizer": PATTERN_LEARNING["optimizer"], "c_reg": PATTERN_LEARNING["c_reg"],
+                           "f_target_hz": float(PATTERN_LEARNING["f_target"] / b2.Hz),
+                           "source": "Bellec et al. 2020 / NEST 3.10 e-prop example (plasticity.eprop)"}
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
     **{(rule, "circle"): {"optimizer": "adam", "learning_rate": 0.02, "learn_tau": True,
                           "source": "pearlmutter-trajectories study (our choices)"} for rule in ("ctbptt", "bptt")},
@@ -115,7 +116,7 @@ def _capped(spec, start):
 # -- XOR (rate form) ---------------------------------------------------------------------------------------------
 
 def _xor_data():
-    return parity_task(2, 0.1, 0.9)
+    return parity_task(2, cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"])
 
 
 def _xor_config(rule):

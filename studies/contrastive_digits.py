@@ -70,10 +70,9 @@ DEVICES = ("cpp_standalone", "runtime")
 RULES = ("ep-symmetric", "ep", "chl")
 SPIKING_METHODS = ("spiking-chl",)
 METHODS = RULES + SPIKING_METHODS + ("backprop-ff",)
-HIDDEN = 64
-PROTOCOL = {"beta": 0.5, "tau_steps": 2.0, "settle_steps": 30, "settle_tolerance": 1e-3, "batch_size": 20,
-            "low": 0.1, "high": 0.9}
-LEARNING_RATES = {"ep-symmetric": 1.0, "ep": 1.0, "chl": 0.5, "spiking-chl": 0.1, "backprop-ff": 1.0}
+HIDDEN = cl.DIGITS_HIDDEN
+PROTOCOL = cl.DIGITS_PROTOCOL
+LEARNING_RATES = cl.DIGITS_LEARNING_RATES
 #: Per-epoch factor of the learning rate (eta_k = eta_0 d^k); the spiking one chosen with ``--validation``.
 LEARNING_RATE_DECAY = {"ep-symmetric": 1.0, "ep": 1.0, "chl": 1.0, "spiking-chl": 0.9, "backprop-ff": 1.0}
 SPIKING = {"dt": 2.0 ** -11 * b2.second, "half_period": 100 * b2.ms, "onset": 100 * b2.ms, "weight_scale": 0.25,

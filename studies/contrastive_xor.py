@@ -71,9 +71,9 @@ DEVICES = ("cpp_standalone", "runtime")
 TASKS = {"xor": 2, "parity3": 3}
 RULES = cl.RULES
 BASELINES = ("backprop-ff", "recurrent-backprop")
-HIDDEN = 8
-PROTOCOL = {"beta": 0.5, "tau_steps": 2.0, "settle_steps": 100, "architecture": "layered", "low": 0.1, "high": 0.9}
-LEARNING_RATES = {"chl": 2.0, "ep": 4.0, "ep-symmetric": 4.0, "backprop-ff": 4.0, "recurrent-backprop": 4.0}
+HIDDEN = cl.XOR_HIDDEN
+PROTOCOL = cl.XOR_PROTOCOL
+LEARNING_RATES = cl.XOR_LEARNING_RATES
 MODES = {"full": {"epochs": 3000, "seeds": 10}, "quick": {"epochs": 200, "seeds": 2}}
 SUCCESS_TARGET = 9  # of 10 seeds
 

@@ -17,7 +17,6 @@ import os
 import sys
 import time
 
-import brian2 as b2
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -48,14 +47,8 @@ NAME = "eprop-pattern"
 DESCRIPTION = "e-prop (random, symmetric) and BPTT on pattern generation, Bellec et al. 2020 Fig. S7"
 
 #: Network, task and learning parameters (Bellec et al. 2020; NEST 3.10 example).
-NETWORK = {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}
-LEARNING = {
-    "c_reg": 300.0,  # firing-rate regularization strength
-    "f_target": 10.0 * b2.Hz,  # target rate of the regularization
-    "optimizer": "gd",
-    "learning_rate": 1e-4,
-    "batch_size": 1,
-}
+NETWORK = eprop.BELLEC2020_PATTERN_NETWORK
+LEARNING = eprop.BELLEC2020_PATTERN_LEARNING
 ITERATIONS = {"full": 2000, "quick": 200}
 TARGETS = {"eprop-random": 5.0, "eprop-symmetric": 3.0}  # largest final loss, full mode
 RATE_RANGE_HZ = (10.0, 20.0)

@@ -67,7 +67,7 @@ from brian2learn.simulation.devices import DeviceRunner
 from brian2learn.studies.common import jax_available, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.tasks.trajectories import curve_samples, trajectory_task
+from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, curve_samples, trajectory_task
 from brian2learn.training.ctbptt import CtbpttTrainer
 from brian2learn.training.progress import ProgressReporter
 from brian2learn.training.rflo import RfloTrainer
@@ -82,8 +82,7 @@ DEVICES = ("cpp_standalone", "runtime")
 #: Hidden units of the figure-eight network with hidden units.
 HIDDEN_UNITS = 10
 #: Task, grid and learning (our choices; see the module docstring).
-PROTOCOL = {"period_s": 4.0, "dt_s": 2.0 ** -4, "window_periods": 3, "radius": 0.3, "centre": 0.5,
-            "tau_init_s": 1.0, "learning_rate": 0.02, "settle_periods": 1}
+PROTOCOL = {**PEARLMUTTER_TRAJECTORY, "tau_init_s": 1.0, "learning_rate": 0.02, "settle_periods": 1}
 #: case -> (trajectory, hidden units, time constants learned)
 CASES = {
     "circle": ("circle", 0, True),

@@ -17,6 +17,9 @@ with :math:`\\omega = 2\\pi/P`, centre ``c = 0.5`` and size ``r = 0.3`` by defau
 import numpy as np
 
 SHAPES = ("circle", "eight")
+#: Pearlmutter's (1989) trajectories as the pearlmutter-trajectories study and the arena draw them (our choices of
+#: period, grid and window; radius and centre of the curve in the units' (0, 1) range).
+PEARLMUTTER_TRAJECTORY = {"period_s": 4.0, "dt_s": 2.0 ** -4, "window_periods": 3, "radius": 0.3, "centre": 0.5}
 
 
 def trajectory(shape, t, period, radius=0.3, centre=0.5):
