@@ -14,7 +14,9 @@ runs the grid of rule x task x seed *cells* (:mod:`brian2learn.studies.arena_reg
 - ``arena_heatmap.png`` (median normalised performance per rule and task) and ``arena_energy.png`` (per task,
   performance against the synaptic operations spent in training: per trial times the trials used);
 - ``arena.json``: the grid, the budgets, the counts, this invocation's wall time and the cells' summed wall time
-  (cells finished by an earlier invocation included).
+  (cells finished by an earlier invocation included), and with ``--tune`` the factors chosen;
+- ``arena_tuning.parquet`` (``--tune``): the tuning runs, one row per rule, task, learning-rate factor and
+  tuning seed, scored on the validation split.
 
 Every cell is one point of the sweep engine (:func:`brian2learn.studies.sweep.run_sweep`, this module being
 the study of one cell, ``arena-cell``): the cells run on a local Dask cluster (``--workers K``) or on a
@@ -23,8 +25,12 @@ continues where it stopped when the same command runs again, and a killed worker
 Cells of the same network structure reuse one C++ build through the machine's build cache.
 
 Hyperparameters: each cell uses its rule's published or default values on the task
-(:data:`brian2learn.studies.arena_cells.HYPERPARAMETERS`, with their sources); ``--split validation`` scores on
-the validation split, for choosing values without touching the test data.
+(:data:`brian2learn.studies.arena_cells.HYPERPARAMETERS`, with their sources). ``--tune`` gives every rule the same
+small tuning budget (:data:`~brian2learn.studies.arena_registry.TUNING`): its learning rate times 0.25, 1 and 4,
+each trained with the task's budget on a tuning seed (101, not a test seed) and scored on the validation split;
+the test runs use the factor with the best validation score (:func:`choose_factors`). Tasks without held-out data
+(one fixed trial; the four XOR patterns) score their training data in tuning as in testing. ``--split
+validation`` scores the test runs themselves on the validation split.
 """
 
 import dataclasses
@@ -51,7 +57,8 @@ NAME = "arena-cell"
 DESCRIPTION = "one cell of the learning-rule arena: a rule trained on a task from one seed"
 DEVICES = registry.DEVICES
 DEFAULT_SEEDS = registry.DEFAULT_SEEDS
-TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "status", "metric", "performance", "untrained",
+TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "learning_rate_factor", "status", "metric", "performance",
+                 "untrained",
                  "normalized", "trials", "budget_trials", "trials_to_criterion", "wall_seconds", "compile_seconds",
                  "spikes_per_trial", "synaptic_operations_per_trial", "training_synaptic_operations",
                  "energy_complexity", "gradient_cosine_bptt", "error")
@@ -70,6 +77,7 @@ class Options(StudyOptions):
     split: str = option("test", choices=registry.SPLITS, help="the data scored after training")
     device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
     trials: int | None = option(None, minimum=1, metavar="N", help="override the task's budget of trials")
+    learning_rate_factor: float = option(1.0, metavar="F", help="multiply the rule's learning rate by F (tuning)")
     register: tuple[str, ...] = option((), metavar="MODULE", help="modules with more registrations to import")
 
     def check(self):
@@ -81,6 +89,12 @@ class Options(StudyOptions):
         function, reason = registry.cell_function(self.rule, self.task)
         if function is None:
             raise ValueError(f"rule '{self.rule}' has no cell on task '{self.task}': {reason}")
+        _check_factor(self.learning_rate_factor)
+
+
+def _check_factor(factor):
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"'--learning-rate-factor' must be a positive number, got {factor!r}")
 
 
 def trials_to_criterion(task, curve):
@@ -108,7 +122,8 @@ def run(options, run_dir):
     function, _ = registry.cell_function(rule.name, task.name)
     spec = registry.CellSpec(rule=rule, task=task, seed=options.seed, mode=mode,
                              trials=options.trials or task.budget[mode], wall_cap_seconds=task.wall_cap_seconds[mode],
-                             split=options.split, device=options.device, run_dir=run_dir)
+                             split=options.split, device=options.device, run_dir=run_dir,
+                             learning_rate_factor=float(options.learning_rate_factor))
     print(f"arena: {rule.name} on {task.name}, seed {options.seed}, {mode}, {spec.trials} trials", flush=True)
     start = time.perf_counter()
     result = function(spec)
@@ -118,6 +133,7 @@ def run(options, run_dir):
     per_trial = result.synaptic_operations_per_trial
     cell = {
         "rule": rule.name, "task": task.name, "seed": options.seed, "mode": mode, "split": options.split,
+        "learning_rate_factor": float(options.learning_rate_factor),
         "metric": task.metric, "performance": float(result.performance), "untrained": float(result.untrained),
         "normalized": normalized(task, float(result.performance), float(result.untrained)),
         "trials": int(result.trials), "budget_trials": int(spec.trials),
@@ -164,11 +180,14 @@ def plan(rules=None, tasks=None, register=()):
 
 
 def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS, scheduler=None, workers=None,
-              split="test", device="cpp_standalone", register=(), progress=True):
+              split="test", device="cpp_standalone", register=(), progress=True, tune=False):
     """Run the grid; write the table, the markdown and the figures into ``out_dir``; return the table.
 
     ``seeds``: ``N`` for seeds 1..N, or a list of seeds. The cells are points of the sweep engine in
-    ``out_dir/cells``: running the same grid again computes only the cells not finished.
+    ``out_dir/cells``: running the same grid again computes only the cells not finished. With ``tune``, every cell
+    first runs each learning-rate factor of :data:`~brian2learn.studies.arena_registry.TUNING` on its tuning seeds
+    and split (``out_dir/tuning``, ``arena_tuning.parquet``), and the test runs use the factor chosen there
+    (:func:`choose_factors`).
     """
     from brian2learn.studies.sweep import run_sweep
 
@@ -178,19 +197,60 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     fixed = {"quick": bool(quick), "split": split, "device": device}
     if register:
         fixed["register"] = tuple(register)
-    combinations = [{**cell, **fixed} for cell in defined]
     start = time.perf_counter()
+    factors, tuning = {}, None
+    if tune:
+        tuning_fixed = {**fixed, "split": registry.TUNING["split"]}
+        trials = [{**cell, **tuning_fixed, **_factor_parameter(factor)} for cell in defined
+                  for factor in registry.TUNING["learning_rate_factors"]]
+        tuning_sweep = run_sweep(sys.modules[__name__], trials, list(registry.TUNING["seeds"]),
+                                 os.path.join(out_dir, "tuning"), scheduler=scheduler, workers=workers,
+                                 progress=progress)
+        tuning = arena_table(tuning_sweep)
+        write_table(tuning, os.path.join(out_dir, "arena_tuning.parquet"))
+        factors = choose_factors(tuning, registry.load(register)[0])
+    combinations = [{**cell, **fixed, **_factor_parameter(factors.get((cell["rule"], cell["task"]), 1.0))}
+                    for cell in defined]
     sweep = run_sweep(sys.modules[__name__], combinations, seeds, os.path.join(out_dir, "cells"), scheduler=scheduler,
                       workers=workers, progress=progress)
     table = arena_table(sweep)
-    write_outputs(out_dir, table, pd.DataFrame(empty, columns=["rule", "task", "reason"]), register,
-                  {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
-                   "device": device, "wall_seconds": time.perf_counter() - start,
-                   "cells_wall_seconds": float(table["wall_seconds"].sum()),
-                   "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
-                   "failed": sweep.attrs.get("failed")})
+    details = {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
+               "device": device, "wall_seconds": time.perf_counter() - start,
+               "cells_wall_seconds": float(table["wall_seconds"].sum()),
+               "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
+               "failed": sweep.attrs.get("failed"),
+               "tuning": None if tuning is None else {
+                   "learning_rate_factors": list(registry.TUNING["learning_rate_factors"]),
+                   "seeds": list(registry.TUNING["seeds"]), "split": registry.TUNING["split"],
+                   "chosen": {f"{rule}/{task}": factor for (rule, task), factor in sorted(factors.items())},
+                   "cells_wall_seconds": float(tuning["wall_seconds"].sum()),
+                   "failed": int((tuning["status"] != "completed").sum())}}
+    write_outputs(out_dir, table, pd.DataFrame(empty, columns=["rule", "task", "reason"]), register, details)
     table.attrs.update(sweep.attrs)
     return table
+
+
+def _factor_parameter(factor):
+    """The cell option of a learning-rate factor: none at 1, so that untuned cells keep their directories."""
+    return {} if factor == 1.0 else {"learning_rate_factor": factor}
+
+
+def choose_factors(tuning, tasks):
+    """The learning-rate factor of every rule and task from the tuning runs: the best median performance over the
+    tuning seeds (a failed or non-finite run counts as the worst); a tie goes to the factor nearest 1.
+
+    Returns ``{(rule, task): factor}``.
+    """
+    chosen = {}
+    for (rule, task), frame in tuning.groupby(["rule", "task"], sort=True):
+        sign = 1.0 if tasks[task].higher_is_better else -1.0
+        scores = []
+        for factor, runs in frame.groupby("learning_rate_factor"):
+            values = runs["performance"].where(runs["status"] == "completed").to_numpy(dtype=float)
+            values = np.where(np.isfinite(values), sign * values, -np.inf)
+            scores.append((float(np.median(values)), -abs(math.log(factor)), factor))
+        chosen[(rule, task)] = max(scores)[2]
+    return chosen
 
 
 def arena_table(sweep):
@@ -207,6 +267,7 @@ def arena_table(sweep):
                    "gradient_cosine_bptt", "trials", "budget_trials", "trials_to_criterion"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["seed"] = table["seed"].astype(int)
+    table["learning_rate_factor"] = pd.to_numeric(table["learning_rate_factor"], errors="coerce").fillna(1.0)
     return table.sort_values(["task", "rule", "seed"], ignore_index=True)
 
 
@@ -226,7 +287,8 @@ def cell_statistics(table):
                      "wall_seconds": float(np.median(frame["wall_seconds"])),
                      "synaptic_operations_per_trial": float(np.median(frame["synaptic_operations_per_trial"])),
                      "spikes_per_trial": float(np.median(frame["spikes_per_trial"])),
-                     "gradient_cosine_bptt": float(np.median(frame["gradient_cosine_bptt"]))})
+                     "gradient_cosine_bptt": float(np.median(frame["gradient_cosine_bptt"])),
+                     "learning_rate_factor": float(np.median(frame["learning_rate_factor"]))})
     return pd.DataFrame(rows)
 
 
@@ -265,14 +327,15 @@ def markdown(table, empty, tasks_info):
     for reason, mark in notes.items():
         lines.append(f"[{mark}] {reason}  ")
     lines += ["", "| task | rule | measure: median [q25, q75] | seeds at criterion | trials to criterion "
-              "(median) | trials | wall s | synaptic ops per trial | spikes per trial | gradient cosine with BPTT |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "(median) | trials | wall s | synaptic ops per trial | spikes per trial | gradient cosine with BPTT | "
+              "learning-rate factor |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in stats.sort_values(["task", "rule"]).itertuples():
         lines.append(f"| {row.task} | {row.rule} | {row.metric} {_number(row.performance)} [{_number(row.q25)}, "
                      f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_count(row.trials_to_criterion)} | "
                      f"{_count(row.trials)} | {_number(row.wall_seconds)} | "
                      f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} | "
-                     f"{_number(row.gradient_cosine_bptt, 2)} |")
+                     f"{_number(row.gradient_cosine_bptt, 2)} | {row.learning_rate_factor:g} |")
     lines += ["", "Tasks: " + "; ".join(f"{name}: {info}" for name, info in sorted(tasks_info.items())) + "."]
     return "\n".join(lines) + "\n"
 

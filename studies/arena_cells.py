@@ -1,7 +1,7 @@
 """The arena's built-in tasks and rules, registered with :mod:`brian2learn.studies.arena_registry`.
 
 Each registration below is the same call a user makes for a rule or task of their own. So far the
-arena holds two tasks, one per form:
+arena holds five tasks:
 
 - ``xor`` (rate form): the four XOR patterns, targets 0.1/0.9 (:func:`brian2learn.tasks.parity.parity_task`);
   every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
@@ -19,12 +19,23 @@ arena holds two tasks, one per form:
   pattern_generation_task`); the task is one fixed trial, so the score is the loss of the last training
   trial (the network as trained, on the only trial there is). Criterion: loss 5 (the target of random
   e-prop in the eprop-pattern study).
+- ``digits`` (rate form): scikit-learn's 8x8 digits, the shared split of :mod:`brian2learn.tasks.digits` (1438
+  training and 359 test images; the validation split is 20 % of each class of the training images), targets
+  0.1/0.9, a 64-64-10 network for every rule, minibatches of 20 (quick: the first 200 training images);
+  accuracy of the largest output on the held-out images after each epoch. Criterion: accuracy 0.9.
+- ``yinyang`` (spiking and rate form): Kriener et al.'s (2021) Yin-Yang splits (5000 training, 1000 validation,
+  1000 test samples; :mod:`brian2learn.tasks.yinyang`), quick: the first 500 training samples. Spiking form: Göltz
+  et al.'s (2021) first-spike code (4 input times and a bias spike, 120 hidden and 3 output neurons that fire at
+  most once; the class of the first output spike). Rate form: the features (x, y, 1-x, 1-y) into 4-120-3 units
+  with biases, targets 0.1/0.9, the class of the largest output. Criterion: accuracy 0.9.
 
-Rules and their values (no tuning yet: each cell uses the value stated in :data:`HYPERPARAMETERS`, with its
-source):
+Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
+cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
 
 - ``chl``, ``ep``, ``ep-symmetric``: contrastive Hebbian learning and equilibrium propagation on the settling
-  network (:mod:`brian2learn.plasticity.contrastive`), full batch.
+  network (:mod:`brian2learn.plasticity.contrastive`), full batch on XOR, minibatches of 20 on the digits and
+  Yin-Yang (the digits' settling protocol and rates on both: :data:`brian2learn.plasticity.contrastive.
+  DIGITS_PROTOCOL`).
 - ``eprop-random``, ``eprop-symmetric``, ``eprop-adaptive``: e-prop with random, symmetric and adaptive
   feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020).
 - ``bptt``: the exact gradient of the task's network: BPTT with the pseudo-derivative in JAX on the spiking
@@ -34,6 +45,8 @@ source):
 - ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
   ctbptt`, continuous flavour), Adam on W, b and log T.
 - ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
+- ``ttfs``: Göltz, Kriener et al.'s (2021) exact spike-time gradients of the first-spike network, its forward pass
+  in closed form, Adam with their settings (:class:`brian2learn.plasticity.ttfs.TTFSConfig`).
 """
 
 import os
@@ -45,13 +58,16 @@ import pandas as pd
 
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import contrastive as cl
-from brian2learn.plasticity import eprop, feedforward
+from brian2learn.plasticity import eprop, feedforward, ttfs
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
+from brian2learn.tasks import yinyang
+from brian2learn.tasks.digits import load_digits_split, validation_split
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, trajectory_task
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.eprop import EpropTrainer
+from brian2learn.training.ttfs import TTFSTrainer
 
 # -- tasks -----------------------------------------------------------------------------------------------------
 
@@ -72,6 +88,27 @@ PATTERN = register_task(ArenaTask(
     metric="loss", criterion=5.0, budget={"quick": 40, "full": 2000}, wall_cap_seconds={"quick": 120, "full": 1800},
     network={"quick": "20 inputs, 20 LIF, 200 steps", "full": "100 inputs, 100 LIF, 1000 steps"}))
 
+DIGITS = register_task(ArenaTask(
+    name="digits", description="scikit-learn's 8x8 digits, the shared stratified split (1438 training, 359 test "
+                               "images; validation: 20 % of each class of the training images), accuracy of the "
+                               "largest output (rate form; tasks.digits)",
+    metric="accuracy", criterion=0.9, budget={"quick": 400, "full": 35_500},
+    wall_cap_seconds={"quick": 120, "full": 1800},
+    network={"quick": "64-64-10, 200 training images", "full": "64-64-10"}))
+
+YINYANG = register_task(ArenaTask(
+    name="yinyang", description="Yin-Yang, Kriener et al. 2021's splits (5000 training, 1000 validation, 1000 test "
+                                "samples), accuracy (spiking form: the first output to fire; rate form: the largest "
+                                "output; tasks.yinyang)",
+    metric="accuracy", criterion=0.9, budget={"quick": 1000, "full": 200_000},
+    wall_cap_seconds={"quick": 120, "full": 600},
+    network={"quick": "4 (+ bias) - 120 - 3, 500 training samples", "full": "4 (+ bias) - 120 - 3"}))
+
+#: Training examples in quick mode (the first of the training split; the digits' as contrastive-digits --quick).
+QUICK_TRAINING = {"digits": 200, "yinyang": 500}
+#: Hidden units of Yin-Yang (Göltz et al. 2021's network, plasticity.ttfs.TTFSConfig).
+YINYANG_HIDDEN = 120
+
 #: The 2-8-1 settling network of XOR (plasticity.contrastive.XOR_PROTOCOL: layered, Euler steps of tau/2).
 XOR_NETWORK = {"n_in": 2, "n_hidden": cl.XOR_HIDDEN, "n_out": 1,
                **{key: cl.XOR_PROTOCOL[key] for key in ("beta", "tau_steps", "settle_steps", "architecture")}}
@@ -82,12 +119,30 @@ PATTERN_LEARNING = eprop.BELLEC2020_PATTERN_LEARNING
 #: The circle's window and grid (tasks.trajectories.PEARLMUTTER_TRAJECTORY), its 12 units and their initial tau.
 CIRCLE_PROTOCOL = {**PEARLMUTTER_TRAJECTORY, "n_units": 12, "tau_init_s": 1.0}
 
+HYPERPARAMETERS_DIGITS = {
+    **{(rule, "digits"): {"learning_rate": cl.DIGITS_LEARNING_RATES[rule],
+                          **({"beta": cl.DIGITS_PROTOCOL["beta"]} if rule != "chl" else {}),
+                          "batch_size": cl.DIGITS_PROTOCOL["batch_size"],
+                          "source": "contrastive-digits study (chosen by hand, seed 1; plasticity.contrastive)"}
+       for rule in cl.RULES},
+    ("bptt", "digits"): {"learning_rate": cl.DIGITS_LEARNING_RATES["backprop-ff"],
+                         "batch_size": cl.DIGITS_PROTOCOL["batch_size"],
+                         "source": "contrastive-digits study (backprop-ff; plasticity.contrastive)"},
+}
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
     **{(rule, "xor"): {"learning_rate": cl.XOR_LEARNING_RATES[rule],
                        **({"beta": cl.XOR_PROTOCOL["beta"]} if rule != "chl" else {}),
                        "source": "contrastive-xor study (chosen on XOR seeds 1-10; plasticity.contrastive)"}
        for rule in cl.RULES},
+    **HYPERPARAMETERS_DIGITS,
+    **{(rule, "yinyang"): {**HYPERPARAMETERS_DIGITS[(rule, "digits")], "source": "the digits' values (contrastive-"
+                                                                                 "digits), not tuned on Yin-Yang"}
+       for rule in (*cl.RULES, "bptt")},
+    ("ttfs", "yinyang"): {"optimizer": "adam", "learning_rate": ttfs.TTFSConfig.learning_rate,
+                          "batch_size": ttfs.TTFSConfig.batch_size, "xi": ttfs.TTFSConfig.xi,
+                          "alpha": ttfs.TTFSConfig.alpha,
+                          "source": "Göltz et al. 2021 (plasticity.ttfs.TTFSConfig; the ttfs-yinyang study)"},
     ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
                       "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
     **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
@@ -100,6 +155,11 @@ HYPERPARAMETERS = {
     ("rflo", "circle"): {"learning_rate": 0.03, "gain": 1.5, "tau_steps": 16.0,
                          "source": "Murray 2019 notebook (rates, gain); tau 1 s as the CTRNN's initial T"},
 }
+
+
+def _learning_rate(spec):
+    """The cell's learning rate: its rule's value on the task times the tuning factor of the cell."""
+    return HYPERPARAMETERS[(spec.rule.name, spec.task.name)]["learning_rate"] * spec.learning_rate_factor
 
 
 def _chunks(total, size):
@@ -137,7 +197,7 @@ def _contrastive_cell(rule):
         chunk = next(size for size in range(min(250, epochs), 0, -1) if epochs % size == 0)
         start = time.perf_counter()
         with ContrastiveTrainer(config, weights, data["inputs"], data["targets"],
-                                HYPERPARAMETERS[(rule, "xor")]["learning_rate"], epochs_per_run=chunk, seed=spec.seed,
+                                _learning_rate(spec), epochs_per_run=chunk, seed=spec.seed,
                                 device=spec.device, directory=os.path.join(spec.run_dir, "build")) as trainer:
             for _ in range(epochs // chunk):
                 history = trainer.train(chunk)
@@ -163,7 +223,7 @@ def _xor_backprop_cell(spec):
     untrained = accuracy(feedforward.forward(params, x), d)
     rows, start = [], time.perf_counter()
     for epoch in range(max(1, spec.trials // len(x))):
-        params = feedforward.train_epoch(params, x, d, HYPERPARAMETERS[("bptt", "xor")]["learning_rate"])
+        params = feedforward.train_epoch(params, x, d, _learning_rate(spec))
         rows.append({"trial": (epoch + 1) * len(x), "performance": accuracy(feedforward.forward(params, x), d)})
         if _capped(spec, start):
             break
@@ -174,6 +234,142 @@ def _xor_backprop_cell(spec):
                           [config.n_in, config.n_hidden, config.n_out]),
                       notes="the feed-forward network of the same layer sizes and initial weights; curve: accuracy "
                             "after each epoch")
+
+
+# -- digits and Yin-Yang (classification; rate form, and Yin-Yang's spiking form) ---------------------------------
+
+def _digits_data(spec):
+    """The shared split (quick: its first training images), targets 0.1/0.9; the held-out part is ``*_held``."""
+    p = cl.DIGITS_PROTOCOL
+    data = load_digits_split(one_hot=True, low=p["low"], high=p["high"])
+    if spec.quick:
+        data = {**data, **{f"{name}_train": data[f"{name}_train"][:QUICK_TRAINING["digits"]] for name in "xyt"}}
+    if spec.split == "validation":
+        data = validation_split(data)
+    return {**data, **{f"{name}_held": data[f"{name}_{spec.split}"] for name in "xyt"}}
+
+
+def _yinyang_data(spec):
+    """Kriener et al.'s splits (quick: the first training samples): features (x, y, 1-x, 1-y), labels, targets
+    0.1/0.9 (rate form) and input spike times (spiking form); the held-out part is ``*_held``."""
+    p = cl.DIGITS_PROTOCOL
+    splits = yinyang.yin_yang_splits()
+    limit = QUICK_TRAINING["yinyang"] if spec.quick else None
+    data = {}
+    for part, split in (("train", splits["train"]), ("held", splits[spec.split])):
+        n = limit if part == "train" and limit is not None else len(split["labels"])
+        labels = split["labels"][:n]
+        data.update({f"x_{part}": split["features"][:n], f"y_{part}": labels,
+                     f"t_{part}": np.where(np.arange(3) == labels[:, None], p["high"], p["low"]),
+                     f"spikes_{part}": yinyang.encode_spike_times(split["features"][:n], **yinyang.ENCODING)})
+    return data
+
+
+#: Each classification task in rate form: its loader and layer sizes (inputs, hidden, outputs).
+CLASSIFICATION = {"digits": {"data": _digits_data, "sizes": (64, cl.DIGITS_HIDDEN, 10)},
+                  "yinyang": {"data": _yinyang_data, "sizes": (4, YINYANG_HIDDEN, 3)}}
+
+
+def _classification_config(task, rule):
+    p = cl.DIGITS_PROTOCOL
+    n_in, n_hidden, n_out = CLASSIFICATION[task]["sizes"]
+    return cl.ContrastiveConfig(n_in=n_in, n_hidden=n_hidden, n_out=n_out, rule=rule, architecture="layered",
+                                beta=p["beta"], tau_steps=p["tau_steps"], settle_steps=p["settle_steps"],
+                                batch_size=p["batch_size"], settle_tolerance=p["settle_tolerance"])
+
+
+def _epochs(spec, n_train, batch_size):
+    """Epochs within the budget (at least one); an epoch presents every whole minibatch of the training set."""
+    per_epoch = (n_train // batch_size) * batch_size
+    return max(1, spec.trials // per_epoch), per_epoch
+
+
+def _classification_contrastive_cell(rule, task):
+    def cell(spec):
+        data = CLASSIFICATION[task]["data"](spec)
+        config = _classification_config(task, rule)
+        epochs, per_epoch = _epochs(spec, len(data["x_train"]), config.batch_size)
+        rows, start = [], time.perf_counter()
+        with ContrastiveTrainer(config, cl.initial_weights(config, spec.seed), data["x_train"], data["t_train"],
+                                _learning_rate(spec), epochs_per_run=1,
+                                seed=spec.seed, device=spec.device,
+                                directory=os.path.join(spec.run_dir, "build")) as trainer:
+            untrained = trainer.evaluate(data["x_held"], data["t_held"])["accuracy"]
+            for epoch in range(epochs):
+                trainer.train(1)
+                rows.append({"trial": (epoch + 1) * per_epoch,
+                             "performance": trainer.evaluate(data["x_held"], data["t_held"])["accuracy"]})
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
+                          synaptic_operations_per_trial=cl.synapse_passes_per_example(config), curve_split=spec.split,
+                          notes=f"minibatches of {config.batch_size}; curve: {spec.split} accuracy after each epoch")
+    return cell
+
+
+def _classification_backprop_cell(task):
+    def cell(spec):
+        data = CLASSIFICATION[task]["data"](spec)
+        config = _classification_config(task, "ep")
+        params = feedforward.from_symmetric(cl.initial_weights(config, spec.seed)["w"], *CLASSIFICATION[task]["sizes"])
+        epochs, per_epoch = _epochs(spec, len(data["x_train"]), config.batch_size)
+        rng = np.random.default_rng(spec.seed)
+        untrained = accuracy(feedforward.forward(params, data["x_held"]), data["t_held"])
+        rows, start = [], time.perf_counter()
+        for epoch in range(epochs):
+            params = feedforward.train_epoch(params, data["x_train"], data["t_train"],
+                                             _learning_rate(spec), config.batch_size,
+                                             rng.permutation(len(data["x_train"])))
+            rows.append({"trial": (epoch + 1) * per_epoch,
+                         "performance": accuracy(feedforward.forward(params, data["x_held"]), data["t_held"])})
+            if _capped(spec, start):
+                break
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
+                          synaptic_operations_per_trial=feedforward.multiply_adds_per_example(
+                              list(CLASSIFICATION[task]["sizes"])),
+                          notes="the feed-forward network of the same layer sizes and initial weights, minibatches of "
+                                f"{config.batch_size}; curve: {spec.split} accuracy after each epoch")
+    return cell
+
+
+def _ttfs_energy(times, config):
+    """Spikes and synaptic events per sample of a TTFS network (every neuron fires at most once; the input layer's
+    spikes reach every neuron of the next layer, and so on)."""
+    spikes = [np.sum(np.isfinite(layer), axis=1) for layer in times]  # per sample, per layer
+    events = sum(count * n_post for count, n_post in zip(spikes[:-1], config.layer_sizes[1:]))
+    return {"spikes_per_trial": float(np.mean(sum(spikes[1:]))),
+            "synaptic_operations_per_trial": float(np.mean(events))}
+
+
+def _ttfs_cell(spec):
+    data = _yinyang_data(spec)
+    config = ttfs.TTFSConfig(learning_rate=_learning_rate(spec))
+    trainer = TTFSTrainer(config, ttfs.initial_weights(config, spec.seed))
+    epochs, per_epoch = _epochs(spec, len(data["y_train"]), 1)
+    rng = np.random.default_rng(spec.seed)
+    untrained = trainer.evaluate(data["spikes_held"], data["y_held"])["accuracy"]
+    rows, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        trained = trainer.train_epoch(data["spikes_train"], data["y_train"], rng)
+        if not np.isfinite(trained["loss"]):
+            break
+        result = trainer.evaluate(data["spikes_held"], data["y_held"])
+        rows.append({"trial": (epoch + 1) * per_epoch, "performance": result["accuracy"]})
+        if _capped(spec, start):
+            break
+    curve = pd.DataFrame(rows, columns=["trial", "performance"])
+    final = float(curve["performance"].iloc[-1]) if len(curve) else float("nan")
+    return CellResult(performance=final, untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]) if len(curve) else 0, curve_split=spec.split,
+                      **_ttfs_energy(result["times"], config),
+                      notes="Göltz et al.'s network and settings (plasticity.ttfs.TTFSConfig), forward pass in closed "
+                            f"form; curve: {spec.split} accuracy after each epoch; energy: spikes of the held-out "
+                            "samples (hidden and output; the energy complexity is not defined in continuous time)")
 
 
 # -- circle (rate form) ------------------------------------------------------------------------------------------
@@ -207,7 +403,7 @@ def _ctbptt_cell(spec):
     per_chunk = max(1, min(250, spec.trials // 10))
     start = time.perf_counter()
     with CtbpttTrainer(config, params, task, learn_tau=hyper["learn_tau"], adjoint="continuous",
-                       optimizer=OptimizerSpec("adam", learning_rate=hyper["learning_rate"]), device=spec.device,
+                       optimizer=OptimizerSpec("adam", learning_rate=_learning_rate(spec)), device=spec.device,
                        directory=os.path.join(spec.run_dir, "build"), iterations_per_chunk=per_chunk) as trainer:
         for n_now in _chunks(spec.trials, per_chunk):
             history = trainer.train(n_now)
@@ -229,7 +425,7 @@ def _circle_bptt_cell(spec):
     config, task, params = _circle_setup(spec.seed)
     hyper = HYPERPARAMETERS[("bptt", "circle")]
     result = ctbptt.train_jax(config, params, task, spec.trials, OptimizerSpec("adam",
-                              learning_rate=hyper["learning_rate"]), learn_tau=hyper["learn_tau"])
+                              learning_rate=_learning_rate(spec)), learn_tau=hyper["learn_tau"])
     rms = _rms(result["losses"], config)
     return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
                       curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
@@ -244,7 +440,7 @@ def _circle_rflo_cell(spec):
 
     p, hyper = CIRCLE_PROTOCOL, HYPERPARAMETERS[("rflo", "circle")]
     task = trajectory_task("circle", p["period_s"], p["window_periods"], p["dt_s"], p["radius"], p["centre"])
-    rate = hyper["learning_rate"]
+    rate = _learning_rate(spec)
     config = rflo.RfloConfig(n_in=1, n_rec=p["n_units"], n_out=2, n_points=task["n_steps"] + 1,
                              tau=hyper["tau_steps"], learning_rates=(0.0, rate, rate))
     weights = rflo.initial_weights(config, spec.seed, g=hyper["gain"])
@@ -271,7 +467,7 @@ def _circle_rflo_cell(spec):
 
 def _pattern_setup(spec):
     config = eprop.EpropConfig(neuron_params=BELLEC2020_PATTERN_GENERATION, **PATTERN_SIZES[spec.mode],
-                               **PATTERN_LEARNING)
+                               **{**PATTERN_LEARNING, "learning_rate": _learning_rate(spec)})
     task = pattern_generation_task(seed=spec.seed, n_in=config.n_in, n_steps=config.n_steps)
     return config, task, eprop.initial_weights(config, spec.seed)
 
@@ -370,6 +566,11 @@ def _pattern_bptt_cell(spec):
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
+_NO_SPIKING_DIGITS = "the digits' spiking form is not registered yet"
+_NO_EPROP_YINYANG = ("Yin-Yang is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
+                     "form; a form for a recurrent network of repeatedly spiking neurons is not registered yet")
+_CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling network: there is no trajectory to "
+                                 "follow")
 _NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
 _SPIKING_TASK = "a continuous-time rate network's rule; this task is registered in its spiking form only"
 _RATE_TASK = "a rate network's rule; this task is registered in its spiking form only"
@@ -379,25 +580,32 @@ for _rule in cl.RULES:
         _rule, {"chl": "contrastive Hebbian learning (Movellan 1990)", "ep": "equilibrium propagation (Scellier & "
                 "Bengio 2017)", "ep-symmetric": "symmetric equilibrium propagation (Laborieux et al. 2021)"}[_rule]
         + " on a settling rate network (plasticity.contrastive)",
-        cells={"xor": _contrastive_cell(_rule)}, empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT},
-        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
+        cells={"xor": _contrastive_cell(_rule), "digits": _classification_contrastive_cell(_rule, "digits"),
+               "yinyang": _classification_contrastive_cell(_rule, "yinyang")},
+        empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT},
+        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "digits", "yinyang")}))
 
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
-        cells={"pattern": _eprop_cell(_feedback)}, empty={"xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE},
+        cells={"pattern": _eprop_cell(_feedback)},
+        empty={"xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE, "digits": _NO_SPIKING_DIGITS,
+               "yinyang": _NO_EPROP_YINYANG},
         hyperparameters={"pattern": HYPERPARAMETERS[(f"eprop-{_feedback}", "pattern")]}))
 
 register_rule(ArenaRule(
     "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "
             "numpy), discrete BPTT (continuous-time rate, JAX)",
-    cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell, "circle": _circle_bptt_cell},
-    hyperparameters={task: HYPERPARAMETERS[("bptt", task)] for task in ("xor", "pattern", "circle")}))
+    cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell, "circle": _circle_bptt_cell,
+           "digits": _classification_backprop_cell("digits"), "yinyang": _classification_backprop_cell("yinyang")},
+    hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
+                     for task in ("xor", "pattern", "circle", "digits", "yinyang")}))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
     cells={"circle": _ctbptt_cell},
     empty={"xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
+           "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
            "pattern": _SPIKING_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("ctbptt", "circle")]}))
 
@@ -405,5 +613,15 @@ register_rule(ArenaRule(
     "rflo", "random-feedback local online learning of a leaky tanh RNN (Murray 2019; plasticity.rflo)",
     cells={"circle": _circle_rflo_cell},
     empty={"xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
+           "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
            "pattern": _RATE_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("rflo", "circle")]}))
+
+register_rule(ArenaRule(
+    "ttfs", "time-to-first-spike learning with exact spike-time gradients (Göltz, Kriener et al. 2021; "
+            "plasticity.ttfs)",
+    cells={"yinyang": _ttfs_cell},
+    empty={"xor": _NO_SPIKING_XOR, "digits": _NO_SPIKING_DIGITS,
+           "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
+           "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},
+    hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]}))

@@ -1,7 +1,8 @@
 """Command line of the learning-rule arena (:mod:`brian2learn.studies.arena`)::
 
     brian2learn arena [--quick] [--rules RULE ...] [--tasks TASK ...] [--seeds N] [--scheduler ADDRESS]
-                      [--workers K] [--split test|validation] [--device ...] [--register MODULE ...] [--out DIR]
+                      [--workers K] [--split test|validation] [--tune] [--device ...] [--register MODULE ...]
+                      [--out DIR]
 
 ``python -m brian2learn.studies.arena_cli`` is the same command. Building the parser imports neither the arena
 nor its rules (``brian2learn list`` and ``--help`` stay fast); running it does.
@@ -32,6 +33,10 @@ def add_arguments(parser):
                         help="local cluster: K worker processes (default one per core)")
     parser.add_argument("--split", choices=registry.SPLITS, default="test",
                         help="score on the test split (default) or the validation split (for tuning)")
+    parser.add_argument("--tune", action="store_true",
+                        help="first choose every cell's learning-rate factor among "
+                             f"{', '.join(f'{f:g}' for f in registry.TUNING['learning_rate_factors'])} on the "
+                             f"{registry.TUNING['split']} split (seed {', '.join(map(str, registry.TUNING['seeds']))})")
     parser.add_argument("--device", choices=registry.DEVICES, default="cpp_standalone", help="Brian2 device")
     parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
                         help="modules with more registered rules or tasks")
@@ -58,7 +63,7 @@ def run_arena_command(args):
         out = args.out or ("runs/arena-quick" if args.quick else "runs/arena")
         table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
                           scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
-                          register=tuple(args.register))
+                          register=tuple(args.register), tune=args.tune)
     except KeyboardInterrupt:
         print("brian2learn: interrupted", file=sys.stderr)
         return 130

@@ -36,6 +36,10 @@ MODES = ("quick", "full")
 SPLITS = ("test", "validation")
 DEVICES = ("cpp_standalone", "runtime")
 DEFAULT_SEEDS = 5
+#: The tuning budget, the same for every rule and task: the learning-rate factors tried, the seeds they are tried
+#: on (none of them a test seed) and the split they are scored on. Tasks without held-out data (one fixed trial,
+#: or the four XOR patterns) score their training data there, as in their test runs.
+TUNING = {"learning_rate_factors": (0.25, 1.0, 4.0), "seeds": (101,), "split": "validation"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +146,11 @@ class ArenaRule:
 
 @dataclasses.dataclass(frozen=True)
 class CellSpec:
-    """What a cell function is asked to do."""
+    """What a cell function is asked to do.
+
+    ``learning_rate_factor`` multiplies the rule's learning rate on the task (every cell function honours it):
+    the arena's tuning (:data:`TUNING`) tries the same few factors for every rule on the validation split.
+    """
 
     rule: ArenaRule
     task: ArenaTask
@@ -153,6 +161,7 @@ class CellSpec:
     split: str
     device: str
     run_dir: str
+    learning_rate_factor: float = 1.0
 
     @property
     def quick(self):

@@ -192,33 +192,25 @@ def plan_points(study, grid, seeds, out_dir):
     for needed in SWEEP_OPTIONS:
         if module.Options.find_field(needed) is None:
             raise ValueError(f"study '{module.NAME}' has no '--{needed}' option, which a sweep needs")
-    combinations = None
     if isinstance(grid, (list, tuple)):
-        combinations, grid = _combination_grid(grid)
-    if not isinstance(grid, dict):
+        combinations = _combinations(module, grid)
+    elif isinstance(grid, dict):
+        names, value_lists = _parameter_names(module, grid), []
+        for raw_name, values in grid.items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                values = [values]
+            values = list(values)
+            if not values:
+                raise ValueError(f"parameter '{raw_name}' has no values")
+            value_lists.append(values)
+        combinations = [(names, combination) for combination in itertools.product(*value_lists)]
+    else:
         raise ValueError(f"'grid' must be a dict parameter name -> list of values, or a list of combinations, got "
                          f"{type(grid).__name__}")
-    names, value_lists = [], []
-    for raw_name, values in grid.items():
-        field = module.Options.find_field(raw_name)
-        if field is None:
-            allowed = sorted({f.name for f in module.Options.cli_fields()} - set(SWEEP_OPTIONS))
-            raise ValueError(f"unknown parameter '{raw_name}' of study '{module.NAME}'; allowed: {', '.join(allowed)}")
-        if field.name in SWEEP_OPTIONS:
-            raise ValueError(f"parameter '{raw_name}' is set by the sweep itself (use seeds and out_dir)")
-        if field.name in names:
-            raise ValueError(f"parameter '{raw_name}' is given twice")
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            values = [values]
-        values = list(values)
-        if not values:
-            raise ValueError(f"parameter '{raw_name}' has no values")
-        names.append(field.name)
-        value_lists.append(values)
     seeds = _resolve_seeds(seeds)
     out_dir = os.path.abspath(out_dir)
     points = []
-    for combination in (itertools.product(*value_lists) if combinations is None else combinations):
+    for names, combination in combinations:
         argv = []
         for name, value in zip(names, combination):
             argv += _tokens(module, name, value)
@@ -242,18 +234,29 @@ def plan_points(study, grid, seeds, out_dir):
     return ref, module, points
 
 
-def _combination_grid(combinations):
-    """A list of combinations as (tuples of values in the order of the names, {name: values seen})."""
+def _parameter_names(module, raw_names):
+    """The study's option names of the parameters ``raw_names`` (flag or field spelling), checked."""
+    names = []
+    for raw_name in raw_names:
+        field = module.Options.find_field(raw_name)
+        if field is None:
+            allowed = sorted({f.name for f in module.Options.cli_fields()} - set(SWEEP_OPTIONS))
+            raise ValueError(f"unknown parameter '{raw_name}' of study '{module.NAME}'; allowed: {', '.join(allowed)}")
+        if field.name in SWEEP_OPTIONS:
+            raise ValueError(f"parameter '{raw_name}' is set by the sweep itself (use seeds and out_dir)")
+        if field.name in names:
+            raise ValueError(f"parameter '{raw_name}' is given twice")
+        names.append(field.name)
+    return names
+
+
+def _combinations(module, combinations):
+    """A list of combinations as ``[(names, values), ...]``; a combination may leave out a parameter that others
+    set (the study's default then holds, and the point's directory name does not mention it)."""
     if not combinations or not all(isinstance(c, dict) and c for c in combinations):
         raise ValueError("'grid' as a list must hold one or more combinations, each a non-empty dict "
                          "parameter name -> value")
-    names = list(combinations[0])
-    for combination in combinations:
-        if set(combination) != set(names):
-            raise ValueError(f"every combination must name the same parameters ({', '.join(names)}), got "
-                             f"{', '.join(combination)}")
-    grid = {name: [c[name] for c in combinations] for name in names}
-    return [tuple(c[name] for name in names) for c in combinations], grid
+    return [(_parameter_names(module, c), tuple(c.values())) for c in combinations]
 
 
 def _plain_value(value):

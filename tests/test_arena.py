@@ -21,15 +21,15 @@ TOY_RATE = 0.1  # learning rate of the toy rule
 TOY_CRITERION = 0.05
 
 
-def toy_loss(seed, n):
+def toy_loss(seed, n, factor=1.0):
     """Loss of w after n steps of w <- w - eta (w - 1) from w = -seed: ((1 - eta)^n (1 + seed))^2 / 2."""
-    return 0.5 * ((1 - TOY_RATE) ** n * (1 + seed)) ** 2
+    return 0.5 * ((1 - TOY_RATE * factor) ** n * (1 + seed)) ** 2
 
 
 def toy_cell(spec):
     w, losses = -float(spec.seed), []
     for _ in range(spec.trials):
-        w -= TOY_RATE * (w - 1.0)
+        w -= TOY_RATE * spec.learning_rate_factor * (w - 1.0)
         losses.append(0.5 * (w - 1.0) ** 2)
     return registry.CellResult(performance=losses[-1], untrained=toy_loss(spec.seed, 0), trials=spec.trials,
                                curve=pd.DataFrame({"trial": np.arange(1, spec.trials + 1), "performance": losses}),
@@ -82,6 +82,69 @@ def test_grid_runs_on_the_sweep_engine_resumes_and_writes_the_table_markdown_and
     pd.testing.assert_frame_equal(again, table, check_dtype=False)
 
 
+def test_tuning_chooses_the_factor_with_the_best_validation_score_and_the_test_runs_use_it(cluster, tmp_path):
+    out = tmp_path / "tuned"
+    table = arena.run_arena(out, quick=True, rules=["toy-gd"], tasks=["toy-quadratic"], seeds=2, tune=True,
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    tuning = pd.read_parquet(out / "arena_tuning.parquet")
+    factors = registry.TUNING["learning_rate_factors"]
+    assert sorted(tuning["learning_rate_factor"]) == sorted(factors) and set(tuning["split"]) == {"validation"}
+    assert set(tuning["seed"]) == set(registry.TUNING["seeds"])
+    for row in tuning.itertuples():  # eta = 0.1 f: after 30 steps the loss is smallest at f = 4 (eta 0.4)
+        assert math.isclose(row.performance, toy_loss(row.seed, 30, row.learning_rate_factor), rel_tol=1e-9)
+    assert set(table["learning_rate_factor"]) == {4.0} and set(table["split"]) == {"test"}
+    for row in table.itertuples():
+        assert math.isclose(row.performance, toy_loss(row.seed, 30, 4.0), rel_tol=1e-9)
+    import json
+
+    assert json.loads((out / "arena.json").read_text())["tuning"]["chosen"] == {"toy-gd/toy-quadratic": 4.0}
+    assert "| 4 |" in (out / "arena.md").read_text()
+
+
+def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():
+    tasks = registry.load()[0]
+    rows = [("xor", 0.25, 1.0, "completed"), ("xor", 1.0, 1.0, "completed"), ("xor", 4.0, 0.5, "completed"),
+            ("circle", 0.25, 0.2, "completed"), ("circle", 1.0, float("nan"), "completed"),
+            ("circle", 4.0, 0.1, "failed")]
+    tuning = pd.DataFrame([{"rule": "bptt", "task": task, "learning_rate_factor": factor, "performance": value,
+                            "status": status} for task, factor, value, status in rows])
+    # XOR (accuracy): 0.25 and 1 tie at 1.0, 1 is nearer 1; circle (loss): the failed 0.1 and the NaN count as worst
+    assert arena.choose_factors(tuning, tasks) == {("bptt", "xor"): 1.0, ("bptt", "circle"): 0.25}
+
+
+def test_digits_backprop_cell_is_one_epoch_of_minibatch_backprop_at_the_scaled_rate(tmp_path):
+    from brian2learn.plasticity import contrastive as cl
+    from brian2learn.plasticity import feedforward
+    from brian2learn.tasks.digits import load_digits_split
+    from brian2learn.training.contrastive import accuracy
+
+    cell = arena.run(arena.Options(rule="bptt", task="digits", quick=True, trials=200, learning_rate_factor=0.5,
+                                   out=str(tmp_path / "cell")))["cell"]
+    # by hand: the first 200 training images, one epoch of minibatches of 20 in the seed's order, rate 1.0 x 0.5
+    data = load_digits_split(one_hot=True, low=0.1, high=0.9)
+    x, t = data["x_train"][:200], data["t_train"][:200]
+    config = arena_cells._classification_config("digits", "ep")
+    params = feedforward.from_symmetric(cl.initial_weights(config, 1)["w"], 64, 64, 10)
+    untrained = accuracy(feedforward.forward(params, data["x_test"]), data["t_test"])
+    params = feedforward.train_epoch(params, x, t, 0.5, 20, np.random.default_rng(1).permutation(200))
+    assert cell["untrained"] == untrained and cell["trials"] == 200
+    assert cell["performance"] == accuracy(feedforward.forward(params, data["x_test"]), data["t_test"])
+    assert round(cell["performance"] * 359) == cell["performance"] * 359  # scored on the 359 test images
+
+
+def test_ttfs_cell_on_yin_yang_learns_and_counts_at_most_one_spike_per_neuron(tmp_path):
+    cell = arena.run(arena.Options(rule="ttfs", task="yinyang", quick=True, split="validation",
+                                   out=str(tmp_path / "cell")))["cell"]
+    assert cell["performance"] > cell["untrained"] and cell["trials"] == 1000
+    assert round(cell["performance"] * 1000) == cell["performance"] * 1000  # Kriener et al.'s 1000 validation samples
+    hidden_and_output = cell["spikes_per_trial"]
+    assert 0 < hidden_and_output <= 120 + 3  # every neuron fires at most once
+    # synaptic events: the 5 input spikes reach 120 hidden neurons, each hidden spike 3 outputs; the mean number of
+    # hidden spikes h gives 600 + 3 h, and output spikes (at most 3) reach nothing
+    hidden = (cell["synaptic_operations_per_trial"] - 600) / 3
+    assert hidden_and_output - 3 - 1e-9 <= hidden <= hidden_and_output
+
+
 def test_trials_to_criterion_and_normalisation():
     curve = pd.DataFrame({"trial": [4, 8, 12], "performance": [0.5, 1.0, 0.75]})
     xor = registry.load()[0]["xor"]
@@ -118,9 +181,11 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
 
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
-                                tasks=["xor", "pattern", "circle"])
+                                tasks=["xor", "pattern", "circle", "digits", "yinyang"])
     assert {(c["rule"], c["task"]) for c in defined} >= {("chl", "xor"), ("bptt", "xor"), ("eprop-random", "pattern"),
-                                                         ("bptt", "pattern"), ("ctbptt", "circle"), ("rflo", "circle")}
+                                                         ("bptt", "pattern"), ("ctbptt", "circle"), ("rflo", "circle"),
+                                                         ("ep-symmetric", "digits"), ("bptt", "digits"),
+                                                         ("ttfs", "yinyang"), ("chl", "yinyang")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
 
 

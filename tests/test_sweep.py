@@ -221,6 +221,15 @@ def test_bad_input_raises_value_error_naming_it(tmp_path, study, grid, seeds, me
         sweep.run_sweep(study, grid, seeds, tmp_path, progress=False)
 
 
+def test_a_combination_may_leave_out_a_parameter_that_others_set(tmp_path):
+    _, _, points = sweep.plan_points("rflo", [{"trials": 10}, {"trials": 10, "no_bptt": True}], [1], tmp_path)
+    assert [p["point"] for p in points] == ["trials=10", "trials=10__no_bptt=true"]
+    assert points[0]["params"] == {"trials": 10} and points[1]["params"] == {"trials": 10, "no_bptt": True}
+    assert "--no-bptt" not in points[0]["argv"] and "--no-bptt" in points[1]["argv"]
+    with pytest.raises(ValueError, match="repeats"):
+        sweep.plan_points("rflo", [{"trials": 10}, {"trials": 10}], [1], tmp_path)
+
+
 @pytest.mark.parametrize("text", ["trials", "trials=", "=3", "trials=1,,2"])
 def test_malformed_param_is_refused_in_one_line(text, capsys):
     with pytest.raises(ValueError, match="malformed"):
