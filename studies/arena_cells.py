@@ -100,8 +100,8 @@ YINYANG = register_task(ArenaTask(
     name="yinyang", description="Yin-Yang, Kriener et al. 2021's splits (5000 training, 1000 validation, 1000 test "
                                 "samples), accuracy (spiking form: the first output to fire; rate form: the largest "
                                 "output; tasks.yinyang)",
-    metric="accuracy", criterion=0.9, budget={"quick": 1000, "full": 200_000},
-    wall_cap_seconds={"quick": 120, "full": 600},
+    metric="accuracy", criterion=0.9, budget={"quick": 1000, "full": 100_000},
+    wall_cap_seconds={"quick": 120, "full": 400},
     network={"quick": "4 (+ bias) - 120 - 3, 500 training samples", "full": "4 (+ bias) - 120 - 3"}))
 
 #: Training examples in quick mode (the first of the training split; the digits' as contrastive-digits --quick).
