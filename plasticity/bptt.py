@@ -470,6 +470,8 @@ def train_bptt(
     rec_mask=None,
     callback=None,
     adam_epsilon_form=None,
+    optimizer_state=None,
+    return_state=False,
 ):
     """Train all weights with exact BPTT gradients.
 
@@ -509,6 +511,11 @@ def train_bptt(
     adam_epsilon_form : {"kingma_ba", "tensorflow"}
         :math:`s_k = 1` (default, Kingma & Ba 2015) or :math:`1/\\sqrt{1 - \\beta_2^k}` (TensorFlow 1,
         as e-prop's :class:`~brian2learn.plasticity.eprop.EpropConfig` defaults to).
+    optimizer_state : optional
+        The optimizer's state to continue from (as returned with ``return_state``): training in chunks that carry
+        it equals training in one call. Default: a fresh state.
+    return_state : bool
+        Also return the optimizer's state after the last update.
 
     Returns
     -------
@@ -518,6 +525,8 @@ def train_bptt(
         One dict per iteration with ``"iteration"``, ``"loss"``, ``"task_loss"``,
         ``"reg_loss"`` and ``"mean_rate_hz"`` of the batch, evaluated with the weights
         before that iteration's update.
+    state : optional
+        With ``return_state``: the optimizer's state.
     """
     spec = _optimizer_spec(optimizer, learning_rate, adam_betas, adam_eps, adam_epsilon_form)
     w = _as_weights(weights)
@@ -529,7 +538,7 @@ def train_bptt(
         raise ValueError(f"rec_mask must have shape {(n_rec, n_rec)}, got {rec_mask.shape}")
     rec_mask = jnp.asarray(rec_mask)
     const = _constants(params)
-    state = jax.tree_util.tree_map(jnp.asarray, spec.init_state(w))
+    state = jax.tree_util.tree_map(jnp.asarray, spec.init_state(w) if optimizer_state is None else optimizer_state)
     history = []
     for iteration in range(int(n_iterations)):
         inputs, targets, window = _as_batch(*batches(iteration))
@@ -548,7 +557,8 @@ def train_bptt(
         history.append(record)
         if callback is not None:
             callback(iteration, record)
-    return {name: np.asarray(w[name]) for name in WEIGHT_NAMES}, history
+    final = {name: np.asarray(w[name]) for name in WEIGHT_NAMES}
+    return (final, history, state) if return_state else (final, history)
 
 
 def _optimizer_spec(optimizer, learning_rate, adam_betas, adam_eps, adam_epsilon_form):

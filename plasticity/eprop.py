@@ -63,6 +63,22 @@ OPTIMIZERS = optimizers.OPTIMIZERS
 ADAM_EPSILON_FORMS = optimizers.ADAM_EPSILON_FORMS
 LOSSES = ("mse", "softmax")
 
+#: Bellec et al.'s (2020, Fig. 3) evidence accumulation: 40 inputs, 50 LIF and 50 ALIF neurons, 2 readouts.
+BELLEC2020_EVIDENCE_NETWORK = {"n_in": 40, "n_lif": 50, "n_alif": 50, "n_out": 2}
+#: Its supervised learning: softmax cross-entropy over the recall window, NEST 3.10's rate regularization, Adam.
+BELLEC2020_EVIDENCE_LEARNING = {
+    "loss": "softmax",
+    "c_reg": 2.0,  # firing-rate regularization (NEST 3.10 example)
+    "f_target": 10.0 * b2.Hz,
+    "optimizer": "adam",
+    "learning_rate": 5e-3,
+}
+#: Its initialization in the reference tutorial: readout weights Glorot-uniform (TensorFlow's default), random
+#: feedback N(0, 1) without the 1/sqrt(n_rec) of the pattern-generation tutorial (so the task's learning signal is
+#: about ten times stronger relative to the rate regularization).
+BELLEC2020_EVIDENCE_INITIALIZATION = {"readout_init": "glorot_uniform", "feedback_scale": 1.0}
+
+
 #: Sizes of Bellec et al.'s (2020, Fig. S7) pattern generation: inputs, LIF neurons, readouts, 1-ms steps.
 BELLEC2020_PATTERN_NETWORK = {"n_in": 100, "n_rec": 100, "n_out": 1, "n_steps": 1000}
 #: Their learning settings (as in NEST 3.10's e-prop example), shared by the eprop-pattern study and the arena.
@@ -194,6 +210,26 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
             if not w_min < w_max:
                 raise ValueError(f"'weight_clip' needs w_min < w_max, got {self.weight_clip!r}")
 
+
+
+def adaptation_strengths(n_lif, n_alif, beta):
+    """Threshold adaptation of every recurrent neuron: 0 for the ``n_lif`` LIF neurons, then ``beta`` (a voltage)
+    for the ``n_alif`` ALIF neurons."""
+    return np.r_[np.zeros(n_lif), np.full(n_alif, float(beta / b2.volt))] * b2.volt
+
+
+def evidence_accumulation_config(batch_size, **changes):
+    """The :class:`EpropConfig` of Bellec et al.'s evidence accumulation (:data:`BELLEC2020_EVIDENCE_NETWORK`,
+    :data:`BELLEC2020_EVIDENCE_LEARNING`, the neurons of
+    :data:`~brian2learn.models.eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION`, trials of
+    :func:`~brian2learn.tasks.evidence_accumulation.trial_length` steps); ``changes`` override learning settings."""
+    from brian2learn.tasks.evidence_accumulation import trial_length
+
+    network, params = BELLEC2020_EVIDENCE_NETWORK, eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
+    return EpropConfig(n_in=network["n_in"], n_rec=network["n_lif"] + network["n_alif"], n_out=network["n_out"],
+                       n_steps=trial_length(), neuron_params=params,
+                       beta=adaptation_strengths(network["n_lif"], network["n_alif"], params["beta"]),
+                       batch_size=batch_size, **{**BELLEC2020_EVIDENCE_LEARNING, **changes})
 
 
 def check_number(name, value, low, high, allowed, low_open=False, high_open=False):

@@ -23,20 +23,18 @@ import os
 import sys
 import time
 
-import brian2 as b2
 import matplotlib
 import numpy as np
 import pandas as pd
 
 from brian2learn.analysis import energy, plotting, spikes
 from brian2learn.analysis.tables import write_table
-from brian2learn.models.eprop_neurons import BELLEC2020_EVIDENCE_ACCUMULATION
 from brian2learn.plasticity import eprop
 from brian2learn.simulation.devices import DEVICES
 from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials, trial_length
+from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials
 from brian2learn.training.eprop import EpropTrainer
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop
 from brian2learn.training.progress import ProgressReporter
@@ -47,20 +45,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 NAME = "eprop-evidence"
 DESCRIPTION = "e-prop (LIF+ALIF) vs BPTT on evidence accumulation, Bellec et al. 2020 Fig. 3"
 
-#: Network: 50 LIF + 50 ALIF, 40 inputs, 2 readouts (Bellec et al. 2020, Fig. 3).
-NETWORK = {"n_in": 40, "n_lif": 50, "n_alif": 50, "n_out": 2}
-LEARNING = {
-    "loss": "softmax",
-    "c_reg": 2.0,  # firing-rate regularization (NEST 3.10 example)
-    "f_target": 10.0 * b2.Hz,
-    "optimizer": "adam",
-    "learning_rate": 5e-3,
-}
-#: Initialization of the evidence-accumulation tutorial of Bellec et al. (2020): readout
-#: weights from TensorFlow's default Glorot-uniform initializer, random feedback N(0, 1)
-#: without the 1/sqrt(n_rec) of the pattern-generation tutorial (so the task's learning
-#: signal is about ten times stronger relative to the rate regularization).
-INITIALIZATION = {"readout_init": "glorot_uniform", "feedback_scale": 1.0}
+#: Network: 50 LIF + 50 ALIF, 40 inputs, 2 readouts; learning and initialization (Bellec et al. 2020, Fig. 3; the
+#: library's parameter sets in :mod:`brian2learn.plasticity.eprop`).
+NETWORK = eprop.BELLEC2020_EVIDENCE_NETWORK
+LEARNING = eprop.BELLEC2020_EVIDENCE_LEARNING
+INITIALIZATION = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
 SCHEDULE = {
     "full": {"batch_size": 32, "max_iterations": 2000, "validation_batches": 8, "test_batches": 8,
              "checkpoints": 21},  # gradient agreement every 100 iterations
@@ -111,11 +100,7 @@ class Options(StudyOptions):
 
 
 def make_config(batch_size):
-    params = BELLEC2020_EVIDENCE_ACCUMULATION
-    beta = np.r_[np.zeros(NETWORK["n_lif"]), np.full(NETWORK["n_alif"], float(params["beta"]))] * b2.volt
-    return eprop.EpropConfig(n_in=NETWORK["n_in"], n_rec=NETWORK["n_lif"] + NETWORK["n_alif"],
-                             n_out=NETWORK["n_out"], n_steps=trial_length(), neuron_params=params, beta=beta,
-                             batch_size=batch_size, **LEARNING)
+    return eprop.evidence_accumulation_config(batch_size)
 
 
 def trials(seed, stream, draw, n_trials):

@@ -118,7 +118,7 @@ class Options(StudyOptions):
 
 
 def beta():
-    return np.r_[np.zeros(NETWORK["n_lif"]), np.full(NETWORK["n_alif"], float(NEURONS["beta"]))] * b2.volt
+    return eprop.adaptation_strengths(NETWORK["n_lif"], NETWORK["n_alif"], NEURONS["beta"])
 
 
 def reward_config():

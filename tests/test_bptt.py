@@ -290,6 +290,24 @@ def test_train_bptt_reduces_regression_loss(optimizer, learning_rate):
     assert not np.allclose(final["w_rec"], weights["w_rec"])
 
 
+def test_train_bptt_in_chunks_that_carry_the_adam_state_equals_one_call():
+    params = make_params()
+    weights = make_weights(16)
+    batches = [(make_inputs(20 + k), smooth_targets(), np.ones(T)) for k in range(5)]
+    whole, history = bptt.train_bptt(weights, lambda k: batches[k], params, optimizer="adam", learning_rate=3e-3,
+                                     n_iterations=5)
+    first, _, state = bptt.train_bptt(weights, lambda k: batches[k], params, optimizer="adam", learning_rate=3e-3,
+                                      n_iterations=2, return_state=True)
+    second, rest = bptt.train_bptt(first, lambda k: batches[2 + k], params, optimizer="adam", learning_rate=3e-3,
+                                   n_iterations=3, optimizer_state=state)
+    for name in whole:
+        np.testing.assert_array_equal(second[name], whole[name])
+    assert [r["loss"] for r in rest] == [r["loss"] for r in history[2:]]
+    restarted, _ = bptt.train_bptt(first, lambda k: batches[2 + k], params, optimizer="adam", learning_rate=3e-3,
+                                   n_iterations=3)  # a fresh Adam state: other moments, other weights
+    assert not np.array_equal(restarted["w_in"], whole["w_in"])
+
+
 def test_adam_first_step_is_sign_times_learning_rate():
     # with bias correction the first Adam step is lr * g / (|g| + eps) = lr * sign(g)
     params = make_params()
