@@ -368,18 +368,19 @@ LEARNING_RATE_EXPRESSION = "learning_rate_schedule(t)"
 CLIPPED_GROUPS = ("in", "rec")
 
 
-def optimizer_spec(config):
+def optimizer_spec(config, group_prefix=""):
     """The optimizer of ``config`` as an :class:`~brian2learn.plasticity.optimizers.OptimizerSpec`.
 
     Groups ``'in'``, ``'rec'`` (weights in volt, clipped to ``weight_clip``) and ``'out'``; the
     batch-boundary operation of :class:`EpropNetwork` is its Brian2 form, the data-parallel driver
-    uses its numpy form.
+    uses its numpy form. ``group_prefix`` names the groups otherwise (``'w_'``: the weights of
+    :func:`brian2learn.plasticity.bptt.train_bptt`).
     """
     clip = None if config.weight_clip is None else tuple(float(bound / b2.volt) for bound in config.weight_clip)
     return optimizers.OptimizerSpec(
         optimizer=config.optimizer, learning_rate=float(config.learning_rate), adam_beta1=config.adam_beta1,
         adam_beta2=config.adam_beta2, adam_epsilon=config.adam_epsilon, adam_epsilon_form=config.adam_epsilon_form,
-        weight_clip=clip, weight_clip_groups=CLIPPED_GROUPS)
+        weight_clip=clip, weight_clip_groups=tuple(group_prefix + group for group in CLIPPED_GROUPS))
 
 
 def optimizer_code(config):

@@ -1,7 +1,7 @@
 """The arena's built-in tasks and rules, registered with :mod:`brian2learn.studies.arena_registry`.
 
 Each registration below is the same call a user makes for a rule or task of their own. So far the
-arena holds five tasks:
+arena holds six tasks:
 
 - ``xor`` (rate form): the four XOR patterns, targets 0.1/0.9 (:func:`brian2learn.tasks.parity.parity_task`);
   every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
@@ -28,6 +28,11 @@ arena holds five tasks:
   et al.'s (2021) first-spike code (4 input times and a bias spike, 120 hidden and 3 output neurons that fire at
   most once; the class of the first output spike). Rate form: the features (x, y, 1-x, 1-y) into 4-120-3 units
   with biases, targets 0.1/0.9, the class of the largest output. Criterion: accuracy 0.9.
+- ``evidence`` (spiking form): Bellec et al.'s (2020, Fig. 3) evidence accumulation (:mod:`brian2learn.tasks.
+  evidence_accumulation`; the network, learning and initialization of :func:`brian2learn.plasticity.eprop.
+  evidence_accumulation_config`): 40 inputs, 50 LIF and 50 ALIF neurons, 2 readouts, fresh training trials in
+  batches of 32 (quick: 8); the score is the accuracy of the side reported on 128 held-out trials (quick: 16) of the
+  split's own trial stream. Criterion: accuracy 0.9 (the eprop-evidence study's test target).
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -62,6 +67,7 @@ from brian2learn.plasticity import eprop, feedforward, ttfs
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
 from brian2learn.tasks import yinyang
 from brian2learn.tasks.digits import load_digits_split, validation_split
+from brian2learn.tasks.evidence_accumulation import decision_error, evidence_accumulation_trials
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, trajectory_task
@@ -104,6 +110,22 @@ YINYANG = register_task(ArenaTask(
     wall_cap_seconds={"quick": 120, "full": 400},
     network={"quick": "4 (+ bias) - 120 - 3, 500 training samples", "full": "4 (+ bias) - 120 - 3"}))
 
+EVIDENCE = register_task(ArenaTask(
+    name="evidence", description="evidence accumulation, Bellec et al. 2020 Fig. 3: seven cues left or right, a "
+                                 "delay, a recall cue; accuracy of the side reported (the readout with the larger "
+                                 "mean over the recall window) on held-out trials (spiking form; "
+                                 "tasks.evidence_accumulation)",
+    metric="accuracy", criterion=0.9, budget={"quick": 32, "full": 4096},
+    wall_cap_seconds={"quick": 120, "full": 900},
+    network={"quick": "40 inputs, 50 LIF + 50 ALIF, 2 readouts, batches of 8",
+             "full": "40 inputs, 50 LIF + 50 ALIF, 2 readouts, batches of 32"}))
+#: Batch size, iterations per binary run (the held-out trials are one run's trials: runs x batch) and iterations
+#: between two scorings of the held-out trials, per mode.
+EVIDENCE_PROTOCOL = {"quick": {"batch_size": 8, "iterations_per_run": 2, "score_every": 2},
+                     "full": {"batch_size": 32, "iterations_per_run": 4, "score_every": 32}}
+#: Independent trial streams of a seed (those of the eprop-evidence study).
+EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
+
 #: Training examples in quick mode (the first of the training split; the digits' as contrastive-digits --quick).
 QUICK_TRAINING = {"digits": 200, "yinyang": 500}
 #: Hidden units of Yin-Yang (Göltz et al. 2021's network, plasticity.ttfs.TTFSConfig).
@@ -143,6 +165,12 @@ HYPERPARAMETERS = {
                           "batch_size": ttfs.TTFSConfig.batch_size, "xi": ttfs.TTFSConfig.xi,
                           "alpha": ttfs.TTFSConfig.alpha,
                           "source": "Göltz et al. 2021 (plasticity.ttfs.TTFSConfig; the ttfs-yinyang study)"},
+    **{(rule, "evidence"): {"learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"],
+                            "optimizer": "adam", "c_reg": eprop.BELLEC2020_EVIDENCE_LEARNING["c_reg"],
+                            "f_target_hz": float(eprop.BELLEC2020_EVIDENCE_LEARNING["f_target"] / b2.Hz),
+                            "source": "Bellec et al. 2020 / NEST 3.10 e-prop example (plasticity.eprop; the "
+                                      "eprop-evidence study)"}
+       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
     ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
                       "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
     **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
@@ -483,6 +511,17 @@ def _spike_energy(input_steps, recurrent_steps, config):
             "energy_complexity": float(complexity)}
 
 
+def _bptt_params(bptt, config):
+    """The JAX network of an e-prop configuration: the same neurons, loss and regularization, the reset's gradient
+    kept (plain BPTT), and the per-neuron threshold adaptation where the neurons differ in it (LIF and ALIF)."""
+    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss, c_reg=config.c_reg,
+                                      f_target=config.f_target, reset_gradient=True)
+    beta = np.asarray(config.beta)
+    if np.any(beta != beta[0]):
+        params = bptt.NetworkParams(**{**params.__dict__, "beta": beta})
+    return params
+
+
 def _cosine_with_bptt(config, weights, task, gradients):
     """Cosine between a rule's gradient of (w_in, w_rec, w_out) and BPTT's (JAX) on the same network and trial,
     regularisation included in both; None without JAX."""
@@ -490,9 +529,8 @@ def _cosine_with_bptt(config, weights, task, gradients):
         from brian2learn.plasticity import bptt
     except ImportError:
         return None
-    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss, c_reg=config.c_reg,
-                                      f_target=config.f_target, reset_gradient=True)  # the bptt cell's gradient
-    _, exact = bptt.loss_and_gradients(weights, task["inputs"], task["targets"], task["window"], params)
+    _, exact = bptt.loss_and_gradients(weights, task["inputs"], task["targets"], task["window"],
+                                       _bptt_params(bptt, config))  # the bptt cell's gradient
     a = np.concatenate([np.ravel(gradients[name]) for name in ("w_in", "w_rec", "w_out")])
     b = np.concatenate([np.ravel(exact[name]) for name in ("w_in", "w_rec", "w_out")])
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
@@ -529,8 +567,7 @@ def _pattern_bptt_cell(spec):
     from brian2learn.plasticity import bptt
 
     config, task, weights = _pattern_setup(spec)
-    params = bptt.network_params_from(config.neuron_params, config.n_rec, loss=config.loss, c_reg=config.c_reg,
-                                      f_target=config.f_target, reset_gradient=True)
+    params = _bptt_params(bptt, config)
     losses, start = [], time.perf_counter()
 
     def batches(iteration):
@@ -561,6 +598,94 @@ def _pattern_bptt_cell(spec):
                             "performance: the loss of the last training trial; energy: that trial")
 
 
+# -- evidence accumulation (spiking form) ------------------------------------------------------------------------
+
+def _evidence_trials(seed, stream, draw, n_trials):
+    return evidence_accumulation_trials(n_trials, seed=[seed, EVIDENCE_STREAMS[stream], draw])
+
+
+def _evidence_setup(spec):
+    """Configuration, initial weights, random feedback and held-out trials (one run's worth) of a cell."""
+    p = EVIDENCE_PROTOCOL[spec.mode]
+    config = eprop.evidence_accumulation_config(p["batch_size"], learning_rate=_learning_rate(spec))
+    init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
+    weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
+    feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
+    held_out = _evidence_trials(spec.seed, spec.split, 0, p["iterations_per_run"] * p["batch_size"])
+    return config, weights, feedback, held_out, p
+
+
+def _evidence_eprop_cell(feedback_mode):
+    def cell(spec):
+        config, weights, feedback, held_out, p = _evidence_setup(spec)
+        iterations = max(1, spec.trials // p["batch_size"])
+        rows, start = [], time.perf_counter()
+        with EpropTrainer(config, weights, lambda draw, n: _evidence_trials(spec.seed, "train", draw, n),
+                          feedback=feedback_mode, feedback_matrix=feedback, device=spec.device,
+                          iterations_per_run=p["iterations_per_run"],
+                          directory=os.path.join(spec.run_dir, "build")) as trainer:
+            untrained = 1.0 - trainer.evaluate(trials=held_out)["error"]
+            cosine = _cosine_with_bptt(config, weights, held_out, trainer.gradients(trials=held_out)[0])
+            done = 0
+            for n_now in _chunks(iterations, p["score_every"]):
+                trainer.train(n_now)
+                done += n_now
+                rows.append({"trial": done * p["batch_size"],
+                             "performance": 1.0 - trainer.evaluate(trials=held_out)["error"]})
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+            spikes = trainer.last_spikes
+        dt = float(config.dt)
+        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
+                          gradient_cosine_bptt=cosine, curve_split=spec.split, **energy,
+                          notes=f"batches of {config.batch_size}; performance and curve: accuracy on "
+                                f"{len(held_out['labels'])} {spec.split} trials; energy: the last trial scored; "
+                                "gradient cosine: e-prop's gradient and BPTT's of the untrained network on those "
+                                "trials")
+    return cell
+
+
+def _evidence_bptt_cell(spec):
+    from brian2learn.plasticity import bptt
+
+    config, weights, _, held_out, p = _evidence_setup(spec)
+    params = _bptt_params(bptt, config)
+    optimizer = eprop.optimizer_spec(config, group_prefix="w_")  # e-prop's Adam (TensorFlow's epsilon), its clipping
+
+    def accuracy_of(current):
+        readouts = bptt.readout_batch(current, held_out["inputs"], params)
+        return 1.0 - decision_error(readouts, held_out["targets"], held_out["window"])
+
+    def batch(draw):
+        trials = _evidence_trials(spec.seed, "train", draw, p["batch_size"])
+        return trials["inputs"], trials["targets"], trials["window"]
+
+    iterations = max(1, spec.trials // p["batch_size"])
+    current, state, done, rows, start = weights, None, 0, [], time.perf_counter()
+    untrained = accuracy_of(current)
+    for n_now in _chunks(iterations, p["score_every"]):
+        current, _, state = bptt.train_bptt(current, lambda k, first=done: batch(first + k), params,
+                                            optimizer=optimizer, n_iterations=n_now, optimizer_state=state,
+                                            return_state=True)
+        done += n_now
+        rows.append({"trial": done * p["batch_size"], "performance": accuracy_of(current)})
+        if _capped(spec, start):
+            break
+    last = held_out["inputs"][-1]
+    trial = bptt.simulate(current, last, params)
+    curve = pd.DataFrame(rows)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
+                      **_spike_energy(np.nonzero(last)[0], np.nonzero(np.asarray(trial["z"]))[0], config),
+                      notes="JAX BPTT of the same discrete-time LIF/ALIF network (pseudo-derivative, reset gradient "
+                            f"kept), e-prop's Adam; performance and curve: accuracy on {len(held_out['labels'])} "
+                            f"{spec.split} trials (the e-prop cells' trials); energy: the last of them")
+
+
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
@@ -582,31 +707,32 @@ for _rule in cl.RULES:
         + " on a settling rate network (plasticity.contrastive)",
         cells={"xor": _contrastive_cell(_rule), "digits": _classification_contrastive_cell(_rule, "digits"),
                "yinyang": _classification_contrastive_cell(_rule, "yinyang")},
-        empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT},
+        empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT, "evidence": _RATE_ONLY},
         hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "digits", "yinyang")}))
 
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
-        cells={"pattern": _eprop_cell(_feedback)},
+        cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback)},
         empty={"xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE, "digits": _NO_SPIKING_DIGITS,
                "yinyang": _NO_EPROP_YINYANG},
-        hyperparameters={"pattern": HYPERPARAMETERS[(f"eprop-{_feedback}", "pattern")]}))
+        hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)] for task in ("pattern", "evidence")}))
 
 register_rule(ArenaRule(
     "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "
             "numpy), discrete BPTT (continuous-time rate, JAX)",
     cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell, "circle": _circle_bptt_cell,
-           "digits": _classification_backprop_cell("digits"), "yinyang": _classification_backprop_cell("yinyang")},
+           "digits": _classification_backprop_cell("digits"), "yinyang": _classification_backprop_cell("yinyang"),
+           "evidence": _evidence_bptt_cell},
     hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
-                     for task in ("xor", "pattern", "circle", "digits", "yinyang")}))
+                     for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")}))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
     cells={"circle": _ctbptt_cell},
     empty={"xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
-           "pattern": _SPIKING_TASK},
+           "pattern": _SPIKING_TASK, "evidence": _SPIKING_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("ctbptt", "circle")]}))
 
 register_rule(ArenaRule(
@@ -614,7 +740,7 @@ register_rule(ArenaRule(
     cells={"circle": _circle_rflo_cell},
     empty={"xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
-           "pattern": _RATE_TASK},
+           "pattern": _RATE_TASK, "evidence": _RATE_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("rflo", "circle")]}))
 
 register_rule(ArenaRule(
@@ -623,5 +749,6 @@ register_rule(ArenaRule(
     cells={"yinyang": _ttfs_cell},
     empty={"xor": _NO_SPIKING_XOR, "digits": _NO_SPIKING_DIGITS,
            "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
+           "evidence": "TTFS neurons fire at most once per trial; the task needs memory of cues over two seconds",
            "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},
     hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]}))

@@ -34,7 +34,7 @@ from brian2learn.simulation.devices import DEVICES
 from brian2learn.studies.common import StudyError, save_figure, save_network, write_summary
 from brian2learn.studies.options import StudyOptions, option
 from brian2learn.studies.run_directory import in_run_directory
-from brian2learn.tasks.evidence_accumulation import evidence_accumulation_trials
+from brian2learn.tasks.evidence_accumulation import decision_error, evidence_accumulation_trials
 from brian2learn.training.eprop import EpropTrainer
 from brian2learn.training.loop import Chunk, TrainingDivergedError, TrainingLoop
 from brian2learn.training.progress import ProgressReporter
@@ -114,13 +114,6 @@ def _bptt_module():
     except ImportError:
         return None
     return bptt
-
-
-def _decision_error(y, targets, window):
-    """Fraction of trials whose readout with the largest window-mean output is not the label."""
-    votes = np.einsum("nt,nto->no", window, y)
-    labels = np.argmax(np.einsum("nt,nto->no", window, targets), axis=1)
-    return float(np.mean(np.argmax(votes, axis=1) != labels))
 
 
 class EpropMethod:
@@ -213,7 +206,7 @@ class BpttMethod:
         metrics, grads = self._loss(batch, weights)
         grads["w_rec"] = grads["w_rec"] * (1 - np.eye(self.config.n_rec))
         y = self.bptt.readout_batch(weights, batch["inputs"], self.params)
-        error = _decision_error(y, batch["targets"], batch["window"])
+        error = decision_error(y, batch["targets"], batch["window"])
         new, optimizer_state = self.optimizer.step(self._groups(weights), self._groups(grads), optimizer_state)
         new_weights = {f"w_{group}": value for group, value in new.items()}
         row = {"iteration": first, "loss": metrics["task_loss"], "reg_loss": metrics["reg_loss"],
@@ -232,7 +225,7 @@ class BpttMethod:
             batch = trials(self.seed, stream, k, batch_size)
             metrics, _ = self._loss(batch)
             y = self.bptt.readout_batch(self.weights_now, batch["inputs"], self.params)
-            errors.append(_decision_error(y, batch["targets"], batch["window"]))
+            errors.append(decision_error(y, batch["targets"], batch["window"]))
             losses.append(metrics["task_loss"])
         return float(np.mean(errors)), float(np.mean(losses))
 

@@ -111,6 +111,17 @@ def evidence_accumulation_trials(n_trials, seed, params=None):
 
 
 #: Variables of the cue-choice environment (the protocol of :mod:`brian2learn.tasks.cartpole`).
+def decision_error(readouts, targets, window):
+    """Fraction of trials whose readout with the largest ``window``-weighted output is not the trial's label.
+
+    ``readouts`` and ``targets`` have shape (trials, T, 2), ``window`` (trials, T) (the recall period of
+    :func:`evidence_accumulation_trials`): the decision is :math:`\\arg\\max_o \\sum_t m_t y_{t,o}`.
+    """
+    votes = np.einsum("nt,nto->no", window, readouts)
+    labels = np.argmax(np.einsum("nt,nto->no", window, targets), axis=1)
+    return float(np.mean(np.argmax(votes, axis=1) != labels))
+
+
 CUE_CHOICE_EQS = """
 action : 1             # 0: left, 1: right (written by the agent at the end of a trial)
 label : 1              # side with more cues in the current trial

@@ -181,11 +181,12 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
 
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
-                                tasks=["xor", "pattern", "circle", "digits", "yinyang"])
+                                tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence"])
     assert {(c["rule"], c["task"]) for c in defined} >= {("chl", "xor"), ("bptt", "xor"), ("eprop-random", "pattern"),
                                                          ("bptt", "pattern"), ("ctbptt", "circle"), ("rflo", "circle"),
                                                          ("ep-symmetric", "digits"), ("bptt", "digits"),
-                                                         ("ttfs", "yinyang"), ("chl", "yinyang")}
+                                                         ("ttfs", "yinyang"), ("chl", "yinyang"),
+                                                         ("eprop-adaptive", "evidence"), ("bptt", "evidence")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
 
 
@@ -216,6 +217,18 @@ def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tm
     assert math.isclose(cells["eprop-symmetric"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-6)
     assert cells["bptt"]["spikes_per_trial"] == cells["eprop-symmetric"]["spikes_per_trial"]  # the same trial
     assert 0 < cells["eprop-symmetric"]["gradient_cosine_bptt"] < 1 and cells["bptt"]["gradient_cosine_bptt"] is None
+
+
+def test_eprop_in_brian2_and_bptt_in_jax_score_the_same_untrained_evidence_network(tmp_path):
+    pytest.importorskip("jax")
+    cells = {rule: arena.run(arena.Options(rule=rule, task="evidence", quick=True, trials=16, split="validation",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("eprop-random", "bptt")}
+    # the same LIF/ALIF network from the same weights on the same 16 validation trials: the same decisions
+    assert cells["eprop-random"]["untrained"] == cells["bptt"]["untrained"]
+    assert round(cells["bptt"]["untrained"] * 16) == cells["bptt"]["untrained"] * 16
+    assert 0 < cells["eprop-random"]["gradient_cosine_bptt"] <= 1
+    for cell in cells.values():
+        assert cell["trials"] == 16 and 0 < cell["spikes_per_trial"]
 
 
 def test_continuous_time_bptt_in_brian2_and_bptt_in_jax_start_from_the_same_circle_error(tmp_path):
