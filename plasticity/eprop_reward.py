@@ -561,6 +561,25 @@ def connectivity(config):
             "pi": all_to_all(config.n_rec, config.n_actions), "v": all_to_all(config.n_rec, 1)}
 
 
+#: Reward-based e-prop on Bellec et al.'s (2020, Fig. 3) evidence accumulation, a reward of 1 for the correct side
+#: at the end of each trial (:class:`~brian2learn.tasks.evidence_accumulation.CueChoice`): one decision per trial,
+#: undiscounted, no entropy bonus, NEST 3.10's rate regularization, Adam. The rate 5e-4 was chosen on training
+#: trials in the eprop-reward-cues study (1e-3 and 3e-3 stayed at chance for 3000 trials).
+CUE_REWARD_LEARNING = {"discount": 1.0, "learning_rate": 5e-4, "value_weight": 1.0, "entropy_weight": 0.0,
+                       "c_reg": 2.0, "f_target": 10.0 * b2.Hz, "feedback": "random", "optimizer": "adam"}
+
+
+def evidence_accumulation_config(**changes):
+    """The :class:`RewardEpropConfig` of the cue task from reward: the network and neurons of
+    :func:`brian2learn.plasticity.eprop.evidence_accumulation_config` with two actions and a value readout,
+    :data:`CUE_REWARD_LEARNING`; ``changes`` override learning settings."""
+    network, params = eprop.BELLEC2020_EVIDENCE_NETWORK, eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
+    return RewardEpropConfig(n_in=network["n_in"], n_rec=network["n_lif"] + network["n_alif"],
+                             n_actions=network["n_out"], neuron_params=params,
+                             beta=eprop.adaptation_strengths(network["n_lif"], network["n_alif"], params["beta"]),
+                             **{**CUE_REWARD_LEARNING, **changes})
+
+
 def initial_weights(config, seed, readout_scale=None, feedback_scale=1.0, input_gain=1.0, recurrent_gain=1.0):
     """Initial weights and feedback (matrices ``[post, pre]``; ``w_in``, ``w_rec`` in volt as floats).
 

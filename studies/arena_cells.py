@@ -1,7 +1,7 @@
 """The arena's built-in tasks and rules, registered with :mod:`brian2learn.studies.arena_registry`.
 
 Each registration below is the same call a user makes for a rule or task of their own. So far the
-arena holds six tasks:
+arena holds seven tasks:
 
 - ``xor`` (rate form): the four XOR patterns, targets 0.1/0.9 (:func:`brian2learn.tasks.parity.parity_task`);
   every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
@@ -33,6 +33,9 @@ arena holds six tasks:
   evidence_accumulation_config`): 40 inputs, 50 LIF and 50 ALIF neurons, 2 readouts, fresh training trials in
   batches of 32 (quick: 8); the score is the accuracy of the side reported on 128 held-out trials (quick: 16) of the
   split's own trial stream. Criterion: accuracy 0.9 (the eprop-evidence study's test target).
+- ``evidence-reward`` (spiking form): the same trials learned from a reward of 1 for the correct side and nothing
+  else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
+  on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -50,6 +53,8 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 - ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
   ctbptt`, continuous flavour), Adam on W, b and log T.
 - ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
+- ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
+  online update per trial (:func:`brian2learn.plasticity.eprop_reward.evidence_accumulation_config`).
 - ``ttfs``: Göltz, Kriener et al.'s (2021) exact spike-time gradients of the first-spike network, its forward pass
   in closed form, Adam with their settings (:class:`brian2learn.plasticity.ttfs.TTFSConfig`).
 """
@@ -63,16 +68,23 @@ import pandas as pd
 
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import contrastive as cl
-from brian2learn.plasticity import eprop, feedforward, ttfs
+from brian2learn.plasticity import eprop, eprop_reward, feedforward, ttfs
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
 from brian2learn.tasks import yinyang
 from brian2learn.tasks.digits import load_digits_split, validation_split
-from brian2learn.tasks.evidence_accumulation import decision_error, evidence_accumulation_trials
+from brian2learn.tasks.evidence_accumulation import (
+    CueChoice,
+    cue_choice_stimuli,
+    decision_error,
+    evidence_accumulation_trials,
+    trial_length,
+)
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
 from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, trajectory_task
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.eprop import EpropTrainer
+from brian2learn.training.eprop_reward import RewardEpropTrainer
 from brian2learn.training.ttfs import TTFSTrainer
 
 # -- tasks -----------------------------------------------------------------------------------------------------
@@ -115,7 +127,7 @@ EVIDENCE = register_task(ArenaTask(
                                  "delay, a recall cue; accuracy of the side reported (the readout with the larger "
                                  "mean over the recall window) on held-out trials (spiking form; "
                                  "tasks.evidence_accumulation)",
-    metric="accuracy", criterion=0.9, budget={"quick": 32, "full": 4096},
+    metric="accuracy", criterion=0.9, budget={"quick": 32, "full": 8192},
     wall_cap_seconds={"quick": 120, "full": 900},
     network={"quick": "40 inputs, 50 LIF + 50 ALIF, 2 readouts, batches of 8",
              "full": "40 inputs, 50 LIF + 50 ALIF, 2 readouts, batches of 32"}))
@@ -123,6 +135,18 @@ EVIDENCE = register_task(ArenaTask(
 #: between two scorings of the held-out trials, per mode.
 EVIDENCE_PROTOCOL = {"quick": {"batch_size": 8, "iterations_per_run": 2, "score_every": 2},
                      "full": {"batch_size": 32, "iterations_per_run": 4, "score_every": 32}}
+EVIDENCE_REWARD = register_task(ArenaTask(
+    name="evidence-reward", description="the evidence-accumulation task learned from a reward of 1 for the correct "
+                                        "side at the end of each trial and nothing else (no target); accuracy of "
+                                        "the greedy choice on held-out trials (spiking form; "
+                                        "tasks.evidence_accumulation.CueChoice)",
+    metric="accuracy", criterion=0.9, budget={"quick": 20, "full": 8192},
+    wall_cap_seconds={"quick": 120, "full": 900},
+    network={"quick": "40 inputs, 50 LIF + 50 ALIF, 2 policy readouts and a value readout",
+             "full": "40 inputs, 50 LIF + 50 ALIF, 2 policy readouts and a value readout"}))
+#: Trials per binary run, held-out trials and trials between two scorings of the reward task, per mode.
+REWARD_PROTOCOL = {"quick": {"trials_per_run": 10, "held_out": 10, "score_every": 10},
+                   "full": {"trials_per_run": 64, "held_out": 256, "score_every": 1024}}
 #: Independent trial streams of a seed (those of the eprop-evidence study).
 EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
 
@@ -171,6 +195,10 @@ HYPERPARAMETERS = {
                             "source": "Bellec et al. 2020 / NEST 3.10 e-prop example (plasticity.eprop; the "
                                       "eprop-evidence study)"}
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
+    ("eprop-reward", "evidence-reward"): {
+        "learning_rate": eprop_reward.CUE_REWARD_LEARNING["learning_rate"], "optimizer": "adam",
+        "discount": eprop_reward.CUE_REWARD_LEARNING["discount"], "c_reg": eprop_reward.CUE_REWARD_LEARNING["c_reg"],
+        "source": "eprop-reward-cues study (chosen on training trials; plasticity.eprop_reward)"},
     ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
                       "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
     **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
@@ -686,12 +714,45 @@ def _evidence_bptt_cell(spec):
                             f"{spec.split} trials (the e-prop cells' trials); energy: the last of them")
 
 
+def _evidence_reward_cell(spec):
+    p = REWARD_PROTOCOL[spec.mode]
+    config = eprop_reward.evidence_accumulation_config(learning_rate=_learning_rate(spec))
+
+    def stimuli(first, n, evaluation):  # training trials from the training stream, scoring from the split's
+        return cue_choice_stimuli(_evidence_trials(spec.seed, spec.split if evaluation else "train", first, n))
+
+    rows, start = [], time.perf_counter()
+    with RewardEpropTrainer(config, eprop_reward.initial_weights(config, spec.seed),
+                            lambda: CueChoice(p["trials_per_run"]), stimuli, steps_per_run=p["trials_per_run"],
+                            seed=spec.seed, device=spec.device,
+                            directory=os.path.join(spec.run_dir, "build")) as trainer:
+        untrained = float(trainer.evaluate(p["held_out"]).mean())
+        while trainer.step_count < spec.trials:
+            trainer.train(min(p["score_every"], spec.trials - trainer.step_count))
+            rows.append({"trial": trainer.step_count, "performance": float(trainer.evaluate(p["held_out"]).mean())})
+            if _capped(spec, start):
+                break
+        compile_seconds = trainer.runner.compile_seconds
+        rate_hz = float(np.mean(trainer.state["reward_eprop_recurrent.rate_est"])) * 1000.0
+    curve = pd.DataFrame(rows)
+    spikes = rate_hz * config.n_rec * trial_length() * float(config.neuron_params["dt"] / b2.second)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds, curve_split=spec.split,
+                      spikes_per_trial=spikes,
+                      synaptic_operations_per_trial=spikes * (config.n_rec - 1 + config.n_actions + 1),
+                      notes=f"one greedy choice per trial, one update per trial; performance and curve: accuracy on "
+                            f"{p['held_out']} {spec.split} trials; spikes: the recurrent rate estimate of the last "
+                            "training trials times the trial (input spikes and the energy complexity not counted)")
+
+
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
 _NO_SPIKING_DIGITS = "the digits' spiking form is not registered yet"
+_REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
+_SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
 _NO_EPROP_YINYANG = ("Yin-Yang is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
                      "form; a form for a recurrent network of repeatedly spiking neurons is not registered yet")
 _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling network: there is no trajectory to "
@@ -707,15 +768,16 @@ for _rule in cl.RULES:
         + " on a settling rate network (plasticity.contrastive)",
         cells={"xor": _contrastive_cell(_rule), "digits": _classification_contrastive_cell(_rule, "digits"),
                "yinyang": _classification_contrastive_cell(_rule, "yinyang")},
-        empty={"pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT, "evidence": _RATE_ONLY},
+        empty={"evidence-reward": _SUPERVISED_RULE, "pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT,
+               "evidence": _RATE_ONLY},
         hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "digits", "yinyang")}))
 
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
         cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback)},
-        empty={"xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE, "digits": _NO_SPIKING_DIGITS,
-               "yinyang": _NO_EPROP_YINYANG},
+        empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE,
+               "digits": _NO_SPIKING_DIGITS, "yinyang": _NO_EPROP_YINYANG},
         hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)] for task in ("pattern", "evidence")}))
 
 register_rule(ArenaRule(
@@ -724,13 +786,15 @@ register_rule(ArenaRule(
     cells={"xor": _xor_backprop_cell, "pattern": _pattern_bptt_cell, "circle": _circle_bptt_cell,
            "digits": _classification_backprop_cell("digits"), "yinyang": _classification_backprop_cell("yinyang"),
            "evidence": _evidence_bptt_cell},
+    empty={"evidence-reward": _SUPERVISED_RULE},
     hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
                      for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")}))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
     cells={"circle": _ctbptt_cell},
-    empty={"xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
+    empty={"evidence-reward": _SUPERVISED_RULE,
+           "xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
            "pattern": _SPIKING_TASK, "evidence": _SPIKING_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("ctbptt", "circle")]}))
@@ -738,7 +802,8 @@ register_rule(ArenaRule(
 register_rule(ArenaRule(
     "rflo", "random-feedback local online learning of a leaky tanh RNN (Murray 2019; plasticity.rflo)",
     cells={"circle": _circle_rflo_cell},
-    empty={"xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
+    empty={"evidence-reward": _SUPERVISED_RULE,
+           "xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,
            "pattern": _RATE_TASK, "evidence": _RATE_TASK},
     hyperparameters={"circle": HYPERPARAMETERS[("rflo", "circle")]}))
@@ -747,8 +812,17 @@ register_rule(ArenaRule(
     "ttfs", "time-to-first-spike learning with exact spike-time gradients (Göltz, Kriener et al. 2021; "
             "plasticity.ttfs)",
     cells={"yinyang": _ttfs_cell},
-    empty={"xor": _NO_SPIKING_XOR, "digits": _NO_SPIKING_DIGITS,
+    empty={"evidence-reward": _SUPERVISED_RULE,
+           "xor": _NO_SPIKING_XOR, "digits": _NO_SPIKING_DIGITS,
            "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
            "evidence": "TTFS neurons fire at most once per trial; the task needs memory of cues over two seconds",
            "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},
     hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]}))
+
+register_rule(ArenaRule(
+    "eprop-reward", "reward-based e-prop: an actor-critic of the recurrent spiking network, random feedback, one "
+                    "online update per trial (Bellec et al. 2020, Methods; plasticity.eprop_reward)",
+    cells={"evidence-reward": _evidence_reward_cell},
+    empty={task: _REWARD_RULE for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
+    hyperparameters={"evidence-reward": HYPERPARAMETERS[("eprop-reward", "evidence-reward")]}))
+

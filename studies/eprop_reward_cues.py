@@ -78,8 +78,7 @@ DESCRIPTION = "evidence accumulation from reward alone (reward-based e-prop) bes
 
 NEURONS = BELLEC2020_EVIDENCE_ACCUMULATION
 NETWORK = {"n_in": 40, "n_lif": 50, "n_alif": 50, "n_actions": 2}
-REWARD_LEARNING = {"discount": 1.0, "learning_rate": 5e-4, "value_weight": 1.0, "entropy_weight": 0.0,
-                   "c_reg": 2.0, "f_target": 10.0 * b2.Hz, "feedback": "random", "optimizer": "adam"}
+REWARD_LEARNING = eprop_reward.CUE_REWARD_LEARNING
 SUPERVISED_LEARNING = {"loss": "softmax", "c_reg": 2.0, "f_target": 10.0 * b2.Hz, "optimizer": "adam",
                        "learning_rate": 5e-3, "batch_size": 32}
 TARGET_ACCURACY = 0.90
@@ -122,9 +121,7 @@ def beta():
 
 
 def reward_config():
-    return eprop_reward.RewardEpropConfig(n_in=NETWORK["n_in"], n_rec=NETWORK["n_lif"] + NETWORK["n_alif"],
-                                          n_actions=NETWORK["n_actions"], neuron_params=NEURONS, beta=beta(),
-                                          **REWARD_LEARNING)
+    return eprop_reward.evidence_accumulation_config()
 
 
 def supervised_config(batch_size):

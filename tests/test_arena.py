@@ -181,12 +181,13 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
 
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
-                                tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence"])
+                                tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward"])
     assert {(c["rule"], c["task"]) for c in defined} >= {("chl", "xor"), ("bptt", "xor"), ("eprop-random", "pattern"),
                                                          ("bptt", "pattern"), ("ctbptt", "circle"), ("rflo", "circle"),
                                                          ("ep-symmetric", "digits"), ("bptt", "digits"),
                                                          ("ttfs", "yinyang"), ("chl", "yinyang"),
-                                                         ("eprop-adaptive", "evidence"), ("bptt", "evidence")}
+                                                         ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
+                                                         ("eprop-reward", "evidence-reward")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
 
 
