@@ -41,6 +41,10 @@ from brian2learn.tasks.xor import PATTERNS, TARGETS
 from brian2learn.tasks.xor import error as task_error
 
 N_HIDDEN = 2  # hidden sigmoid units (Jabri & Flower's 2-2-1 network)
+#: WP and NP on the 2-2-1 network: learning rate and perturbation strength from a numpy scan of eta in {2, 5, 10,
+#: 20}, sigma in {0.01, 0.05, 0.2} (the perturbation-spiking study), initial weights U(-0.5, 0.5).
+JABRI_FLOWER_LEARNING = {"wp": {"eta": 5.0, "sigma": 0.05}, "np": {"eta": 5.0, "sigma": 0.05}}
+JABRI_FLOWER_INIT_SCALE = 0.5
 
 HIDDEN_EQS = PLASTIC_NEURON_EQS + """
 h : 1                          # activity (1 for the bias unit)
@@ -58,22 +62,22 @@ correct : 1                    # patterns of this pass with |y - y*| < 0.5
 LAYER_SYNAPSE_EQS = PLASTIC_SYNAPSE_EQS + "u_post = w_eff*{activity}_pre : 1 (summed)\n"
 
 
-def connectivity(n_learners):
-    """Synapse order of the two layers.
+def connectivity(n_learners, n_hidden=N_HIDDEN):
+    """Synapse order of the two layers (``N_h = n_hidden``).
 
     Layer 1: synapse ``(l N_h + j) 3 + k`` from input ``k`` (x_1, x_2, 1) to hidden ``j`` of learner ``l``
     (hidden unit index ``l (N_h + 1) + j``). Layer 2: synapse ``l (N_h + 1) + j`` from hidden ``j`` (the
     last is the bias unit) to output ``l``. Weights reshape to (n_learners, N_h, 3) and (n_learners, N_h + 1).
     """
-    ll, jj, kk = np.meshgrid(np.arange(n_learners), np.arange(N_HIDDEN), np.arange(3), indexing="ij")
-    layer1 = (kk.ravel(), (ll * (N_HIDDEN + 1) + jj).ravel())
-    ll, jj = np.meshgrid(np.arange(n_learners), np.arange(N_HIDDEN + 1), indexing="ij")
-    layer2 = ((ll * (N_HIDDEN + 1) + jj).ravel(), ll.ravel())
+    ll, jj, kk = np.meshgrid(np.arange(n_learners), np.arange(n_hidden), np.arange(3), indexing="ij")
+    layer1 = (kk.ravel(), (ll * (n_hidden + 1) + jj).ravel())
+    ll, jj = np.meshgrid(np.arange(n_learners), np.arange(n_hidden + 1), indexing="ij")
+    layer2 = ((ll * (n_hidden + 1) + jj).ravel(), ll.ravel())
     return {"layer1": layer1, "layer2": layer2}
 
 
 def forward_numpy(w1, w2, patterns=PATTERNS):
-    """Outputs (4,) of one network: ``w1`` (N_h, 3), ``w2`` (N_h + 1,)."""
+    """Outputs (4,) of one network: ``w1`` (N_h, 3), ``w2`` (N_h + 1,), any ``N_h``."""
     inputs = np.c_[patterns, np.ones(len(patterns))]
     hidden = 1.0 / (1.0 + np.exp(-inputs @ np.asarray(w1).T))
     return 1.0 / (1.0 + np.exp(-np.c_[hidden, np.ones(len(patterns))] @ np.asarray(w2)))
@@ -84,27 +88,37 @@ def error_numpy(w1, w2):
     return task_error(forward_numpy(w1, w2))
 
 
-def initial_weights(n_learners, seed, scale=1.0):
+def initial_weights(n_learners, seed, scale=1.0, n_hidden=N_HIDDEN):
     """``U(-scale, scale)`` weights of every learner, drawn from ``numpy.random.default_rng(seed)``."""
     rng = np.random.default_rng(seed)
-    return {"layer1": rng.uniform(-scale, scale, (n_learners, N_HIDDEN, 3)),
-            "layer2": rng.uniform(-scale, scale, (n_learners, N_HIDDEN + 1))}
+    return {"layer1": rng.uniform(-scale, scale, (n_learners, n_hidden, 3)),
+            "layer2": rng.uniform(-scale, scale, (n_learners, n_hidden + 1))}
 
 
-def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="xor"):
-    """Brian2 XOR networks of ``n_learners`` learners (state variables ``w:{name}_layer1``, ``w:{name}_layer2``)."""
-    n_steps = len(TARGETS)
+def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="xor", n_hidden=N_HIDDEN,
+              targets=TARGETS):
+    """Brian2 XOR networks of ``n_learners`` learners (state variables ``w:{name}_layer1``, ``w:{name}_layer2``).
+
+    ``n_hidden`` hidden units (Jabri & Flower: 2); ``targets`` of the four patterns of
+    :data:`~brian2learn.tasks.xor.PATTERNS` (default 0/1; the error and the ``correct`` count use them).
+    """
+    targets = np.asarray(targets, dtype=float)
+    if targets.shape != TARGETS.shape:
+        raise ValueError(f"'targets' must hold one value per pattern ({len(TARGETS)}), got shape {targets.shape}")
+    if not isinstance(n_hidden, (int, np.integer)) or n_hidden < 1:
+        raise ValueError(f"'n_hidden' must be a positive integer, got {n_hidden!r}")
+    n_steps = len(targets)
     learning = PerturbationLearning(n_steps, n_learners, n_trials, reference=reference, dt=dt, name=name)
     stimulus = b2.TimedArray(np.c_[PATTERNS, np.ones(n_steps)], dt=dt, name=f"{name}_patterns")
-    target = b2.TimedArray(TARGETS, dt=dt, name=f"{name}_targets")
+    target = b2.TimedArray(targets, dt=dt, name=f"{name}_targets")
     namespace = {**learning.namespace, "xor_patterns": stimulus, "xor_targets": target}
     lookup = learning.step_lookup
     inputs = b2.NeuronGroup(3, "x : 1", dt=dt, namespace=namespace, name=f"{name}_inputs")
     inputs.run_regularly(f"x = xor_patterns({lookup}, i)", when="before_groups", order=0,
                          name=f"{name}_inputs_step")
-    hidden = b2.NeuronGroup(n_learners * (N_HIDDEN + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
+    hidden = b2.NeuronGroup(n_learners * (n_hidden + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
                             name=f"{name}_hidden")
-    is_bias = np.tile(np.r_[np.zeros(N_HIDDEN), 1.0], n_learners)
+    is_bias = np.tile(np.r_[np.zeros(n_hidden), 1.0], n_learners)
     hidden.is_bias = is_bias
     hidden.h = is_bias
     hidden.run_regularly("h = is_bias + (1 - is_bias)/(1 + exp(-(u + pert)))", when="groups", order=0,
@@ -116,7 +130,7 @@ def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="x
     E += (y - y_target)**2/(2*n_steps)
     correct += int(abs(y - y_target) < 0.5)
     """, when="groups", order=2, name=f"{name}_output_step")
-    conn = connectivity(n_learners)
+    conn = connectivity(n_learners, n_hidden)
     layer1 = b2.Synapses(inputs, hidden, LAYER_SYNAPSE_EQS.format(activity="x"), dt=dt, namespace=namespace,
                          name=f"{name}_layer1")
     layer1.connect(i=conn["layer1"][0], j=conn["layer1"][1])
@@ -128,7 +142,7 @@ def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="x
     layer2.summed_updaters["u_post"].when = "groups"
     layer2.summed_updaters["u_post"].order = 1
     learning.add_output(output, np.arange(n_learners), metrics=("correct",))
-    learning.add_plastic(layer1, np.repeat(np.arange(n_learners), N_HIDDEN + 1), activity="x_pre",
+    learning.add_plastic(layer1, np.repeat(np.arange(n_learners), n_hidden + 1), activity="x_pre",
                          eligibility_when="before_groups", eligibility_order=7)
     learning.add_plastic(layer2, np.arange(n_learners), activity="h_pre", eligibility_when="after_groups")
     return PerturbationModel(learning, [inputs, hidden, output, layer1, layer2],

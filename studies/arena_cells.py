@@ -53,6 +53,10 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 - ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
   ctbptt`, continuous flavour), Adam on W, b and log T.
 - ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
+- ``wp``, ``np``: weight and node perturbation (Jabri & Flower 1991; Fiete & Seung 2006) of the XOR network's
+  weights held in Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model` with 8 hidden units and
+  the task's targets), a reference and a perturbed pass per update, Jabri & Flower's values from the
+  perturbation-spiking study's scan on their 2-2-1 network.
 - ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
   online update per trial (:func:`brian2learn.plasticity.eprop_reward.evidence_accumulation_config`).
 - ``ttfs``: Göltz, Kriener et al.'s (2021) exact spike-time gradients of the first-spike network, its forward pass
@@ -69,6 +73,7 @@ import pandas as pd
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import contrastive as cl
 from brian2learn.plasticity import eprop, eprop_reward, feedforward, ttfs
+from brian2learn.plasticity.xor_network import JABRI_FLOWER_LEARNING
 from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
 from brian2learn.tasks import yinyang
 from brian2learn.tasks.digits import load_digits_split, validation_split
@@ -199,6 +204,11 @@ HYPERPARAMETERS = {
         "learning_rate": eprop_reward.CUE_REWARD_LEARNING["learning_rate"], "optimizer": "adam",
         "discount": eprop_reward.CUE_REWARD_LEARNING["discount"], "c_reg": eprop_reward.CUE_REWARD_LEARNING["c_reg"],
         "source": "eprop-reward-cues study (chosen on training trials; plasticity.eprop_reward)"},
+    **{(rule, "xor"): {"learning_rate": JABRI_FLOWER_LEARNING[rule]["eta"],
+                       "sigma": JABRI_FLOWER_LEARNING[rule]["sigma"],
+                       "source": "perturbation-spiking study's scan on Jabri & Flower's 2-2-1 network "
+                                 "(plasticity.xor_network), not tuned for 2-8-1"}
+       for rule in ("wp", "np")},
     ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
                       "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
     **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
@@ -426,6 +436,60 @@ def _ttfs_cell(spec):
                       notes="Göltz et al.'s network and settings (plasticity.ttfs.TTFSConfig), forward pass in closed "
                             f"form; curve: {spec.split} accuracy after each epoch; energy: spikes of the held-out "
                             "samples (hidden and output; the energy complexity is not defined in continuous time)")
+
+
+def _xor_perturbation_cell(rule):
+    """WP or NP (``rule``) on the same 2-8-1 network: the feed-forward net of the backprop cell, its weights in
+    Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model`); one update per pass pair over the four
+    patterns (a reference and a perturbed pass), so an update is four trials."""
+    def cell(spec):
+        from brian2learn.plasticity import xor_network
+        from brian2learn.plasticity.perturbation_network import LearnerValues
+        from brian2learn.tasks.xor import PATTERNS
+        from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
+
+        config = _xor_config("ep")
+        n_hidden = config.n_hidden
+        params = feedforward.from_symmetric(cl.initial_weights(config, spec.seed)["w"], config.n_in, n_hidden,
+                                            config.n_out)
+        weights = {"w:xor_layer1": np.c_[params["w1"], params["b1"]].ravel(),
+                   "w:xor_layer2": np.r_[params["w2"][0], params["b2"]]}
+        low, high = cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"]
+        targets = np.where(PATTERNS.sum(axis=1) % 2 == 1, high, low)
+
+        def accuracy_of(current):
+            outputs = xor_network.forward_numpy(current["w:xor_layer1"].reshape(n_hidden, 3),
+                                                current["w:xor_layer2"])
+            return accuracy(outputs[:, None], targets[:, None])
+
+        hyper = HYPERPARAMETERS[(rule, "xor")]
+        learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=hyper["sigma"])
+        updates = max(1, spec.trials // len(PATTERNS))
+        per_run = min(500, updates)
+        untrained, rows, start = accuracy_of(weights), [], time.perf_counter()
+        trainer = PerturbationNetworkTrainer(
+            lambda n: xor_network.xor_model(1, n, n_hidden=n_hidden, targets=targets), 1, device=spec.device,
+            trials_per_run=per_run, directory=os.path.join(spec.run_dir, "build"))
+        try:
+            done = 0
+            for n_now in _chunks(updates, per_run):
+                weights = trainer.train(n_now, learners, weights, seed=spec.seed * 1000 + done // per_run)["weights"]
+                done += n_now
+                rows.append({"trial": done * len(PATTERNS), "performance": accuracy_of(weights)})
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+        finally:
+            trainer.close()
+        curve = pd.DataFrame(rows)
+        n_weights = n_hidden * 3 + n_hidden + 1
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
+                          synaptic_operations_per_trial=float(2 * n_weights),
+                          notes="sigmoid units with biases (the feed-forward net of the backprop cell, the same "
+                                "initial weights), the reference pass unperturbed; a trial is one pattern in both "
+                                "passes; curve: accuracy after each run of updates")
+    return cell
 
 
 # -- circle (rate form) ------------------------------------------------------------------------------------------
@@ -751,6 +815,7 @@ _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has 
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
 _NO_SPIKING_DIGITS = "the digits' spiking form is not registered yet"
+_NOT_YET_PERTURBATION = "a perturbation network of this task is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
 _NO_EPROP_YINYANG = ("Yin-Yang is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
@@ -825,4 +890,15 @@ register_rule(ArenaRule(
     cells={"evidence-reward": _evidence_reward_cell},
     empty={task: _REWARD_RULE for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
     hyperparameters={"evidence-reward": HYPERPARAMETERS[("eprop-reward", "evidence-reward")]}))
+
+for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
+                     ("np", "node perturbation (Fiete & Seung 2006)")):
+    register_rule(ArenaRule(
+        _rule, f"{_name}, every weight or node perturbed in parallel, the reference pass unperturbed "
+               "(plasticity.perturbation_network)",
+        cells={"xor": _xor_perturbation_cell(_rule)},
+        empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "digits": _NOT_YET_PERTURBATION,
+               "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION,
+               "evidence-reward": _NOT_YET_PERTURBATION},
+        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
 

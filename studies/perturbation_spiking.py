@@ -80,9 +80,9 @@ RULE_LABELS = {"wp": "WP", "np": "NP"}
 #: rate at which no learner diverged; WP diverges with eta = 0.4, sigma = 0.05).
 SPIKING_LEARNING = {"wp": {"eta": 0.2, "sigma": 0.1}, "np": {"eta": 0.2, "sigma": 1.0}}
 CRITERION = 0.1  # spiking criterion: unperturbed error <= CRITERION x initial error
-#: XOR learning parameters (a numpy scan of eta in {2, 5, 10, 20}, sigma in {0.01, 0.05, 0.2}); init U(-0.5, 0.5).
-XOR_LEARNING = {"wp": {"eta": 5.0, "sigma": 0.05}, "np": {"eta": 5.0, "sigma": 0.05}}
-XOR_INIT_SCALE = 0.5
+#: XOR learning parameters and initial weight scale (plasticity.xor_network, from a numpy scan of eta and sigma).
+XOR_LEARNING = xor_network.JABRI_FLOWER_LEARNING
+XOR_INIT_SCALE = xor_network.JABRI_FLOWER_INIT_SCALE
 MODES = {
     "full": {"trials": 3000, "learners": 10, "xor_trials": 10_000, "xor_learners": 50, "trials_per_run": 1000},
     "quick": {"trials": 800, "learners": 4, "xor_trials": 3000, "xor_learners": 20, "trials_per_run": 800},

@@ -187,7 +187,8 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("ep-symmetric", "digits"), ("bptt", "digits"),
                                                          ("ttfs", "yinyang"), ("chl", "yinyang"),
                                                          ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
-                                                         ("eprop-reward", "evidence-reward")}
+                                                         ("eprop-reward", "evidence-reward"), ("wp", "xor"),
+                                                         ("np", "xor")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
 
 
@@ -207,6 +208,15 @@ def test_backprop_solves_xor_within_the_budget_from_an_untrained_network_at_chan
     expected = np.mean((output > 0.5) == (data["targets"] > 0.5))
     assert cell["untrained"] == expected
     assert os.path.exists(tmp_path / "cell" / "curve.parquet")
+
+
+def test_weight_perturbation_on_xor_starts_from_the_backprop_cell_s_network_and_learns(tmp_path):
+    cells = {rule: arena.run(arena.Options(rule=rule, task="xor", quick=True, device="runtime",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("wp", "bptt")}
+    # the same 2-8-1 weights in Brian2 Synapses (WP) and in the numpy feed-forward net (backprop)
+    assert cells["wp"]["untrained"] == cells["bptt"]["untrained"] == 0.5
+    assert cells["wp"]["trials"] == 800 and cells["wp"]["synaptic_operations_per_trial"] == 2 * (8 * 3 + 9)
+    assert cells["wp"]["performance"] == 1.0  # seed 1 solves XOR within the quick budget
 
 
 def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tmp_path):

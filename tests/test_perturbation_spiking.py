@@ -210,3 +210,23 @@ def test_bad_input_raises_value_error():
         timing_inputs(n_steps=20, n_in=10, burst_steps=(1, 4))
     with pytest.raises(ValueError, match="n_net"):
         delayed_pattern_network.delayed_pattern_model(1, 1, params={**SMALL, "per_channel": 6})
+
+
+def test_a_wider_xor_network_with_other_targets_has_the_numpy_error_in_its_first_pass():
+    n_learners, n_hidden, targets = 3, 8, np.array([0.1, 0.9, 0.9, 0.1])
+    init = xor_network.initial_weights(n_learners, 5, n_hidden=n_hidden)
+    trainer = PerturbationNetworkTrainer(
+        lambda n: xor_network.xor_model(n_learners, n, n_hidden=n_hidden, targets=targets), n_learners,
+        device="runtime", trials_per_run=2)
+    try:
+        out = trainer.train(2, LearnerValues("np", eta=1.0, sigma=0.05),
+                            {"w:xor_layer1": init["layer1"].ravel(), "w:xor_layer2": init["layer2"].ravel()}, seed=3)
+    finally:
+        trainer.close()
+    first = out["history"].query("trial == 0").sort_values("learner")["E_ref"].to_numpy()
+    expected = [0.5 * np.mean((xor_network.forward_numpy(init["layer1"][k], init["layer2"][k]) - targets) ** 2)
+                for k in range(n_learners)]
+    np.testing.assert_allclose(first, expected, rtol=1e-12)
+    assert out["weights"]["w:xor_layer1"].shape == (n_learners * n_hidden * 3,)
+    with pytest.raises(ValueError, match="'targets' must hold one value per pattern"):
+        xor_network.xor_model(1, 1, targets=[0.0, 1.0])
