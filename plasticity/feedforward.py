@@ -34,10 +34,13 @@ def from_symmetric(w, n_in, n_hidden, n_out):
             "w2": w[np.ix_(out, hid)].copy(), "b2": np.zeros(n_out)}
 
 
-def train_epoch(params, x, d, learning_rate, batch_size=None, order=None):
+def train_epoch(params, x, d, learning_rate, batch_size=None, order=None, realised=None):
     """One epoch of (mini)batch gradient descent; returns the new parameters (the input is not changed).
 
     ``batch_size`` None: the whole set is one batch; ``order``: the examples' order (default as given).
+    ``realised``: a function of the parameters giving those the network actually runs with (e.g. weights held
+    at discrete levels); the gradient is taken there and applied to the parameters kept at full precision (the
+    straight-through estimator; Bengio, Léonard & Courville 2013, arXiv:1308.3432). Default: the parameters.
     """
     params = {key: value.copy() for key, value in params.items()}
     x, d = np.asarray(x, dtype=float), np.asarray(d, dtype=float)
@@ -46,10 +49,11 @@ def train_epoch(params, x, d, learning_rate, batch_size=None, order=None):
     for start in range(0, len(order) - size + 1, size):
         batch = order[start:start + size]
         xb, db = x[batch], d[batch]
-        h = _sigmoid(xb @ params["w1"].T + params["b1"])
-        y = _sigmoid(h @ params["w2"].T + params["b2"])
+        used = params if realised is None else realised(params)
+        h = _sigmoid(xb @ used["w1"].T + used["b1"])
+        y = _sigmoid(h @ used["w2"].T + used["b2"])
         delta_out = (y - db) * y * (1 - y)
-        delta_hid = (delta_out @ params["w2"]) * h * (1 - h)
+        delta_hid = (delta_out @ used["w2"]) * h * (1 - h)
         params["w2"] -= learning_rate * delta_out.T @ h / len(batch)
         params["b2"] -= learning_rate * delta_out.mean(axis=0)
         params["w1"] -= learning_rate * delta_hid.T @ xb / len(batch)

@@ -45,6 +45,11 @@ N_HIDDEN = 2  # hidden sigmoid units (Jabri & Flower's 2-2-1 network)
 #: 20}, sigma in {0.01, 0.05, 0.2} (the perturbation-spiking study), initial weights U(-0.5, 0.5).
 JABRI_FLOWER_LEARNING = {"wp": {"eta": 5.0, "sigma": 0.05}, "np": {"eta": 5.0, "sigma": 0.05}}
 JABRI_FLOWER_INIT_SCALE = 0.5
+#: Their serial form (:func:`serial_weight_perturbation`), our choices: the learning rate from a scan of 5, 20, 50,
+#: 100 (seeds 1-10, 3000 updates, targets 0.1/0.9: 0, 9, 1, 2 of 10 networks solved); the perturbation at full
+#: precision; the range +-8 of the weights held at discrete levels (a scan of +-1, 4, 8 at 8 and 6 bits: 4/0, 7/8
+#: and 10/10 of 10 solved; the 2-2-1 network needs weights of several units to bend its sigmoids into XOR).
+JABRI_FLOWER_SERIAL = {"eta": 20.0, "perturbation": 0.05, "weight_range": 8.0}
 
 HIDDEN_EQS = PLASTIC_NEURON_EQS + """
 h : 1                          # activity (1 for the bias unit)
@@ -93,6 +98,44 @@ def initial_weights(n_learners, seed, scale=1.0, n_hidden=N_HIDDEN):
     rng = np.random.default_rng(seed)
     return {"layer1": rng.uniform(-scale, scale, (n_learners, n_hidden, 3)),
             "layer2": rng.uniform(-scale, scale, (n_learners, n_hidden + 1))}
+
+
+def serial_weight_perturbation(w1, w2, n_updates, eta, perturbation, targets=TARGETS, realised=None, first=0):
+    """Jabri & Flower's weight perturbation in its serial form, in numpy: one weight at a time.
+
+    Update ``u`` perturbs weight ``k = (first + u) mod K`` (the ``K = 4 N_h + 1`` weights in the order of ``w1`` then
+    ``w2``) of the network the hardware runs, ``v = realised(w)`` (default ``v = w``), by ``perturbation`` and
+    changes the stored weight by :math:`\\Delta w_k = -\\eta\\,[E(v + p e_k) - E(v)]/p`, ``E`` the task's error
+    (:func:`brian2learn.tasks.xor.error` with ``targets``). With weights held at discrete levels, ``realised``
+    rounds them and ``p`` is one level; the stored weights accumulate the updates at full precision.
+
+    Returns the final stored ``(w1, w2)`` and the error ``E(v)`` before every update (``n_updates``,).
+    """
+    w1, w2 = np.array(w1, dtype=float), np.array(w2, dtype=float)
+    targets = np.asarray(targets, dtype=float)
+    realised = realised or (lambda a, b: (a, b))
+    n1 = w1.size
+    errors = np.empty(int(n_updates))
+
+    def error_of(a, b):
+        return 0.5 * float(np.mean((forward_numpy(a, b) - targets) ** 2))
+
+    for update in range(int(n_updates)):
+        k = (first + update) % (n1 + w2.size)
+        v1, v2 = realised(w1, w2)
+        base = error_of(v1, v2)
+        p1, p2 = v1.copy(), v2.copy()
+        if k < n1:
+            p1.flat[k] += perturbation
+        else:
+            p2.flat[k - n1] += perturbation
+        step = -eta * (error_of(p1, p2) - base) / perturbation
+        if k < n1:
+            w1.flat[k] += step
+        else:
+            w2.flat[k - n1] += step
+        errors[update] = base
+    return w1, w2, errors
 
 
 def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="xor", n_hidden=N_HIDDEN,

@@ -57,7 +57,8 @@ NAME = "arena-cell"
 DESCRIPTION = "one cell of the learning-rule arena: a rule trained on a task from one seed"
 DEVICES = registry.DEVICES
 DEFAULT_SEEDS = registry.DEFAULT_SEEDS
-TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "learning_rate_factor", "status", "metric", "performance",
+TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "learning_rate_factor", "weight_bits", "status", "metric",
+                 "performance",
                  "untrained",
                  "normalized", "trials", "budget_trials", "trials_to_criterion", "wall_seconds", "compile_seconds",
                  "spikes_per_trial", "synaptic_operations_per_trial", "training_synaptic_operations",
@@ -78,6 +79,8 @@ class Options(StudyOptions):
     device: str = option("cpp_standalone", choices=DEVICES, help="Brian2 device")
     trials: int | None = option(None, minimum=1, metavar="N", help="override the task's budget of trials")
     learning_rate_factor: float = option(1.0, metavar="F", help="multiply the rule's learning rate by F (tuning)")
+    weight_bits: int | None = option(None, minimum=2, metavar="B",
+                                     help="hold the weights at signed B-bit levels (the precision axis)")
     register: tuple[str, ...] = option((), metavar="MODULE", help="modules with more registrations to import")
 
     def check(self):
@@ -90,6 +93,9 @@ class Options(StudyOptions):
         if function is None:
             raise ValueError(f"rule '{self.rule}' has no cell on task '{self.task}': {reason}")
         _check_factor(self.learning_rate_factor)
+        if self.weight_bits is not None and self.task not in rules[self.rule].discrete_weights:
+            raise ValueError(f"'--weight-bits': rule '{self.rule}' has no discrete-weight form on task '{self.task}'"
+                             f" (it has one on: {', '.join(rules[self.rule].discrete_weights) or 'none'})")
 
 
 def _check_factor(factor):
@@ -123,8 +129,10 @@ def run(options, run_dir):
     spec = registry.CellSpec(rule=rule, task=task, seed=options.seed, mode=mode,
                              trials=options.trials or task.budget[mode], wall_cap_seconds=task.wall_cap_seconds[mode],
                              split=options.split, device=options.device, run_dir=run_dir,
-                             learning_rate_factor=float(options.learning_rate_factor))
-    print(f"arena: {rule.name} on {task.name}, seed {options.seed}, {mode}, {spec.trials} trials", flush=True)
+                             learning_rate_factor=float(options.learning_rate_factor),
+                             weight_bits=options.weight_bits)
+    bits = "" if options.weight_bits is None else f", weights at {options.weight_bits} bits"
+    print(f"arena: {rule.name} on {task.name}, seed {options.seed}, {mode}, {spec.trials} trials{bits}", flush=True)
     start = time.perf_counter()
     result = function(spec)
     wall = time.perf_counter() - start
@@ -133,7 +141,7 @@ def run(options, run_dir):
     per_trial = result.synaptic_operations_per_trial
     cell = {
         "rule": rule.name, "task": task.name, "seed": options.seed, "mode": mode, "split": options.split,
-        "learning_rate_factor": float(options.learning_rate_factor),
+        "learning_rate_factor": float(options.learning_rate_factor), "weight_bits": options.weight_bits,
         "metric": task.metric, "performance": float(result.performance), "untrained": float(result.untrained),
         "normalized": normalized(task, float(result.performance), float(result.untrained)),
         "trials": int(result.trials), "budget_trials": int(spec.trials),
@@ -180,14 +188,16 @@ def plan(rules=None, tasks=None, register=()):
 
 
 def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS, scheduler=None, workers=None,
-              split="test", device="cpp_standalone", register=(), progress=True, tune=False):
+              split="test", device="cpp_standalone", register=(), progress=True, tune=False, bits=()):
     """Run the grid; write the table, the markdown and the figures into ``out_dir``; return the table.
 
     ``seeds``: ``N`` for seeds 1..N, or a list of seeds. The cells are points of the sweep engine in
     ``out_dir/cells``: running the same grid again computes only the cells not finished. With ``tune``, every cell
     first runs each learning-rate factor of :data:`~brian2learn.studies.arena_registry.TUNING` on its tuning seeds
     and split (``out_dir/tuning``, ``arena_tuning.parquet``), and the test runs use the factor chosen there
-    (:func:`choose_factors`).
+    (:func:`choose_factors`). ``bits`` (e.g. ``(8, 6, 4)``) adds the precision axis: every cell whose rule has a
+    discrete-weight form on the task (``ArenaRule.discrete_weights``) runs again with its weights held at each
+    resolution, with the factor of its full-precision cell.
     """
     from brian2learn.studies.sweep import run_sweep
 
@@ -211,10 +221,14 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
         factors = choose_factors(tuning, registry.load(register)[0])
     combinations = [{**cell, **fixed, **_factor_parameter(factors.get((cell["rule"], cell["task"]), 1.0))}
                     for cell in defined]
+    rules_known = registry.load(register)[1]
+    combinations += [{**combination, "weight_bits": int(b)} for b in bits for combination in combinations
+                     if combination["task"] in rules_known[combination["rule"]].discrete_weights]
     sweep = run_sweep(sys.modules[__name__], combinations, seeds, os.path.join(out_dir, "cells"), scheduler=scheduler,
                       workers=workers, progress=progress)
     table = arena_table(sweep)
     details = {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
+               "precision": {**registry.PRECISION, "bits": [int(b) for b in bits]},
                "device": device, "wall_seconds": time.perf_counter() - start,
                "cells_wall_seconds": float(table["wall_seconds"].sum()),
                "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
@@ -268,13 +282,15 @@ def arena_table(sweep):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["seed"] = table["seed"].astype(int)
     table["learning_rate_factor"] = pd.to_numeric(table["learning_rate_factor"], errors="coerce").fillna(1.0)
+    table["weight_bits"] = pd.to_numeric(table["weight_bits"], errors="coerce").astype(float)
     return table.sort_values(["task", "rule", "seed"], ignore_index=True)
 
 
 def cell_statistics(table):
     """Per rule and task: seeds, median and quartiles of performance and normalised performance, seeds that met
-    the criterion, median trials to criterion, median wall time, median synaptic operations per trial."""
-    done = table[table["status"] == "completed"]
+    the criterion, median trials to criterion, median wall time, median synaptic operations per trial (the cells at
+    full precision; :func:`precision_statistics` has the others)."""
+    done = table[(table["status"] == "completed") & table["weight_bits"].isna()]
     rows = []
     for (rule, task), frame in done.groupby(["rule", "task"], sort=True):
         q25, median, q75 = np.percentile(frame["performance"], [25, 50, 75])
@@ -290,6 +306,54 @@ def cell_statistics(table):
                      "gradient_cosine_bptt": float(np.median(frame["gradient_cosine_bptt"])),
                      "learning_rate_factor": float(np.median(frame["learning_rate_factor"]))})
     return pd.DataFrame(rows)
+
+
+def precision_statistics(table):
+    """Per task, rule and weight resolution (``bits``: NaN for full precision): seeds and the median normalised
+    performance, of the (task, rule) pairs run at discrete weights."""
+    done = table[table["status"] == "completed"]
+    quantized = set(zip(done.loc[done["weight_bits"].notna(), "task"], done.loc[done["weight_bits"].notna(), "rule"]))
+    rows = []
+    for (task, rule, bits), frame in done.groupby(["task", "rule", "weight_bits"], sort=True, dropna=False):
+        if (task, rule) in quantized:
+            rows.append({"task": task, "rule": rule, "bits": bits, "seeds": len(frame),
+                         "normalized": float(np.median(frame["normalized"]))})
+    return pd.DataFrame(rows, columns=["task", "rule", "bits", "seeds", "normalized"])
+
+
+def _precision_markdown(table):
+    stats = precision_statistics(table)
+    if stats.empty:
+        return []
+    resolutions = sorted(set(stats["bits"].dropna()), reverse=True)
+    lines = ["", "Weight precision: the median normalised performance (seeds) with the weights held at signed "
+             "discrete levels (updates accumulated at full precision), beside full precision.", "",
+             "| task | rule | full | " + " | ".join(f"{b:g} bits" for b in resolutions) + " |",
+             "| --- | --- | --- |" + " --- |" * len(resolutions)]
+    for (task, rule), frame in stats.groupby(["task", "rule"], sort=True):
+        by_bits = {("full" if pd.isna(row.bits) else row.bits): row for row in frame.itertuples()}
+        cells = [by_bits.get(key) for key in ("full", *resolutions)]
+        entries = ["—" if c is None else f"{_number(c.normalized, 2)} ({c.seeds})" for c in cells]
+        lines.append(f"| {task} | {rule} | " + " | ".join(entries) + " |")
+    return lines
+
+
+def plot_precision(table, axes=None):
+    """Median normalised performance against the weight resolution (full precision at the right), one line per
+    task and rule run at discrete weights."""
+    ax = axes if axes is not None else plt.gca()
+    stats = precision_statistics(table)
+    resolutions = sorted(set(stats["bits"].dropna()))
+    positions = {b: k for k, b in enumerate(resolutions)}
+    for (task, rule), frame in stats.groupby(["task", "rule"], sort=True):
+        x = [positions.get(b, len(resolutions)) for b in frame["bits"]]
+        order = np.argsort(x)
+        ax.plot(np.asarray(x)[order], frame["normalized"].to_numpy()[order], marker="o", label=f"{task}: {rule}")
+    ax.set_xticks(range(len(resolutions) + 1), [f"{b:g}" for b in resolutions] + ["full"])
+    ax.set_xlabel("weight resolution (bits)")
+    ax.set_ylabel("normalised performance (median)")
+    ax.legend(fontsize=7)
+    return ax
 
 
 def _number(value, digits=3):
@@ -336,6 +400,7 @@ def markdown(table, empty, tasks_info):
                      f"{_count(row.trials)} | {_number(row.wall_seconds)} | "
                      f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} | "
                      f"{_number(row.gradient_cosine_bptt, 2)} | {row.learning_rate_factor:g} |")
+    lines += _precision_markdown(table)
     lines += ["", "Tasks: " + "; ".join(f"{name}: {info}" for name, info in sorted(tasks_info.items())) + "."]
     return "\n".join(lines) + "\n"
 
@@ -367,7 +432,7 @@ def plot_energy(table, task, axes=None):
     """One task: performance after training against the synaptic operations spent in training, one point per
     seed, one colour per rule."""
     ax = axes if axes is not None else plt.gca()
-    frame = table[(table["task"] == task) & (table["status"] == "completed")]
+    frame = table[(table["task"] == task) & (table["status"] == "completed") & table["weight_bits"].isna()]
     for rule, rows in frame.groupby("rule", sort=True):
         ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, label=rule)
     operations = frame["training_synaptic_operations"].dropna()
@@ -402,6 +467,10 @@ def write_outputs(out_dir, table, empty, register=(), details=None):
         for ax, task in zip(axes[0], ran):
             plot_energy(table, task, axes=ax)
         figures.append(save_figure(fig, out_dir, "arena_energy.png"))
+    if table["weight_bits"].notna().any():
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_precision(table, axes=ax)
+        figures.append(save_figure(fig, out_dir, "arena_precision.png"))
     write_summary(out_dir, {"study": "arena", "status": "completed", "figures": figures, "tasks": info,
                             "cells": int(len(table)), "empty_cells": int(len(empty)), **(details or {})},
                   name="arena.json")

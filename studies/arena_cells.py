@@ -37,6 +37,11 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
+The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), TTFS (Yin-Yang) and Jabri & Flower's row (XOR)
+also run with their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`;
+each layer's range +-2 times its largest initial |w|, Jabri & Flower's +-8), the update accumulated at full
+precision and taken at the held weights (straight-through); the other cells have no discrete-weight form yet.
+
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
 
@@ -57,6 +62,8 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   weights held in Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model` with 8 hidden units and
   the task's targets), a reference and a perturbed pass per update, Jabri & Flower's values from the
   perturbation-spiking study's scan on their 2-2-1 network.
+- ``wp-jabri-flower``: Jabri & Flower's serial weight perturbation on their own 2-2-1 network (a row of its own,
+  not the task's 2-8-1), in numpy (:func:`brian2learn.plasticity.xor_network.serial_weight_perturbation`).
 - ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
   online update per trial (:func:`brian2learn.plasticity.eprop_reward.evidence_accumulation_config`).
 - ``ttfs``: Göltz, Kriener et al.'s (2021) exact spike-time gradients of the first-spike network, its forward pass
@@ -73,8 +80,15 @@ import pandas as pd
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
 from brian2learn.plasticity import contrastive as cl
 from brian2learn.plasticity import eprop, eprop_reward, feedforward, ttfs
-from brian2learn.plasticity.xor_network import JABRI_FLOWER_LEARNING
-from brian2learn.studies.arena_registry import ArenaRule, ArenaTask, CellResult, register_rule, register_task
+from brian2learn.plasticity.xor_network import JABRI_FLOWER_LEARNING, JABRI_FLOWER_SERIAL
+from brian2learn.studies.arena_registry import (
+    PRECISION,
+    ArenaRule,
+    ArenaTask,
+    CellResult,
+    register_rule,
+    register_task,
+)
 from brian2learn.tasks import yinyang
 from brian2learn.tasks.digits import load_digits_split, validation_split
 from brian2learn.tasks.evidence_accumulation import (
@@ -209,6 +223,10 @@ HYPERPARAMETERS = {
                        "source": "perturbation-spiking study's scan on Jabri & Flower's 2-2-1 network "
                                  "(plasticity.xor_network), not tuned for 2-8-1"}
        for rule in ("wp", "np")},
+    ("wp-jabri-flower", "xor"): {"learning_rate": JABRI_FLOWER_SERIAL["eta"],
+                                 "perturbation": JABRI_FLOWER_SERIAL["perturbation"],
+                                 "weight_range": JABRI_FLOWER_SERIAL["weight_range"],
+                                 "source": "our scan on Jabri & Flower's 2-2-1 network (plasticity.xor_network)"},
     ("bptt", "xor"): {"learning_rate": cl.XOR_LEARNING_RATES["backprop-ff"],
                       "source": "contrastive-xor study (backprop-ff; plasticity.contrastive)"},
     **{(rule, "pattern"): {"learning_rate": PATTERN_LEARNING["learning_rate"],
@@ -228,6 +246,26 @@ def _learning_rate(spec):
     return HYPERPARAMETERS[(spec.rule.name, spec.task.name)]["learning_rate"] * spec.learning_rate_factor
 
 
+def _held_at_levels(spec, initial, layers):
+    """The function giving the parameters the network runs with when ``spec.weight_bits`` is set: each layer (a
+    tuple of names in ``initial`` sharing one range, e.g. a weight matrix and its biases) rounded to signed levels
+    over +-``PRECISION['range_factor']`` times the layer's largest initial |w| (models.ttfs_substrate.
+    quantize_weights); None at full precision."""
+    if spec.weight_bits is None:
+        return None
+    from brian2learn.models.ttfs_substrate import quantize_weights
+
+    ranges = {}
+    for layer in layers:
+        w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(initial[name]))) for name in layer)
+        ranges.update({name: w_max for name in layer})
+
+    def realised(params):
+        return {name: quantize_weights(value, spec.weight_bits, ranges[name]) if name in ranges else value
+                for name, value in params.items()}
+    return realised
+
+
 def _chunks(total, size):
     """Sizes of the training chunks (the wall-time cap is checked between them)."""
     while total > 0:
@@ -240,6 +278,10 @@ def _capped(spec, start):
 
 
 # -- XOR (rate form) ---------------------------------------------------------------------------------------------
+
+#: The feed-forward network's layers: each weight matrix shares its range of levels with its biases.
+FEED_FORWARD_LAYERS = (("w1", "b1"), ("w2", "b2"))
+
 
 def _xor_data():
     return parity_task(2, cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"])
@@ -285,12 +327,14 @@ def _xor_backprop_cell(spec):
     config = _xor_config("ep")
     weights = cl.initial_weights(config, spec.seed)
     params = feedforward.from_symmetric(weights["w"], config.n_in, config.n_hidden, config.n_out)
+    realised = _held_at_levels(spec, params, FEED_FORWARD_LAYERS)
+    used = realised or (lambda p: p)
     x, d = data["inputs"], data["targets"]
-    untrained = accuracy(feedforward.forward(params, x), d)
+    untrained = accuracy(feedforward.forward(used(params), x), d)
     rows, start = [], time.perf_counter()
     for epoch in range(max(1, spec.trials // len(x))):
-        params = feedforward.train_epoch(params, x, d, _learning_rate(spec))
-        rows.append({"trial": (epoch + 1) * len(x), "performance": accuracy(feedforward.forward(params, x), d)})
+        params = feedforward.train_epoch(params, x, d, _learning_rate(spec), realised=realised)
+        rows.append({"trial": (epoch + 1) * len(x), "performance": accuracy(feedforward.forward(used(params), x), d)})
         if _capped(spec, start):
             break
     curve = pd.DataFrame(rows)
@@ -381,16 +425,18 @@ def _classification_backprop_cell(task):
         data = CLASSIFICATION[task]["data"](spec)
         config = _classification_config(task, "ep")
         params = feedforward.from_symmetric(cl.initial_weights(config, spec.seed)["w"], *CLASSIFICATION[task]["sizes"])
+        realised = _held_at_levels(spec, params, FEED_FORWARD_LAYERS)
+        used = realised or (lambda p: p)
         epochs, per_epoch = _epochs(spec, len(data["x_train"]), config.batch_size)
         rng = np.random.default_rng(spec.seed)
-        untrained = accuracy(feedforward.forward(params, data["x_held"]), data["t_held"])
+        untrained = accuracy(feedforward.forward(used(params), data["x_held"]), data["t_held"])
         rows, start = [], time.perf_counter()
         for epoch in range(epochs):
             params = feedforward.train_epoch(params, data["x_train"], data["t_train"],
                                              _learning_rate(spec), config.batch_size,
-                                             rng.permutation(len(data["x_train"])))
+                                             rng.permutation(len(data["x_train"])), realised=realised)
             rows.append({"trial": (epoch + 1) * per_epoch,
-                         "performance": accuracy(feedforward.forward(params, data["x_held"]), data["t_held"])})
+                         "performance": accuracy(feedforward.forward(used(params), data["x_held"]), data["t_held"])})
             if _capped(spec, start):
                 break
         curve = pd.DataFrame(rows)
@@ -412,10 +458,27 @@ def _ttfs_energy(times, config):
             "synaptic_operations_per_trial": float(np.mean(events))}
 
 
+class _LevelledForward:
+    """The closed-form TTFS forward pass run with the weights held at levels (``realised``); the trainer takes the
+    gradient at those weights and applies it to its full-precision ones (its ``realised_weights`` protocol)."""
+
+    def __init__(self, config, realised):
+        self.analytic, self.realised = ttfs.analytic_forward(config), realised
+
+    def realised_weights(self, weights):
+        held = self.realised(dict(enumerate(weights)))
+        return [held[layer] for layer in range(len(weights))]
+
+    def __call__(self, t_in, weights):
+        return self.analytic(t_in, self.realised_weights(weights))
+
+
 def _ttfs_cell(spec):
     data = _yinyang_data(spec)
     config = ttfs.TTFSConfig(learning_rate=_learning_rate(spec))
-    trainer = TTFSTrainer(config, ttfs.initial_weights(config, spec.seed))
+    weights = ttfs.initial_weights(config, spec.seed)
+    realised = _held_at_levels(spec, dict(enumerate(weights)), tuple((layer,) for layer in range(len(weights))))
+    trainer = TTFSTrainer(config, weights, forward=None if realised is None else _LevelledForward(config, realised))
     epochs, per_epoch = _epochs(spec, len(data["y_train"]), 1)
     rng = np.random.default_rng(spec.seed)
     untrained = trainer.evaluate(data["spikes_held"], data["y_held"])["accuracy"]
@@ -490,6 +553,48 @@ def _xor_perturbation_cell(rule):
                                 "initial weights), the reference pass unperturbed; a trial is one pattern in both "
                                 "passes; curve: accuracy after each run of updates")
     return cell
+
+
+def _jabri_flower_cell(spec):
+    """Jabri & Flower's own 2-2-1 network (not the task's 2-8-1: a row of its own), trained by their serial weight
+    perturbation in numpy; with ``spec.weight_bits`` the network runs with its weights at signed levels over +-8 and
+    the perturbation is one level (:data:`brian2learn.plasticity.xor_network.JABRI_FLOWER_SERIAL`)."""
+    from brian2learn.models.ttfs_substrate import quantize_weights
+    from brian2learn.plasticity import xor_network
+    from brian2learn.tasks.xor import PATTERNS
+
+    serial = xor_network.JABRI_FLOWER_SERIAL
+    targets = np.where(PATTERNS.sum(axis=1) % 2 == 1, cl.XOR_PROTOCOL["high"], cl.XOR_PROTOCOL["low"])
+    init = xor_network.initial_weights(1, spec.seed, scale=xor_network.JABRI_FLOWER_INIT_SCALE)
+    w1, w2 = init["layer1"][0], init["layer2"][0]
+    if spec.weight_bits is None:
+        realised, perturbation = None, serial["perturbation"]
+    else:
+        w_max = serial["weight_range"]
+
+        def realised(a, b):
+            return quantize_weights(a, spec.weight_bits, w_max), quantize_weights(b, spec.weight_bits, w_max)
+        perturbation = w_max / (2 ** (spec.weight_bits - 1) - 1)  # one level
+
+    def accuracy_of(a, b):
+        a, b = (a, b) if realised is None else realised(a, b)
+        return accuracy(xor_network.forward_numpy(a, b)[:, None], targets[:, None])
+
+    updates, per_chunk = max(1, spec.trials // len(PATTERNS)), 100
+    untrained, rows, done, start = accuracy_of(w1, w2), [], 0, time.perf_counter()
+    for n_now in _chunks(updates, per_chunk):
+        w1, w2, _ = xor_network.serial_weight_perturbation(w1, w2, n_now, _learning_rate(spec), perturbation,
+                                                           targets, realised, first=done)
+        done += n_now
+        rows.append({"trial": done * len(PATTERNS), "performance": accuracy_of(w1, w2)})
+        if _capped(spec, start):
+            break
+    curve = pd.DataFrame(rows)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]), synaptic_operations_per_trial=float(2 * 9),
+                      notes="Jabri & Flower's 2-2-1 network (9 weights with the biases), one weight perturbed per "
+                            "update, a reference and a perturbed pass over the four patterns (four trials); "
+                            "initial weights U(-0.5, 0.5)")
 
 
 # -- circle (rate form) ------------------------------------------------------------------------------------------
@@ -853,7 +958,8 @@ register_rule(ArenaRule(
            "evidence": _evidence_bptt_cell},
     empty={"evidence-reward": _SUPERVISED_RULE},
     hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
-                     for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")}))
+                     for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
+    discrete_weights=("xor", "digits", "yinyang")))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
@@ -882,7 +988,8 @@ register_rule(ArenaRule(
            "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
            "evidence": "TTFS neurons fire at most once per trial; the task needs memory of cues over two seconds",
            "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},
-    hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]}))
+    hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]},
+    discrete_weights=("yinyang",)))
 
 register_rule(ArenaRule(
     "eprop-reward", "reward-based e-prop: an actor-critic of the recurrent spiking network, random feedback, one "
@@ -901,4 +1008,12 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
                "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION,
                "evidence-reward": _NOT_YET_PERTURBATION},
         hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
+
+register_rule(ArenaRule(
+    "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "
+                       "at a time (a row of its own: not the task's network; plasticity.xor_network)",
+    cells={"xor": _jabri_flower_cell},
+    empty={task: "Jabri & Flower's row: their XOR network only" for task in
+           ("pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward")},
+    hyperparameters={"xor": HYPERPARAMETERS[("wp-jabri-flower", "xor")]}, discrete_weights=("xor",)))
 

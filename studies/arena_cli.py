@@ -1,8 +1,8 @@
 """Command line of the learning-rule arena (:mod:`brian2learn.studies.arena`)::
 
     brian2learn arena [--quick] [--rules RULE ...] [--tasks TASK ...] [--seeds N] [--scheduler ADDRESS]
-                      [--workers K] [--split test|validation] [--tune] [--device ...] [--register MODULE ...]
-                      [--out DIR]
+                      [--workers K] [--split test|validation] [--tune] [--bits B ...] [--device ...]
+                      [--register MODULE ...] [--out DIR]
 
 ``python -m brian2learn.studies.arena_cli`` is the same command. Building the parser imports neither the arena
 nor its rules (``brian2learn list`` and ``--help`` stay fast); running it does.
@@ -37,6 +37,10 @@ def add_arguments(parser):
                         help="first choose every cell's learning-rate factor among "
                              f"{', '.join(f'{f:g}' for f in registry.TUNING['learning_rate_factors'])} on the "
                              f"{registry.TUNING['split']} split (seed {', '.join(map(str, registry.TUNING['seeds']))})")
+    parser.add_argument("--bits", nargs="+", type=int, default=(), metavar="B",
+                        help="the precision axis: also run every cell that has a discrete-weight form with its "
+                             "weights held at signed B-bit levels (e.g. "
+                             f"{' '.join(map(str, registry.PRECISION['bits']))})")
     parser.add_argument("--device", choices=registry.DEVICES, default="cpp_standalone", help="Brian2 device")
     parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
                         help="modules with more registered rules or tasks")
@@ -58,12 +62,14 @@ def run_arena_command(args):
             raise ValueError(f"'--seeds' must be a positive integer, got {args.seeds}")
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"'--workers' must be a positive integer, got {args.workers}")
+        if any(b < 2 for b in args.bits) or len(set(args.bits)) != len(args.bits):
+            raise ValueError(f"'--bits' must be distinct integers >= 2, got {' '.join(map(str, args.bits))}")
         from brian2learn.studies.arena import run_arena
 
         out = args.out or ("runs/arena-quick" if args.quick else "runs/arena")
         table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
                           scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
-                          register=tuple(args.register), tune=args.tune)
+                          register=tuple(args.register), tune=args.tune, bits=tuple(args.bits))
     except KeyboardInterrupt:
         print("brian2learn: interrupted", file=sys.stderr)
         return 130

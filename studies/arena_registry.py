@@ -36,6 +36,11 @@ MODES = ("quick", "full")
 SPLITS = ("test", "validation")
 DEVICES = ("cpp_standalone", "runtime")
 DEFAULT_SEEDS = 5
+#: The weight-precision axis: the resolutions run by ``--bits`` (signed levels, models.ttfs_substrate.
+#: quantize_weights), and the range of each layer's levels, +-``range_factor`` times the largest initial |w| of the
+#: layer (its biases share the layer's range). Updates accumulate at full precision and the network runs with the
+#: weights rounded to the levels (on-chip learning); weight perturbation perturbs by one level.
+PRECISION = {"bits": (8, 6, 4), "range_factor": 2.0}
 #: The tuning budget, the same for every rule and task: the learning-rate factors tried, the seeds they are tried
 #: on (none of them a test seed) and the split they are scored on. Tasks without held-out data (one fixed trial,
 #: or the four XOR patterns) score their training data there, as in their test runs.
@@ -123,6 +128,8 @@ class ArenaRule:
         "not registered").
     hyperparameters : dict
         Task name -> the values the rule's cell uses, with where each comes from (for the table).
+    discrete_weights : tuple of str
+        Tasks whose cell honours ``CellSpec.weight_bits`` (the precision axis).
     """
 
     name: str
@@ -130,6 +137,7 @@ class ArenaRule:
     cells: dict
     empty: dict = dataclasses.field(default_factory=dict)
     hyperparameters: dict = dataclasses.field(default_factory=dict)
+    discrete_weights: tuple = ()
 
     def __post_init__(self):
         _check_name("rule", self.name)
@@ -139,6 +147,9 @@ class ArenaRule:
         both = set(self.cells) & set(self.empty)
         if both:
             raise ValueError(f"rule '{self.name}': task(s) {sorted(both)} both have a cell and are marked empty")
+        without = set(self.discrete_weights) - set(self.cells)
+        if without:
+            raise ValueError(f"rule '{self.name}': 'discrete_weights' names task(s) {sorted(without)} without a cell")
 
     def why_empty(self, task):
         return self.empty.get(task, "no cell registered")
@@ -150,6 +161,9 @@ class CellSpec:
 
     ``learning_rate_factor`` multiplies the rule's learning rate on the task (every cell function honours it):
     the arena's tuning (:data:`TUNING`) tries the same few factors for every rule on the validation split.
+    ``weight_bits`` (the precision axis; None: full precision) asks for a network whose weights are held at
+    signed discrete levels of that many bits (:data:`PRECISION`); only the cells a rule lists in
+    ``ArenaRule.discrete_weights`` are asked.
     """
 
     rule: ArenaRule
@@ -162,6 +176,7 @@ class CellSpec:
     device: str
     run_dir: str
     learning_rate_factor: float = 1.0
+    weight_bits: int | None = None
 
     @property
     def quick(self):

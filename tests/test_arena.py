@@ -26,11 +26,19 @@ def toy_loss(seed, n, factor=1.0):
     return 0.5 * ((1 - TOY_RATE * factor) ** n * (1 + seed)) ** 2
 
 
+def toy_weight(seed, n, bits=None):
+    """w after n steps: 1 - (1 - eta)^n (1 + seed); with ``bits``, the weight the network runs with: w rounded to
+    multiples of 2^-bits (the toy's levels)."""
+    w = 1.0 - (1 - TOY_RATE) ** n * (1 + seed)
+    return w if bits is None else round(w * 2 ** bits) / 2 ** bits
+
+
 def toy_cell(spec):
     w, losses = -float(spec.seed), []
     for _ in range(spec.trials):
         w -= TOY_RATE * spec.learning_rate_factor * (w - 1.0)
-        losses.append(0.5 * (w - 1.0) ** 2)
+        held = w if spec.weight_bits is None else np.round(w * 2 ** spec.weight_bits) / 2 ** spec.weight_bits
+        losses.append(0.5 * (held - 1.0) ** 2)
     return registry.CellResult(performance=losses[-1], untrained=toy_loss(spec.seed, 0), trials=spec.trials,
                                curve=pd.DataFrame({"trial": np.arange(1, spec.trials + 1), "performance": losses}),
                                synaptic_operations_per_trial=3.0)
@@ -40,7 +48,8 @@ TOY_TASK = registry.register_task(registry.ArenaTask(
     name="toy-quadratic", description="test only: w -> 1", metric="loss", criterion=TOY_CRITERION,
     budget={"quick": 30, "full": 60}, wall_cap_seconds={"quick": 10, "full": 10},
     network={"quick": "one weight", "full": "one weight"}))
-registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent", cells={"toy-quadratic": toy_cell}))
+registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent", cells={"toy-quadratic": toy_cell},
+                                          discrete_weights=("toy-quadratic",)))
 registry.register_rule(registry.ArenaRule("toy-none", "test only: never defined",
                                           cells={}, empty={"toy-quadratic": "the toy rule has no cell here"}))
 
@@ -99,6 +108,26 @@ def test_tuning_chooses_the_factor_with_the_best_validation_score_and_the_test_r
 
     assert json.loads((out / "arena.json").read_text())["tuning"]["chosen"] == {"toy-gd/toy-quadratic": 4.0}
     assert "| 4 |" in (out / "arena.md").read_text()
+
+
+def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cluster, tmp_path):
+    out = tmp_path / "bits"
+    table = arena.run_arena(out, quick=True, rules=["toy-gd"], tasks=["toy-quadratic"], seeds=2, bits=(3, 5),
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    assert sorted(table["weight_bits"].fillna(0)) == [0, 0, 3, 3, 5, 5]
+    for row in table.itertuples():
+        bits = None if math.isnan(row.weight_bits) else int(row.weight_bits)
+        assert math.isclose(row.performance, 0.5 * (toy_weight(row.seed, 30, bits) - 1) ** 2, rel_tol=1e-9,
+                            abs_tol=1e-15)
+    stats = arena.precision_statistics(table)
+    assert len(stats) == 3 and stats["bits"].isna().sum() == 1
+    text = (out / "arena.md").read_text()
+    assert "| toy-quadratic | toy-gd |" in text and "3 bits" in text and "5 bits" in text
+    assert (out / "arena_precision.png").stat().st_size > 0
+    full = table[table["weight_bits"].isna()]
+    assert arena.cell_statistics(table)["seeds"].tolist() == [len(full)]  # the main table: full precision only
+    with pytest.raises(ValueError, match="'--weight-bits': rule 'chl' has no discrete-weight form"):
+        arena.Options(rule="chl", task="xor", weight_bits=4)
 
 
 def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():
@@ -208,6 +237,13 @@ def test_backprop_solves_xor_within_the_budget_from_an_untrained_network_at_chan
     expected = np.mean((output > 0.5) == (data["targets"] > 0.5))
     assert cell["untrained"] == expected
     assert os.path.exists(tmp_path / "cell" / "curve.parquet")
+    # at 2 bits, the levels of each layer are -r, 0, r with r = 2 max|w| of the layer (its biases start at 0)
+    held = arena.run(arena.Options(rule="bptt", task="xor", seed=1, trials=4, weight_bits=2,
+                                   out=str(tmp_path / "held")))["cell"]
+    w1, w2 = w[:2, 2:10], w[2:10, 10:11]
+    q1, q2 = (2 * np.abs(m).max() * np.round(m / (2 * np.abs(m).max())) for m in (w1, w2))
+    output = sigma(sigma(data["inputs"] @ q1) @ q2)
+    assert held["untrained"] == np.mean((output > 0.5) == (data["targets"] > 0.5)) and held["weight_bits"] == 2
 
 
 def test_weight_perturbation_on_xor_starts_from_the_backprop_cell_s_network_and_learns(tmp_path):

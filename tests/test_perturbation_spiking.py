@@ -230,3 +230,29 @@ def test_a_wider_xor_network_with_other_targets_has_the_numpy_error_in_its_first
     assert out["weights"]["w:xor_layer1"].shape == (n_learners * n_hidden * 3,)
     with pytest.raises(ValueError, match="'targets' must hold one value per pattern"):
         xor_network.xor_model(1, 1, targets=[0.0, 1.0])
+
+
+def test_serial_weight_perturbation_steps_along_the_backprop_gradient_one_weight_at_a_time():
+    from brian2learn.plasticity import feedforward
+
+    init = xor_network.initial_weights(1, 7, scale=0.5)
+    w1, w2 = init["layer1"][0], init["layer2"][0]
+    targets = np.array([0.1, 0.9, 0.9, 0.1])
+    # backprop's gradient of E = (1/2T) sum (y - y*)^2 (feedforward.train_epoch with the whole set as one batch
+    # steps by lr * mean over patterns of (1/2)|y - y*|^2's gradient: E's gradient times T/T = the same mean)
+    params = {"w1": w1[:, :2], "b1": w1[:, 2], "w2": w2[None, :2], "b2": w2[2:]}
+    stepped = feedforward.train_epoch(params, xor.PATTERNS, targets[:, None], 1.0)
+    gradient = np.r_[np.c_[params["w1"] - stepped["w1"], params["b1"] - stepped["b1"]].ravel(),
+                     (params["w2"] - stepped["w2"]).ravel(), params["b2"] - stepped["b2"]]
+    eta, p = 2.0, 1e-6
+    for k in (0, 4, 7):  # a first-layer weight, a bias, a second-layer weight
+        a, b, errors = xor_network.serial_weight_perturbation(w1, w2, 1, eta, p, targets, first=k)
+        change = np.r_[(a - w1).ravel(), b - w2]
+        assert np.count_nonzero(change) == 1
+        np.testing.assert_allclose(change[k], -eta * gradient[k], rtol=1e-4)  # a finite difference of O(p)
+        assert errors[0] == pytest.approx(0.5 * np.mean((xor_network.forward_numpy(w1, w2) - targets) ** 2))
+    # held at levels: the network runs rounded weights, the stored weights keep the unrounded update
+    rounded = lambda a, b: (np.round(a), np.round(b))  # noqa: E731
+    a, _, errors = xor_network.serial_weight_perturbation(w1, w2, 1, eta, 1.0, targets, rounded)
+    assert errors[0] == pytest.approx(0.5 * np.mean((xor_network.forward_numpy(*rounded(w1, w2)) - targets) ** 2))
+    assert a[0, 0] != np.round(a[0, 0])
