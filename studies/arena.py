@@ -58,11 +58,9 @@ DESCRIPTION = "one cell of the learning-rule arena: a rule trained on a task fro
 DEVICES = registry.DEVICES
 DEFAULT_SEEDS = registry.DEFAULT_SEEDS
 TABLE_COLUMNS = ("rule", "task", "seed", "mode", "split", "learning_rate_factor", "weight_bits", "status", "metric",
-                 "performance",
-                 "untrained",
-                 "normalized", "trials", "budget_trials", "trials_to_criterion", "wall_seconds", "compile_seconds",
-                 "spikes_per_trial", "synaptic_operations_per_trial", "training_synaptic_operations",
-                 "energy_complexity", "gradient_cosine_bptt", "error")
+                 "performance", "untrained", "normalized", "trials", "budget_trials", "trials_to_criterion",
+                 "wall_seconds", "compile_seconds", "spikes_per_trial", "synaptic_operations_per_trial",
+                 "training_synaptic_operations", "energy_complexity", "gradient_cosine_bptt", "error")
 
 
 # -- one cell (a study run by the sweep engine) ------------------------------------------------------------------
@@ -204,6 +202,7 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     defined, empty = plan(rules, tasks, register)
     if not defined:
         raise ValueError("no cell is defined for the chosen rules and tasks")
+    all_tasks, all_rules = registry.load(register)
     fixed = {"quick": bool(quick), "split": split, "device": device}
     if register:
         fixed["register"] = tuple(register)
@@ -211,19 +210,18 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     factors, tuning = {}, None
     if tune:
         tuning_fixed = {**fixed, "split": registry.TUNING["split"]}
-        trials = [{**cell, **tuning_fixed, **_factor_parameter(factor)} for cell in defined
-                  for factor in registry.TUNING["learning_rate_factors"]]
-        tuning_sweep = run_sweep(sys.modules[__name__], trials, list(registry.TUNING["seeds"]),
+        tuning_cells = [{**cell, **tuning_fixed, **_factor_parameter(factor)} for cell in defined
+                        for factor in registry.TUNING["learning_rate_factors"]]
+        tuning_sweep = run_sweep(sys.modules[__name__], tuning_cells, list(registry.TUNING["seeds"]),
                                  os.path.join(out_dir, "tuning"), scheduler=scheduler, workers=workers,
                                  progress=progress)
         tuning = arena_table(tuning_sweep)
         write_table(tuning, os.path.join(out_dir, "arena_tuning.parquet"))
-        factors = choose_factors(tuning, registry.load(register)[0])
+        factors = choose_factors(tuning, all_tasks)
     combinations = [{**cell, **fixed, **_factor_parameter(factors.get((cell["rule"], cell["task"]), 1.0))}
                     for cell in defined]
-    rules_known = registry.load(register)[1]
     combinations += [{**combination, "weight_bits": int(b)} for b in bits for combination in combinations
-                     if combination["task"] in rules_known[combination["rule"]].discrete_weights]
+                     if combination["task"] in all_rules[combination["rule"]].discrete_weights]
     sweep = run_sweep(sys.modules[__name__], combinations, seeds, os.path.join(out_dir, "cells"), scheduler=scheduler,
                       workers=workers, progress=progress)
     table = arena_table(sweep)
