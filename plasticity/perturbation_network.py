@@ -31,6 +31,11 @@ Both are unbiased estimates of ``eta grad_w R`` for small ``sigma``: for WP,
 ``<(R(w + xi) - R(w)) xi / sigma^2> = grad R + O(sigma^2)``; for NP the same holds with the
 perturbations of the neurons' inputs, whose chain rule through ``a_j`` gives ``e_ij``.
 
+*Discrete weights* (hardware with weights at a few levels, Jabri & Flower 1991): with ``w_level > 0`` a synapse
+runs with its weight rounded to the nearest of the levels ``k w_level``, ``|k| <= w_limit``
+(:func:`discrete_levels`), while ``w`` accumulates the updates at full precision; the WP perturbation is added to
+the rounded weight.
+
 Reference reward
 ----------------
 - ``reference='unperturbed'``: every trial has two *passes* of ``T`` steps: an unperturbed pass that
@@ -104,6 +109,8 @@ pert_phase : 1 (constant)      # phase of the deterministic sequence
 PLASTIC_SYNAPSE_EQS = """
 w : 1                          # weight
 w_eff : 1                      # weight in effect: w, or w + dw_pert in a perturbed pass of WP
+w_level : 1 (constant)         # spacing of discrete weight levels (0: w in effect at full precision)
+w_limit : 1 (constant)         # number of levels of each sign (the weights in effect lie within +-w_limit*w_level)
 dw_pert : 1                    # weight perturbation xi of this trial (WP)
 elig : 1                       # eligibility sum_t pert_post(t) a_pre(t) of this trial (NP)
 pert_phase_syn : 1 (constant)  # phase of the deterministic sequence
@@ -159,7 +166,8 @@ elig = (1 - new_trial)*elig
 sequence = sqrt(2)*sin(pert_phase_syn + 2.399963229728653*int(t/trial_dt + 0.5))
 draw = sigma_post*(random_scale_post*randn() + (1 - random_scale_post)*sequence)
 dw_pert = new_trial*(1 - np_rule_post)*draw + (1 - new_trial)*dw_pert
-w_eff = w + perturbing_post*dw_pert
+w_eff = w + int(w_level > 0)*(w_level*clip(floor(w/(w_level + int(w_level <= 0)) + 0.5), -w_limit, w_limit) - w)
+w_eff = w_eff + perturbing_post*dw_pert
 """
 
 BROADCAST_EQS = """
@@ -323,7 +331,8 @@ class PerturbationLearning:
         eligibility_when, eligibility_order
             Scheduling slot of that accumulation.
         """
-        _has_variables(synapses, ["w", "w_eff", "dw_pert", "elig", "pert_phase_syn"], "the synapses")
+        _has_variables(synapses, ["w", "w_eff", "w_level", "w_limit", "dw_pert", "elig", "pert_phase_syn"],
+                       "the synapses")
         if synapses.name in self.plastic_synapses:
             raise ValueError(f"the synapses '{synapses.name}' are registered already")
         self._add_plastic_group(synapses.target, learner_of_post)
@@ -356,12 +365,15 @@ class PerturbationLearning:
 
     def state_variables(self):
         """``seed``, the learners' ``eta``, ``sigma``, ``np_rule``, ``random_scale``, ``ref_decay``,
-        ``R_bar``, ``n_done``, and ``w:NAME`` for every plastic Synapses ``NAME``."""
+        ``R_bar``, ``n_done``, and for every plastic Synapses ``NAME`` its weights ``w:NAME`` and the discrete
+        levels of its weights in effect, ``w_level:NAME`` and ``w_limit:NAME`` (:func:`discrete_levels`)."""
         names = {"seed": (self.rng, "seed")}
         for var in ("eta", "sigma", "np_rule", "random_scale", "ref_decay", "R_bar", "n_done"):
             names[var] = (self.learners, var)
         for syn_name, syn in self.plastic_synapses.items():
             names[f"w:{syn_name}"] = (syn, "w")
+            names[f"w_level:{syn_name}"] = (syn, "w_level")
+            names[f"w_limit:{syn_name}"] = (syn, "w_limit")
         return names
 
     def carried_variables(self):
@@ -371,6 +383,19 @@ class PerturbationLearning:
     def stimulus_arrays(self):
         """``trial_gate`` (n_trials,): 0 skips a trial's update."""
         return {"trial_gate": self.trial_gate}
+
+
+def discrete_levels(bits, w_max):
+    """``(w_level, w_limit)`` of signed ``bits``-bit weights within +-``w_max``: the network runs with
+    ``w_level * clip(round(w / w_level), -w_limit, w_limit)`` (round half up; as
+    :func:`brian2learn.models.ttfs_substrate.quantize_weights`), while ``w`` accumulates the updates at full
+    precision. WP at discrete levels perturbs by one level: ``sigma = w_level``."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 2:
+        raise ValueError(f"'bits' must be an integer >= 2, got {bits!r}")
+    if not np.isfinite(w_max) or w_max <= 0:
+        raise ValueError(f"'w_max' must be a positive number, got {w_max!r}")
+    limit = 2 ** (int(bits) - 1) - 1
+    return w_max / limit, float(limit)
 
 
 class PerturbationModel:

@@ -37,10 +37,12 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), TTFS (Yin-Yang) and Jabri & Flower's row (XOR)
-also run with their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`;
-each layer's range +-2 times its largest initial |w|, Jabri & Flower's +-8), the update accumulated at full
-precision and taken at the held weights (straight-through); the other cells have no discrete-weight form yet.
+The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), TTFS (Yin-Yang), WP and NP (XOR, in Brian2:
+:func:`brian2learn.plasticity.perturbation_network.discrete_levels`) and Jabri & Flower's row (XOR) also run with
+their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
+range +-2 times its largest initial |w|, one range for the WP/NP network, Jabri & Flower's +-8), the update
+accumulated at full precision and taken at the held weights (straight-through; WP perturbs by one level); the
+other cells have no discrete-weight form yet.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -504,10 +506,13 @@ def _ttfs_cell(spec):
 def _xor_perturbation_cell(rule):
     """WP or NP (``rule``) on the same 2-8-1 network: the feed-forward net of the backprop cell, its weights in
     Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model`); one update per pass pair over the four
-    patterns (a reference and a perturbed pass), so an update is four trials."""
+    patterns (a reference and a perturbed pass), so an update is four trials. With ``spec.weight_bits`` the
+    synapses run with their weights at signed levels over one range for the network (+-2 times its largest initial
+    |w|), and WP perturbs by one level."""
     def cell(spec):
+        from brian2learn.models.ttfs_substrate import quantize_weights
         from brian2learn.plasticity import xor_network
-        from brian2learn.plasticity.perturbation_network import LearnerValues
+        from brian2learn.plasticity.perturbation_network import LearnerValues, discrete_levels
         from brian2learn.tasks.xor import PATTERNS
         from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 
@@ -520,13 +525,21 @@ def _xor_perturbation_cell(rule):
         low, high = cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"]
         targets = np.where(PATTERNS.sum(axis=1) % 2 == 1, high, low)
 
-        def accuracy_of(current):
-            outputs = xor_network.forward_numpy(current["w:xor_layer1"].reshape(n_hidden, 3),
-                                                current["w:xor_layer2"])
-            return accuracy(outputs[:, None], targets[:, None])
+        levels, sigma = {}, HYPERPARAMETERS[(rule, "xor")]["sigma"]
+        if spec.weight_bits is not None:
+            w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(w))) for w in weights.values())
+            level, limit = discrete_levels(spec.weight_bits, w_max)
+            levels = {f"w_{kind}:xor_layer{k}": np.full(weights[f"w:xor_layer{k}"].size, value)
+                      for k in (1, 2) for kind, value in (("level", level), ("limit", limit))}
+            sigma = level if rule == "wp" else sigma
 
-        hyper = HYPERPARAMETERS[(rule, "xor")]
-        learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=hyper["sigma"])
+        def accuracy_of(current):
+            w1, w2 = current["w:xor_layer1"].reshape(n_hidden, 3), current["w:xor_layer2"]
+            if levels:
+                w1, w2 = quantize_weights(w1, spec.weight_bits, w_max), quantize_weights(w2, spec.weight_bits, w_max)
+            return accuracy(xor_network.forward_numpy(w1, w2)[:, None], targets[:, None])
+
+        learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
         updates = max(1, spec.trials // len(PATTERNS))
         per_run = min(500, updates)
         untrained, rows, start = accuracy_of(weights), [], time.perf_counter()
@@ -536,7 +549,8 @@ def _xor_perturbation_cell(rule):
         try:
             done = 0
             for n_now in _chunks(updates, per_run):
-                weights = trainer.train(n_now, learners, weights, seed=spec.seed * 1000 + done // per_run)["weights"]
+                weights = trainer.train(n_now, learners, weights, values=levels,
+                                        seed=spec.seed * 1000 + done // per_run)["weights"]
                 done += n_now
                 rows.append({"trial": done * len(PATTERNS), "performance": accuracy_of(weights)})
                 if _capped(spec, start):
@@ -1007,7 +1021,7 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
         empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "digits": _NOT_YET_PERTURBATION,
                "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION,
                "evidence-reward": _NOT_YET_PERTURBATION},
-        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}))
+        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}, discrete_weights=("xor",)))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

@@ -256,3 +256,29 @@ def test_serial_weight_perturbation_steps_along_the_backprop_gradient_one_weight
     a, _, errors = xor_network.serial_weight_perturbation(w1, w2, 1, eta, 1.0, targets, rounded)
     assert errors[0] == pytest.approx(0.5 * np.mean((xor_network.forward_numpy(*rounded(w1, w2)) - targets) ** 2))
     assert a[0, 0] != np.round(a[0, 0])
+
+
+def test_xor_network_at_discrete_levels_runs_the_rounded_weights_and_keeps_the_update_unrounded():
+    from brian2learn.models.ttfs_substrate import quantize_weights
+    from brian2learn.plasticity.perturbation_network import discrete_levels
+
+    n_learners, bits, w_max = 2, 4, 1.0
+    init = xor_network.initial_weights(n_learners, 9, scale=1.0)
+    level, limit = discrete_levels(bits, w_max)
+    assert (level, limit) == (w_max / 7, 7.0)
+    values = {f"w_{kind}:xor_layer{k}": np.full(init[f"layer{k}"].size, value)
+              for k in (1, 2) for kind, value in (("level", level), ("limit", limit))}
+    trainer = PerturbationNetworkTrainer(lambda n: xor_network.xor_model(n_learners, n), n_learners,
+                                         device="runtime", trials_per_run=3)
+    try:
+        out = trainer.train(3, LearnerValues("wp", eta=5.0, sigma=level),
+                            {"w:xor_layer1": init["layer1"].ravel(), "w:xor_layer2": init["layer2"].ravel()},
+                            values=values, seed=2)
+    finally:
+        trainer.close()
+    first = out["history"].query("trial == 0").sort_values("learner")["E_ref"].to_numpy()
+    expected = [xor_network.error_numpy(quantize_weights(init["layer1"][k], bits, w_max),
+                                        quantize_weights(init["layer2"][k], bits, w_max)) for k in range(n_learners)]
+    np.testing.assert_allclose(first, expected, rtol=1e-12)  # the reference pass ran the rounded weights
+    final = out["weights"]["w:xor_layer1"]
+    assert not np.allclose(final, quantize_weights(final, bits, w_max))  # the stored weights are not rounded
