@@ -542,19 +542,17 @@ def _xor_perturbation_cell(rule):
         learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
         updates = max(1, spec.trials // len(PATTERNS))
         per_run = min(500, updates)
-        untrained, rows, start = accuracy_of(weights), [], time.perf_counter()
+        untrained, rows = accuracy_of(weights), []
         trainer = PerturbationNetworkTrainer(
             lambda n: xor_network.xor_model(1, n, n_hidden=n_hidden, targets=targets), 1, device=spec.device,
             trials_per_run=per_run, directory=os.path.join(spec.run_dir, "build"))
-        try:
-            done = 0
-            for n_now in _chunks(updates, per_run):
-                weights = trainer.train(n_now, learners, weights, values=levels,
-                                        seed=spec.seed * 1000 + done // per_run)["weights"]
-                done += n_now
-                rows.append({"trial": done * len(PATTERNS), "performance": accuracy_of(weights)})
-                if _capped(spec, start):
-                    break
+        def score(model, first, n_now):  # after every run of the one training: its weights' accuracy
+            rows.append({"trial": (first + n_now) * len(PATTERNS),
+                         "performance": accuracy_of({"w:xor_layer1": np.asarray(model.layer1.w[:], dtype=float),
+                                                     "w:xor_layer2": np.asarray(model.layer2.w[:], dtype=float)})})
+
+        try:  # one training (run k seeded spec.seed * 100003 + k); the wall-time cap is not checked inside it
+            trainer.train(updates, learners, weights, values=levels, seed=spec.seed, on_run=score)
             compile_seconds = trainer.runner.compile_seconds
         finally:
             trainer.close()
