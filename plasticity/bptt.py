@@ -276,17 +276,23 @@ def _constants(params):
     }
 
 
-def _run_trial(weights, inputs, const):
-    """Scan the network over one trial; returns the per-step traces (each ``(T, n)``)."""
+def _run_trial(weights, inputs, const, noise=None):
+    """Scan the network over one trial; returns the per-step traces (each ``(T, n)``).
+
+    ``noise`` (optional): ``(rec, out)`` currents of shapes ``(T, n_rec)`` and ``(T, n_out)`` added to
+    :math:`I_j^t` and to the readout's input :math:`\\sum_j W^{out}_{kj} z_j^t` (node perturbation)."""
     w_in, w_rec, w_out = weights["w_in"], weights["w_rec"], weights["w_out"]
     n_rec, n_out = w_rec.shape[0], w_out.shape[0]
     alpha, rho, kappa, c = const["alpha"], const["rho"], const["kappa"], const["input_scale"]
     v_th, gamma, n_ref = const["v_th"], const["gamma"], const["n_ref"]
     beta = jnp.broadcast_to(const["beta"], (n_rec,))
 
-    def step(carry, input_current_t):
+    def step(carry, drive):
+        input_current_t, rec_noise_t, out_noise_t = drive
         v, a, z, r, y = carry
         current = input_current_t + w_rec @ z
+        if rec_noise_t is not None:
+            current = current + rec_noise_t
         # the reset carries gradient only when const["reset_gradient"] is 1
         z_reset = const["reset_gradient"] * z + (1.0 - const["reset_gradient"]) * jax.lax.stop_gradient(z)
         v = alpha * v + c * current - v_th * z_reset
@@ -299,13 +305,15 @@ def _run_trial(weights, inputs, const):
         z = spike_function(u, gamma) * open_
         r = jnp.where(jax.lax.stop_gradient(z) > 0, n_ref, r)
         psi = jax.lax.stop_gradient(gamma / v_th * jnp.maximum(0.0, 1.0 - jnp.abs(u)) * open_)
-        y = kappa * y + (1.0 - kappa) * (w_out @ z)
+        readout_input = w_out @ z if out_noise_t is None else w_out @ z + out_noise_t
+        y = kappa * y + (1.0 - kappa) * readout_input
         return (v, a, z, r, y), {"v": v, "z": z, "a": a, "psi": psi, "y": y}
 
     zeros = jnp.zeros(n_rec, dtype=jnp.float64)
     init = (zeros, zeros, zeros, jnp.zeros(n_rec, dtype=jnp.int64), jnp.zeros(n_out, dtype=jnp.float64))
     # the feed-forward currents W_in x^t of all steps in one matrix product
-    _, traces = jax.lax.scan(step, init, inputs @ w_in.T)
+    rec_noise, out_noise = (None, None) if noise is None else noise
+    _, traces = jax.lax.scan(step, init, (inputs @ w_in.T, rec_noise, out_noise))
     return traces
 
 
@@ -334,6 +342,12 @@ def _batch_loss(weights, inputs, targets, windows, const, loss_kind):
 _value_and_grad = jax.jit(jax.value_and_grad(_batch_loss, has_aux=True), static_argnames="loss_kind")
 _simulate = jax.jit(_run_trial)
 _simulate_batch = jax.jit(jax.vmap(lambda w, x, c: _run_trial(w, x, c)["y"], in_axes=(None, 0, None)))
+
+
+_simulate_batch_weights = jax.jit(jax.vmap(lambda w, x, c: _run_trial(w, x, c)["y"], in_axes=(0, 0, None)))
+_simulate_batch_perturbed = jax.jit(jax.vmap(
+    lambda w, x, rec, out, c: {key: value for key, value in _run_trial(w, x, c, (rec, out)).items()
+                               if key in ("y", "z")}, in_axes=(None, 0, 0, 0, None)))
 
 
 def _as_weights(weights):
@@ -399,16 +413,47 @@ def simulate(weights, inputs, params):
     return {name: np.asarray(value) for name, value in traces.items()}
 
 
-def readout_batch(weights, inputs, params):
+def readout_batch(weights, inputs, params, per_trial_weights=False):
     """Readout traces ``y`` of a batch of trials, shape ``(B, T, n_out)``.
 
-    ``inputs`` has shape ``(B, T, n_in)``; the network is the one of :func:`simulate`.
+    ``inputs`` has shape ``(B, T, n_in)``; the network is the one of :func:`simulate`. With
+    ``per_trial_weights`` every weight array has a leading axis of length ``B``: trial ``k`` runs
+    with the weights ``[k]`` (weight perturbation).
+    """
+    inputs = np.asarray(inputs, dtype=np.float64)
+    if per_trial_weights:
+        w = {name: jnp.asarray(np.asarray(weights[name], dtype=np.float64)) for name in WEIGHT_NAMES}
+        for name in WEIGHT_NAMES:
+            if w[name].ndim != 3 or w[name].shape[0] != inputs.shape[0]:
+                raise ValueError(f"with per_trial_weights, '{name}' must have shape (B, post, pre) with B = "
+                                 f"{inputs.shape[0]} trials, got {w[name].shape}")
+        n_in = w["w_in"].shape[2]
+    else:
+        w = _as_weights(weights)
+        n_in = w["w_in"].shape[1]
+    if inputs.ndim != 3 or inputs.shape[2] != n_in:
+        raise ValueError(f"inputs must have shape (B, T, {n_in}), got {inputs.shape}")
+    simulate_batch = _simulate_batch_weights if per_trial_weights else _simulate_batch
+    return np.asarray(simulate_batch(w, jnp.asarray(inputs), _constants(params)))
+
+
+def perturbed_batch(weights, inputs, params, rec_noise, out_noise):
+    """Readouts and spikes of a batch with currents added to every neuron (node perturbation).
+
+    ``rec_noise`` ``(B, T, n_rec)`` is added to :math:`I_j^t`, ``out_noise`` ``(B, T, n_out)`` to the input
+    :math:`\\sum_j W^{out}_{kj} z_j^t` of the readouts (zeros: the network of :func:`readout_batch`).
+    Returns ``"y"`` ``(B, T, n_out)`` and ``"z"`` ``(B, T, n_rec)``.
     """
     w = _as_weights(weights)
     inputs = np.asarray(inputs, dtype=np.float64)
-    if inputs.ndim != 3 or inputs.shape[2] != w["w_in"].shape[1]:
-        raise ValueError(f"inputs must have shape (B, T, {w['w_in'].shape[1]}), got {inputs.shape}")
-    return np.asarray(_simulate_batch(w, jnp.asarray(inputs), _constants(params)))
+    n_batch, n_steps = inputs.shape[:2]
+    n_rec, n_out = w["w_rec"].shape[0], w["w_out"].shape[0]
+    for name, value, n in (("rec_noise", rec_noise, n_rec), ("out_noise", out_noise, n_out)):
+        if np.shape(value) != (n_batch, n_steps, n):
+            raise ValueError(f"'{name}' must have shape {(n_batch, n_steps, n)}, got {np.shape(value)}")
+    traces = _simulate_batch_perturbed(w, jnp.asarray(inputs), jnp.asarray(rec_noise, dtype=jnp.float64),
+                                       jnp.asarray(out_noise, dtype=jnp.float64), _constants(params))
+    return {name: np.asarray(value) for name, value in traces.items()}
 
 
 def loss_and_gradients(weights, inputs, targets, window, params):
@@ -445,11 +490,25 @@ def loss_and_gradients(weights, inputs, targets, window, params):
     return losses, {name: np.asarray(grads[name]) for name in WEIGHT_NAMES}
 
 
-def _train_step(weights, state, inputs, targets, window, const, rec_mask, loss_kind, spec):
+def held_at_levels(weights, levels):
+    """The weights the network runs with: each group named in ``levels`` (name -> ``(step, limit)``,
+    :func:`brian2learn.plasticity.perturbation_network.discrete_levels`) at ``step * clip(round(w / step), -limit,
+    limit)``, with the gradient passed straight through to ``w`` (the update accumulates at full precision)."""
+    if not levels:
+        return weights
+    held = dict(weights)
+    for name, (step, limit) in levels.items():
+        w = weights[name]
+        level = step * jnp.clip(jnp.round(w / step), -limit, limit)
+        held[name] = w + jax.lax.stop_gradient(level - w)
+    return held
+
+
+def _train_step(weights, state, inputs, targets, window, const, rec_mask, levels, loss_kind, spec):
     """One optimizer step (the JAX form of ``spec``), compiled once per shapes, loss and spec."""
-    (total, aux), grads = jax.value_and_grad(_batch_loss, has_aux=True)(
-        weights, inputs, targets, window, const, loss_kind
-    )
+    (total, aux), grads = jax.value_and_grad(
+        lambda w: _batch_loss(held_at_levels(w, levels), inputs, targets, window, const, loss_kind), has_aux=True
+    )(weights)
     grads = {**grads, "w_rec": grads["w_rec"] * rec_mask}
     new_weights, new_state = optimizers.jax_step(spec, weights, grads, state)
     return new_weights, new_state, {"loss": total, **aux}
@@ -472,6 +531,7 @@ def train_bptt(
     adam_epsilon_form=None,
     optimizer_state=None,
     return_state=False,
+    weight_levels=None,
 ):
     """Train all weights with exact BPTT gradients.
 
@@ -516,6 +576,11 @@ def train_bptt(
         it equals training in one call. Default: a fresh state.
     return_state : bool
         Also return the optimizer's state after the last update.
+    weight_levels : dict, optional
+        Group -> ``(step, limit)``: the network runs with these groups held at signed discrete levels
+        (:func:`held_at_levels`), the gradient at the held weights updates the full-precision weights
+        (straight-through, as on-chip learning accumulates updates at higher precision). The returned weights are
+        the full-precision ones.
 
     Returns
     -------
@@ -538,6 +603,10 @@ def train_bptt(
         raise ValueError(f"rec_mask must have shape {(n_rec, n_rec)}, got {rec_mask.shape}")
     rec_mask = jnp.asarray(rec_mask)
     const = _constants(params)
+    unknown = set(weight_levels or {}) - set(WEIGHT_NAMES)
+    if unknown:
+        raise ValueError(f"weight_levels names unknown group(s) {sorted(unknown)}; allowed: {list(WEIGHT_NAMES)}")
+    levels = {name: (jnp.float64(step), jnp.float64(limit)) for name, (step, limit) in (weight_levels or {}).items()}
     state = jax.tree_util.tree_map(jnp.asarray, spec.init_state(w) if optimizer_state is None else optimizer_state)
     history = []
     for iteration in range(int(n_iterations)):
@@ -550,6 +619,7 @@ def train_bptt(
             window,
             const,
             rec_mask,
+            levels,
             loss_kind=params.loss,
             spec=spec,
         )

@@ -37,7 +37,8 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), TTFS (Yin-Yang), WP and NP (XOR, in Brian2:
+The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), BPTT (pattern, evidence: each weight group
+over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`), TTFS (Yin-Yang), WP and NP (XOR, in Brian2:
 :func:`brian2learn.plasticity.perturbation_network.discrete_levels`) and Jabri & Flower's row (XOR) also run with
 their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
 range +-2 times its largest initial |w|, one range for the WP/NP network, Jabri & Flower's +-8), the update
@@ -57,13 +58,18 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   network (:mod:`brian2learn.plasticity.bptt`), backpropagation on the rate network (the feed-forward network
   of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`), discrete BPTT of the continuous-time
   network in JAX (:func:`brian2learn.plasticity.ctbptt.train_jax`), Adam as the ctbptt rule's.
+- ``bptt-srnn``: BPTT with a surrogate gradient of Yin, Corradi & Bohté's (2021) adaptive SRNN (adaptive hidden and
+  output neurons, learned time constants; :mod:`brian2learn.plasticity.srnn_bptt`) on the evidence trials, their
+  framewise softmax loss over the decision window, the ECG script's Adam rate.
 - ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
   ctbptt`, continuous flavour), Adam on W, b and log T.
 - ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
-- ``wp``, ``np``: weight and node perturbation (Jabri & Flower 1991; Fiete & Seung 2006) of the XOR network's
-  weights held in Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model` with 8 hidden units and
-  the task's targets), a reference and a perturbed pass per update, Jabri & Flower's values from the
-  perturbation-spiking study's scan on their 2-2-1 network.
+- ``wp``, ``np``: weight and node perturbation (Jabri & Flower 1991; Fiete & Seung 2006). On XOR, of the
+  network's weights held in Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model` with 8 hidden
+  units and the task's targets), a reference and a perturbed pass per update, Jabri & Flower's values from the
+  perturbation-spiking study's scan on their 2-2-1 network. On evidence-reward, of the e-prop cells' LIF/ALIF
+  network in JAX from the reward of its greedy choice alone (:mod:`brian2learn.plasticity.reward_perturbation`),
+  each trial run unperturbed and perturbed, Adam.
 - ``wp-jabri-flower``: Jabri & Flower's serial weight perturbation on their own 2-2-1 network (a row of its own,
   not the task's 2-8-1), in numpy (:func:`brian2learn.plasticity.xor_network.serial_weight_perturbation`).
 - ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
@@ -168,6 +174,17 @@ EVIDENCE_REWARD = register_task(ArenaTask(
 #: Trials per binary run, held-out trials and trials between two scorings of the reward task, per mode.
 REWARD_PROTOCOL = {"quick": {"trials_per_run": 10, "held_out": 10, "score_every": 10},
                    "full": {"trials_per_run": 64, "held_out": 256, "score_every": 1024}}
+#: The adaptive SRNN of the evidence task: Yin et al.'s (2021) neurons, adaptive in both layers (the memory the task
+#: needs), the ECG script's Adam rate and surrogate (plasticity.srnn_bptt); 100 hidden neurons as the LIF/ALIF network.
+EVIDENCE_SRNN = {"hidden_kind": "adaptive", "output_kind": "adaptive", "learning_rate": 1e-2,
+                 "surrogate": "multi-gaussian", "learn_tau": True}
+#: Weight and node perturbation on the reward-only evidence task (plasticity.reward_perturbation): batches of 32
+#: trials (one update each, a reference and a perturbed pass per trial), Adam at its default rate. None is published
+#: for this task: the perturbation sizes are ours, those at which a perturbation changes the reward of about one
+#: trial in five of the untrained network (seed 1, its first 96 training trials: WP 0.5 changes 9 %, 1.0 18 %; NP
+#: 0.05 V with readout noise 0.5 changes 21 %, with 1.0 30 %).
+REWARD_PERTURBATION = {"batch_size": {"quick": 4, "full": 32}, "learning_rate": 1e-3, "weight_sigma": 1.0,
+                       "current_sigma": 0.05, "readout_sigma": 0.5}
 #: Independent trial streams of a seed (those of the eprop-evidence study).
 EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
 
@@ -216,6 +233,15 @@ HYPERPARAMETERS = {
                             "source": "Bellec et al. 2020 / NEST 3.10 e-prop example (plasticity.eprop; the "
                                       "eprop-evidence study)"}
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
+    ("bptt-srnn", "evidence"): {"optimizer": "adam", "learning_rate": EVIDENCE_SRNN["learning_rate"],
+                                "surrogate": EVIDENCE_SRNN["surrogate"], "learn_tau": EVIDENCE_SRNN["learn_tau"],
+                                "source": "Yin et al. 2021's ECG script (plasticity.srnn_bptt), not tuned for it"},
+    **{(rule, "evidence-reward"): {"optimizer": "adam", "learning_rate": REWARD_PERTURBATION["learning_rate"],
+                                   "batch_size": REWARD_PERTURBATION["batch_size"]["full"],
+                                   **({"weight_sigma": REWARD_PERTURBATION["weight_sigma"]} if rule == "wp" else
+                                      {key: REWARD_PERTURBATION[key] for key in ("current_sigma", "readout_sigma")}),
+                                   "source": "our choice on training trials of seed 1 (plasticity.reward_perturbation)"}
+       for rule in ("wp", "np")},
     ("eprop-reward", "evidence-reward"): {
         "learning_rate": eprop_reward.CUE_REWARD_LEARNING["learning_rate"], "optimizer": "adam",
         "discount": eprop_reward.CUE_REWARD_LEARNING["discount"], "c_reg": eprop_reward.CUE_REWARD_LEARNING["c_reg"],
@@ -772,11 +798,30 @@ def _eprop_cell(feedback):
     return cell
 
 
+#: The spiking network's weight groups, each with its own range of levels on the precision axis.
+SPIKING_LAYERS = (("w_in",), ("w_rec",), ("w_out",))
+
+
+def _spiking_levels(spec, weights):
+    """``(levels, held)`` of a JAX spiking cell at ``spec.weight_bits``: group -> ``(step, limit)`` for
+    :func:`brian2learn.plasticity.bptt.train_bptt` and the function giving the weights the network runs with;
+    ``(None, identity)`` at full precision."""
+    realised = _held_at_levels(spec, weights, SPIKING_LAYERS)
+    if realised is None:
+        return None, lambda current: current
+    from brian2learn.plasticity.perturbation_network import discrete_levels
+
+    levels = {name: discrete_levels(spec.weight_bits, PRECISION["range_factor"] * float(np.max(np.abs(weights[name]))))
+              for (name,) in SPIKING_LAYERS}
+    return levels, realised
+
+
 def _pattern_bptt_cell(spec):
     from brian2learn.plasticity import bptt
 
     config, task, weights = _pattern_setup(spec)
     params = _bptt_params(bptt, config)
+    levels, held = _spiking_levels(spec, weights)
     losses, start = [], time.perf_counter()
 
     def batches(iteration):
@@ -787,7 +832,8 @@ def _pattern_bptt_cell(spec):
 
     def train(current, n_now):  # plain gradient descent has no optimizer state: chunks continue exactly
         return bptt.train_bptt(current, batches, params, optimizer=config.optimizer,
-                               learning_rate=config.learning_rate, n_iterations=n_now, callback=record)[0]
+                               learning_rate=config.learning_rate, n_iterations=n_now, callback=record,
+                               weight_levels=levels)[0]
 
     current = {name: np.asarray(value) for name, value in weights.items()}
     for n_now in _chunks(spec.trials - 1, 50):
@@ -795,7 +841,7 @@ def _pattern_bptt_cell(spec):
         if _capped(spec, start):
             break
     # the last trial alone, so that its network (before its update) gives the energy, as e-prop's cells do
-    trial = bptt.simulate(current, task["inputs"][0], params)
+    trial = bptt.simulate(held(current), task["inputs"][0], params)
     train(current, 1)
     input_steps = np.nonzero(task["inputs"][0])[0]
     recurrent_steps = np.nonzero(np.asarray(trial["z"]))[0]
@@ -864,9 +910,10 @@ def _evidence_bptt_cell(spec):
     config, weights, _, held_out, p = _evidence_setup(spec)
     params = _bptt_params(bptt, config)
     optimizer = eprop.optimizer_spec(config, group_prefix="w_")  # e-prop's Adam (TensorFlow's epsilon), its clipping
+    levels, held = _spiking_levels(spec, weights)
 
     def accuracy_of(current):
-        readouts = bptt.readout_batch(current, held_out["inputs"], params)
+        readouts = bptt.readout_batch(held(current), held_out["inputs"], params)
         return 1.0 - decision_error(readouts, held_out["targets"], held_out["window"])
 
     def batch(draw):
@@ -879,13 +926,13 @@ def _evidence_bptt_cell(spec):
     for n_now in _chunks(iterations, p["score_every"]):
         current, _, state = bptt.train_bptt(current, lambda k, first=done: batch(first + k), params,
                                             optimizer=optimizer, n_iterations=n_now, optimizer_state=state,
-                                            return_state=True)
+                                            return_state=True, weight_levels=levels)
         done += n_now
         rows.append({"trial": done * p["batch_size"], "performance": accuracy_of(current)})
         if _capped(spec, start):
             break
     last = held_out["inputs"][-1]
-    trial = bptt.simulate(current, last, params)
+    trial = bptt.simulate(held(current), last, params)
     curve = pd.DataFrame(rows)
     return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
                       trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
@@ -926,6 +973,107 @@ def _evidence_reward_cell(spec):
                             "training trials times the trial (input spikes and the energy complexity not counted)")
 
 
+def _evidence_srnn_cell(spec):
+    """BPTT with a surrogate gradient of Yin et al.'s adaptive SRNN on the evidence trials: the softmax of the output
+    membranes against the trial's side at every step of the decision window (their framewise loss), fresh training
+    trials in batches of the e-prop cells' size; the decision is the output with the largest window sum."""
+    from brian2learn.models.adaptive_srnn import SrnnArchitecture, operations_per_spike
+    from brian2learn.plasticity import srnn_bptt
+    from brian2learn.training.framewise import FramewiseTrainer
+
+    p = EVIDENCE_PROTOCOL[spec.mode]
+    network = eprop.BELLEC2020_EVIDENCE_NETWORK
+    architecture = SrnnArchitecture(network["n_in"], network["n_lif"] + network["n_alif"], network["n_out"],
+                                    EVIDENCE_SRNN["hidden_kind"], EVIDENCE_SRNN["output_kind"])
+    scored_from = trial_length() - int(np.count_nonzero(_evidence_trials(spec.seed, "train", 0, 1)["window"][0]))
+    training = srnn_bptt.SrnnTraining(batch_size=p["batch_size"], learning_rate=_learning_rate(spec),
+                                      surrogate=EVIDENCE_SRNN["surrogate"], learn_tau=EVIDENCE_SRNN["learn_tau"],
+                                      scored_from=scored_from, seed=spec.seed, lr_decay=1.0)
+    objective = srnn_bptt.SrnnObjective(architecture, srnn_bptt.initial_parameters(architecture, spec.seed), training)
+    trainer = FramewiseTrainer(objective, batch_size=p["batch_size"], seed=spec.seed, scored_from=scored_from)
+    held_out = _evidence_trials(spec.seed, spec.split, 0, p["iterations_per_run"] * p["batch_size"])
+    labels_held = np.repeat(held_out["labels"][:, None], trial_length(), axis=1)
+
+    def forward(params):
+        return srnn_bptt.evaluate(architecture, params, held_out["inputs"], labels_held, scored_from, batch_size=64)
+
+    def accuracy_of(result):
+        return 1.0 - decision_error(result["u_out"], held_out["targets"], held_out["window"])
+
+    untrained = accuracy_of(forward(objective.params))
+    iterations = max(1, spec.trials // p["batch_size"])
+    rows, done, start = [], 0, time.perf_counter()
+    for n_now in _chunks(iterations, p["score_every"]):
+        trials = _evidence_trials(spec.seed, "train", done, n_now * p["batch_size"])
+        trainer.train_epoch(trials["inputs"], np.repeat(trials["labels"][:, None], trial_length(), axis=1))
+        done += n_now
+        result = forward(trainer.parameters())
+        rows.append({"trial": done * p["batch_size"], "performance": accuracy_of(result)})
+        if _capped(spec, start):
+            break
+    hidden = result["hidden_spikes"][-1]
+    hidden_steps = np.nonzero(hidden)[0]
+    input_events = int(np.count_nonzero(held_out["inputs"][-1]))
+    events = (input_events * architecture.n_hidden
+              + len(hidden_steps) * (architecture.n_hidden + architecture.n_out))
+    curve = pd.DataFrame(rows)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
+                      spikes_per_trial=float(len(hidden_steps)), synaptic_operations_per_trial=float(events),
+                      energy_complexity=float(np.bincount(hidden_steps).max()) if len(hidden_steps) else 0.0,
+                      notes=f"Yin et al.'s adaptive SRNN ({architecture.hidden_kind} hidden, "
+                            f"{architecture.output_kind} output; {operations_per_spike(architecture.hidden_kind)} "
+                            "operations per hidden spike not counted), BPTT in JAX (float32); each chunk of fresh "
+                            "trials is one epoch of the framewise trainer; performance and curve: accuracy on "
+                            f"{len(held_out['labels'])} {spec.split} trials; energy: the last of them (hidden spikes)")
+
+
+def _evidence_reward_perturbation_cell(rule):
+    def cell(spec):
+        from brian2learn.plasticity import bptt
+        from brian2learn.plasticity.reward_perturbation import (
+            RewardPerturbationConfig,
+            RewardPerturbationLearner,
+            rewards,
+        )
+
+        settings = REWARD_PERTURBATION
+        batch_size = settings["batch_size"][spec.mode]
+        config = eprop.evidence_accumulation_config(batch_size)
+        weights = eprop.initial_weights(config, spec.seed,
+                                        readout_init=eprop.BELLEC2020_EVIDENCE_INITIALIZATION["readout_init"])
+        learner = RewardPerturbationLearner(
+            RewardPerturbationConfig(rule, learning_rate=_learning_rate(spec), weight_sigma=settings["weight_sigma"],
+                                     current_sigma=settings["current_sigma"], readout_sigma=settings["readout_sigma"]),
+            weights, _bptt_params(bptt, config), seed=spec.seed)
+        held_out = _evidence_trials(spec.seed, spec.split, 0, REWARD_PROTOCOL[spec.mode]["held_out"])
+
+        def accuracy_of():
+            return float(rewards(learner.readouts(held_out["inputs"]), held_out["window"], held_out["labels"]).mean())
+
+        untrained = accuracy_of()
+        updates = max(1, spec.trials // batch_size)
+        score_every = max(1, REWARD_PROTOCOL[spec.mode]["score_every"] // batch_size)
+        rows, start = [], time.perf_counter()
+        while learner.updates < updates:
+            trials = _evidence_trials(spec.seed, "train", learner.updates, batch_size)
+            learner.update(trials["inputs"], trials["labels"], trials["window"])
+            if learner.updates % score_every == 0 or learner.updates == updates or _capped(spec, start):
+                rows.append({"trial": learner.updates * batch_size, "performance": accuracy_of()})
+                if _capped(spec, start):
+                    break
+        last = bptt.simulate(learner.weights, held_out["inputs"][-1], _bptt_params(bptt, config))
+        curve = pd.DataFrame(rows)
+        energy = _spike_energy(np.nonzero(held_out["inputs"][-1])[0], np.nonzero(last["z"])[0], config)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), curve_split=spec.split, **energy,
+                          notes=f"the LIF/ALIF network of the e-prop cells in JAX, greedy choice, reward 1 or 0; "
+                                f"batches of {batch_size}, each trial run unperturbed and perturbed (a trial counts "
+                                "once; its synaptic operations are one pass's); performance and curve: accuracy of "
+                                f"the greedy choice on {len(held_out['labels'])} {spec.split} trials; energy: the last")
+    return cell
+
+
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
@@ -941,6 +1089,8 @@ _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling
                                  "follow")
 _NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
 _SPIKING_TASK = "a continuous-time rate network's rule; this task is registered in its spiking form only"
+_SEQUENCE_ONLY = ("a rule for sequences of spikes; this task is registered as static examples (rate form) or a "
+                  "first-spike code")
 _RATE_TASK = "a rate network's rule; this task is registered in its spiking form only"
 
 for _rule in cl.RULES:
@@ -971,7 +1121,17 @@ register_rule(ArenaRule(
     empty={"evidence-reward": _SUPERVISED_RULE},
     hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
                      for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
-    discrete_weights=("xor", "digits", "yinyang")))
+    discrete_weights=("xor", "pattern", "digits", "yinyang", "evidence")))
+
+register_rule(ArenaRule(
+    "bptt-srnn", "BPTT with a surrogate gradient of the adaptive SRNN (Yin, Corradi & Bohté 2021; "
+                 "plasticity.srnn_bptt)",
+    cells={"evidence": _evidence_srnn_cell},
+    empty={"evidence-reward": _SUPERVISED_RULE,
+           "pattern": "the adaptive SRNN's loss is a framewise classification (softmax); the pattern is a regression",
+           "xor": _SEQUENCE_ONLY, "digits": _SEQUENCE_ONLY, "yinyang": _SEQUENCE_ONLY,
+           "circle": "the circle is registered as a rate task; the adaptive SRNN is a spiking classifier"},
+    hyperparameters={"evidence": HYPERPARAMETERS[("bptt-srnn", "evidence")]}))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
@@ -1015,11 +1175,11 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
     register_rule(ArenaRule(
         _rule, f"{_name}, every weight or node perturbed in parallel, the reference pass unperturbed "
                "(plasticity.perturbation_network)",
-        cells={"xor": _xor_perturbation_cell(_rule)},
+        cells={"xor": _xor_perturbation_cell(_rule), "evidence-reward": _evidence_reward_perturbation_cell(_rule)},
         empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "digits": _NOT_YET_PERTURBATION,
-               "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION,
-               "evidence-reward": _NOT_YET_PERTURBATION},
-        hyperparameters={"xor": HYPERPARAMETERS[(_rule, "xor")]}, discrete_weights=("xor",)))
+               "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
+        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward")},
+        discrete_weights=("xor",)))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

@@ -304,3 +304,54 @@ def test_quick_grid_of_built_in_cells_gives_finite_numbers_for_every_cell(cluste
     empty = pd.read_parquet(tmp_path / "quick" / "arena_empty.parquet")
     assert sorted(empty["task"]) == ["circle", "pattern"] and set(empty["rule"]) == {"ep"}
     assert (tmp_path / "quick" / "arena_heatmap.png").stat().st_size > 0
+
+
+def test_reward_perturbation_cells_start_from_the_evidence_network_and_score_its_greedy_choice(tmp_path):
+    pytest.importorskip("jax")
+    from brian2learn.plasticity import bptt, eprop
+    from brian2learn.tasks.evidence_accumulation import decision_error
+
+    cells = {rule: arena.run(arena.Options(rule=rule, task="evidence-reward", quick=True, split="validation",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("wp", "np")}
+    # the untrained network scored independently: the e-prop cells' LIF/ALIF network in JAX, the task's decision
+    config = eprop.evidence_accumulation_config(4)
+    weights = eprop.initial_weights(config, 1, readout_init="glorot_uniform")
+    held_out = arena_cells._evidence_trials(1, "validation", 0, arena_cells.REWARD_PROTOCOL["quick"]["held_out"])
+    readouts = bptt.readout_batch(weights, held_out["inputs"], arena_cells._bptt_params(bptt, config))
+    expected = 1.0 - decision_error(readouts, held_out["targets"], held_out["window"])
+    for cell in cells.values():
+        assert cell["untrained"] == pytest.approx(expected)
+        assert cell["trials"] == 20 and 0 <= cell["performance"] <= 1 and cell["spikes_per_trial"] > 0
+
+
+def test_adaptive_srnn_cell_trains_on_the_evidence_trials(tmp_path):
+    pytest.importorskip("jax")
+    cell = arena.run(arena.Options(rule="bptt-srnn", task="evidence", quick=True, split="validation",
+                                   out=str(tmp_path / "srnn")))["cell"]
+    assert cell["trials"] == 32 and 0 <= cell["performance"] <= 1 and 0 <= cell["untrained"] <= 1
+    assert round(cell["untrained"] * 16) == cell["untrained"] * 16  # a fraction of the 16 validation trials
+    assert cell["spikes_per_trial"] >= 0 and np.isfinite(cell["synaptic_operations_per_trial"])
+
+
+def test_bptt_pattern_cell_at_four_bits_starts_from_the_rounded_network(tmp_path):
+    """The held network's first loss is that of the initial weights rounded to 4-bit levels (each group over +-2 times
+    its largest initial |w|), computed by loss_and_gradients; full precision starts from the unrounded loss."""
+    pytest.importorskip("jax")
+    from brian2learn.plasticity import bptt
+
+    spec = registry.CellSpec(rule=registry.RULES["bptt"], task=registry.TASKS["pattern"], seed=1, mode="quick",
+                             trials=1, wall_cap_seconds=60, split="test", device="runtime", run_dir=str(tmp_path))
+    config, task, weights = arena_cells._pattern_setup(spec)
+    params = arena_cells._bptt_params(bptt, config)
+    rounded = {}
+    for name, w in weights.items():
+        step = 2.0 * np.max(np.abs(w)) / 7.0
+        rounded[name] = np.clip(np.round(np.asarray(w) / step), -7, 7) * step
+    losses = {label: bptt.loss_and_gradients(w, task["inputs"], task["targets"], task["window"], params)[0]
+              for label, w in (("rounded", rounded), ("full", weights))}
+    cells = {bits: arena.run(arena.Options(rule="bptt", task="pattern", quick=True, trials=2, device="runtime",
+                                           weight_bits=bits, out=str(tmp_path / f"bits{bits}")))["cell"]
+             for bits in (4, None)}
+    assert cells[4]["untrained"] == pytest.approx(losses["rounded"]["task_loss"], rel=1e-9)
+    assert cells[None]["untrained"] == pytest.approx(losses["full"]["task_loss"], rel=1e-9)
+    assert losses["rounded"]["task_loss"] != pytest.approx(losses["full"]["task_loss"], rel=1e-6)

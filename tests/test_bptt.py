@@ -328,3 +328,24 @@ def test_adam_first_step_is_sign_times_learning_rate():
     np.testing.assert_allclose(
         final["w_rec"] - weights["w_rec"], -1e-3 * np.sign(grads["w_rec"]) * mask, atol=1e-12
     )
+
+
+def test_weight_levels_run_the_held_weights_and_update_the_full_precision_ones():
+    """Straight-through: the loss is the held (rounded) network's, and one gradient step moves the full-precision
+    weights by the held network's gradient (both from loss_and_gradients of the weights rounded in numpy)."""
+    params = make_params()
+    weights = make_weights(21)
+    x, targets, window = make_inputs(22), smooth_targets(), np.ones(T)
+    levels = {name: (float(np.max(np.abs(w))) / 7.0, 7.0) for name, w in weights.items()}  # 4 bits
+    held = {name: np.clip(np.round(w / levels[name][0]), -7, 7) * levels[name][0] for name, w in weights.items()}
+    assert any(not np.array_equal(held[name], weights[name]) for name in weights)
+    losses, grads = bptt.loss_and_gradients(held, x, targets, window, params)
+    final, history = bptt.train_bptt(weights, lambda k: (x, targets, window), params, optimizer="gd",
+                                     learning_rate=1e-3, n_iterations=1, weight_levels=levels)
+    assert history[0]["loss"] == pytest.approx(losses["loss"], rel=1e-12)
+    mask = {"w_in": 1.0, "w_rec": 1.0 - np.eye(N_REC), "w_out": 1.0}
+    for name in weights:
+        np.testing.assert_allclose(final[name], weights[name] - 1e-3 * grads[name] * mask[name], rtol=1e-12,
+                                   atol=1e-15)
+    with pytest.raises(ValueError, match="weight_levels"):
+        bptt.train_bptt(weights, lambda k: (x, targets, window), params, n_iterations=1, weight_levels={"w": (1, 1)})

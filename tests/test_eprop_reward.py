@@ -310,15 +310,17 @@ def test_cartpole_study_quick_run_writes_its_results(tmp_path, summary_vocabular
     from brian2learn.studies import eprop_cartpole
     from brian2learn.studies.runs import load_run
 
-    options = eprop_cartpole.Options(quick=True, feedback=("random",), device="runtime", out=str(tmp_path / "run"))
+    # one round of training and evaluation (quick mode's first 1000 of its 2000 steps)
+    options = eprop_cartpole.Options(quick=True, feedback=("random",), device="runtime", max_steps=1000,
+                                     out=str(tmp_path / "run"))
     summary = eprop_cartpole.run(options)
     summary_vocabulary(summary, spiking=True)
     cell = summary["cells"]["random-seed1"]
-    assert cell["steps"] == 2000 and cell["episodes"] >= 20
+    assert cell["steps"] == 1000 and cell["episodes"] >= 10
     run = load_run(str(tmp_path / "run"))
     episodes = run.tables["episodes"]
     assert len(episodes) == cell["episodes"] and (episodes["return"] >= 8).all()  # no episode ends sooner
-    assert episodes["return"].sum() <= 2000
+    assert episodes["return"].sum() <= 1000
     weights, metadata = load_policy(tmp_path / "run" / "policy_random-seed1.npz")
     assert weights["w_in"].shape == (50, 40) and metadata["rule"] == "reward-based e-prop"
     assert summary["example_episode"]["return"] >= 8
