@@ -140,6 +140,14 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
         of the next trial of the stimulus arrays (trial ``k + 1`` modulo the distinct trials of
         a run). Recurrent synapses are unaffected (a recurrent neuron cannot fire in step 0 of
         a trial). Needed to follow NEST's loss curves beyond the first iterations.
+    weight_levels : dict or None
+        Discrete weights (the hardware axis): group (``'in'``, ``'rec'``, ``'out'``) -> ``(step, limit)``
+        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`; ``step`` in volt for ``'in'`` and
+        ``'rec'``): a spike of a synapse of that group delivers
+        :math:`\\Delta\\, \\mathrm{clip}(\\mathrm{round}(w/\\Delta), -\\mathrm{limit}, \\mathrm{limit})`
+        (rounded half away from 0) instead of :math:`w`, while :math:`w` accumulates the updates at full
+        precision (straight-through: the eligibility traces do not contain :math:`w`, so the gradient is the held
+        network's; symmetric feedback reads the full-precision :math:`W_{out}`). ``None``: full precision.
     engine : {'trial_end', 'event', 'online'}
         How the gradient of the input and recurrent weights is accumulated: ``online``
         updates eligibility traces of every synapse in every step (the rule as written);
@@ -170,6 +178,7 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     feedback_decay: float = 0.0
     nest_late_learning_signal: bool = False
     engine: str = "event"
+    weight_levels: object = None
 
     def __post_init__(self):
         for name in ("n_in", "n_rec", "n_out", "n_steps", "batch_size"):
@@ -209,7 +218,53 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
                     raise ValueError("'weight_clip' must be (w_min, w_max) in volt, e.g. (-1*volt, 1*volt)")
             if not w_min < w_max:
                 raise ValueError(f"'weight_clip' needs w_min < w_max, got {self.weight_clip!r}")
+        if self.weight_levels is not None:
+            self.weight_levels = _check_weight_levels(self.weight_levels)
 
+
+
+WEIGHT_GROUPS = ("in", "rec", "out")
+
+
+def _check_weight_levels(levels):
+    """``weight_levels`` as group -> (step, limit) with ``step`` a float in volt (``'in'``, ``'rec'``) or 1."""
+    if not isinstance(levels, dict) or not set(levels) <= set(WEIGHT_GROUPS) or not levels:
+        raise ValueError(f"'weight_levels' must map some of {', '.join(WEIGHT_GROUPS)} to (step, limit), "
+                         f"got {levels!r}")
+    checked = {}
+    for group, value in levels.items():
+        try:
+            step, limit = value
+        except (TypeError, ValueError):
+            raise ValueError(f"'weight_levels[{group!r}]' must be (step, limit), got {value!r}") from None
+        unit = b2.volt if group != "out" else 1
+        if isinstance(step, b2.Quantity):
+            if not step.has_same_dimensions(unit):
+                raise ValueError(f"'weight_levels[{group!r}]': the step must be in {'volt' if unit != 1 else '1'}, "
+                                 f"got {step!r}")
+            step = float(step / unit)
+        check_number(f"weight_levels[{group!r}] step", step, 0, np.inf, "a finite number > 0", low_open=True)
+        check_number(f"weight_levels[{group!r}] limit", limit, 1, np.inf, "a finite number >= 1")
+        checked[group] = (float(step), float(limit))
+    return checked
+
+
+def held_weight_code(group, levels):
+    """What a spike of a synapse of ``group`` delivers: ``w``, or its discrete level (``EpropConfig.weight_levels``)."""
+    if levels is None or group not in levels:
+        return "w"
+    # rounded half away from zero: at the layer's largest |w| (range +-2 max|w| and an odd limit put it at k + 1/2,
+    # k odd) this is numpy's round half to even too (models.ttfs_substrate.quantize_weights, bptt.held_at_levels)
+    return f"level_{group}*clip(sign(w)*floor(abs(w)/level_{group} + 0.5), -limit_{group}, limit_{group})"
+
+
+def weight_level_namespace(levels):
+    """The Brian2 constants of :func:`held_weight_code`."""
+    namespace = {}
+    for group, (step, limit) in (levels or {}).items():
+        namespace[f"level_{group}"] = step * (b2.volt if group != "out" else 1)
+        namespace[f"limit_{group}"] = limit
+    return namespace
 
 
 def adaptation_strengths(n_lif, n_alif, beta):
@@ -467,6 +522,7 @@ class EpropNetwork:
             "target_stimulus": self.target_stimulus,
             "window_stimulus": self.window_stimulus,
             "learning_rate_schedule": self.learning_rate_schedule,
+            **weight_level_namespace(config.weight_levels),
         }
         update_code = optimizer_code(config)
         for code in update_code.values():
@@ -566,12 +622,15 @@ class EpropNetwork:
         conn = connectivity(config)
         self.connectivity = conn
         self.synapses_in = b2.Synapses(
-            self.inputs, self.recurrent, synapse_eqs, on_pre="I_in_post += w",
+            self.inputs, self.recurrent, synapse_eqs,
+            on_pre=f"I_in_post += {held_weight_code('in', config.weight_levels)}",
             clock=step_clock, namespace=namespace, name=f"{name}_synapses_in")
         self.synapses_rec = b2.Synapses(
-            self.recurrent, self.recurrent, synapse_eqs, on_pre="I_rec_post += w",
+            self.recurrent, self.recurrent, synapse_eqs,
+            on_pre=f"I_rec_post += {held_weight_code('rec', config.weight_levels)}",
             clock=step_clock, namespace=namespace, name=f"{name}_synapses_rec")
-        self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS, on_pre="I_out_post += w",
+        self.synapses_out = b2.Synapses(self.recurrent, self.readout, READOUT_SYNAPSE_EQS,
+                                        on_pre=f"I_out_post += {held_weight_code('out', config.weight_levels)}",
                                         clock=step_clock, namespace=namespace, name=f"{name}_synapses_out")
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
             pre, post = conn[key]

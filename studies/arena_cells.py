@@ -37,8 +37,9 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), BPTT (pattern, evidence: each weight group
-over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`), TTFS (Yin-Yang), WP and NP (XOR, in Brian2:
+The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), BPTT and e-prop (pattern, evidence: each weight
+group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), TTFS
+(Yin-Yang), WP and NP (XOR, in Brian2:
 :func:`brian2learn.plasticity.perturbation_network.discrete_levels`) and Jabri & Flower's row (XOR) also run with
 their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
 range +-2 times its largest initial |w|, one range for the WP/NP network, Jabri & Flower's +-8), the update
@@ -78,6 +79,7 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   in closed form, Adam with their settings (:class:`brian2learn.plasticity.ttfs.TTFSConfig`).
 """
 
+import dataclasses
 import os
 import time
 
@@ -771,33 +773,6 @@ def _cosine_with_bptt(config, weights, task, gradients):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _eprop_cell(feedback):
-    def cell(spec):
-        config, task, weights = _pattern_setup(spec)
-        per_run = min(20 if spec.quick else 100, spec.trials)
-        start = time.perf_counter()
-        with EpropTrainer(config, weights, task, feedback=feedback,
-                          feedback_matrix=eprop.random_feedback(config, spec.seed), device=spec.device,
-                          iterations_per_run=per_run, directory=os.path.join(spec.run_dir, "build")) as trainer:
-            cosine = _cosine_with_bptt(config, weights, task, trainer.gradients()[0])
-            for n_now in _chunks(spec.trials, per_run):
-                history = trainer.train(n_now)
-                if _capped(spec, start):
-                    break
-            compile_seconds = trainer.runner.compile_seconds
-            spikes = trainer.last_spikes
-        dt = float(config.dt)
-        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
-        loss = history["loss"].to_numpy()
-        return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
-                          curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
-                          compile_seconds=compile_seconds, gradient_cosine_bptt=cosine, **energy,
-                          notes="performance: the loss of the last training trial (one fixed trial); curve: the loss "
-                                "of each trial before its update; energy: the last trial; gradient cosine: e-prop's "
-                                "gradient and BPTT's of the untrained network on the task's trial")
-    return cell
-
-
 #: The spiking network's weight groups, each with its own range of levels on the precision axis.
 SPIKING_LAYERS = (("w_in",), ("w_rec",), ("w_out",))
 
@@ -814,6 +789,43 @@ def _spiking_levels(spec, weights):
     levels = {name: discrete_levels(spec.weight_bits, PRECISION["range_factor"] * float(np.max(np.abs(weights[name]))))
               for (name,) in SPIKING_LAYERS}
     return levels, realised
+
+
+def _eprop_levels(spec, config, weights):
+    """``(config, held)`` of an e-prop cell: the configuration with its synapses delivering the levels of
+    :func:`_spiking_levels` (``EpropConfig.weight_levels``) at ``spec.weight_bits``, and the held weights' function."""
+    levels, held = _spiking_levels(spec, weights)
+    if levels is None:
+        return config, held
+    return dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()}), held
+
+
+def _eprop_cell(feedback):
+    def cell(spec):
+        config, task, weights = _pattern_setup(spec)
+        config, held = _eprop_levels(spec, config, weights)
+        per_run = min(20 if spec.quick else 100, spec.trials)
+        start = time.perf_counter()
+        with EpropTrainer(config, weights, task, feedback=feedback,
+                          feedback_matrix=eprop.random_feedback(config, spec.seed), device=spec.device,
+                          iterations_per_run=per_run, directory=os.path.join(spec.run_dir, "build")) as trainer:
+            cosine = _cosine_with_bptt(config, held(weights), task, trainer.gradients()[0])
+            for n_now in _chunks(spec.trials, per_run):
+                history = trainer.train(n_now)
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+            spikes = trainer.last_spikes
+        dt = float(config.dt)
+        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
+        loss = history["loss"].to_numpy()
+        return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
+                          curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
+                          compile_seconds=compile_seconds, gradient_cosine_bptt=cosine, **energy,
+                          notes="performance: the loss of the last training trial (one fixed trial); curve: the loss "
+                                "of each trial before its update; energy: the last trial; gradient cosine: e-prop's "
+                                "gradient and BPTT's of the untrained network on the task's trial")
+    return cell
 
 
 def _pattern_bptt_cell(spec):
@@ -873,6 +885,7 @@ def _evidence_setup(spec):
 def _evidence_eprop_cell(feedback_mode):
     def cell(spec):
         config, weights, feedback, held_out, p = _evidence_setup(spec)
+        config, held = _eprop_levels(spec, config, weights)
         iterations = max(1, spec.trials // p["batch_size"])
         rows, start = [], time.perf_counter()
         with EpropTrainer(config, weights, lambda draw, n: _evidence_trials(spec.seed, "train", draw, n),
@@ -880,7 +893,7 @@ def _evidence_eprop_cell(feedback_mode):
                           iterations_per_run=p["iterations_per_run"],
                           directory=os.path.join(spec.run_dir, "build")) as trainer:
             untrained = 1.0 - trainer.evaluate(trials=held_out)["error"]
-            cosine = _cosine_with_bptt(config, weights, held_out, trainer.gradients(trials=held_out)[0])
+            cosine = _cosine_with_bptt(config, held(weights), held_out, trainer.gradients(trials=held_out)[0])
             done = 0
             for n_now in _chunks(iterations, p["score_every"]):
                 trainer.train(n_now)
@@ -1108,6 +1121,7 @@ for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
         cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback)},
+        discrete_weights=("pattern", "evidence"),
         empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE,
                "digits": _NO_SPIKING_DIGITS, "yinyang": _NO_EPROP_YINYANG},
         hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)] for task in ("pattern", "evidence")}))

@@ -333,9 +333,10 @@ def test_adaptive_srnn_cell_trains_on_the_evidence_trials(tmp_path):
     assert cell["spikes_per_trial"] >= 0 and np.isfinite(cell["synaptic_operations_per_trial"])
 
 
-def test_bptt_pattern_cell_at_four_bits_starts_from_the_rounded_network(tmp_path):
-    """The held network's first loss is that of the initial weights rounded to 4-bit levels (each group over +-2 times
-    its largest initial |w|), computed by loss_and_gradients; full precision starts from the unrounded loss."""
+def test_bptt_and_eprop_pattern_cells_at_four_bits_start_from_the_rounded_network(tmp_path):
+    """The held network's first loss (BPTT in JAX; e-prop's Brian2 synapses delivering their levels) is that of the
+    initial weights rounded to 4-bit levels (each group over +-2 times its largest initial |w|), computed by
+    loss_and_gradients; full precision starts from the unrounded loss."""
     pytest.importorskip("jax")
     from brian2learn.plasticity import bptt
 
@@ -352,6 +353,9 @@ def test_bptt_pattern_cell_at_four_bits_starts_from_the_rounded_network(tmp_path
     cells = {bits: arena.run(arena.Options(rule="bptt", task="pattern", quick=True, trials=2, device="runtime",
                                            weight_bits=bits, out=str(tmp_path / f"bits{bits}")))["cell"]
              for bits in (4, None)}
+    eprop_cell = arena.run(arena.Options(rule="eprop-symmetric", task="pattern", quick=True, trials=2,
+                                         device="runtime", weight_bits=4, out=str(tmp_path / "eprop4")))["cell"]
     assert cells[4]["untrained"] == pytest.approx(losses["rounded"]["task_loss"], rel=1e-9)
+    assert eprop_cell["untrained"] == pytest.approx(losses["rounded"]["task_loss"], rel=1e-9)  # Brian2 synapses
     assert cells[None]["untrained"] == pytest.approx(losses["full"]["task_loss"], rel=1e-9)
     assert losses["rounded"]["task_loss"] != pytest.approx(losses["full"]["task_loss"], rel=1e-6)
