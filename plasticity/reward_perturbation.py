@@ -29,7 +29,10 @@ its neuron's current as :math:`W_{ji}\\, p_i^t` (:math:`p`: the input spikes :ma
     \\hat g_{ji} = \\frac{1}{B} \\sum_k \\left(r_k(\\xi_k) - r_k(0)\\right)
     \\frac{\\sum_t \\xi_{k,j}^t\\, p_{k,i}^t}{\\sigma^2}.
 
-Autapses stay zero (their perturbation and gradient are masked). Needs the optional extra ``bptt``.
+Autapses stay zero (their perturbation and gradient are masked). With ``weight_levels`` (the hardware axis) the
+network runs with its weights held at signed discrete levels, the estimate accumulating in the full-precision
+weights, and WP perturbs the held weights by one level (:math:`\\sigma_g` is the group's level spacing), as
+:mod:`brian2learn.plasticity.perturbation_network` does. Needs the optional extra ``bptt``.
 """
 
 import dataclasses
@@ -104,6 +107,9 @@ class RewardPerturbationLearner:
         The network's neurons.
     seed : int
         Seed of the perturbations: update ``u`` draws from ``numpy.random.default_rng([seed, u])``.
+    weight_levels : dict, optional
+        Group -> ``(step, limit)``: the network runs with ``step * clip(round(w / step), -limit, limit)``
+        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`). None: full precision.
 
     Attributes
     ----------
@@ -116,7 +122,7 @@ class RewardPerturbationLearner:
         fraction of trials whose reward the perturbation changed).
     """
 
-    def __init__(self, config, weights, params, seed):
+    def __init__(self, config, weights, params, seed, weight_levels=None):
         from brian2learn.plasticity import bptt
 
         self._bptt = bptt
@@ -125,17 +131,29 @@ class RewardPerturbationLearner:
         n_rec = self.weights["w_rec"].shape[0]
         self._rec_mask = 1.0 - np.eye(n_rec)
         self.weights["w_rec"] *= self._rec_mask
-        self._sigma = {name: config.weight_sigma * float(np.sqrt(np.mean(self.weights[name] ** 2)))
-                       for name in GROUPS}
+        unknown = set(weight_levels or {}) - set(GROUPS)
+        if unknown:
+            raise ValueError(f"'weight_levels' names unknown group(s) {sorted(unknown)}; allowed: {list(GROUPS)}")
+        self.weight_levels = {name: (float(step), float(limit)) for name, (step, limit) in
+                              (weight_levels or {}).items()}
+        self._sigma = {name: self.weight_levels[name][0] if name in self.weight_levels else
+                       config.weight_sigma * float(np.sqrt(np.mean(self.weights[name] ** 2))) for name in GROUPS}
         if not all(value > 0 for value in self._sigma.values()):
             raise ValueError(f"weight perturbation needs every group's initial weights nonzero, got RMS {self._sigma}")
         self._spec = config.optimizer()
         self._state = self._spec.init_state(self.weights)
         self.updates, self.history = 0, []
 
+    def held(self):
+        """The weights the network runs with (the full-precision ones where no levels are given)."""
+        held = dict(self.weights)
+        for name, (step, limit) in self.weight_levels.items():
+            held[name] = step * np.clip(np.round(self.weights[name] / step), -limit, limit)
+        return held
+
     def readouts(self, inputs):
         """Readouts of the unperturbed network, (B, T, n_out)."""
-        return self._bptt.readout_batch(self.weights, inputs, self.params)
+        return self._bptt.readout_batch(self.held(), inputs, self.params)
 
     def update(self, inputs, rewarded, window):
         """One update from a batch: ``inputs`` (B, T, n_in), ``rewarded`` choices (B,), ``window`` (B, T).
@@ -163,7 +181,8 @@ class RewardPerturbationLearner:
         noise = {name: rng.normal(0.0, self._sigma[name], (n_batch, *value.shape))
                  for name, value in self.weights.items()}
         noise["w_rec"] *= self._rec_mask
-        perturbed_weights = {name: self.weights[name][None] + noise[name] for name in GROUPS}
+        held = self.held()
+        perturbed_weights = {name: held[name][None] + noise[name] for name in GROUPS}
         perturbed = rewards(self._bptt.readout_batch(perturbed_weights, inputs, self.params, per_trial_weights=True),
                             window, rewarded)
         self._record(reference, perturbed)
@@ -177,7 +196,7 @@ class RewardPerturbationLearner:
         c = self.config
         rec_noise = rng.normal(0.0, c.current_sigma, (n_batch, n_steps, n_rec))
         out_noise = rng.normal(0.0, c.readout_sigma, (n_batch, n_steps, n_out))
-        traces = self._bptt.perturbed_batch(self.weights, inputs, self.params, rec_noise, out_noise)
+        traces = self._bptt.perturbed_batch(self.held(), inputs, self.params, rec_noise, out_noise)
         perturbed = rewards(traces["y"], window, rewarded)
         self._record(reference, perturbed)
         change = perturbed - reference

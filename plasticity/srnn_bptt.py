@@ -258,6 +258,11 @@ class SrnnObjective:
     params : dict
         Initial parameters (:func:`initial_parameters`), checked.
     training : SrnnTraining
+    weight_levels : dict, optional
+        Name (of :data:`WEIGHTS`) -> ``(step, limit)``: the network runs with these held at signed discrete levels,
+        the gradient at the held values updating the full-precision ones (straight-through;
+        :func:`brian2learn.plasticity.bptt.held_at_levels`). Evaluate the held parameters
+        (:func:`brian2learn.models.ttfs_substrate.quantize_weights`) to score the network that was trained.
 
     Attributes
     ----------
@@ -266,9 +271,18 @@ class SrnnObjective:
     spec : OptimizerSpec
     """
 
-    def __init__(self, architecture, params, training):
+    def __init__(self, architecture, params, training, weight_levels=None):
         jax = _jax()
         jnp = jax.numpy
+        unknown = set(weight_levels or {}) - set(WEIGHTS)
+        if unknown:
+            raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: {list(WEIGHTS)}")
+        levels = {name: (float(step), float(limit)) for name, (step, limit) in (weight_levels or {}).items()}
+        if levels:
+            from brian2learn.plasticity.bptt import held_at_levels
+        else:
+            def held_at_levels(weights, _):
+                return weights
         self.architecture, self.training = architecture, training
         self.n_in, self.n_out, self.n_units = architecture.n_in, architecture.n_out, architecture.n_neurons
         self.params = srnn.check_parameters(architecture, params)
@@ -281,7 +295,8 @@ class SrnnObjective:
 
         def loss(groups, x, y):
             taus = {name: groups[name] if name in groups else fixed[name].astype(x.dtype) for name in TAUS}
-            u_out, v_h, v_o = forward({name: groups[name] for name in WEIGHTS}, traced_decays(jnp, taus), x)
+            u_out, v_h, v_o = forward(held_at_levels({name: groups[name] for name in WEIGHTS}, levels),
+                                      traced_decays(jnp, taus), x)
             return framewise_nll(jax, u_out, y, scored), (u_out, jnp.sum(v_h > 0) + jnp.sum(v_o > 0))
 
         self.loss = loss

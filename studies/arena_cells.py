@@ -38,7 +38,8 @@ arena holds seven tasks:
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
 The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), BPTT and e-prop (pattern, evidence: each weight
-group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), TTFS
+group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), the
+adaptive SRNN (evidence) and WP and NP from reward (evidence-reward; WP perturbs the held weights by one level), TTFS
 (Yin-Yang), WP and NP (XOR, in Brian2:
 :func:`brian2learn.plasticity.perturbation_network.discrete_levels`) and Jabri & Flower's row (XOR) also run with
 their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
@@ -777,17 +778,20 @@ def _cosine_with_bptt(config, weights, task, gradients):
 SPIKING_LAYERS = (("w_in",), ("w_rec",), ("w_out",))
 
 
-def _spiking_levels(spec, weights):
-    """``(levels, held)`` of a JAX spiking cell at ``spec.weight_bits``: group -> ``(step, limit)`` for
-    :func:`brian2learn.plasticity.bptt.train_bptt` and the function giving the weights the network runs with;
-    ``(None, identity)`` at full precision."""
-    realised = _held_at_levels(spec, weights, SPIKING_LAYERS)
+def _spiking_levels(spec, weights, layers=SPIKING_LAYERS):
+    """``(levels, held)`` of a JAX cell at ``spec.weight_bits``: name -> ``(step, limit)`` for the straight-through
+    training (:func:`brian2learn.plasticity.bptt.held_at_levels`; each layer, a tuple of names, over +-range_factor
+    times its largest initial |w|) and the function giving the weights the network runs with; ``(None, identity)``
+    at full precision."""
+    realised = _held_at_levels(spec, weights, layers)
     if realised is None:
         return None, lambda current: current
     from brian2learn.plasticity.perturbation_network import discrete_levels
 
-    levels = {name: discrete_levels(spec.weight_bits, PRECISION["range_factor"] * float(np.max(np.abs(weights[name]))))
-              for (name,) in SPIKING_LAYERS}
+    levels = {}
+    for layer in layers:
+        w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(weights[name]))) for name in layer)
+        levels.update({name: discrete_levels(spec.weight_bits, w_max) for name in layer})
     return levels, realised
 
 
@@ -986,6 +990,10 @@ def _evidence_reward_cell(spec):
                             "training trials times the trial (input spikes and the energy complexity not counted)")
 
 
+#: The adaptive SRNN's layers on the precision axis (a bias shares its layer's range; the biases start at 0).
+SRNN_LAYERS = (("w_in", "b_h"), ("w_rec",), ("w_out", "b_o"))
+
+
 def _evidence_srnn_cell(spec):
     """BPTT with a surrogate gradient of Yin et al.'s adaptive SRNN on the evidence trials: the softmax of the output
     membranes against the trial's side at every step of the decision window (their framewise loss), fresh training
@@ -1002,13 +1010,16 @@ def _evidence_srnn_cell(spec):
     training = srnn_bptt.SrnnTraining(batch_size=p["batch_size"], learning_rate=_learning_rate(spec),
                                       surrogate=EVIDENCE_SRNN["surrogate"], learn_tau=EVIDENCE_SRNN["learn_tau"],
                                       scored_from=scored_from, seed=spec.seed, lr_decay=1.0)
-    objective = srnn_bptt.SrnnObjective(architecture, srnn_bptt.initial_parameters(architecture, spec.seed), training)
+    initial = srnn_bptt.initial_parameters(architecture, spec.seed)
+    levels, held = _spiking_levels(spec, initial, SRNN_LAYERS)
+    objective = srnn_bptt.SrnnObjective(architecture, initial, training, weight_levels=levels)
     trainer = FramewiseTrainer(objective, batch_size=p["batch_size"], seed=spec.seed, scored_from=scored_from)
     held_out = _evidence_trials(spec.seed, spec.split, 0, p["iterations_per_run"] * p["batch_size"])
     labels_held = np.repeat(held_out["labels"][:, None], trial_length(), axis=1)
 
     def forward(params):
-        return srnn_bptt.evaluate(architecture, params, held_out["inputs"], labels_held, scored_from, batch_size=64)
+        return srnn_bptt.evaluate(architecture, held(params), held_out["inputs"], labels_held, scored_from,
+                                  batch_size=64)
 
     def accuracy_of(result):
         return 1.0 - decision_error(result["u_out"], held_out["targets"], held_out["window"])
@@ -1058,7 +1069,7 @@ def _evidence_reward_perturbation_cell(rule):
         learner = RewardPerturbationLearner(
             RewardPerturbationConfig(rule, learning_rate=_learning_rate(spec), weight_sigma=settings["weight_sigma"],
                                      current_sigma=settings["current_sigma"], readout_sigma=settings["readout_sigma"]),
-            weights, _bptt_params(bptt, config), seed=spec.seed)
+            weights, _bptt_params(bptt, config), seed=spec.seed, weight_levels=_spiking_levels(spec, weights)[0])
         held_out = _evidence_trials(spec.seed, spec.split, 0, REWARD_PROTOCOL[spec.mode]["held_out"])
 
         def accuracy_of():
@@ -1075,7 +1086,7 @@ def _evidence_reward_perturbation_cell(rule):
                 rows.append({"trial": learner.updates * batch_size, "performance": accuracy_of()})
                 if _capped(spec, start):
                     break
-        last = bptt.simulate(learner.weights, held_out["inputs"][-1], _bptt_params(bptt, config))
+        last = bptt.simulate(learner.held(), held_out["inputs"][-1], _bptt_params(bptt, config))
         curve = pd.DataFrame(rows)
         energy = _spike_energy(np.nonzero(held_out["inputs"][-1])[0], np.nonzero(last["z"])[0], config)
         return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
@@ -1140,7 +1151,7 @@ register_rule(ArenaRule(
 register_rule(ArenaRule(
     "bptt-srnn", "BPTT with a surrogate gradient of the adaptive SRNN (Yin, Corradi & Bohté 2021; "
                  "plasticity.srnn_bptt)",
-    cells={"evidence": _evidence_srnn_cell},
+    cells={"evidence": _evidence_srnn_cell}, discrete_weights=("evidence",),
     empty={"evidence-reward": _SUPERVISED_RULE,
            "pattern": "the adaptive SRNN's loss is a framewise classification (softmax); the pattern is a regression",
            "xor": _SEQUENCE_ONLY, "digits": _SEQUENCE_ONLY, "yinyang": _SEQUENCE_ONLY,
@@ -1193,7 +1204,7 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
         empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "digits": _NOT_YET_PERTURBATION,
                "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
         hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward")},
-        discrete_weights=("xor",)))
+        discrete_weights=("xor", "evidence-reward")))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

@@ -136,3 +136,26 @@ def test_config_errors_name_the_parameter():
         RewardPerturbationConfig("sgd")
     with pytest.raises(ValueError, match="'weight_sigma'"):
         RewardPerturbationConfig("wp", weight_sigma=0.0)
+
+
+def test_at_discrete_levels_the_network_runs_rounded_and_wp_perturbs_by_one_level():
+    weights, params = _network()
+    levels = {name: (2.0 * float(np.max(np.abs(w))) / 3.0, 3.0) for name, w in weights.items()}  # 3 bits
+    rounded = {name: np.clip(np.round(w / levels[name][0]), -3, 3) * levels[name][0] for name, w in weights.items()}
+    inputs, labels, window = _trials(16, seed=8)
+    learner = RewardPerturbationLearner(RewardPerturbationConfig("wp"), weights, params, seed=9, weight_levels=levels)
+    np.testing.assert_array_equal(learner.readouts(inputs), bptt.readout_batch(rounded, inputs, params))
+    estimate = learner.update(inputs, labels, window)
+    rng = np.random.default_rng([9, 0])
+    noise = {name: rng.normal(0.0, levels[name][0], (16, *weights[name].shape)) for name in ("w_in", "w_rec", "w_out")}
+    noise["w_rec"] *= 1.0 - np.eye(N_REC)
+    reference = rewards(bptt.readout_batch(rounded, inputs, params), window, labels)
+    perturbed = np.array([rewards(bptt.readout_batch({n: rounded[n] + noise[n][k] for n in noise}, inputs[k:k + 1],
+                                                     params), window[k:k + 1], labels[k:k + 1])[0] for k in range(16)])
+    for name in noise:
+        expected = np.einsum("k,k...->...", perturbed - reference, noise[name]) / (16 * levels[name][0] ** 2)
+        np.testing.assert_allclose(estimate[name], expected, rtol=1e-10, atol=1e-12)
+    assert np.any(perturbed != reference), "the test needs a perturbation that changes some reward"
+    # Adam's first step (sign times its rate) lands in the full-precision weights where the estimate is nonzero
+    moved = learner.weights["w_out"] - weights["w_out"]
+    np.testing.assert_allclose(moved, 1e-3 * np.sign(estimate["w_out"]), atol=1e-9)

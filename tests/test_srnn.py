@@ -243,3 +243,27 @@ def test_sequential_digit_encodings_on_a_hand_made_image():
     data = sequential_digits.sequential_digits()
     assert data["x"].shape == (1438, 64, 8) and data["x_test"].shape == (359, 64, 8)
     assert np.all(data["y"] == data["y"][:, :1])
+
+
+def test_weight_levels_run_the_rounded_network_and_pass_its_gradient_through():
+    """With levels, the loss and gradient are those of the full-precision objective at the weights rounded in
+    numpy (straight-through); the numpy forward of the rounded weights gives the same output membranes."""
+    architecture = srnn.SrnnArchitecture(3, 6, 2, "adaptive", "adaptive")
+    params = srnn.check_parameters(architecture, random_parameters(architecture, 31))
+    levels = {name: (float(np.max(np.abs(params[name]))) / 7.0, 7.0) for name in ("w_in", "w_rec", "w_out")}
+    rounded = {**params, **{name: np.clip(np.round(params[name] / step), -limit, limit) * step
+                            for name, (step, limit) in levels.items()}}
+    x = random_inputs(2, 30, 3, 32)
+    y = np.random.default_rng(33).integers(0, 2, (2, 30)).astype(np.int32)
+    training = sb.SrnnTraining(scored_from=5)
+    held = sb.SrnnObjective(architecture, params, training, weight_levels=levels)
+    plain = sb.SrnnObjective(architecture, rounded, training)
+    (loss_held, (u_out, _)), grads_held = jax.value_and_grad(held.loss, has_aux=True)(held.groups, x, y)
+    (loss_plain, _), grads_plain = jax.value_and_grad(plain.loss, has_aux=True)(plain.groups, x, y)
+    assert float(loss_held) == pytest.approx(float(loss_plain), rel=1e-12)
+    for name in grads_plain:
+        np.testing.assert_allclose(np.asarray(grads_held[name]), np.asarray(grads_plain[name]), rtol=1e-10,
+                                   atol=1e-14, err_msg=name)
+    np.testing.assert_allclose(np.asarray(u_out), numpy_forward(architecture, rounded, x)[0], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="'weight_levels'"):
+        sb.SrnnObjective(architecture, params, training, weight_levels={"tau_m_h": (1.0, 7.0)})
