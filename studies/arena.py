@@ -186,7 +186,8 @@ def plan(rules=None, tasks=None, register=()):
 
 
 def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS, scheduler=None, workers=None,
-              split="test", device="cpp_standalone", register=(), progress=True, tune=False, bits=()):
+              split="test", device="cpp_standalone", register=(), progress=True, tune=False, bits=(),
+              bits_seeds=None):
     """Run the grid; write the table, the markdown and the figures into ``out_dir``; return the table.
 
     ``seeds``: ``N`` for seeds 1..N, or a list of seeds. The cells are points of the sweep engine in
@@ -195,7 +196,7 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     and split (``out_dir/tuning``, ``arena_tuning.parquet``), and the test runs use the factor chosen there
     (:func:`choose_factors`). ``bits`` (e.g. ``(8, 6, 4)``) adds the precision axis: every cell whose rule has a
     discrete-weight form on the task (``ArenaRule.discrete_weights``) runs again with its weights held at each
-    resolution, with the factor of its full-precision cell.
+    resolution, with the factor of its full-precision cell, on the first ``bits_seeds`` seeds (None: all).
     """
     from brian2learn.studies.sweep import run_sweep
 
@@ -220,13 +221,25 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
         factors = choose_factors(tuning, all_tasks)
     combinations = [{**cell, **fixed, **_factor_parameter(factors.get((cell["rule"], cell["task"]), 1.0))}
                     for cell in defined]
-    combinations += [{**combination, "weight_bits": int(b)} for b in bits for combination in combinations
-                     if combination["task"] in all_rules[combination["rule"]].discrete_weights]
-    sweep = run_sweep(sys.modules[__name__], combinations, seeds, os.path.join(out_dir, "cells"), scheduler=scheduler,
-                      workers=workers, progress=progress)
+    held = [{**combination, "weight_bits": int(b)} for b in bits for combination in combinations
+            if combination["task"] in all_rules[combination["rule"]].discrete_weights]
+    seed_list = list(range(1, seeds + 1)) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    held_seeds = seed_list if bits_seeds is None else seed_list[:int(bits_seeds)]
+    if held_seeds == seed_list:
+        combinations += held
+        held = []
+    sweep = run_sweep(sys.modules[__name__], combinations, seed_list, os.path.join(out_dir, "cells"),
+                      scheduler=scheduler, workers=workers, progress=progress)
+    if held:  # the precision axis on fewer seeds: a second sweep into the same cells
+        held_sweep = run_sweep(sys.modules[__name__], held, held_seeds, os.path.join(out_dir, "cells"),
+                               scheduler=scheduler, workers=workers, progress=progress)
+        counts = {key: sweep.attrs.get(key, 0) + held_sweep.attrs.get(key, 0) for key in ("computed", "skipped",
+                                                                                           "failed")}
+        sweep = pd.concat([sweep, held_sweep], ignore_index=True)
+        sweep.attrs.update(counts)
     table = arena_table(sweep)
     details = {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
-               "precision": {**registry.PRECISION, "bits": [int(b) for b in bits]},
+               "precision": {**registry.PRECISION, "bits": [int(b) for b in bits], "seeds": held_seeds},
                "device": device, "wall_seconds": time.perf_counter() - start,
                "cells_wall_seconds": float(table["wall_seconds"].sum()),
                "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),

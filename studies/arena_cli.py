@@ -1,7 +1,8 @@
 """Command line of the learning-rule arena (:mod:`brian2learn.studies.arena`)::
 
     brian2learn arena [--quick] [--rules RULE ...] [--tasks TASK ...] [--seeds N] [--scheduler ADDRESS]
-                      [--workers K] [--split test|validation] [--tune] [--bits B ...] [--device ...]
+                      [--workers K] [--split test|validation] [--tune] [--bits B ...] [--bits-seeds K]
+                      [--device ...]
                       [--register MODULE ...] [--out DIR]
 
 ``python -m brian2learn.studies.arena_cli`` is the same command. Building the parser imports neither the arena
@@ -41,6 +42,8 @@ def add_arguments(parser):
                         help="the precision axis: also run every cell that has a discrete-weight form with its "
                              "weights held at signed B-bit levels (e.g. "
                              f"{' '.join(map(str, registry.PRECISION['bits']))})")
+    parser.add_argument("--bits-seeds", type=int, default=None, metavar="K",
+                        help="the precision axis runs the grid's first K seeds (default: all of them)")
     parser.add_argument("--device", choices=registry.DEVICES, default="cpp_standalone", help="Brian2 device")
     parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
                         help="modules with more registered rules or tasks")
@@ -64,12 +67,16 @@ def run_arena_command(args):
             raise ValueError(f"'--workers' must be a positive integer, got {args.workers}")
         if any(b < 2 for b in args.bits) or len(set(args.bits)) != len(args.bits):
             raise ValueError(f"'--bits' must be distinct integers >= 2, got {' '.join(map(str, args.bits))}")
+        if args.bits_seeds is not None and not 1 <= args.bits_seeds <= args.seeds:
+            raise ValueError(f"'--bits-seeds' must be an integer from 1 to --seeds ({args.seeds}), got "
+                             f"{args.bits_seeds}")
         from brian2learn.studies.arena import run_arena
 
         out = args.out or ("runs/arena-quick" if args.quick else "runs/arena")
         table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
                           scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
-                          register=tuple(args.register), tune=args.tune, bits=tuple(args.bits))
+                          register=tuple(args.register), tune=args.tune, bits=tuple(args.bits),
+                          bits_seeds=args.bits_seeds)
     except KeyboardInterrupt:
         print("brian2learn: interrupted", file=sys.stderr)
         return 130

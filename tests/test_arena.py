@@ -126,6 +126,11 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
     assert (out / "arena_precision.png").stat().st_size > 0
     full = table[table["weight_bits"].isna()]
     assert arena.cell_statistics(table)["seeds"].tolist() == [len(full)]  # the main table: full precision only
+    # the precision axis on the first seed only: the full-precision cells keep both seeds, the held ones are reused
+    fewer = arena.run_arena(out, quick=True, rules=["toy-gd"], tasks=["toy-quadratic"], seeds=2, bits=(3, 5),
+                            bits_seeds=1, scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    assert sorted(zip(fewer["weight_bits"].fillna(0), fewer["seed"])) == [(0, 1), (0, 2), (3, 1), (5, 1)]
+    assert fewer.attrs["computed"] == 0
     with pytest.raises(ValueError, match="'--weight-bits': rule 'chl' has no discrete-weight form"):
         arena.Options(rule="chl", task="xor", weight_bits=4)
 
@@ -206,6 +211,9 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
     assert cli_main(["arena", "--rules", "nope", "--out", "unused"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "unknown nope" in error[0]
+    assert cli_main(["arena", "--seeds", "2", "--bits", "4", "--bits-seeds", "3", "--out", "unused"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "'--bits-seeds' must be an integer from 1 to --seeds (2)" in error[0]
 
 
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
