@@ -124,10 +124,10 @@ du : 1                    # |u change| of the last step
 """
 
 #: One Euler step of tau du/dt = -u + h + b + nudge*(value - V) (the nudge on outputs only), then V;
-#: ``{nudge}``, ``{clamp}`` and ``{value}`` are expressions for the step (``clamp`` 1 clamps outputs to
-#: ``value``; inputs are always clamped).
+#: ``{nudge}``, ``{clamp}``, ``{value}`` and ``{bias}`` (``b``, or the level a discrete bias runs with) are
+#: expressions for the step (``clamp`` 1 clamps outputs to ``value``; inputs are always clamped).
 ADDITIVE_STEP = """
-u_next = u + (-u + h + b + int(kind == 2)*({nudge})*({value} - V))/tau
+u_next = u + (-u + h + {bias} + int(kind == 2)*({nudge})*({value} - V))/tau
 du = abs(u_next - u)
 u = u_next
 clamp_now = int(kind == 0) + int(kind == 2)*({clamp})

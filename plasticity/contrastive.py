@@ -77,6 +77,8 @@ from brian2learn.models import rate_units
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 
 RULES = ("chl", "ep", "ep-symmetric")
+#: The kinds of units whose weights and biases ``ContrastiveConfig.weight_levels`` holds at discrete levels.
+LEVEL_KINDS = {"hidden": 1, "output": 2}
 SCHEDULES = ("two-phase", "oscillating")
 ARCHITECTURES = ("layered", "recurrent")
 
@@ -103,6 +105,19 @@ h_post = w*V_pre : 1 (summed)
 """
 
 #: Per unit, besides the additive model: the bias update, the free-phase outputs and the settling check.
+#: Discrete weights (``ContrastiveConfig.weight_levels``): the synapse's and the unit's level spacing and count.
+SYNAPSE_LEVEL_EQS = """
+w_level : 1 (constant)    # spacing of the levels (0: full precision)
+w_limit : 1 (constant)    # levels of each sign
+"""
+UNIT_LEVEL_EQS = """
+b_level : 1 (constant)
+b_limit : 1 (constant)
+"""
+#: What a discrete value ``{x}`` runs as (rounded half away from 0; ``{level}`` 0 keeps ``{x}``).
+HELD = ("(int({level} > 0)*{level}*clip(sign({x})*floor(abs({x})/({level} + int({level} <= 0)) + 0.5), "
+        "-{limit}, {limit}) + int({level} <= 0)*{x})")
+
 UNIT_EXTRA_EQS = """
 delta_b : 1               # sum over the batch of Delta b_i / eta
 eta_b : 1 (constant)
@@ -137,6 +152,14 @@ class ContrastiveConfig:
         Largest |du| in the last step of a phase that counts as settled.
     dt : Quantity
         Brian2's step (only counts steps; a power of two keeps the clocks exact).
+    weight_levels : dict or None
+        Discrete weights (the hardware axis): ``'hidden'`` and/or ``'output'`` -> ``(step, limit)``
+        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`). A weight belongs to the higher
+        kind of its two units and a bias to its unit's kind (layered: the input-hidden weights with the hidden
+        biases, the hidden-output weights with the output biases); the network runs with
+        ``step * clip(round(x / step), -limit, limit)`` (rounded half away from 0) for each of them
+        (:func:`held_weights`) while the updates accumulate at full precision (the contrast of the held
+        network's activities). None: full precision.
     """
 
     n_in: int
@@ -153,6 +176,7 @@ class ContrastiveConfig:
     batch_size: int = 1
     settle_tolerance: float = 1e-6
     dt: object = field(default_factory=lambda: STEP_DT)
+    weight_levels: object = None
 
     def __post_init__(self):
         for name in ("n_in", "n_out", "settle_steps", "cycles", "batch_size"):
@@ -176,6 +200,14 @@ class ContrastiveConfig:
                              f"than dt cannot be simulated), got {self.tau_steps!r}")
         if not (np.isfinite(self.settle_tolerance) and self.settle_tolerance > 0):
             raise ValueError(f"'settle_tolerance' must be positive, got {self.settle_tolerance!r}")
+        if self.weight_levels is not None:
+            if not isinstance(self.weight_levels, dict) or not self.weight_levels or not set(
+                    self.weight_levels) <= set(LEVEL_KINDS):
+                raise ValueError(f"'weight_levels' must map some of {', '.join(LEVEL_KINDS)} to (step, limit), "
+                                 f"got {self.weight_levels!r}")
+            for kind, (step, limit) in self.weight_levels.items():
+                if not (np.isfinite(step) and step > 0 and np.isfinite(limit) and limit >= 1):
+                    raise ValueError(f"'weight_levels[{kind!r}]' must be (step > 0, limit >= 1), got {(step, limit)}")
 
     @property
     def n_units(self):
@@ -334,13 +366,24 @@ class ContrastiveNetwork:
                      "batch_size": config.batch_size, **{f"plan_{k}": v for k, v in self.schedule_arrays.items()}}
         step_in_example = "((int(t/dt + 0.5)) % steps_per_example)*dt"
         value = "example_values(t, i)"
-        self.units = b2.NeuronGroup(config.n_units, rate_units.ADDITIVE_UNIT_EQS + UNIT_EXTRA_EQS, dt=dt,
-                                    namespace=namespace, name=f"{name}_units")
+        levels = config.weight_levels
+        unit_eqs = rate_units.ADDITIVE_UNIT_EQS + UNIT_EXTRA_EQS + (UNIT_LEVEL_EQS if levels else "")
+        self.units = b2.NeuronGroup(config.n_units, unit_eqs, dt=dt, namespace=namespace, name=f"{name}_units")
         self.units.kind = config.kinds
-        self.synapses = b2.Synapses(self.units, self.units, SYNAPSE_EQS, dt=dt, namespace=namespace,
+        synapse_eqs = SYNAPSE_EQS
+        if levels:
+            synapse_eqs = (SYNAPSE_EQS.replace("h_post = w*V_pre", "h_post = {}*V_pre".format(
+                HELD.format(x="w", level="w_level", limit="w_limit"))) + SYNAPSE_LEVEL_EQS)
+        self.synapses = b2.Synapses(self.units, self.units, synapse_eqs, dt=dt, namespace=namespace,
                                     name=f"{name}_synapses")
         pre, post = synapse_indices(config)
         self.synapses.connect(i=pre, j=post)
+        if levels:
+            for target, kinds, prefix in ((self.synapses, np.maximum(config.kinds[pre], config.kinds[post]), "w"),
+                                          (self.units, config.kinds, "b")):
+                step, limit = level_arrays(config, kinds)
+                setattr(target, f"{prefix}_level", step)
+                setattr(target, f"{prefix}_limit", limit)
 
         # example boundary: record the finished example (0), weight updates at batch boundaries (1), reset (2)
         self.free_monitor = b2.StateMonitor(self.units, ["V_free", "du_end"], record=True, dt=self.example_duration,
@@ -355,8 +398,9 @@ class ContrastiveNetwork:
                                  dt=self.example_duration, when="start", order=2, name=f"{name}_reset")
         # every step: summed input (0), the units (1); then the rule's integrals (after_groups)
         schedule(self.synapses.summed_updaters["h_post"], "groups", 0)
+        bias = HELD.format(x="b", level="b_level", limit="b_limit") if levels else "b"
         step = rate_units.ADDITIVE_STEP.format(nudge=f"plan_nudge({step_in_example})",
-                                               clamp=f"plan_clamp({step_in_example})", value=value)
+                                               clamp=f"plan_clamp({step_in_example})", value=value, bias=bias)
         self.units.run_regularly(step, when="groups", order=1, name=f"{name}_step")
         self.units.run_regularly(
             f"delta_b += int(kind != 0)*plan_coefficient({step_in_example})*V\n"
@@ -459,6 +503,31 @@ def run_values(config, weights, eta, eta_b=None):
     n_syn = len(pre)
     return {"w": weights["w"][post, pre], "b": weights["b"], "eta": np.full(n_syn, float(eta)),
             "eta_b": np.full(config.n_units, float(eta if eta_b is None else eta_b))}
+
+
+def level_arrays(config, kinds):
+    """Level spacing and count of values belonging to units of ``kinds`` (0 spacing: full precision)."""
+    step, limit = np.zeros(len(kinds)), np.ones(len(kinds))
+    for name, (level, count) in (config.weight_levels or {}).items():
+        step[kinds == LEVEL_KINDS[name]] = level
+        limit[kinds == LEVEL_KINDS[name]] = count
+    return step, limit
+
+
+def held_weights(config, weights):
+    """The ``w`` (n, n) and ``b`` the network of ``config`` runs with: at the levels of
+    ``config.weight_levels`` (rounded half away from 0), or ``weights`` themselves at full precision."""
+    if not config.weight_levels:
+        return weights
+    kinds = config.kinds
+    held = {}
+    for name, value, owner in (("w", weights["w"], np.maximum(kinds[:, None], kinds[None, :])),
+                               ("b", weights["b"], kinds)):
+        step, limit = (array.reshape(owner.shape) for array in level_arrays(config, owner.ravel()))
+        rounded = np.clip(np.sign(value) * np.floor(np.abs(value) / np.where(step > 0, step, 1.0) + 0.5),
+                          -limit, limit) * step
+        held[name] = np.where(step > 0, rounded, value)
+    return held
 
 
 def weight_matrix(config, synapse_w):

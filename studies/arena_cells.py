@@ -37,7 +37,8 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): backprop (XOR, digits, Yin-Yang), BPTT and e-prop (pattern, evidence: each weight
+The precision axis (``--bits``): backprop and the contrastive rules (XOR, digits, Yin-Yang; ``ContrastiveConfig.
+weight_levels``), BPTT and e-prop (pattern, evidence: each weight
 group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), the
 adaptive SRNN (evidence) and WP and NP from reward (evidence-reward; WP perturbs the held weights by one level), TTFS
 (Yin-Yang), WP and NP (XOR, in Brian2:
@@ -327,11 +328,30 @@ def _xor_untrained(config, weights, data):
     return accuracy(outputs, data["targets"])
 
 
+def _contrastive_levels(spec, config, weights):
+    """``config`` with its weights and biases at ``spec.weight_bits`` (``ContrastiveConfig.weight_levels``): each
+    layer (the weights into a kind of unit, with those units' biases) over +-range_factor times its largest initial
+    |w|, as the feed-forward cells' layers; ``config`` itself at full precision."""
+    if spec.weight_bits is None:
+        return config
+    from brian2learn.plasticity.perturbation_network import discrete_levels
+
+    kinds = config.kinds
+    owner = np.maximum(kinds[:, None], kinds[None, :])
+    levels = {}
+    for name, kind in cl.LEVEL_KINDS.items():
+        largest = max(float(np.max(np.abs(weights["w"][owner == kind]), initial=0.0)),
+                      float(np.max(np.abs(weights["b"][kinds == kind]), initial=0.0)))
+        if largest > 0:
+            levels[name] = discrete_levels(spec.weight_bits, PRECISION["range_factor"] * largest)
+    return dataclasses.replace(config, weight_levels=levels)
+
+
 def _contrastive_cell(rule):
     def cell(spec):
         data = _xor_data()
-        config = _xor_config(rule)
-        weights = cl.initial_weights(config, spec.seed)
+        weights = cl.initial_weights(_xor_config(rule), spec.seed)
+        config = _contrastive_levels(spec, _xor_config(rule), weights)
         epochs = max(1, spec.trials // len(data["inputs"]))
         chunk = next(size for size in range(min(250, epochs), 0, -1) if epochs % size == 0)
         start = time.perf_counter()
@@ -346,7 +366,8 @@ def _contrastive_cell(rule):
             compile_seconds = trainer.runner.compile_seconds
         n = len(data["inputs"])
         return CellResult(
-            performance=performance, untrained=_xor_untrained(config, weights, data), trials=len(history) * n,
+            performance=performance, untrained=_xor_untrained(config, cl.held_weights(config, weights), data),
+            trials=len(history) * n,
             curve=pd.DataFrame({"trial": (history["epoch"].to_numpy() + 1) * n, "performance": history["accuracy"]}),
             compile_seconds=compile_seconds, synaptic_operations_per_trial=cl.synapse_passes_per_example(config),
             notes="curve: training accuracy of each epoch (the outputs as the epoch ran)")
@@ -428,10 +449,11 @@ def _epochs(spec, n_train, batch_size):
 def _classification_contrastive_cell(rule, task):
     def cell(spec):
         data = CLASSIFICATION[task]["data"](spec)
-        config = _classification_config(task, rule)
+        weights = cl.initial_weights(_classification_config(task, rule), spec.seed)
+        config = _contrastive_levels(spec, _classification_config(task, rule), weights)
         epochs, per_epoch = _epochs(spec, len(data["x_train"]), config.batch_size)
         rows, start = [], time.perf_counter()
-        with ContrastiveTrainer(config, cl.initial_weights(config, spec.seed), data["x_train"], data["t_train"],
+        with ContrastiveTrainer(config, weights, data["x_train"], data["t_train"],
                                 _learning_rate(spec), epochs_per_run=1,
                                 seed=spec.seed, device=spec.device,
                                 directory=os.path.join(spec.run_dir, "build")) as trainer:
@@ -1126,7 +1148,8 @@ for _rule in cl.RULES:
                "yinyang": _classification_contrastive_cell(_rule, "yinyang")},
         empty={"evidence-reward": _SUPERVISED_RULE, "pattern": _RATE_ONLY, "circle": _NO_FIXED_POINT,
                "evidence": _RATE_ONLY},
-        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "digits", "yinyang")}))
+        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "digits", "yinyang")},
+        discrete_weights=("xor", "digits", "yinyang")))
 
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(

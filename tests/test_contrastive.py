@@ -326,3 +326,31 @@ def test_contrastive_oscillation_quick_run(tmp_path, summary_vocabulary):
     assert results["settling_tau_initial"].to_numpy() == pytest.approx(
         [max(cl.settling_time(config, initial, x) for x in data["inputs"])] * 2, rel=1e-12)
     assert set(summary["figures"]) == {"breakdown.png", "phase_traces.png"}
+
+
+def test_at_discrete_levels_chl_runs_the_rounded_network_and_updates_the_full_precision_weights(numpy_runtime):
+    """The update is CHL's contrast at the fixed points of the network with its weights and biases rounded (in numpy)
+    to 3-bit levels, added to the full-precision weights."""
+    base = make_config("chl")
+    weights = weights_for(base)
+    kinds = base.kinds
+    owner = np.maximum(kinds[:, None], kinds[None, :])
+    levels = {name: (2.0 * max(np.max(np.abs(weights["w"][owner == k])), np.max(np.abs(weights["b"][kinds == k])))
+                     / 3.0, 3.0) for name, k in cl.LEVEL_KINDS.items()}
+    config = make_config("chl", weight_levels=levels)
+    held = cl.held_weights(config, weights)
+    step = {k: levels[name][0] for name, k in cl.LEVEL_KINDS.items()}
+    for i, j in cl.connected_pairs(config):  # every held value a multiple of its own level spacing
+        k = step[owner[i, j]]
+        assert abs(held["w"][i, j] / k - round(held["w"][i, j] / k)) < 1e-9
+    assert not np.allclose(held["w"], weights["w"])
+    delta_w, delta_b, _ = one_update(config, weights)
+    free = cl.fixed_point(config, held, X[0])
+    clamped = cl.fixed_point(config, held, X[0], D[0], clamp=True)
+    expected_w = np.outer(clamped, clamped) - np.outer(free, free)
+    for i, j in cl.connected_pairs(config):
+        assert delta_w[i, j] == pytest.approx(expected_w[i, j], rel=1e-5, abs=1e-9)
+    free_units = kinds != 0
+    np.testing.assert_allclose(delta_b[free_units], (clamped - free)[free_units], rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="'weight_levels'"):
+        make_config("chl", weight_levels={"input": (0.1, 3.0)})
