@@ -69,6 +69,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import ttfs as ttfs_model
+from brian2learn.models.weight_levels import discrete_levels, held
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
 
 #: The imperfections and their strength parameter (see :class:`Imperfections`).
@@ -214,18 +215,14 @@ def draw_fixed_pattern(layer_sizes, imperfections, seed, tau_ratio=1):
 
 
 def quantize_weights(w, bits, w_max):
-    """Signed ``bits``-bit weights: ``Delta * round(w / Delta)`` clipped to ``+-w_max``.
+    """Signed ``bits``-bit weights: ``Delta * round(w / Delta)`` clipped to ``+-w_max``, rounded half away from zero
+    (:mod:`brian2learn.models.weight_levels`).
 
     ``Delta = w_max / (2**(bits - 1) - 1)``; at most ``2**bits - 1`` distinct values; the error is
     at most ``Delta / 2`` for ``|w| <= w_max``.
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 2:
-        raise ValueError(f"'bits' must be an integer >= 2, got {bits!r}")
-    if not np.isfinite(w_max) or w_max <= 0:
-        raise ValueError(f"'w_max' must be a positive number, got {w_max!r}")
-    levels = 2 ** (int(bits) - 1) - 1
-    step = w_max / levels
-    return np.clip(np.round(np.asarray(w, dtype=float) / step), -levels, levels) * step
+    step, limit = discrete_levels(bits, w_max)
+    return held(np.asarray(w, dtype=float), step, limit)
 
 
 def propagators(tau_m, tau_s, h):

@@ -72,6 +72,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from brian2learn.models import weight_levels
 from brian2learn.models.eprop_neurons import discrete_constants
 from brian2learn.plasticity import optimizers
 
@@ -492,14 +493,14 @@ def loss_and_gradients(weights, inputs, targets, window, params):
 
 def held_at_levels(weights, levels):
     """The weights the network runs with: each group named in ``levels`` (name -> ``(step, limit)``,
-    :func:`brian2learn.plasticity.perturbation_network.discrete_levels`) at ``step * clip(round(w / step), -limit,
+    :func:`brian2learn.models.weight_levels.discrete_levels`) at ``step * clip(round(w / step), -limit,
     limit)``, with the gradient passed straight through to ``w`` (the update accumulates at full precision)."""
     if not levels:
         return weights
     held = dict(weights)
     for name, (step, limit) in levels.items():
         w = weights[name]
-        level = step * jnp.clip(jnp.round(w / step), -limit, limit)
+        level = weight_levels.held(w, step, limit, xp=jnp)
         held[name] = w + jax.lax.stop_gradient(level - w)
     return held
 

@@ -74,6 +74,8 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import rate_units
+from brian2learn.models.weight_levels import held as held_values
+from brian2learn.models.weight_levels import held_code
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 
 RULES = ("chl", "ep", "ep-symmetric")
@@ -114,9 +116,6 @@ UNIT_LEVEL_EQS = """
 b_level : 1 (constant)
 b_limit : 1 (constant)
 """
-#: What a discrete value ``{x}`` runs as (rounded half away from 0; ``{level}`` 0 keeps ``{x}``).
-HELD = ("(int({level} > 0)*{level}*clip(sign({x})*floor(abs({x})/({level} + int({level} <= 0)) + 0.5), "
-        "-{limit}, {limit}) + int({level} <= 0)*{x})")
 
 UNIT_EXTRA_EQS = """
 delta_b : 1               # sum over the batch of Delta b_i / eta
@@ -154,7 +153,7 @@ class ContrastiveConfig:
         Brian2's step (only counts steps; a power of two keeps the clocks exact).
     weight_levels : dict or None
         Discrete weights (the hardware axis): ``'hidden'`` and/or ``'output'`` -> ``(step, limit)``
-        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`). A weight belongs to the higher
+        (:func:`brian2learn.models.weight_levels.discrete_levels`). A weight belongs to the higher
         kind of its two units and a bias to its unit's kind (layered: the input-hidden weights with the hidden
         biases, the hidden-output weights with the output biases); the network runs with
         ``step * clip(round(x / step), -limit, limit)`` (rounded half away from 0) for each of them
@@ -373,7 +372,7 @@ class ContrastiveNetwork:
         synapse_eqs = SYNAPSE_EQS
         if levels:
             synapse_eqs = (SYNAPSE_EQS.replace("h_post = w*V_pre", "h_post = {}*V_pre".format(
-                HELD.format(x="w", level="w_level", limit="w_limit"))) + SYNAPSE_LEVEL_EQS)
+                held_code("w", "w_level", "w_limit", optional=True))) + SYNAPSE_LEVEL_EQS)
         self.synapses = b2.Synapses(self.units, self.units, synapse_eqs, dt=dt, namespace=namespace,
                                     name=f"{name}_synapses")
         pre, post = synapse_indices(config)
@@ -398,7 +397,7 @@ class ContrastiveNetwork:
                                  dt=self.example_duration, when="start", order=2, name=f"{name}_reset")
         # every step: summed input (0), the units (1); then the rule's integrals (after_groups)
         schedule(self.synapses.summed_updaters["h_post"], "groups", 0)
-        bias = HELD.format(x="b", level="b_level", limit="b_limit") if levels else "b"
+        bias = held_code("b", "b_level", "b_limit", optional=True) if levels else "b"
         step = rate_units.ADDITIVE_STEP.format(nudge=f"plan_nudge({step_in_example})",
                                                clamp=f"plan_clamp({step_in_example})", value=value, bias=bias)
         self.units.run_regularly(step, when="groups", order=1, name=f"{name}_step")
@@ -524,9 +523,7 @@ def held_weights(config, weights):
     for name, value, owner in (("w", weights["w"], np.maximum(kinds[:, None], kinds[None, :])),
                                ("b", weights["b"], kinds)):
         step, limit = (array.reshape(owner.shape) for array in level_arrays(config, owner.ravel()))
-        rounded = np.clip(np.sign(value) * np.floor(np.abs(value) / np.where(step > 0, step, 1.0) + 0.5),
-                          -limit, limit) * step
-        held[name] = np.where(step > 0, rounded, value)
+        held[name] = np.where(step > 0, held_values(value, np.where(step > 0, step, 1.0), limit), value)
     return held
 
 

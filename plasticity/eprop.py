@@ -53,6 +53,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import eprop_neurons
+from brian2learn.models.weight_levels import held_code
 from brian2learn.plasticity import optimizers
 from brian2learn.plasticity.eprop_trial_end import TrialHistories
 from brian2learn.simulation.devices import check_clock_lockstep, schedule
@@ -142,7 +143,7 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
         a trial). Needed to follow NEST's loss curves beyond the first iterations.
     weight_levels : dict or None
         Discrete weights (the hardware axis): group (``'in'``, ``'rec'``, ``'out'``) -> ``(step, limit)``
-        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`; ``step`` in volt for ``'in'`` and
+        (:func:`brian2learn.models.weight_levels.discrete_levels`; ``step`` in volt for ``'in'`` and
         ``'rec'``): a spike of a synapse of that group delivers
         :math:`\\Delta\\, \\mathrm{clip}(\\mathrm{round}(w/\\Delta), -\\mathrm{limit}, \\mathrm{limit})`
         (rounded half away from 0) instead of :math:`w`, while :math:`w` accumulates the updates at full
@@ -253,9 +254,7 @@ def held_weight_code(group, levels):
     """What a spike of a synapse of ``group`` delivers: ``w``, or its discrete level (``EpropConfig.weight_levels``)."""
     if levels is None or group not in levels:
         return "w"
-    # rounded half away from zero: at the layer's largest |w| (range +-2 max|w| and an odd limit put it at k + 1/2,
-    # k odd) this is numpy's round half to even too (models.ttfs_substrate.quantize_weights, bptt.held_at_levels)
-    return f"level_{group}*clip(sign(w)*floor(abs(w)/level_{group} + 0.5), -limit_{group}, limit_{group})"
+    return held_code("w", f"level_{group}", f"limit_{group}")
 
 
 def weight_level_namespace(levels):

@@ -85,6 +85,7 @@ sigmoid network) another.
 import brian2 as b2
 import numpy as np
 
+from brian2learn.models.weight_levels import held_code
 from brian2learn.plasticity.perturbation import REFERENCES, RULES
 from brian2learn.simulation.devices import (
     STEP_DT,
@@ -166,7 +167,7 @@ elig = (1 - new_trial)*elig
 sequence = sqrt(2)*sin(pert_phase_syn + 2.399963229728653*int(t/trial_dt + 0.5))
 draw = sigma_post*(random_scale_post*randn() + (1 - random_scale_post)*sequence)
 dw_pert = new_trial*(1 - np_rule_post)*draw + (1 - new_trial)*dw_pert
-w_eff = w + int(w_level > 0)*(w_level*clip(floor(w/(w_level + int(w_level <= 0)) + 0.5), -w_limit, w_limit) - w)
+w_eff = {held_code('w', 'w_level', 'w_limit', optional=True)}
 w_eff = w_eff + perturbing_post*dw_pert
 """
 
@@ -383,19 +384,6 @@ class PerturbationLearning:
     def stimulus_arrays(self):
         """``trial_gate`` (n_trials,): 0 skips a trial's update."""
         return {"trial_gate": self.trial_gate}
-
-
-def discrete_levels(bits, w_max):
-    """``(w_level, w_limit)`` of signed ``bits``-bit weights within +-``w_max``: the network runs with
-    ``w_level * clip(round(w / w_level), -w_limit, w_limit)`` (round half up; as
-    :func:`brian2learn.models.ttfs_substrate.quantize_weights`), while ``w`` accumulates the updates at full
-    precision. WP at discrete levels perturbs by one level: ``sigma = w_level``."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 2:
-        raise ValueError(f"'bits' must be an integer >= 2, got {bits!r}")
-    if not np.isfinite(w_max) or w_max <= 0:
-        raise ValueError(f"'w_max' must be a positive number, got {w_max!r}")
-    limit = 2 ** (int(bits) - 1) - 1
-    return w_max / limit, float(limit)
 
 
 class PerturbationModel:

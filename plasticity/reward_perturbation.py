@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 
+from brian2learn.models import weight_levels
 from brian2learn.plasticity.optimizers import OptimizerSpec
 
 RULES = ("wp", "np")
@@ -109,7 +110,7 @@ class RewardPerturbationLearner:
         Seed of the perturbations: update ``u`` draws from ``numpy.random.default_rng([seed, u])``.
     weight_levels : dict, optional
         Group -> ``(step, limit)``: the network runs with ``step * clip(round(w / step), -limit, limit)``
-        (:func:`brian2learn.plasticity.perturbation_network.discrete_levels`). None: full precision.
+        (:func:`brian2learn.models.weight_levels.discrete_levels`). None: full precision.
 
     Attributes
     ----------
@@ -148,7 +149,7 @@ class RewardPerturbationLearner:
         """The weights the network runs with (the full-precision ones where no levels are given)."""
         held = dict(self.weights)
         for name, (step, limit) in self.weight_levels.items():
-            held[name] = step * np.clip(np.round(self.weights[name] / step), -limit, limit)
+            held[name] = weight_levels.held(self.weights[name], step, limit)
         return held
 
     def readouts(self, inputs):

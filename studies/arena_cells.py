@@ -42,7 +42,7 @@ weight_levels``), BPTT and e-prop (pattern, evidence: each weight
 group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), the
 adaptive SRNN (evidence) and WP and NP from reward (evidence-reward; WP perturbs the held weights by one level), TTFS
 (Yin-Yang), WP and NP (XOR, in Brian2:
-:func:`brian2learn.plasticity.perturbation_network.discrete_levels`) and Jabri & Flower's row (XOR) also run with
+:func:`brian2learn.models.weight_levels.discrete_levels`) and Jabri & Flower's row (XOR) also run with
 their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
 range +-2 times its largest initial |w|, one range for the WP/NP network, Jabri & Flower's +-8), the update
 accumulated at full precision and taken at the held weights (straight-through; WP perturbs by one level); the
@@ -334,7 +334,7 @@ def _contrastive_levels(spec, config, weights):
     |w|, as the feed-forward cells' layers; ``config`` itself at full precision."""
     if spec.weight_bits is None:
         return config
-    from brian2learn.plasticity.perturbation_network import discrete_levels
+    from brian2learn.models.weight_levels import discrete_levels
 
     kinds = config.kinds
     owner = np.maximum(kinds[:, None], kinds[None, :])
@@ -562,8 +562,9 @@ def _xor_perturbation_cell(rule):
     |w|), and WP perturbs by one level."""
     def cell(spec):
         from brian2learn.models.ttfs_substrate import quantize_weights
+        from brian2learn.models.weight_levels import discrete_levels
         from brian2learn.plasticity import xor_network
-        from brian2learn.plasticity.perturbation_network import LearnerValues, discrete_levels
+        from brian2learn.plasticity.perturbation_network import LearnerValues
         from brian2learn.tasks.xor import PATTERNS
         from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
 
@@ -808,7 +809,7 @@ def _spiking_levels(spec, weights, layers=SPIKING_LAYERS):
     realised = _held_at_levels(spec, weights, layers)
     if realised is None:
         return None, lambda current: current
-    from brian2learn.plasticity.perturbation_network import discrete_levels
+    from brian2learn.models.weight_levels import discrete_levels
 
     levels = {}
     for layer in layers:

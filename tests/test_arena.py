@@ -131,8 +131,8 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
                             bits_seeds=1, scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
     assert sorted(zip(fewer["weight_bits"].fillna(0), fewer["seed"])) == [(0, 1), (0, 2), (3, 1), (5, 1)]
     assert fewer.attrs["computed"] == 0
-    with pytest.raises(ValueError, match="'--weight-bits': rule 'chl' has no discrete-weight form"):
-        arena.Options(rule="chl", task="xor", weight_bits=4)
+    with pytest.raises(ValueError, match="'--weight-bits': rule 'eprop-reward' has no discrete-weight form"):
+        arena.Options(rule="eprop-reward", task="evidence-reward", weight_bits=4)
 
 
 def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():

@@ -260,7 +260,7 @@ def test_serial_weight_perturbation_steps_along_the_backprop_gradient_one_weight
 
 def test_xor_network_at_discrete_levels_runs_the_rounded_weights_and_keeps_the_update_unrounded():
     from brian2learn.models.ttfs_substrate import quantize_weights
-    from brian2learn.plasticity.perturbation_network import discrete_levels
+    from brian2learn.models.weight_levels import discrete_levels
 
     n_learners, bits, w_max = 2, 4, 1.0
     init = xor_network.initial_weights(n_learners, 9, scale=1.0)
