@@ -525,12 +525,14 @@ class CtbpttModel:
         return {**self.forward.stimulus_arrays(), **self.adjoint.stimulus_arrays()}
 
 
-def train_jax(config, params, task, n_iterations, optimizer, learn_tau=True, tau_min=None):
+def train_jax(config, params, task, n_iterations, optimizer, learn_tau=True, tau_min=None, weight_levels=None):
     """Discrete BPTT of the same network in JAX (``jit`` and ``lax.scan``): the peer of the Brian2 trainer.
 
     The same updates as :class:`~brian2learn.training.ctbptt.CtbpttTrainer` (Adam on ``W``, ``b`` and
     :math:`\\log T` clamped at ``tau_min``, from the exact gradient of the simulated system), all
-    iterations in one compiled scan.
+    iterations in one compiled scan. ``weight_levels`` (``'w'``, ``'b'`` -> ``(step, limit)``,
+    :mod:`brian2learn.models.weight_levels`) runs the network with those held at discrete levels, the gradient at
+    the held values updating the full-precision ones (straight-through); ``losses`` are the held network's.
 
     Returns
     -------
@@ -548,10 +550,22 @@ def train_jax(config, params, task, n_iterations, optimizer, learn_tau=True, tau
     stimuli = {name: jnp.asarray(value) for name, value in check_task(config, task).items()}
     tau_min = 4 * float(config.dt) if tau_min is None else float(tau_min)
     forward = jax_forward_and_loss(jax, config)
-    value_and_grad = jax.value_and_grad(forward, has_aux=True)
+    value_and_grad = jax.value_and_grad
     fixed = {"y0": jnp.asarray(params["y0"])}
     if not learn_tau:
         fixed["tau"] = jnp.asarray(params["tau"])
+
+    unknown = set(weight_levels or {}) - {"w", "b"}
+    if unknown:
+        raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: w, b")
+    if weight_levels:
+        from brian2learn.plasticity.bptt import held_at_levels
+
+        def held_forward(values, stimuli):
+            return forward({**values, **held_at_levels({"w": values["w"], "b": values["b"]}, weight_levels)},
+                           stimuli)
+    else:
+        held_forward = forward
 
     def full(groups):
         out = {"w": groups["w"], "b": groups["b"], **fixed}
@@ -561,7 +575,7 @@ def train_jax(config, params, task, n_iterations, optimizer, learn_tau=True, tau
 
     def one(carry, _):
         groups, opt_state = carry
-        (loss, _), grads = value_and_grad(full(groups), stimuli)
+        (loss, _), grads = value_and_grad(held_forward, has_aux=True)(full(groups), stimuli)
         group_grads = {"w": grads["w"], "b": grads["b"]}
         if learn_tau:
             group_grads["log_tau"] = grads["tau"] * jnp.exp(groups["log_tau"])

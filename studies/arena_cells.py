@@ -37,16 +37,15 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): backprop and the contrastive rules (XOR, digits, Yin-Yang; ``ContrastiveConfig.
-weight_levels``), BPTT and e-prop (pattern, evidence: each weight
-group over its own range; :func:`brian2learn.plasticity.bptt.held_at_levels`, ``EpropConfig.weight_levels``), the
-adaptive SRNN (evidence) and WP and NP from reward (evidence-reward; WP perturbs the held weights by one level), TTFS
-(Yin-Yang), WP and NP (XOR, in Brian2:
-:func:`brian2learn.models.weight_levels.discrete_levels`) and Jabri & Flower's row (XOR) also run with
-their weights held at signed discrete levels (:data:`~brian2learn.studies.arena_registry.PRECISION`; each layer's
-range +-2 times its largest initial |w|, one range for the WP/NP network, Jabri & Flower's +-8), the update
-accumulated at full precision and taken at the held weights (straight-through; WP perturbs by one level); the
-other cells have no discrete-weight form yet.
+The precision axis (``--bits``): the cells of every rule except reward-based e-prop and RFLO also run with their
+weights held at signed discrete levels (:mod:`brian2learn.models.weight_levels`; each layer's largest initial |w|
+exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2learn.studies.arena_registry.
+layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the
+held weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
+(``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
+held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
+(W with the biases); the adaptive SRNN on evidence; WP and NP on XOR (in Brian2) and from reward; TTFS on
+Yin-Yang.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -90,14 +89,15 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models.eprop_neurons import BELLEC2020_PATTERN_GENERATION
+from brian2learn.models.weight_levels import held as held_values
 from brian2learn.plasticity import contrastive as cl
 from brian2learn.plasticity import eprop, eprop_reward, feedforward, ttfs
 from brian2learn.plasticity.xor_network import JABRI_FLOWER_LEARNING, JABRI_FLOWER_SERIAL
 from brian2learn.studies.arena_registry import (
-    PRECISION,
     ArenaRule,
     ArenaTask,
     CellResult,
+    layer_levels,
     register_rule,
     register_task,
 )
@@ -278,22 +278,26 @@ def _learning_rate(spec):
     return HYPERPARAMETERS[(spec.rule.name, spec.task.name)]["learning_rate"] * spec.learning_rate_factor
 
 
+def _levels_of_layers(spec, initial, layers):
+    """Name -> ``(step, limit)`` at ``spec.weight_bits``: each layer (a tuple of names in ``initial`` sharing its
+    levels, e.g. a weight matrix and its biases) by :func:`~brian2learn.studies.arena_registry.layer_levels` of its
+    largest initial |w|."""
+    levels = {}
+    for layer in layers:
+        largest = max(float(np.max(np.abs(initial[name]))) for name in layer)
+        levels.update({name: layer_levels(spec.weight_bits, largest) for name in layer})
+    return levels
+
+
 def _held_at_levels(spec, initial, layers):
-    """The function giving the parameters the network runs with when ``spec.weight_bits`` is set: each layer (a
-    tuple of names in ``initial`` sharing one range, e.g. a weight matrix and its biases) rounded to signed levels
-    over +-``PRECISION['range_factor']`` times the layer's largest initial |w| (models.ttfs_substrate.
-    quantize_weights); None at full precision."""
+    """The function giving the parameters the network runs with when ``spec.weight_bits`` is set: each layer's
+    values rounded to its levels (:func:`_levels_of_layers`; models.weight_levels.held); None at full precision."""
     if spec.weight_bits is None:
         return None
-    from brian2learn.models.ttfs_substrate import quantize_weights
-
-    ranges = {}
-    for layer in layers:
-        w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(initial[name]))) for name in layer)
-        ranges.update({name: w_max for name in layer})
+    levels = _levels_of_layers(spec, initial, layers)
 
     def realised(params):
-        return {name: quantize_weights(value, spec.weight_bits, ranges[name]) if name in ranges else value
+        return {name: held_values(value, *levels[name]) if name in levels else value
                 for name, value in params.items()}
     return realised
 
@@ -330,12 +334,10 @@ def _xor_untrained(config, weights, data):
 
 def _contrastive_levels(spec, config, weights):
     """``config`` with its weights and biases at ``spec.weight_bits`` (``ContrastiveConfig.weight_levels``): each
-    layer (the weights into a kind of unit, with those units' biases) over +-range_factor times its largest initial
+    layer (the weights into a kind of unit, with those units' biases) by the layer_levels of its largest initial
     |w|, as the feed-forward cells' layers; ``config`` itself at full precision."""
     if spec.weight_bits is None:
         return config
-    from brian2learn.models.weight_levels import discrete_levels
-
     kinds = config.kinds
     owner = np.maximum(kinds[:, None], kinds[None, :])
     levels = {}
@@ -343,7 +345,7 @@ def _contrastive_levels(spec, config, weights):
         largest = max(float(np.max(np.abs(weights["w"][owner == kind]), initial=0.0)),
                       float(np.max(np.abs(weights["b"][kinds == kind]), initial=0.0)))
         if largest > 0:
-            levels[name] = discrete_levels(spec.weight_bits, PRECISION["range_factor"] * largest)
+            levels[name] = layer_levels(spec.weight_bits, largest)
     return dataclasses.replace(config, weight_levels=levels)
 
 
@@ -558,11 +560,9 @@ def _xor_perturbation_cell(rule):
     """WP or NP (``rule``) on the same 2-8-1 network: the feed-forward net of the backprop cell, its weights in
     Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model`); one update per pass pair over the four
     patterns (a reference and a perturbed pass), so an update is four trials. With ``spec.weight_bits`` the
-    synapses run with their weights at signed levels over one range for the network (+-2 times its largest initial
-    |w|), and WP perturbs by one level."""
+    synapses run with their weights at signed levels, one set for the network (its largest initial |w| on level
+    2**(bits - 2): arena_registry.layer_levels), and WP perturbs by one level."""
     def cell(spec):
-        from brian2learn.models.ttfs_substrate import quantize_weights
-        from brian2learn.models.weight_levels import discrete_levels
         from brian2learn.plasticity import xor_network
         from brian2learn.plasticity.perturbation_network import LearnerValues
         from brian2learn.tasks.xor import PATTERNS
@@ -579,8 +579,7 @@ def _xor_perturbation_cell(rule):
 
         levels, sigma = {}, HYPERPARAMETERS[(rule, "xor")]["sigma"]
         if spec.weight_bits is not None:
-            w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(w))) for w in weights.values())
-            level, limit = discrete_levels(spec.weight_bits, w_max)
+            level, limit = layer_levels(spec.weight_bits, max(float(np.max(np.abs(w))) for w in weights.values()))
             levels = {f"w_{kind}:xor_layer{k}": np.full(weights[f"w:xor_layer{k}"].size, value)
                       for k in (1, 2) for kind, value in (("level", level), ("limit", limit))}
             sigma = level if rule == "wp" else sigma
@@ -588,7 +587,7 @@ def _xor_perturbation_cell(rule):
         def accuracy_of(current):
             w1, w2 = current["w:xor_layer1"].reshape(n_hidden, 3), current["w:xor_layer2"]
             if levels:
-                w1, w2 = quantize_weights(w1, spec.weight_bits, w_max), quantize_weights(w2, spec.weight_bits, w_max)
+                w1, w2 = held_values(w1, level, limit), held_values(w2, level, limit)
             return accuracy(xor_network.forward_numpy(w1, w2)[:, None], targets[:, None])
 
         learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
@@ -663,6 +662,10 @@ def _jabri_flower_cell(spec):
 
 # -- circle (rate form) ------------------------------------------------------------------------------------------
 
+#: The continuous-time network's one layer on the precision axis: W with the biases.
+CTRNN_LAYERS = (("w", "b"),)
+
+
 def _circle_setup(seed):
     """The task, the continuous-time network and its initial parameters (seeded; the outputs start on the curve)."""
     from brian2learn.plasticity import ctbptt
@@ -693,7 +696,8 @@ def _ctbptt_cell(spec):
     start = time.perf_counter()
     with CtbpttTrainer(config, params, task, learn_tau=hyper["learn_tau"], adjoint="continuous",
                        optimizer=OptimizerSpec("adam", learning_rate=_learning_rate(spec)), device=spec.device,
-                       directory=os.path.join(spec.run_dir, "build"), iterations_per_chunk=per_chunk) as trainer:
+                       directory=os.path.join(spec.run_dir, "build"), iterations_per_chunk=per_chunk,
+                       weight_levels=_discrete_levels_of(spec, params, CTRNN_LAYERS)[0]) as trainer:
         for n_now in _chunks(spec.trials, per_chunk):
             history = trainer.train(n_now)
             if _capped(spec, start):
@@ -714,7 +718,8 @@ def _circle_bptt_cell(spec):
     config, task, params = _circle_setup(spec.seed)
     hyper = HYPERPARAMETERS[("bptt", "circle")]
     result = ctbptt.train_jax(config, params, task, spec.trials, OptimizerSpec("adam",
-                              learning_rate=_learning_rate(spec)), learn_tau=hyper["learn_tau"])
+                              learning_rate=_learning_rate(spec)), learn_tau=hyper["learn_tau"],
+                              weight_levels=_discrete_levels_of(spec, params, CTRNN_LAYERS)[0])
     rms = _rms(result["losses"], config)
     return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
                       curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
@@ -801,27 +806,22 @@ def _cosine_with_bptt(config, weights, task, gradients):
 SPIKING_LAYERS = (("w_in",), ("w_rec",), ("w_out",))
 
 
-def _spiking_levels(spec, weights, layers=SPIKING_LAYERS):
+def _discrete_levels_of(spec, weights, layers=SPIKING_LAYERS):
     """``(levels, held)`` of a JAX cell at ``spec.weight_bits``: name -> ``(step, limit)`` for the straight-through
-    training (:func:`brian2learn.plasticity.bptt.held_at_levels`; each layer, a tuple of names, over +-range_factor
-    times its largest initial |w|) and the function giving the weights the network runs with; ``(None, identity)``
-    at full precision."""
+    training (:func:`brian2learn.plasticity.bptt.held_at_levels`; each layer, a tuple of names, by
+    :func:`_levels_of_layers`) and the function giving the weights the network runs with; ``(None, identity)`` at
+    full precision."""
     realised = _held_at_levels(spec, weights, layers)
     if realised is None:
         return None, lambda current: current
-    from brian2learn.models.weight_levels import discrete_levels
-
-    levels = {}
-    for layer in layers:
-        w_max = PRECISION["range_factor"] * max(float(np.max(np.abs(weights[name]))) for name in layer)
-        levels.update({name: discrete_levels(spec.weight_bits, w_max) for name in layer})
-    return levels, realised
+    return _levels_of_layers(spec, weights, layers), realised
 
 
 def _eprop_levels(spec, config, weights):
     """``(config, held)`` of an e-prop cell: the configuration with its synapses delivering the levels of
-    :func:`_spiking_levels` (``EpropConfig.weight_levels``) at ``spec.weight_bits``, and the held weights' function."""
-    levels, held = _spiking_levels(spec, weights)
+    :func:`_discrete_levels_of` (``EpropConfig.weight_levels``) at ``spec.weight_bits``, and the held weights'
+    function."""
+    levels, held = _discrete_levels_of(spec, weights)
     if levels is None:
         return config, held
     return dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()}), held
@@ -860,7 +860,7 @@ def _pattern_bptt_cell(spec):
 
     config, task, weights = _pattern_setup(spec)
     params = _bptt_params(bptt, config)
-    levels, held = _spiking_levels(spec, weights)
+    levels, held = _discrete_levels_of(spec, weights)
     losses, start = [], time.perf_counter()
 
     def batches(iteration):
@@ -950,7 +950,7 @@ def _evidence_bptt_cell(spec):
     config, weights, _, held_out, p = _evidence_setup(spec)
     params = _bptt_params(bptt, config)
     optimizer = eprop.optimizer_spec(config, group_prefix="w_")  # e-prop's Adam (TensorFlow's epsilon), its clipping
-    levels, held = _spiking_levels(spec, weights)
+    levels, held = _discrete_levels_of(spec, weights)
 
     def accuracy_of(current):
         readouts = bptt.readout_batch(held(current), held_out["inputs"], params)
@@ -1034,7 +1034,7 @@ def _evidence_srnn_cell(spec):
                                       surrogate=EVIDENCE_SRNN["surrogate"], learn_tau=EVIDENCE_SRNN["learn_tau"],
                                       scored_from=scored_from, seed=spec.seed, lr_decay=1.0)
     initial = srnn_bptt.initial_parameters(architecture, spec.seed)
-    levels, held = _spiking_levels(spec, initial, SRNN_LAYERS)
+    levels, held = _discrete_levels_of(spec, initial, SRNN_LAYERS)
     objective = srnn_bptt.SrnnObjective(architecture, initial, training, weight_levels=levels)
     trainer = FramewiseTrainer(objective, batch_size=p["batch_size"], seed=spec.seed, scored_from=scored_from)
     held_out = _evidence_trials(spec.seed, spec.split, 0, p["iterations_per_run"] * p["batch_size"])
@@ -1092,7 +1092,7 @@ def _evidence_reward_perturbation_cell(rule):
         learner = RewardPerturbationLearner(
             RewardPerturbationConfig(rule, learning_rate=_learning_rate(spec), weight_sigma=settings["weight_sigma"],
                                      current_sigma=settings["current_sigma"], readout_sigma=settings["readout_sigma"]),
-            weights, _bptt_params(bptt, config), seed=spec.seed, weight_levels=_spiking_levels(spec, weights)[0])
+            weights, _bptt_params(bptt, config), seed=spec.seed, weight_levels=_discrete_levels_of(spec, weights)[0])
         held_out = _evidence_trials(spec.seed, spec.split, 0, REWARD_PROTOCOL[spec.mode]["held_out"])
 
         def accuracy_of():
@@ -1170,7 +1170,7 @@ register_rule(ArenaRule(
     empty={"evidence-reward": _SUPERVISED_RULE},
     hyperparameters={task: HYPERPARAMETERS[("bptt", task)]
                      for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
-    discrete_weights=("xor", "pattern", "digits", "yinyang", "evidence")))
+    discrete_weights=("xor", "pattern", "circle", "digits", "yinyang", "evidence")))
 
 register_rule(ArenaRule(
     "bptt-srnn", "BPTT with a surrogate gradient of the adaptive SRNN (Yin, Corradi & Bohté 2021; "
@@ -1184,7 +1184,7 @@ register_rule(ArenaRule(
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",
-    cells={"circle": _ctbptt_cell},
+    cells={"circle": _ctbptt_cell}, discrete_weights=("circle",),
     empty={"evidence-reward": _SUPERVISED_RULE,
            "xor": "XOR is registered as a settling (fixed-point) network, which has no trajectory to follow",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,

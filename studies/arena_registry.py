@@ -36,15 +36,31 @@ MODES = ("quick", "full")
 SPLITS = ("test", "validation")
 DEVICES = ("cpp_standalone", "runtime")
 DEFAULT_SEEDS = 5
-#: The weight-precision axis: the resolutions run by ``--bits`` (signed levels, models.ttfs_substrate.
-#: quantize_weights), and the range of each layer's levels, +-``range_factor`` times the largest initial |w| of the
-#: layer (its biases share the layer's range). Updates accumulate at full precision and the network runs with the
-#: weights rounded to the levels (on-chip learning); weight perturbation perturbs by one level.
-PRECISION = {"bits": (8, 6, 4), "range_factor": 2.0}
+#: The weight-precision axis: the resolutions run by ``--bits`` (signed levels, models.weight_levels) and where a
+#: layer's levels lie: its largest initial |w| (its biases share the layer's levels) on level ``largest_level`` of
+#: the ``2**(bits - 1) - 1`` of each sign, so the range is about +-2 times it (:func:`layer_levels`). Updates
+#: accumulate at full precision and the network runs with the weights rounded to the levels (on-chip learning);
+#: weight perturbation perturbs by one level.
+PRECISION = {"bits": (8, 6, 4), "largest_level": "2**(bits - 2)"}
 #: The tuning budget, the same for every rule and task: the learning-rate factors tried, the seeds they are tried
 #: on (none of them a test seed) and the split they are scored on. Tasks without held-out data (one fixed trial,
 #: or the four XOR patterns) score their training data there, as in their test runs.
 TUNING = {"learning_rate_factors": (0.25, 1.0, 4.0), "seeds": (101,), "split": "validation"}
+
+
+def layer_levels(bits, largest):
+    """``(step, limit)`` of a layer on the precision axis (:data:`PRECISION`): signed ``bits``-bit levels
+    (``limit = 2**(bits - 1) - 1`` of each sign) with the layer's largest initial |value| ``largest`` exactly on
+    level ``2**(bits - 2)``; the range ``limit * step`` is then 1.75 (4 bits), 1.94 (6) or 1.98 (8) times it.
+
+    On a level rather than halfway between two (as a range of exactly twice the largest value would put it), the
+    largest weight rounds the same in every implementation (numpy, JAX's reciprocal, Brian2's C++).
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"'bits' must be an integer >= 2, got {bits!r}")
+    if not (math.isfinite(largest) and largest > 0):
+        raise ValueError(f"'largest' must be a positive number, got {largest!r}")
+    return largest / 2 ** (bits - 2), float(2 ** (bits - 1) - 1)
 
 
 @dataclasses.dataclass(frozen=True)

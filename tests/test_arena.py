@@ -245,11 +245,11 @@ def test_backprop_solves_xor_within_the_budget_from_an_untrained_network_at_chan
     expected = np.mean((output > 0.5) == (data["targets"] > 0.5))
     assert cell["untrained"] == expected
     assert os.path.exists(tmp_path / "cell" / "curve.parquet")
-    # at 2 bits, the levels of each layer are -r, 0, r with r = 2 max|w| of the layer (its biases start at 0)
+    # at 2 bits, the levels of each layer are -r, 0, r with r = max|w| of the layer (its biases start at 0)
     held = arena.run(arena.Options(rule="bptt", task="xor", seed=1, trials=4, weight_bits=2,
                                    out=str(tmp_path / "held")))["cell"]
     w1, w2 = w[:2, 2:10], w[2:10, 10:11]
-    q1, q2 = (2 * np.abs(m).max() * np.round(m / (2 * np.abs(m).max())) for m in (w1, w2))
+    q1, q2 = (np.abs(m).max() * np.sign(m) * np.floor(np.abs(m) / np.abs(m).max() + 0.5) for m in (w1, w2))
     output = sigma(sigma(data["inputs"] @ q1) @ q2)
     assert held["untrained"] == np.mean((output > 0.5) == (data["targets"] > 0.5)) and held["weight_bits"] == 2
 
@@ -343,7 +343,7 @@ def test_adaptive_srnn_cell_trains_on_the_evidence_trials(tmp_path):
 
 def test_bptt_and_eprop_pattern_cells_at_four_bits_start_from_the_rounded_network(tmp_path):
     """The held network's first loss (BPTT in JAX; e-prop's Brian2 synapses delivering their levels) is that of the
-    initial weights rounded to 4-bit levels (each group over +-2 times its largest initial |w|), computed by
+    initial weights rounded to 4-bit levels (each group's largest initial |w| on level 4 of 7), computed by
     loss_and_gradients; full precision starts from the unrounded loss."""
     pytest.importorskip("jax")
     from brian2learn.plasticity import bptt
@@ -354,8 +354,9 @@ def test_bptt_and_eprop_pattern_cells_at_four_bits_start_from_the_rounded_networ
     params = arena_cells._bptt_params(bptt, config)
     rounded = {}
     for name, w in weights.items():
-        step = 2.0 * np.max(np.abs(w)) / 7.0
+        step = np.max(np.abs(w)) / 4.0
         rounded[name] = np.clip(np.round(np.asarray(w) / step), -7, 7) * step
+        assert np.sum(np.abs(rounded[name]) == 4 * step) >= 1  # the largest weight on its level
     losses = {label: bptt.loss_and_gradients(w, task["inputs"], task["targets"], task["window"], params)[0]
               for label, w in (("rounded", rounded), ("full", weights))}
     cells = {bits: arena.run(arena.Options(rule="bptt", task="pattern", quick=True, trials=2, device="runtime",
@@ -367,3 +368,32 @@ def test_bptt_and_eprop_pattern_cells_at_four_bits_start_from_the_rounded_networ
     assert eprop_cell["untrained"] == pytest.approx(losses["rounded"]["task_loss"], rel=1e-9)  # Brian2 synapses
     assert cells[None]["untrained"] == pytest.approx(losses["full"]["task_loss"], rel=1e-9)
     assert losses["rounded"]["task_loss"] != pytest.approx(losses["full"]["task_loss"], rel=1e-6)
+
+
+def test_continuous_time_cells_at_four_bits_start_from_the_rounded_network(tmp_path):
+    """Pearlmutter's adjoint in Brian2 and discrete BPTT in JAX, W and b rounded to 4-bit levels (one set, their
+    largest initial |value| on level 4 of 7): both start from the RMS error of numpy's forward of the rounded
+    parameters."""
+    pytest.importorskip("jax")
+    from brian2learn.models.weight_levels import held
+    from brian2learn.plasticity import ctbptt
+
+    config, task, params = arena_cells._circle_setup(1)
+    step, limit = max(np.max(np.abs(params["w"])), np.max(np.abs(params["b"]))) / 4.0, 7.0
+    rounded = {**params, "w": held(params["w"], step, limit), "b": held(params["b"], step, limit)}
+    expected = arena_cells._rms(np.array([ctbptt.numpy_forward(config, rounded, task)[0]]), config)[0]
+    full = arena_cells._rms(np.array([ctbptt.numpy_forward(config, params, task)[0]]), config)[0]
+    assert expected != pytest.approx(full, rel=1e-6)
+    for rule in ("ctbptt", "bptt"):
+        cell = arena.run(arena.Options(rule=rule, task="circle", quick=True, trials=2, device="runtime", weight_bits=4,
+                                       out=str(tmp_path / rule)))["cell"]
+        assert cell["untrained"] == pytest.approx(expected, rel=1e-9), rule
+
+
+def test_layer_levels_put_the_largest_weight_on_a_level():
+    for bits, factor in ((4, 1.75), (6, 31 / 16), (8, 127 / 64)):
+        step, limit = registry.layer_levels(bits, 0.3)
+        assert limit == 2 ** (bits - 1) - 1 and step * limit == pytest.approx(factor * 0.3)
+        assert 0.3 / step == 2 ** (bits - 2)
+    with pytest.raises(ValueError, match="'largest'"):
+        registry.layer_levels(4, 0.0)

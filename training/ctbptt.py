@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from brian2learn.models import weight_levels
 from brian2learn.plasticity import ctbptt
 from brian2learn.plasticity.optimizers import OptimizerSpec
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
@@ -94,10 +95,14 @@ class CtbpttTrainer(RunnerHolder):
         Iterations between progress reports and checkpoints.
     device, directory
         See :class:`CtbpttGradients`.
+    weight_levels : dict or None
+        ``'w'``, ``'b'`` -> ``(step, limit)`` (:mod:`brian2learn.models.weight_levels`): the network runs (forward
+        and adjoint) with those held at discrete levels, the gradient at the held values updating the
+        full-precision ones (straight-through). None: full precision.
     """
 
     def __init__(self, config, params, task, learn_tau=True, optimizer=None, tau_min=None, adjoint="discrete",
-                 iterations_per_chunk=50, device="cpp_standalone", directory=None):
+                 iterations_per_chunk=50, device="cpp_standalone", directory=None, weight_levels=None):
         self.config = config
         self.params = ctbptt.check_parameters(config, params)
         self.learn_tau = bool(learn_tau)
@@ -106,6 +111,10 @@ class CtbpttTrainer(RunnerHolder):
         self.tau_min = 4 * dt if tau_min is None else float(tau_min)
         if not (np.isfinite(self.tau_min) and self.tau_min > dt):
             raise ValueError(f"'tau_min' must exceed dt = {dt!r} s, got {tau_min!r}")
+        unknown = set(weight_levels or {}) - {"w", "b"}
+        if unknown:
+            raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: w, b")
+        self.weight_levels = dict(weight_levels or {})
         self.gradients = CtbpttGradients(config, task, adjoint=adjoint, device=device, directory=directory)
         self.runner = self.gradients.runner
         self.opt_state = None
@@ -138,7 +147,7 @@ class CtbpttTrainer(RunnerHolder):
         rows, states, losses = [], [], []
         for k in range(n_now):
             start = time.perf_counter()
-            loss, grads, record = self.gradients.loss_and_gradients(state[0])
+            loss, grads, record = self.gradients.loss_and_gradients(self.held(state[0]))
             seconds = time.perf_counter() - start
             losses.append(loss)
             if not np.isfinite(loss):
@@ -153,6 +162,11 @@ class CtbpttTrainer(RunnerHolder):
             states.append(state)
         losses = np.asarray(losses + [np.nan] * (n_now - len(losses)))
         return Chunk(state=state, history=pd.DataFrame(rows), losses=losses, context=states)
+
+    def held(self, params):
+        """The parameters the network runs with: ``w`` and ``b`` at their levels (``weight_levels``)."""
+        return {**params, **{name: weight_levels.held(params[name], step, limit)
+                             for name, (step, limit) in self.weight_levels.items()}}
 
     def _error_weight_time(self):
         """``dt`` times the summed error weights: ``2 E`` over it is the mean squared error per output and time."""
