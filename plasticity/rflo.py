@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import rate_units
+from brian2learn.models.weight_levels import held_code
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 from brian2learn.simulation.files import checked_arrays
 
@@ -110,6 +111,19 @@ grad += L_post*q
 
 OUT_GRADIENT_STEP = "grad += err_post*h_pre"
 
+#: The summed variable of each synapse group: what a discrete weight (``RfloConfig.weight_levels``) changes.
+SUMMED = {"in": "u_in_post = w*x_pre", "rec": "u_rec_post = w*h_pre", "out": "y_post = w*h_pre"}
+
+
+def synapse_equations(config, group, equations):
+    """``equations`` of a synapse group with its summed variable using the held weight where the group has levels."""
+    if not config.weight_levels or group not in config.weight_levels:
+        return equations
+    target, product = SUMMED[group].split(" = ")
+    held = held_code("w", f"level_{group}", f"limit_{group}")
+    return equations.replace(SUMMED[group], f"{target} = {held}*{product.split('*')[1]}")
+
+
 TRIAL_UPDATE = """
 grad_sum += trial_gate(t - trial_dt)*grad/n_points
 w = w + trial_gate(t - trial_dt)*eta*grad/n_points
@@ -133,6 +147,11 @@ class RfloConfig:
     dt : Quantity
         Length of a step (only counts steps); a power of two by default, see
         :func:`brian2learn.simulation.devices.check_clock_lockstep`.
+    weight_levels : dict or None
+        Discrete weights (the hardware axis): group (``'in'``, ``'rec'``, ``'out'``) -> ``(step, limit)``
+        (:mod:`brian2learn.models.weight_levels`): the network's currents and readout use the weights of that group
+        held at their levels, while ``w`` accumulates the updates at full precision (the eligibility traces hold no
+        weight, so the rule is RFLO of the held network). None: full precision.
     """
 
     n_in: int
@@ -142,6 +161,7 @@ class RfloConfig:
     tau: float = 10.0
     learning_rates: tuple = (0.0, 0.03, 0.03)
     dt: object = field(default_factory=lambda: STEP_DT)
+    weight_levels: object = None
 
     def __post_init__(self):
         for name in ("n_in", "n_rec", "n_out", "n_points"):
@@ -159,6 +179,14 @@ class RfloConfig:
         self.learning_rates = rates
         if not isinstance(self.dt, b2.Quantity) or not self.dt.has_same_dimensions(b2.second) or float(self.dt) <= 0:
             raise ValueError(f"'dt' must be a positive time (e.g. 1*ms), got {self.dt!r}")
+        if self.weight_levels is not None:
+            levels = self.weight_levels
+            if not isinstance(levels, dict) or not levels or not set(levels) <= set(SUMMED):
+                raise ValueError(f"'weight_levels' must map some of {', '.join(SUMMED)} to (step, limit), "
+                                 f"got {levels!r}")
+            for group, (step, limit) in levels.items():
+                if not (np.isfinite(step) and step > 0 and np.isfinite(limit) and limit >= 1):
+                    raise ValueError(f"'weight_levels[{group!r}]' must be (step > 0, limit >= 1), got {(step, limit)}")
 
     @property
     def n_updates(self):
@@ -209,7 +237,9 @@ class RfloNetwork:
         self.trial_gate = b2.TimedArray(np.ones(self.n_trials), dt=trial_dt, name=f"{name}_trial_gate")
         namespace = {"n_points": config.n_points, "n_updates": config.n_updates, "trial_dt": trial_dt,
                      "input_stimulus": self.input_stimulus, "target_stimulus": self.target_stimulus,
-                     "trial_gate": self.trial_gate}
+                     "trial_gate": self.trial_gate,
+                     **{f"{kind}_{group}": value for group, (step, limit) in (config.weight_levels or {}).items()
+                        for kind, value in (("level", step), ("limit", limit))}}
         self.namespace = namespace
         # Step s of a trial (0-based) computes time point s + 1.
         point = "((int(t/dt + 0.5)) % n_updates + 1)*dt"
@@ -225,12 +255,13 @@ class RfloNetwork:
                                       name=f"{name}_readout")
         conn = connectivity(config)
         self.connectivity = conn
-        self.synapses_in = b2.Synapses(self.inputs, self.recurrent, IN_SYNAPSE_EQS, dt=dt, namespace=namespace,
-                                       name=f"{name}_synapses_in")
-        self.synapses_rec = b2.Synapses(self.recurrent, self.recurrent, REC_SYNAPSE_EQS, dt=dt,
+        self.synapses_in = b2.Synapses(self.inputs, self.recurrent, synapse_equations(config, "in", IN_SYNAPSE_EQS),
+                                       dt=dt, namespace=namespace, name=f"{name}_synapses_in")
+        self.synapses_rec = b2.Synapses(self.recurrent, self.recurrent,
+                                        synapse_equations(config, "rec", REC_SYNAPSE_EQS), dt=dt,
                                         namespace=namespace, name=f"{name}_synapses_rec")
-        self.synapses_out = b2.Synapses(self.recurrent, self.readout, OUT_SYNAPSE_EQS, dt=dt, namespace=namespace,
-                                        name=f"{name}_synapses_out")
+        self.synapses_out = b2.Synapses(self.recurrent, self.readout, synapse_equations(config, "out", OUT_SYNAPSE_EQS),
+                                        dt=dt, namespace=namespace, name=f"{name}_synapses_out")
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_out, "out")):
             syn.connect(i=conn[key][0], j=conn[key][1])
 

@@ -37,15 +37,15 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): the cells of every rule except reward-based e-prop and RFLO also run with their
+The precision axis (``--bits``): the cells of every rule except reward-based e-prop also run with their
 weights held at signed discrete levels (:mod:`brian2learn.models.weight_levels`; each layer's largest initial |w|
 exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2learn.studies.arena_registry.
 layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the
 held weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
-(W with the biases); the adaptive SRNN on evidence; WP and NP on XOR (in Brian2) and from reward; TTFS on
-Yin-Yang.
+(W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR
+(in Brian2) and from reward; TTFS on Yin-Yang.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -738,6 +738,9 @@ def _circle_rflo_cell(spec):
     config = rflo.RfloConfig(n_in=1, n_rec=p["n_units"], n_out=2, n_points=task["n_steps"] + 1,
                              tau=hyper["tau_steps"], learning_rates=(0.0, rate, rate))
     weights = rflo.initial_weights(config, spec.seed, g=hyper["gain"])
+    levels = _discrete_levels_of(spec, weights)[0]
+    if levels is not None:
+        config = dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()})
     per_run = min(1000, spec.trials)
     start = time.perf_counter()
     with RfloTrainer(config, weights, {"inputs": np.zeros((config.n_points, 1)), "targets": task["targets"]},
@@ -1193,7 +1196,7 @@ register_rule(ArenaRule(
 
 register_rule(ArenaRule(
     "rflo", "random-feedback local online learning of a leaky tanh RNN (Murray 2019; plasticity.rflo)",
-    cells={"circle": _circle_rflo_cell},
+    cells={"circle": _circle_rflo_cell}, discrete_weights=("circle",),
     empty={"evidence-reward": _SUPERVISED_RULE,
            "xor": "XOR is registered as a settling (fixed-point) network; RFLO trains trajectories",
            "digits": _CLASSIFICATION_NO_TRAJECTORY, "yinyang": _CLASSIFICATION_NO_TRAJECTORY,

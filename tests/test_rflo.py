@@ -215,3 +215,32 @@ def test_study_rejects_bad_options_in_one_line(tmp_path, capsys):
     assert error == "brian2learn: error: unknown device 'gpu' for '--device'; allowed: cpp_standalone, runtime"
     assert study.main(["--trials", "-3", "--out", str(tmp_path / "run")]) == 2
     assert "'--trials' must be a positive integer, got -3" in capsys.readouterr().err
+
+
+def test_at_discrete_levels_rflo_runs_the_rounded_weights_and_learns_in_full_precision():
+    """The losses and final weights of RFLO with 3-bit weights equal the numpy loop run with the weights rounded
+    before every trial (the updates computed from the rounded network, added to the full-precision weights)."""
+    import dataclasses
+
+    from brian2learn.models.weight_levels import held
+
+    weights = rflo.initial_weights(CONFIG, 3)
+    levels = {group: (np.max(np.abs(weights[f"w_{group}"])) / 2.0, 3.0) for group in ("in", "rec", "out")}
+    config = dataclasses.replace(CONFIG, weight_levels=levels)
+    task = small_task()
+    with RfloTrainer(config, weights, task, device="runtime", trials_per_run=3, record_output=False) as trainer:
+        history = trainer.train(3)
+        final = trainer.weights
+    w = {key: np.array(value, dtype=float) for key, value in weights.items()}
+    losses = []
+    for _ in range(3):  # one trial of the numpy loop at the rounded weights, its update to the unrounded ones
+        rounded = {**w, **{f"w_{g}": held(w[f"w_{g}"], *levels[g]) for g in levels}}
+        moved, loss, _ = rflo_numpy(rounded, task, 1)
+        losses.append(loss[0])
+        w = {**w, **{key: w[key] + moved[key] - rounded[key] for key in ("w_in", "w_rec", "w_out")}}
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-10)
+    for key in ("w_in", "w_rec", "w_out"):
+        np.testing.assert_allclose(final[key], w[key], rtol=1e-10, atol=1e-13)
+    assert not np.allclose(held(weights["w_rec"], *levels["rec"]), weights["w_rec"])
+    with pytest.raises(ValueError, match="'weight_levels'"):
+        rflo.RfloConfig(n_in=1, n_rec=2, n_out=1, n_points=3, weight_levels={"feedback": (0.1, 3.0)})
