@@ -220,25 +220,27 @@ class EpropConfig(eprop_neurons.RecurrentNeuronsConfig):
             if not w_min < w_max:
                 raise ValueError(f"'weight_clip' needs w_min < w_max, got {self.weight_clip!r}")
         if self.weight_levels is not None:
-            self.weight_levels = _check_weight_levels(self.weight_levels)
+            self.weight_levels = check_weight_levels(self.weight_levels, WEIGHT_GROUPS)
 
 
 
 WEIGHT_GROUPS = ("in", "rec", "out")
+#: Weight groups whose weights are voltages (the others, readouts, are numbers).
+VOLT_GROUPS = ("in", "rec")
 
 
-def _check_weight_levels(levels):
-    """``weight_levels`` as group -> (step, limit) with ``step`` a float in volt (``'in'``, ``'rec'``) or 1."""
-    if not isinstance(levels, dict) or not set(levels) <= set(WEIGHT_GROUPS) or not levels:
-        raise ValueError(f"'weight_levels' must map some of {', '.join(WEIGHT_GROUPS)} to (step, limit), "
-                         f"got {levels!r}")
+def check_weight_levels(levels, groups):
+    """``weight_levels`` as group (of ``groups``) -> (step, limit) with ``step`` a float in volt (:data:`VOLT_GROUPS`)
+    or 1 (readouts)."""
+    if not isinstance(levels, dict) or not set(levels) <= set(groups) or not levels:
+        raise ValueError(f"'weight_levels' must map some of {', '.join(groups)} to (step, limit), got {levels!r}")
     checked = {}
     for group, value in levels.items():
         try:
             step, limit = value
         except (TypeError, ValueError):
             raise ValueError(f"'weight_levels[{group!r}]' must be (step, limit), got {value!r}") from None
-        unit = b2.volt if group != "out" else 1
+        unit = b2.volt if group in VOLT_GROUPS else 1
         if isinstance(step, b2.Quantity):
             if not step.has_same_dimensions(unit):
                 raise ValueError(f"'weight_levels[{group!r}]': the step must be in {'volt' if unit != 1 else '1'}, "
@@ -261,7 +263,7 @@ def weight_level_namespace(levels):
     """The Brian2 constants of :func:`held_weight_code`."""
     namespace = {}
     for group, (step, limit) in (levels or {}).items():
-        namespace[f"level_{group}"] = step * (b2.volt if group != "out" else 1)
+        namespace[f"level_{group}"] = step * (b2.volt if group in VOLT_GROUPS else 1)
         namespace[f"limit_{group}"] = limit
     return namespace
 

@@ -80,6 +80,10 @@ ENVIRONMENT_VARIABLES = ("action", "reward", "transition", "terminated", "done",
                          "episode_finished", "last_return")
 
 
+#: The weight groups of the agent: input, recurrent, policy readout and value readout synapses.
+WEIGHT_GROUPS = ("in", "rec", "pi", "v")
+
+
 @dataclass
 class RewardEpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     """Structure and hyper-parameters of a reward-based e-prop agent.
@@ -110,6 +114,10 @@ class RewardEpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     adam_beta1, adam_beta2, adam_epsilon : float
     reset_on_episode : bool
         Reset the network's state (potentials, adaptation, traces, readouts) when an episode starts.
+    weight_levels : dict or None
+        Discrete weights (the hardware axis): group (``'in'``, ``'rec'``: volt; ``'pi'``, ``'v'``: the readouts)
+        -> ``(step, limit)``: a spike delivers the weight's level (:mod:`brian2learn.models.weight_levels`) while
+        ``w`` accumulates the updates at full precision, as ``EpropConfig.weight_levels``. None: full precision.
     """
 
     n_in: int
@@ -131,6 +139,7 @@ class RewardEpropConfig(eprop_neurons.RecurrentNeuronsConfig):
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     reset_on_episode: bool = True
+    weight_levels: object = None
 
     def __post_init__(self):
         for name in ("n_in", "n_rec", "n_actions"):
@@ -161,6 +170,8 @@ class RewardEpropConfig(eprop_neurons.RecurrentNeuronsConfig):
             raise ValueError("'f_target' must be >= 0 Hz and 'tau_rate' > 0 s")
         self.neuron_params = eprop_neurons.validate_neuron_params(self.neuron_params)
         self.beta = eprop_neurons.adaptation_strengths(self.beta, self.neuron_params, self.n_rec)
+        if self.weight_levels is not None:
+            self.weight_levels = eprop.check_weight_levels(self.weight_levels, WEIGHT_GROUPS)
 
 
 
@@ -376,7 +387,7 @@ class RewardEpropAgent:
                      "rate_decay": float(np.exp(-float(dt) / float(config.tau_rate))),
                      "reward_scale": float(config.reward_scale), "dt_ms": float(dt / b2.ms),
                      "env_steps": env_steps, "n_actions": config.n_actions,
-                     "action_uniform": self.action_uniform}
+                     "action_uniform": self.action_uniform, **eprop.weight_level_namespace(config.weight_levels)}
         for code in update.values():
             namespace.update(code.namespace)
         self.namespace = namespace
@@ -428,16 +439,21 @@ class RewardEpropAgent:
 
         # Synapses.
         synapse_eqs = PLASTIC_SYNAPSE_EQS + (ALIF_SYNAPSE_EQS if config.adaptive else "")
-        self.synapses_in = b2.Synapses(self.inputs, self.recurrent, synapse_eqs, on_pre="I_in_post += w", dt=dt,
+        levels = config.weight_levels
+        self.synapses_in = b2.Synapses(self.inputs, self.recurrent, synapse_eqs,
+                                       on_pre=f"I_in_post += {eprop.held_weight_code('in', levels)}", dt=dt,
                                        namespace=namespace, name=f"{name}_synapses_in")
-        self.synapses_rec = b2.Synapses(self.recurrent, self.recurrent, synapse_eqs, on_pre="I_rec_post += w",
+        self.synapses_rec = b2.Synapses(self.recurrent, self.recurrent, synapse_eqs,
+                                        on_pre=f"I_rec_post += {eprop.held_weight_code('rec', levels)}",
                                         dt=dt, namespace=namespace, name=f"{name}_synapses_rec")
         self.synapses_pi = b2.Synapses(
             self.recurrent, self.policy,
             READOUT_SYNAPSE_EQS + "L_pi_pre = B*err_post : 1 (summed)\nL_H_pre = B*dH_post : 1 (summed)\n",
-            on_pre="I_out_post += w", dt=dt, namespace=namespace, name=f"{name}_synapses_pi")
+            on_pre=f"I_out_post += {eprop.held_weight_code('pi', levels)}", dt=dt, namespace=namespace,
+            name=f"{name}_synapses_pi")
         self.synapses_v = b2.Synapses(self.recurrent, self.critic, READOUT_SYNAPSE_EQS + "L_v_pre = B : 1 (summed)\n",
-                                      on_pre="I_out_post += w", dt=dt, namespace=namespace,
+                                      on_pre=f"I_out_post += {eprop.held_weight_code('v', levels)}", dt=dt,
+                                      namespace=namespace,
                                       name=f"{name}_synapses_v")
         self.connectivity = connectivity(config)
         for syn, key in ((self.synapses_in, "in"), (self.synapses_rec, "rec"), (self.synapses_pi, "pi"),

@@ -37,7 +37,7 @@ arena holds seven tasks:
   else (:class:`brian2learn.tasks.evidence_accumulation.CueChoice`); the score is the accuracy of the greedy choice
   on 256 held-out trials (quick: 10). Only reward-based rules have a cell here.
 
-The precision axis (``--bits``): the cells of every rule except reward-based e-prop also run with their
+The precision axis (``--bits``): the cells of every rule also run with their
 weights held at signed discrete levels (:mod:`brian2learn.models.weight_levels`; each layer's largest initial |w|
 exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2learn.studies.arena_registry.
 layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the
@@ -45,7 +45,7 @@ held weights (straight-through; WP perturbs the held weights by one level). Back
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
 (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR
-(in Brian2) and from reward; TTFS on Yin-Yang.
+(in Brian2) and from reward, and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -985,15 +985,23 @@ def _evidence_bptt_cell(spec):
                             f"{spec.split} trials (the e-prop cells' trials); energy: the last of them")
 
 
+#: The reward-based agent's weight groups on the precision axis (input, recurrent, policy and value readouts).
+REWARD_AGENT_LAYERS = (("w_in",), ("w_rec",), ("w_pi",), ("w_v",))
+
+
 def _evidence_reward_cell(spec):
     p = REWARD_PROTOCOL[spec.mode]
     config = eprop_reward.evidence_accumulation_config(learning_rate=_learning_rate(spec))
+    weights = eprop_reward.initial_weights(config, spec.seed)
+    levels = _discrete_levels_of(spec, weights, REWARD_AGENT_LAYERS)[0]
+    if levels is not None:
+        config = dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()})
 
     def stimuli(first, n, evaluation):  # training trials from the training stream, scoring from the split's
         return cue_choice_stimuli(_evidence_trials(spec.seed, spec.split if evaluation else "train", first, n))
 
     rows, start = [], time.perf_counter()
-    with RewardEpropTrainer(config, eprop_reward.initial_weights(config, spec.seed),
+    with RewardEpropTrainer(config, weights,
                             lambda: CueChoice(p["trials_per_run"]), stimuli, steps_per_run=p["trials_per_run"],
                             seed=spec.seed, device=spec.device,
                             directory=os.path.join(spec.run_dir, "build")) as trainer:
@@ -1218,7 +1226,7 @@ register_rule(ArenaRule(
 register_rule(ArenaRule(
     "eprop-reward", "reward-based e-prop: an actor-critic of the recurrent spiking network, random feedback, one "
                     "online update per trial (Bellec et al. 2020, Methods; plasticity.eprop_reward)",
-    cells={"evidence-reward": _evidence_reward_cell},
+    cells={"evidence-reward": _evidence_reward_cell}, discrete_weights=("evidence-reward",),
     empty={task: _REWARD_RULE for task in ("xor", "pattern", "circle", "digits", "yinyang", "evidence")},
     hyperparameters={"evidence-reward": HYPERPARAMETERS[("eprop-reward", "evidence-reward")]}))
 

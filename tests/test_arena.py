@@ -50,6 +50,8 @@ TOY_TASK = registry.register_task(registry.ArenaTask(
     network={"quick": "one weight", "full": "one weight"}))
 registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent", cells={"toy-quadratic": toy_cell},
                                           discrete_weights=("toy-quadratic",)))
+registry.register_rule(registry.ArenaRule("toy-full", "test only: full precision only",
+                                          cells={"toy-quadratic": toy_cell}))
 registry.register_rule(registry.ArenaRule("toy-none", "test only: never defined",
                                           cells={}, empty={"toy-quadratic": "the toy rule has no cell here"}))
 
@@ -131,8 +133,8 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
                             bits_seeds=1, scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
     assert sorted(zip(fewer["weight_bits"].fillna(0), fewer["seed"])) == [(0, 1), (0, 2), (3, 1), (5, 1)]
     assert fewer.attrs["computed"] == 0
-    with pytest.raises(ValueError, match="'--weight-bits': rule 'eprop-reward' has no discrete-weight form"):
-        arena.Options(rule="eprop-reward", task="evidence-reward", weight_bits=4)
+    with pytest.raises(ValueError, match="'--weight-bits': rule 'toy-full' has no discrete-weight form"):
+        arena.Options(rule="toy-full", task="toy-quadratic", weight_bits=4)
 
 
 def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():
@@ -227,6 +229,9 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
                                                          ("np", "xor")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
+    for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
+        if not name.startswith("toy"):
+            assert set(rule.discrete_weights) == set(rule.cells), name
 
 
 def test_backprop_solves_xor_within_the_budget_from_an_untrained_network_at_chance(tmp_path):

@@ -326,3 +326,38 @@ def test_cartpole_study_quick_run_writes_its_results(tmp_path, summary_vocabular
     assert summary["example_episode"]["return"] >= 8
     for figure in ("returns.png", "example_episode.png"):
         assert (tmp_path / "run" / figure).stat().st_size > 10_000
+
+
+def test_at_discrete_levels_the_agent_runs_the_rounded_weights():
+    """With 3-bit weights in every group, the first block's spikes and the value at the decision are those of BPTT's
+    network (JAX) run with the weights rounded in numpy."""
+    bptt = pytest.importorskip("brian2learn.plasticity.bptt")
+    from brian2learn.models.weight_levels import held
+
+    n_in, n_rec, n_actions = 5, 4, 3
+    base = dict(n_in=n_in, n_rec=n_rec, n_actions=n_actions, neuron_params=PARAMS, feedback="random",
+                optimizer="gd", learning_rate=0.05)
+    weights = eprop_reward.initial_weights(eprop_reward.RewardEpropConfig(**base), 3, readout_scale=1.0)
+    weights["w_in"] *= 4.0
+    levels = {group: (float(np.max(np.abs(weights[f"w_{group}"]))) / 2.0, 3.0) for group in ("in", "rec", "pi", "v")}
+    config = eprop_reward.RewardEpropConfig(**base, weight_levels=levels)
+    rounded = {name: held(weights[f"w_{name}"], *levels[name]) for name in levels}
+    assert not np.allclose(rounded["in"], weights["w_in"])
+    inputs = (np.random.default_rng(5).random((3 * BLOCK, n_in)) < 0.3).astype(float)
+    trainer = bandit_trainer(config, weights, inputs, 3)
+    trainer.train(3)
+    model = trainer.last_model
+    params = bptt.network_params_from(PARAMS, n_rec)
+    trial = bptt.simulate({"w_in": rounded["in"], "w_rec": rounded["rec"],
+                           "w_out": np.vstack([rounded["pi"], rounded["v"]])}, inputs[:BLOCK], params)
+    spikes = np.zeros((BLOCK, n_rec))
+    for neuron, time in zip(model.spike_monitor.i, model.spike_monitor.t):
+        if time < BLOCK * PARAMS["dt"]:
+            spikes[int(round(float(time / PARAMS["dt"]))), neuron] = 1
+    np.testing.assert_array_equal(spikes, trial["z"])
+    assert spikes.sum() >= 3
+    action = int(np.asarray(model.action_monitor.action)[0, 1])
+    delta = float(np.asarray(model.decision_monitor.delta)[0, 2])
+    assert delta == pytest.approx(float(action == 1) - trial["y"][-1][n_actions], abs=1e-12)
+    with pytest.raises(ValueError, match="'weight_levels'"):
+        eprop_reward.RewardEpropConfig(**base, weight_levels={"out": (0.1, 3.0)})
