@@ -76,6 +76,15 @@ def spike_array(monitor, n_steps, n_neurons):
     return spikes
 
 
+def first_block_spikes(model, n_rec):
+    """The recurrent spikes of the first block of network steps, as a (BLOCK, n_rec) array."""
+    spikes = np.zeros((BLOCK, n_rec))
+    for neuron, time in zip(model.spike_monitor.i, model.spike_monitor.t):
+        if time < BLOCK * PARAMS["dt"]:
+            spikes[int(round(float(time / PARAMS["dt"]))), neuron] = 1
+    return spikes
+
+
 def test_one_decision_updates_every_weight_by_td_error_times_the_bptt_gradient():
     """With symmetric feedback and no recurrent weights e-prop is exact: the update after one rewarded decision
     is -eta delta dF/dW with F = sum_k (pi_k - 1[a = k]) y_k - c_V V at the decision, dF/dW by BPTT."""
@@ -99,10 +108,7 @@ def test_one_decision_updates_every_weight_by_td_error_times_the_bptt_gradient()
     w_out = np.vstack([weights["w_pi"], weights["w_v"]])
     trial = bptt.simulate({"w_in": weights["w_in"], "w_rec": weights["w_rec"], "w_out": w_out},
                           inputs[:BLOCK], params)
-    spikes = np.zeros((BLOCK, n_rec))
-    for neuron, time in zip(model.spike_monitor.i, model.spike_monitor.t):
-        if time < BLOCK * PARAMS["dt"]:
-            spikes[int(round(float(time / PARAMS["dt"]))), neuron] = 1
+    spikes = first_block_spikes(model, n_rec)
     np.testing.assert_array_equal(spikes, trial["z"])
     assert spikes.sum() >= 3
     y_end = trial["y"][-1]
@@ -145,10 +151,7 @@ def test_entropy_bonus_moves_the_policy_readout_up_the_entropy_gradient():
     model = trainer.last_model
     kappa = np.exp(-float(PARAMS["dt"] / PARAMS["tau_out"]))
     filtered = np.zeros(n_rec)  # z~ at the end of block 0
-    spikes = np.zeros((BLOCK, n_rec))
-    for neuron, time in zip(model.spike_monitor.i, model.spike_monitor.t):
-        if time < BLOCK * PARAMS["dt"]:
-            spikes[int(round(float(time / PARAMS["dt"]))), neuron] = 1
+    spikes = first_block_spikes(model, n_rec)
     for step in range(BLOCK):
         filtered = kappa * filtered + (1 - kappa) * spikes[step]
     assert spikes.sum() >= 2
@@ -350,10 +353,7 @@ def test_at_discrete_levels_the_agent_runs_the_rounded_weights():
     params = bptt.network_params_from(PARAMS, n_rec)
     trial = bptt.simulate({"w_in": rounded["in"], "w_rec": rounded["rec"],
                            "w_out": np.vstack([rounded["pi"], rounded["v"]])}, inputs[:BLOCK], params)
-    spikes = np.zeros((BLOCK, n_rec))
-    for neuron, time in zip(model.spike_monitor.i, model.spike_monitor.t):
-        if time < BLOCK * PARAMS["dt"]:
-            spikes[int(round(float(time / PARAMS["dt"]))), neuron] = 1
+    spikes = first_block_spikes(model, n_rec)
     np.testing.assert_array_equal(spikes, trial["z"])
     assert spikes.sum() >= 3
     action = int(np.asarray(model.action_monitor.action)[0, 1])
