@@ -15,9 +15,11 @@ precision (as on-chip learning keeps a higher-precision copy of each weight), so
 network with its held weights (straight-through).
 
 One definition, three forms: :func:`held` (numpy or JAX arrays), :func:`held_code` (a Brian2 expression) and
-:func:`discrete_levels` (:math:`\\Delta` and :math:`L` of a resolution).
+:func:`discrete_levels` (:math:`\\Delta` and :math:`L` of a resolution); every rule's ``weight_levels`` option is
+checked by :func:`check_levels`.
 """
 
+import brian2 as b2
 import numpy as np
 
 
@@ -32,6 +34,52 @@ def discrete_levels(bits, w_max):
         raise ValueError(f"'w_max' must be a positive number, got {w_max!r}")
     limit = 2 ** (int(bits) - 1) - 1
     return w_max / limit, float(limit)
+
+
+def check_levels(levels, groups, units=None, name="weight_levels"):
+    """A rule's ``weight_levels`` option checked: ``{group: (step, limit)}`` with floats, ``{}`` for None.
+
+    Parameters
+    ----------
+    levels : dict or None
+        Some of ``groups`` mapped to ``(step, limit)``: the level spacing :math:`\\Delta > 0` and the largest level
+        index :math:`L \\ge 1` (:func:`discrete_levels`).
+    groups : iterable of str
+        The weight groups (or parameters) of the rule that can be held at discrete levels.
+    units : dict, optional
+        The Brian2 unit of a group's step where it has one (e.g. ``b2.volt``). A step given as a Quantity must have
+        that unit's dimensions and is returned as a number in it; groups not named here take plain numbers.
+    name : str
+        The option's name in error messages.
+
+    Raises ValueError naming ``name`` (and the group) and what is allowed.
+    """
+    groups = list(groups)
+    units = units or {}
+    if levels is None:
+        return {}
+    if not isinstance(levels, dict) or not set(levels) <= set(groups):
+        raise ValueError(f"'{name}' must map some of {', '.join(groups)} to (step, limit), got {levels!r}")
+    checked = {}
+    for group, value in levels.items():
+        try:
+            step, limit = value
+        except (TypeError, ValueError):
+            raise ValueError(f"'{name}[{group!r}]' must be (step, limit), got {value!r}") from None
+        unit = units.get(group)
+        if isinstance(step, b2.Quantity):
+            if not step.has_same_dimensions(1 if unit is None else unit):
+                unit_name = "dimensionless" if unit is None else str(unit)
+                raise ValueError(f"'{name}[{group!r}]': the step must be {unit_name}, got {step!r}")
+            step = float(step / (1 if unit is None else unit))
+        try:
+            step, limit = float(step), float(limit)
+        except (TypeError, ValueError):
+            raise ValueError(f"'{name}[{group!r}]' must be two numbers (step, limit), got {value!r}") from None
+        if not (np.isfinite(step) and step > 0 and np.isfinite(limit) and limit >= 1):
+            raise ValueError(f"'{name}[{group!r}]' must be (step > 0, limit >= 1), both finite, got {value!r}")
+        checked[group] = (step, limit)
+    return checked
 
 
 def held(x, step, limit, xp=np):

@@ -74,6 +74,7 @@ import numpy as np
 
 from brian2learn.models import weight_levels
 from brian2learn.models.eprop_neurons import discrete_constants
+from brian2learn.models.weight_levels import check_levels
 from brian2learn.plasticity import optimizers
 
 jax.config.update("jax_enable_x64", True)
@@ -604,10 +605,8 @@ def train_bptt(
         raise ValueError(f"rec_mask must have shape {(n_rec, n_rec)}, got {rec_mask.shape}")
     rec_mask = jnp.asarray(rec_mask)
     const = _constants(params)
-    unknown = set(weight_levels or {}) - set(WEIGHT_NAMES)
-    if unknown:
-        raise ValueError(f"weight_levels names unknown group(s) {sorted(unknown)}; allowed: {list(WEIGHT_NAMES)}")
-    levels = {name: (jnp.float64(step), jnp.float64(limit)) for name, (step, limit) in (weight_levels or {}).items()}
+    levels = {name: (jnp.float64(step), jnp.float64(limit))
+              for name, (step, limit) in check_levels(weight_levels, WEIGHT_NAMES).items()}
     state = jax.tree_util.tree_map(jnp.asarray, spec.init_state(w) if optimizer_state is None else optimizer_state)
     history = []
     for iteration in range(int(n_iterations)):

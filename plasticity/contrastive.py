@@ -74,8 +74,8 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import rate_units
+from brian2learn.models.weight_levels import check_levels, held_code
 from brian2learn.models.weight_levels import held as held_values
-from brian2learn.models.weight_levels import held_code
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 
 RULES = ("chl", "ep", "ep-symmetric")
@@ -199,14 +199,7 @@ class ContrastiveConfig:
                              f"than dt cannot be simulated), got {self.tau_steps!r}")
         if not (np.isfinite(self.settle_tolerance) and self.settle_tolerance > 0):
             raise ValueError(f"'settle_tolerance' must be positive, got {self.settle_tolerance!r}")
-        if self.weight_levels is not None:
-            if not isinstance(self.weight_levels, dict) or not self.weight_levels or not set(
-                    self.weight_levels) <= set(LEVEL_KINDS):
-                raise ValueError(f"'weight_levels' must map some of {', '.join(LEVEL_KINDS)} to (step, limit), "
-                                 f"got {self.weight_levels!r}")
-            for kind, (step, limit) in self.weight_levels.items():
-                if not (np.isfinite(step) and step > 0 and np.isfinite(limit) and limit >= 1):
-                    raise ValueError(f"'weight_levels[{kind!r}]' must be (step > 0, limit >= 1), got {(step, limit)}")
+        self.weight_levels = check_levels(self.weight_levels, LEVEL_KINDS) or None
 
     @property
     def n_units(self):

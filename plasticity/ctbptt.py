@@ -89,6 +89,7 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
+from brian2learn.models.weight_levels import check_levels
 from brian2learn.simulation.devices import schedule
 from brian2learn.simulation.files import checked_arrays
 
@@ -555,9 +556,7 @@ def train_jax(config, params, task, n_iterations, optimizer, learn_tau=True, tau
     if not learn_tau:
         fixed["tau"] = jnp.asarray(params["tau"])
 
-    unknown = set(weight_levels or {}) - {"w", "b"}
-    if unknown:
-        raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: w, b")
+    weight_levels = check_levels(weight_levels, ("w", "b"))
     if weight_levels:
         from brian2learn.plasticity.bptt import held_at_levels
 

@@ -53,7 +53,7 @@ import brian2 as b2
 import numpy as np
 
 from brian2learn.models import eprop_neurons
-from brian2learn.models.weight_levels import held_code
+from brian2learn.models.weight_levels import check_levels, held_code
 from brian2learn.plasticity import optimizers
 from brian2learn.plasticity.eprop_trial_end import TrialHistories
 from brian2learn.simulation.devices import check_clock_lockstep, schedule
@@ -230,26 +230,9 @@ VOLT_GROUPS = ("in", "rec")
 
 
 def check_weight_levels(levels, groups):
-    """``weight_levels`` as group (of ``groups``) -> (step, limit) with ``step`` a float in volt (:data:`VOLT_GROUPS`)
-    or 1 (readouts)."""
-    if not isinstance(levels, dict) or not set(levels) <= set(groups) or not levels:
-        raise ValueError(f"'weight_levels' must map some of {', '.join(groups)} to (step, limit), got {levels!r}")
-    checked = {}
-    for group, value in levels.items():
-        try:
-            step, limit = value
-        except (TypeError, ValueError):
-            raise ValueError(f"'weight_levels[{group!r}]' must be (step, limit), got {value!r}") from None
-        unit = b2.volt if group in VOLT_GROUPS else 1
-        if isinstance(step, b2.Quantity):
-            if not step.has_same_dimensions(unit):
-                raise ValueError(f"'weight_levels[{group!r}]': the step must be in {'volt' if unit != 1 else '1'}, "
-                                 f"got {step!r}")
-            step = float(step / unit)
-        check_number(f"weight_levels[{group!r}] step", step, 0, np.inf, "a finite number > 0", low_open=True)
-        check_number(f"weight_levels[{group!r}] limit", limit, 1, np.inf, "a finite number >= 1")
-        checked[group] = (float(step), float(limit))
-    return checked
+    """``weight_levels`` as group (of ``groups``) -> (step, limit), ``step`` a float in volt for :data:`VOLT_GROUPS`
+    and a number for the readouts (:func:`brian2learn.models.weight_levels.check_levels`); None if it names none."""
+    return check_levels(levels, groups, units={group: b2.volt for group in VOLT_GROUPS}) or None
 
 
 def held_weight_code(group, levels):

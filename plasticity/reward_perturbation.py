@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from brian2learn.models import weight_levels
+from brian2learn.models.weight_levels import check_levels
 from brian2learn.plasticity.optimizers import OptimizerSpec
 
 RULES = ("wp", "np")
@@ -132,11 +133,7 @@ class RewardPerturbationLearner:
         n_rec = self.weights["w_rec"].shape[0]
         self._rec_mask = 1.0 - np.eye(n_rec)
         self.weights["w_rec"] *= self._rec_mask
-        unknown = set(weight_levels or {}) - set(GROUPS)
-        if unknown:
-            raise ValueError(f"'weight_levels' names unknown group(s) {sorted(unknown)}; allowed: {list(GROUPS)}")
-        self.weight_levels = {name: (float(step), float(limit)) for name, (step, limit) in
-                              (weight_levels or {}).items()}
+        self.weight_levels = check_levels(weight_levels, GROUPS)
         self._sigma = {name: self.weight_levels[name][0] if name in self.weight_levels else
                        config.weight_sigma * float(np.sqrt(np.mean(self.weights[name] ** 2))) for name in GROUPS}
         if not all(value > 0 for value in self._sigma.values()):

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import rate_units
-from brian2learn.models.weight_levels import held_code
+from brian2learn.models.weight_levels import check_levels, held_code
 from brian2learn.simulation.devices import STEP_DT, check_clock_lockstep, schedule
 from brian2learn.simulation.files import checked_arrays
 
@@ -179,14 +179,7 @@ class RfloConfig:
         self.learning_rates = rates
         if not isinstance(self.dt, b2.Quantity) or not self.dt.has_same_dimensions(b2.second) or float(self.dt) <= 0:
             raise ValueError(f"'dt' must be a positive time (e.g. 1*ms), got {self.dt!r}")
-        if self.weight_levels is not None:
-            levels = self.weight_levels
-            if not isinstance(levels, dict) or not levels or not set(levels) <= set(SUMMED):
-                raise ValueError(f"'weight_levels' must map some of {', '.join(SUMMED)} to (step, limit), "
-                                 f"got {levels!r}")
-            for group, (step, limit) in levels.items():
-                if not (np.isfinite(step) and step > 0 and np.isfinite(limit) and limit >= 1):
-                    raise ValueError(f"'weight_levels[{group!r}]' must be (step > 0, limit >= 1), got {(step, limit)}")
+        self.weight_levels = check_levels(self.weight_levels, SUMMED) or None
 
     @property
     def n_updates(self):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brian2learn.models import adaptive_srnn as srnn
+from brian2learn.models.weight_levels import check_levels
 from brian2learn.plasticity.optimizers import OptimizerSpec
 
 #: Surrogate derivatives of the spike (module docstring).
@@ -274,10 +275,7 @@ class SrnnObjective:
     def __init__(self, architecture, params, training, weight_levels=None):
         jax = _jax()
         jnp = jax.numpy
-        unknown = set(weight_levels or {}) - set(WEIGHTS)
-        if unknown:
-            raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: {list(WEIGHTS)}")
-        levels = {name: (float(step), float(limit)) for name, (step, limit) in (weight_levels or {}).items()}
+        levels = check_levels(weight_levels, WEIGHTS)
         if levels:
             from brian2learn.plasticity.bptt import held_at_levels
         else:

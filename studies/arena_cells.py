@@ -747,9 +747,7 @@ def _circle_rflo_cell(spec):
     config = rflo.RfloConfig(n_in=1, n_rec=p["n_units"], n_out=2, n_points=task["n_steps"] + 1,
                              tau=hyper["tau_steps"], learning_rates=(0.0, rate, rate))
     weights = rflo.initial_weights(config, spec.seed, g=hyper["gain"])
-    levels = _discrete_levels_of(spec, weights)[0]
-    if levels is not None:
-        config = dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()})
+    config = _config_at_levels(spec, config, weights)[0]
     per_run = min(1000, spec.trials)
     start = time.perf_counter()
     with RfloTrainer(config, weights, {"inputs": np.zeros((config.n_points, 1)), "targets": task["targets"]},
@@ -829,11 +827,12 @@ def _discrete_levels_of(spec, weights, layers=SPIKING_LAYERS):
     return _levels_of_layers(spec, weights, layers), realised
 
 
-def _eprop_levels(spec, config, weights):
-    """``(config, held)`` of an e-prop cell: the configuration with its synapses delivering the levels of
-    :func:`_discrete_levels_of` (``EpropConfig.weight_levels``) at ``spec.weight_bits``, and the held weights'
-    function."""
-    levels, held = _discrete_levels_of(spec, weights)
+def _config_at_levels(spec, config, weights, layers=SPIKING_LAYERS):
+    """``(config, held)`` of a Brian2 cell at ``spec.weight_bits``: the configuration with ``weight_levels`` set to
+    the levels of :func:`_discrete_levels_of` (keyed by group, a weight's name without its ``w_``, as e-prop's,
+    reward e-prop's and RFLO's configurations take them), and the held weights' function; ``config`` unchanged at
+    full precision."""
+    levels, held = _discrete_levels_of(spec, weights, layers)
     if levels is None:
         return config, held
     return dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()}), held
@@ -842,7 +841,7 @@ def _eprop_levels(spec, config, weights):
 def _eprop_cell(feedback):
     def cell(spec):
         config, task, weights = _pattern_setup(spec)
-        config, held = _eprop_levels(spec, config, weights)
+        config, held = _config_at_levels(spec, config, weights)
         per_run = min(20 if spec.quick else 100, spec.trials)
         start = time.perf_counter()
         with EpropTrainer(config, weights, task, feedback=feedback,
@@ -924,7 +923,7 @@ def _evidence_setup(spec):
 def _evidence_eprop_cell(feedback_mode):
     def cell(spec):
         config, weights, feedback, held_out, p = _evidence_setup(spec)
-        config, held = _eprop_levels(spec, config, weights)
+        config, held = _config_at_levels(spec, config, weights)
         iterations = max(1, spec.trials // p["batch_size"])
         rows, start = [], time.perf_counter()
         with EpropTrainer(config, weights, lambda draw, n: _evidence_trials(spec.seed, "train", draw, n),
@@ -1002,9 +1001,7 @@ def _evidence_reward_cell(spec):
     p = REWARD_PROTOCOL[spec.mode]
     config = eprop_reward.evidence_accumulation_config(learning_rate=_learning_rate(spec))
     weights = eprop_reward.initial_weights(config, spec.seed)
-    levels = _discrete_levels_of(spec, weights, REWARD_AGENT_LAYERS)[0]
-    if levels is not None:
-        config = dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()})
+    config = _config_at_levels(spec, config, weights, REWARD_AGENT_LAYERS)[0]
 
     def stimuli(first, n, evaluation):  # training trials from the training stream, scoring from the split's
         return cue_choice_stimuli(_evidence_trials(spec.seed, spec.split if evaluation else "train", first, n))

@@ -4,7 +4,7 @@ import brian2 as b2
 import numpy as np
 import pytest
 
-from brian2learn.models.weight_levels import discrete_levels, held, held_code
+from brian2learn.models.weight_levels import check_levels, discrete_levels, held, held_code
 
 
 def test_levels_of_four_bits_round_half_away_from_zero_and_clip():
@@ -35,3 +35,18 @@ def test_jax_and_brian2_forms_equal_the_numpy_form():
     b2.run(b2.defaultclock.dt)
     np.testing.assert_array_equal(group.z[:], expected)
     np.testing.assert_array_equal(group.y[:], np.where(np.arange(len(x)) % 2 == 0, expected, x))
+
+
+def test_a_weight_levels_option_is_checked_once_for_every_rule():
+    # units: a step given in volt is stored as its number of volts; plain numbers pass unchanged
+    checked = check_levels({"rec": (2 * b2.mV, 7), "out": (0.25, 31)}, ("in", "rec", "out"), units={"rec": b2.volt})
+    assert checked == {"rec": (pytest.approx(0.002), 7.0), "out": (0.25, 31.0)}
+    assert check_levels(None, ("w",)) == {}
+    bad = [({"hidden": (0.1, 3)}, "some of w, b"), ({"w": 0.1}, r"'weight_levels\['w'\]' must be \(step, limit\)"),
+           ({"w": (0.0, 3)}, "step > 0"), ({"w": (0.1, 0.5)}, "limit >= 1"), ({"w": (np.inf, 3)}, "finite"),
+           ({"w": (0.1 * b2.second, 3)}, "dimensionless"), ([("w", (0.1, 3))], "must map")]
+    for levels, message in bad:
+        with pytest.raises(ValueError, match=message):
+            check_levels(levels, ("w", "b"))
+    with pytest.raises(ValueError, match=r"'weight_levels\['rec'\]': the step must be V"):
+        check_levels({"rec": (0.1 * b2.second, 3)}, ("rec",), units={"rec": b2.volt})

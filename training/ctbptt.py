@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from brian2learn.models import weight_levels
+from brian2learn.models.weight_levels import check_levels
 from brian2learn.plasticity import ctbptt
 from brian2learn.plasticity.optimizers import OptimizerSpec
 from brian2learn.simulation.devices import DeviceRunner, RunnerHolder
@@ -111,10 +112,7 @@ class CtbpttTrainer(RunnerHolder):
         self.tau_min = 4 * dt if tau_min is None else float(tau_min)
         if not (np.isfinite(self.tau_min) and self.tau_min > dt):
             raise ValueError(f"'tau_min' must exceed dt = {dt!r} s, got {tau_min!r}")
-        unknown = set(weight_levels or {}) - {"w", "b"}
-        if unknown:
-            raise ValueError(f"'weight_levels' names unknown parameter(s) {sorted(unknown)}; allowed: w, b")
-        self.weight_levels = dict(weight_levels or {})
+        self.weight_levels = check_levels(weight_levels, ("w", "b"))
         self.gradients = CtbpttGradients(config, task, adjoint=adjoint, device=device, directory=directory)
         self.runner = self.gradients.runner
         self.opt_state = None
