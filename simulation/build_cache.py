@@ -45,7 +45,7 @@ _STAGING_PREFIX = ".staging-"
 _LOCK_SUFFIX = ".lock"
 #: What the key leaves out: what a build or a run writes, not what is generated.
 _NOT_HASHED_DIRECTORIES = ("results",)
-_NOT_HASHED_SUFFIXES = (".o", ".d", ".log", ".txt")
+_NOT_HASHED_SUFFIXES = (".o", ".d", ".gch", ".log", ".txt")
 
 
 def cache_root(environ=None):

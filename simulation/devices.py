@@ -46,6 +46,7 @@ from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 
 from brian2learn.simulation.build_cache import BuildCache, cache_root
 from brian2learn.simulation.interrupt import interrupted_compile
+from brian2learn.simulation.makefile import PRECOMPILED_HEADER, speed_up_makefile
 
 DEVICES = ("runtime", "cpp_standalone")
 
@@ -488,8 +489,8 @@ class DeviceRunner:
         start = time.perf_counter()
         if self.cache is None:
             self._announce(f"compiling the C++ project in {self.directory} (a fresh build takes 10-30 s)")
-            self._compile(lambda: b2.device.build(directory=self.directory, compile=True, run=False,
-                                                  with_output=False))
+            b2.device.build(directory=self.directory, compile=False, run=False, with_output=False)
+            self._compile_project(self.directory)
             self.project_directory = self.directory
             self.reused_build = False
         else:
@@ -511,11 +512,12 @@ class DeviceRunner:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
+        speed_up_makefile(staging)  # before the project is hashed: the rewritten makefile is the cache's
+
         def compile_project(directory):
             self._announce(f"compiling the C++ project (a fresh build takes 10-30 s; kept in the build cache "
                            f"{self.cache.root})")
-            compiler, _ = get_compiler_and_args()
-            self._compile(lambda: b2.device.compile_source(directory, compiler, False, False))
+            self._compile_project(directory)
 
         project = self.cache.use(staging, compile_project, description=description, announce=self._announce)
         self._cached_project = project
@@ -523,6 +525,19 @@ class DeviceRunner:
         self.reused_build = project.reused
         if project.reused:
             self._announce(f"using the compiled build {project.key[:12]} from the build cache (no C++ compile)")
+
+    @classmethod
+    def _compile_project(cls, directory):
+        """Compile the generated project in ``directory`` (its makefile sped up by
+        :func:`~brian2learn.simulation.makefile.speed_up_makefile`); the precompiled header (some 50 MB, needed
+        only while compiling) is removed afterwards."""
+        speed_up_makefile(directory)
+        compiler, _ = get_compiler_and_args()
+        try:
+            cls._compile(lambda: b2.device.compile_source(directory, compiler, False, False))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(directory, PRECOMPILED_HEADER))
 
     @staticmethod
     def _compile(compile_call):
