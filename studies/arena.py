@@ -187,7 +187,7 @@ def plan(rules=None, tasks=None, register=()):
 
 def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS, scheduler=None, workers=None,
               split="test", device="cpp_standalone", register=(), progress=True, tune=False, bits=(),
-              bits_seeds=None):
+              bits_seeds=None, report=False):
     """Run the grid; write the table, the markdown and the figures into ``out_dir``; return the table.
 
     ``seeds``: ``N`` for seeds 1..N, or a list of seeds. The cells are points of the sweep engine in
@@ -197,6 +197,9 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     (:func:`choose_factors`). ``bits`` (e.g. ``(8, 6, 4)``) adds the precision axis: every cell whose rule has a
     discrete-weight form on the task (``ArenaRule.discrete_weights``) runs again with its weights held at each
     resolution, with the factor of its full-precision cell, on the first ``bits_seeds`` seeds (None: all).
+    ``report`` runs nothing: the outputs are written from the cells of this grid finished so far (by a grid still
+    running elsewhere, or one stopped midway), and ``arena.json`` and ``arena.md`` count the pending ones; with
+    ``tune`` the tuning runs must all be finished, since they choose the test cells.
     """
     from brian2learn.studies.sweep import run_sweep
 
@@ -215,9 +218,14 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
                         for factor in registry.TUNING["learning_rate_factors"]]
         tuning_sweep = run_sweep(sys.modules[__name__], tuning_cells, list(registry.TUNING["seeds"]),
                                  os.path.join(out_dir, "tuning"), scheduler=scheduler, workers=workers,
-                                 progress=progress)
+                                 progress=progress, compute=not report)
+        if tuning_sweep.attrs["pending"]:
+            raise ValueError(f"'--report': {tuning_sweep.attrs['pending']} of the {len(tuning_cells)} tuning runs in "
+                             f"{os.path.join(out_dir, 'tuning')} are not finished; they choose the test cells' "
+                             f"learning rates (run the grid without --report first)")
         tuning = arena_table(tuning_sweep)
-        write_table(tuning, os.path.join(out_dir, "arena_tuning.parquet"))
+        if not report:
+            write_table(tuning, os.path.join(out_dir, "arena_tuning.parquet"))
         factors = choose_factors(tuning, all_tasks)
     combinations = [{**cell, **fixed, **_factor_parameter(factors.get((cell["rule"], cell["task"]), 1.0))}
                     for cell in defined]
@@ -229,21 +237,23 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
         combinations += held
         held = []
     sweep = run_sweep(sys.modules[__name__], combinations, seed_list, os.path.join(out_dir, "cells"),
-                      scheduler=scheduler, workers=workers, progress=progress)
+                      scheduler=scheduler, workers=workers, progress=progress, compute=not report)
     if held:  # the precision axis on fewer seeds: a second sweep into the same cells
         held_sweep = run_sweep(sys.modules[__name__], held, held_seeds, os.path.join(out_dir, "cells"),
-                               scheduler=scheduler, workers=workers, progress=progress)
-        counts = {key: sweep.attrs.get(key, 0) + held_sweep.attrs.get(key, 0) for key in ("computed", "skipped",
-                                                                                           "failed")}
+                               scheduler=scheduler, workers=workers, progress=progress, compute=not report)
+        counts = {key: sweep.attrs.get(key, 0) + held_sweep.attrs.get(key, 0)
+                  for key in ("computed", "skipped", "failed", "pending")}
         sweep = pd.concat([sweep, held_sweep], ignore_index=True)
         sweep.attrs.update(counts)
+    if report and sweep.empty:
+        raise ValueError(f"'--report': no cell of this grid has finished in {os.path.join(out_dir, 'cells')}")
     table = arena_table(sweep)
     details = {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
                "precision": {**registry.PRECISION, "bits": [int(b) for b in bits], "seeds": held_seeds},
                "device": device, "wall_seconds": time.perf_counter() - start,
                "cells_wall_seconds": float(table["wall_seconds"].sum()),
                "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
-               "failed": sweep.attrs.get("failed"),
+               "failed": sweep.attrs.get("failed"), "pending": sweep.attrs.get("pending", 0),
                "tuning": None if tuning is None else {
                    "learning_rate_factors": list(registry.TUNING["learning_rate_factors"]),
                    "seeds": list(registry.TUNING["seeds"]), "split": registry.TUNING["split"],
@@ -467,8 +477,13 @@ def write_outputs(out_dir, table, empty, register=(), details=None):
                   f"trials, criterion {tasks[name].metric} {'≥' if tasks[name].higher_is_better else '≤'} "
                   f"{tasks[name].criterion:g}"
             for name in sorted(set(table["task"]) | set(empty["task"]))}
+    text = markdown(table, empty, info)
+    if details and details.get("pending"):
+        text = (f"**Partial table** (`--report`): {details['pending']} runs (rule × task × seed) of this grid are not "
+                f"finished; the brackets count the seeds finished, and a cell none of whose seeds has finished reads "
+                f"\"not run\".\n\n{text}")
     with open(os.path.join(out_dir, "arena.md"), "w", encoding="utf-8") as handle:
-        handle.write(markdown(table, empty, info))
+        handle.write(text)
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(info), 1.2 + 0.4 * len(set(table["rule"]) | set(empty["rule"]))))
     plot_heatmap(table, empty, axes=ax)
     figures = [save_figure(fig, out_dir, "arena_heatmap.png")]

@@ -2,7 +2,7 @@
 
     brian2learn arena [--quick] [--rules RULE ...] [--tasks TASK ...] [--seeds N] [--scheduler ADDRESS]
                       [--workers K] [--split test|validation] [--tune] [--bits B ...] [--bits-seeds K]
-                      [--device ...]
+                      [--report] [--device ...]
                       [--register MODULE ...] [--out DIR]
 
 ``python -m brian2learn.studies.arena_cli`` is the same command. Building the parser imports neither the arena
@@ -44,6 +44,9 @@ def add_arguments(parser):
                              f"{' '.join(map(str, registry.PRECISION['bits']))})")
     parser.add_argument("--bits-seeds", type=int, default=None, metavar="K",
                         help="the precision axis runs the grid's first K seeds (default: all of them)")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write the table and figures from the cells of this grid finished so far "
+                             "(a grid still running, or stopped midway)")
     parser.add_argument("--device", choices=registry.DEVICES, default="cpp_standalone", help="Brian2 device")
     parser.add_argument("--register", nargs="+", default=(), metavar="MODULE",
                         help="modules with more registered rules or tasks")
@@ -76,7 +79,7 @@ def run_arena_command(args):
         table = run_arena(out, quick=args.quick, rules=args.rules, tasks=args.tasks, seeds=args.seeds,
                           scheduler=args.scheduler, workers=args.workers, split=args.split, device=args.device,
                           register=tuple(args.register), tune=args.tune, bits=tuple(args.bits),
-                          bits_seeds=args.bits_seeds)
+                          bits_seeds=args.bits_seeds, report=args.report)
     except KeyboardInterrupt:
         print("brian2learn: interrupted", file=sys.stderr)
         return 130
@@ -84,6 +87,8 @@ def run_arena_command(args):
         print(f"brian2learn: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     print(f"arena: {os.path.join(out, 'arena.md')}")
+    if table.attrs.get("pending"):
+        print(f"arena: a partial table: {table.attrs['pending']} runs of the grid are not finished", file=sys.stderr)
     failed = int((table["status"] != "completed").sum())
     if failed:
         print(f"brian2learn: {failed} of {len(table)} cells failed; see the 'error' column of {out}/arena.parquet",

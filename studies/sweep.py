@@ -441,7 +441,8 @@ def _client(scheduler, workers):
         yield prepare_client(client)
 
 
-def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries=DEFAULT_RETRIES, progress=True):
+def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries=DEFAULT_RETRIES, progress=True,
+              compute=True):
     """Run ``study`` over ``grid`` x ``seeds`` on Dask; return the sweep table (also in ``out_dir/sweep.parquet``).
 
     Parameters
@@ -465,12 +466,16 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
         Extra attempts of a point whose study raised.
     progress : bool
         Print ``points done / total`` on stderr.
+    compute : bool
+        False: run nothing, start no cluster and write no ``sweep.parquet``; the table holds the points already
+        completed (a sweep still running elsewhere, or one stopped midway).
 
     Returns
     -------
     pandas.DataFrame
         One row per point and seed (module docstring); ``table.attrs`` holds the counts
-        ``computed``, ``skipped`` and ``failed``.
+        ``computed``, ``skipped``, ``failed`` and ``pending`` (points neither completed nor run: only without
+        ``compute``).
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
                                 or workers < 1):
@@ -479,7 +484,8 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
         raise ValueError(f"'retries' must be a non-negative integer, got {retries!r}")
     ref, module, points = plan_points(study, grid, seeds, out_dir)
     out_dir = os.path.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    if compute:
+        os.makedirs(out_dir, exist_ok=True)
     label = f"sweep {module.NAME}"
     total = len(points)
     rows = [None] * total
@@ -490,8 +496,16 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
             todo.append(index)
         else:
             rows[index] = _row(point, "completed", *done, skipped=True)
-    counts = {"computed": 0, "skipped": total - len(todo), "failed": 0}
+    counts = {"computed": 0, "skipped": total - len(todo), "failed": 0, "pending": 0}
     start = time.perf_counter()
+    if not compute:
+        counts["pending"] = len(todo)
+        table = sweep_table([row for row in rows if row is not None])
+        table.attrs.update(counts)
+        if progress:
+            print(f"[{label}] {counts['skipped']}/{total} points completed, {len(todo)} pending (none run)",
+                  file=sys.stderr, flush=True)
+        return table
 
     def report(point=None, outcome=""):
         if not progress:

@@ -5,6 +5,7 @@ This module also registers a toy task and two toy rules, the way a user adds the
 by its name through ``register``): gradient descent on a quadratic, whose loss after n trials is known exactly.
 """
 
+import json
 import math
 import os
 
@@ -317,6 +318,18 @@ def test_quick_grid_of_built_in_cells_gives_finite_numbers_for_every_cell(cluste
     empty = pd.read_parquet(tmp_path / "quick" / "arena_empty.parquet")
     assert sorted(empty["task"]) == ["circle", "pattern"] and set(empty["rule"]) == {"ep"}
     assert (tmp_path / "quick" / "arena_heatmap.png").stat().st_size > 0
+    # --report with a second seed: nothing runs, the table is the finished seed's, the markdown says what is missing
+    grid = ["--quick", "--rules", "bptt", "ep", "--tasks", "pattern", "circle", "--device", "runtime"]
+    sweep_file = tmp_path / "quick" / "cells" / "sweep.parquet"
+    written = sweep_file.stat().st_mtime_ns
+    assert cli_main(["arena", *grid, "--seeds", "2", "--report", "--out", str(tmp_path / "quick")]) == 0
+    reported = pd.read_parquet(tmp_path / "quick" / "arena.parquet")
+    pd.testing.assert_frame_equal(reported[["rule", "task", "seed", "performance"]],
+                                  table[["rule", "task", "seed", "performance"]])
+    assert (tmp_path / "quick" / "arena.md").read_text().startswith("**Partial table** (`--report`): 2 runs")
+    assert json.loads((tmp_path / "quick" / "arena.json").read_text())["pending"] == 2
+    assert not list((tmp_path / "quick" / "cells").glob("*/seed2")) and sweep_file.stat().st_mtime_ns == written
+    assert cli_main(["arena", *grid, "--report", "--out", str(tmp_path / "nothing")]) == 2
 
 
 def test_reward_perturbation_cells_start_from_the_evidence_network_and_score_its_greedy_choice(tmp_path):
