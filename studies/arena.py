@@ -22,6 +22,8 @@ Every cell is one point of the sweep engine (:func:`brian2learn.studies.sweep.ru
 the study of one cell, ``arena-cell``): the cells run on a local Dask cluster (``--workers K``) or on a
 running scheduler (``--scheduler``); each cell's results are on disk as it finishes, so a grid stopped midway
 continues where it stopped when the same command runs again, and a killed worker loses only the cell it ran.
+``--report`` runs nothing: it writes these outputs from the cells finished so far (a grid still running, or
+stopped), ``arena.md`` and ``arena.json`` counting the runs not finished.
 Cells of the same network structure reuse one C++ build through the machine's build cache.
 
 Hyperparameters: each cell uses its rule's published or default values on the task
