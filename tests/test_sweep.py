@@ -179,7 +179,7 @@ def test_killed_worker_costs_only_its_point_and_a_second_run_computes_nothing(cl
 
     attempts = {path: open(os.path.join(path, sweep.ATTEMPTS_FILE)).read() for path in table["sweep.run_dir"]}
     again = sweep.run_sweep(STUDY, grid, seeds, out_dir, scheduler=None, workers=2, progress=False)
-    assert again.attrs == {"computed": 0, "skipped": 6, "failed": 0}
+    assert again.attrs == {"computed": 0, "skipped": 6, "failed": 0, "pending": 0}
     assert bool(again["sweep.skipped"].all())
     assert attempts == {path: open(os.path.join(path, sweep.ATTEMPTS_FILE)).read() for path in again["sweep.run_dir"]}
     pd.testing.assert_frame_equal(again.drop(columns="sweep.skipped"), table.drop(columns="sweep.skipped"))
