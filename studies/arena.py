@@ -252,7 +252,7 @@ def run_arena(out_dir, quick=False, rules=None, tasks=None, seeds=DEFAULT_SEEDS,
     table = arena_table(sweep)
     details = {"quick": bool(quick), "seeds": sorted(set(int(s) for s in sweep["seed"])), "split": split,
                "precision": {**registry.PRECISION, "bits": [int(b) for b in bits], "seeds": held_seeds},
-               "device": device, "wall_seconds": time.perf_counter() - start,
+               "device": device, "report": bool(report), "wall_seconds": time.perf_counter() - start,
                "cells_wall_seconds": float(table["wall_seconds"].sum()),
                "computed": sweep.attrs.get("computed"), "skipped": sweep.attrs.get("skipped"),
                "failed": sweep.attrs.get("failed"), "pending": sweep.attrs.get("pending", 0),

@@ -327,7 +327,8 @@ def test_quick_grid_of_built_in_cells_gives_finite_numbers_for_every_cell(cluste
     pd.testing.assert_frame_equal(reported[["rule", "task", "seed", "performance"]],
                                   table[["rule", "task", "seed", "performance"]])
     assert (tmp_path / "quick" / "arena.md").read_text().startswith("**Partial table** (`--report`): 2 runs")
-    assert json.loads((tmp_path / "quick" / "arena.json").read_text())["pending"] == 2
+    details = json.loads((tmp_path / "quick" / "arena.json").read_text())
+    assert details["pending"] == 2 and details["report"] and details["computed"] == 0
     assert not list((tmp_path / "quick" / "cells").glob("*/seed2")) and sweep_file.stat().st_mtime_ns == written
     assert cli_main(["arena", *grid, "--report", "--out", str(tmp_path / "nothing")]) == 2
 
