@@ -66,12 +66,12 @@ def check_levels(levels, groups, units=None, name="weight_levels"):
             step, limit = value
         except (TypeError, ValueError):
             raise ValueError(f"'{name}[{group!r}]' must be (step, limit), got {value!r}") from None
-        unit = units.get(group)
+        unit = units.get(group, 1)
         if isinstance(step, b2.Quantity):
-            if not step.has_same_dimensions(1 if unit is None else unit):
-                unit_name = "dimensionless" if unit is None else str(unit)
+            if not step.has_same_dimensions(unit):
+                unit_name = "dimensionless" if group not in units else str(unit)
                 raise ValueError(f"'{name}[{group!r}]': the step must be {unit_name}, got {step!r}")
-            step = float(step / (1 if unit is None else unit))
+            step = float(step / unit)
         try:
             step, limit = float(step), float(limit)
         except (TypeError, ValueError):

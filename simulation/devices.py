@@ -490,6 +490,7 @@ class DeviceRunner:
         if self.cache is None:
             self._announce(f"compiling the C++ project in {self.directory} (a fresh build takes 10-30 s)")
             b2.device.build(directory=self.directory, compile=False, run=False, with_output=False)
+            speed_up_makefile(self.directory)
             self._compile_project(self.directory)
             self.project_directory = self.directory
             self.reused_build = False
@@ -528,10 +529,9 @@ class DeviceRunner:
 
     @classmethod
     def _compile_project(cls, directory):
-        """Compile the generated project in ``directory`` (its makefile sped up by
+        """Compile the generated project in ``directory`` (its makefile already sped up by
         :func:`~brian2learn.simulation.makefile.speed_up_makefile`); the precompiled header (some 50 MB, needed
         only while compiling) is removed afterwards."""
-        speed_up_makefile(directory)
         compiler, _ = get_compiler_and_args()
         try:
             cls._compile(lambda: b2.device.compile_source(directory, compiler, False, False))
