@@ -44,8 +44,9 @@ layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated
 held weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
-(W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR
-(in Brian2) and from reward, and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
+(W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR,
+the digits and Yin-Yang (in Brian2; one set of levels for the network) and from reward, and reward-based e-prop
+(``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -70,7 +71,10 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 - ``wp``, ``np``: weight and node perturbation (Jabri & Flower 1991; Fiete & Seung 2006). On XOR, of the
   network's weights held in Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model` with 8 hidden
   units and the task's targets), a reference and a perturbed pass per update, Jabri & Flower's values from the
-  perturbation-spiking study's scan on their 2-2-1 network. On evidence-reward, of the e-prop cells' LIF/ALIF
+  perturbation-spiking study's scan on their 2-2-1 network. On the digits and Yin-Yang, of the backprop cell's
+  network, initial weights and minibatches in Brian2 Synapses (:mod:`brian2learn.plasticity.classifier_network`),
+  a reference and a perturbed pass per minibatch, backprop's rate divided by the square root of the noise
+  dimension (updates of backprop's size in expectation). On evidence-reward, of the e-prop cells' LIF/ALIF
   network in JAX from the reward of its greedy choice alone (:mod:`brian2learn.plasticity.reward_perturbation`),
   each trial run unperturbed and perturbed, Adam.
 - ``wp-jabri-flower``: Jabri & Flower's serial weight perturbation on their own 2-2-1 network (a row of its own,
@@ -82,6 +86,7 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 """
 
 import dataclasses
+import math
 import os
 import time
 
@@ -204,6 +209,8 @@ EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
 QUICK_TRAINING = {"digits": 200, "yinyang": 500}
 #: Hidden units of Yin-Yang (Göltz et al. 2021's network, plasticity.ttfs.TTFSConfig).
 YINYANG_HIDDEN = 120
+#: Layer sizes (inputs, hidden, outputs) of each classification task in rate form.
+CLASSIFICATION_SIZES = {"digits": (64, cl.DIGITS_HIDDEN, 10), "yinyang": (4, YINYANG_HIDDEN, 3)}
 
 #: The 2-8-1 settling network of XOR (plasticity.contrastive.XOR_PROTOCOL: layered, Euler steps of tau/2).
 XOR_NETWORK = {"n_in": 2, "n_hidden": cl.XOR_HIDDEN, "n_out": 1,
@@ -225,8 +232,30 @@ HYPERPARAMETERS_DIGITS = {
                          "batch_size": cl.DIGITS_PROTOCOL["batch_size"],
                          "source": "contrastive-digits study (backprop-ff; plasticity.contrastive)"},
 }
+#: Perturbations a trial of WP or NP draws on a classification network of layer sizes (inputs, hidden, outputs)
+#: with minibatches of B: WP one per weight (biases included), NP one per unit and step of a pass.
+PERTURBATION_DIMENSION = {"wp": lambda n_in, n_hidden, n_out, batch: (n_in + 1) * n_hidden + (n_hidden + 1) * n_out,
+                          "np": lambda n_in, n_hidden, n_out, batch: (n_hidden + n_out) * batch}
+
+
+def _perturbation_classification(rule, task):
+    """WP and NP on a classification task: backprop's learning rate on the digits divided by sqrt(D + 2), D the
+    dimension of the noise a trial injects (:data:`PERTURBATION_DIMENSION`). A gradient estimate from D Gaussian
+    directions has E|g_hat|^2 = (D + 2)|g|^2, so an update is then as large as backprop's step in expectation (our
+    choice; the largest stable rate scales as 1/D, Werfel, Xie & Seung 2005, Neural Comput 17:2699). The
+    perturbation size is the XOR cells'."""
+    batch = cl.DIGITS_PROTOCOL["batch_size"]
+    dimension = PERTURBATION_DIMENSION[rule](*CLASSIFICATION_SIZES[task], batch)
+    return {"learning_rate": cl.DIGITS_LEARNING_RATES["backprop-ff"] / math.sqrt(dimension + 2),
+            "sigma": JABRI_FLOWER_LEARNING[rule]["sigma"], "batch_size": batch, "noise_dimension": dimension,
+            "source": "backprop's digits rate / sqrt(noise dimension + 2): updates of backprop's size; sigma of the "
+                      "XOR cells"}
+
+
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
+    **{(rule, task): _perturbation_classification(rule, task) for rule in ("wp", "np")
+       for task in ("digits", "yinyang")},
     **{(rule, "xor"): {"learning_rate": cl.XOR_LEARNING_RATES[rule],
                        **({"beta": cl.XOR_PROTOCOL["beta"]} if rule != "chl" else {}),
                        "source": "contrastive-xor study (chosen on XOR seeds 1-10; plasticity.contrastive)"}
@@ -439,8 +468,8 @@ def _yinyang_data(spec):
 
 
 #: Each classification task in rate form: its loader and layer sizes (inputs, hidden, outputs).
-CLASSIFICATION = {"digits": {"data": _digits_data, "sizes": (64, cl.DIGITS_HIDDEN, 10)},
-                  "yinyang": {"data": _yinyang_data, "sizes": (4, YINYANG_HIDDEN, 3)}}
+CLASSIFICATION = {"digits": {"data": _digits_data, "sizes": CLASSIFICATION_SIZES["digits"]},
+                  "yinyang": {"data": _yinyang_data, "sizes": CLASSIFICATION_SIZES["yinyang"]}}
 
 
 def _classification_config(task, rule):
@@ -510,6 +539,67 @@ def _classification_backprop_cell(task):
                               list(CLASSIFICATION[task]["sizes"])),
                           notes="the feed-forward network of the same layer sizes and initial weights, minibatches of "
                                 f"{config.batch_size}; curve: {spec.split} accuracy after each epoch")
+    return cell
+
+
+def _classification_perturbation_cell(rule, task):
+    """WP or NP (``rule``) on the backprop cell's network (the same layer sizes, initial weights and minibatch
+    order), its weights in Brian2 Synapses (:mod:`brian2learn.plasticity.classifier_network`): one update per
+    minibatch, each minibatch presented in a reference and a perturbed pass, so an update is ``batch_size`` trials.
+    With ``spec.weight_bits`` the synapses run with their weights at signed levels, one set for the network (its
+    largest initial |w| on level 2**(bits - 2); a WP perturbation of one level is then one size), and WP perturbs
+    by one level."""
+    def cell(spec):
+        from brian2learn.plasticity import classifier_network as cn
+        from brian2learn.plasticity.perturbation_network import LearnerValues
+        from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
+
+        data = CLASSIFICATION[task]["data"](spec)
+        sizes = CLASSIFICATION[task]["sizes"]
+        batch = _classification_config(task, "ep").batch_size
+        params = feedforward.from_symmetric(cl.initial_weights(_classification_config(task, "ep"), spec.seed)["w"],
+                                            *sizes)
+        weights = dict(zip(("w:clf_layer1", "w:clf_layer2"), cn.to_synapses(params)))
+        levels, sigma, level_of = {}, HYPERPARAMETERS[(rule, task)]["sigma"], None
+        if spec.weight_bits is not None:
+            level_of = layer_levels(spec.weight_bits, max(float(np.max(np.abs(w))) for w in weights.values()))
+            levels = {f"w_{kind}:clf_layer{k}": np.full(weights[f"w:clf_layer{k}"].size, value)
+                      for k in (1, 2) for kind, value in zip(("level", "limit"), level_of)}
+            sigma = level_of[0] if rule == "wp" else sigma
+
+        def accuracy_of(current):  # of the weights the network runs with
+            layers = [current[f"w:clf_layer{k}"] for k in (1, 2)]
+            if level_of is not None:
+                layers = [held_values(w, *level_of) for w in layers]
+            return accuracy(feedforward.forward(cn.from_synapses(*layers, sizes), data["x_held"]), data["t_held"])
+
+        epochs, per_epoch = _epochs(spec, len(data["x_train"]), batch)
+        rng = np.random.default_rng(spec.seed)  # the backprop cell's minibatches: a permutation per epoch
+        orders = [rng.permutation(len(data["x_train"]))[:per_epoch] for _ in range(epochs)]
+        learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
+        untrained, rows, current, start = accuracy_of(weights), [], weights, time.perf_counter()
+        trainer = PerturbationNetworkTrainer(lambda n: cn.classifier_model(1, n, sizes, batch), 1,
+                                             device=spec.device, trials_per_run=per_epoch // batch,
+                                             directory=os.path.join(spec.run_dir, "build"))
+        try:  # one run per epoch, run k seeded spec.seed * 100003 + k
+            for epoch, order in enumerate(orders):
+                current = trainer.train(per_epoch // batch, learners, current, values=levels, seed=spec.seed,
+                                        first_run=epoch,
+                                        stimuli=lambda first, n, order=order: cn.minibatch_stimuli(
+                                            data["x_train"], data["t_train"], order, first, n, batch))["weights"]
+                rows.append({"trial": (epoch + 1) * per_epoch, "performance": accuracy_of(current)})
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+        finally:
+            trainer.close()
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds, curve_split=spec.split,
+                          synaptic_operations_per_trial=float(2 * sum(w.size for w in weights.values())),
+                          notes=f"logistic units with biases (the backprop cell's network, initial weights and "
+                                f"minibatches of {batch}), the reference pass unperturbed; a trial is one example in "
+                                f"both passes; curve: {spec.split} accuracy after each epoch")
     return cell
 
 
@@ -1241,11 +1331,12 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
     register_rule(ArenaRule(
         _rule, f"{_name}, every weight or node perturbed in parallel, the reference pass unperturbed "
                "(plasticity.perturbation_network)",
-        cells={"xor": _xor_perturbation_cell(_rule), "evidence-reward": _evidence_reward_perturbation_cell(_rule)},
-        empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "digits": _NOT_YET_PERTURBATION,
-               "yinyang": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
-        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward")},
-        discrete_weights=("xor", "evidence-reward")))
+        cells={"xor": _xor_perturbation_cell(_rule), "evidence-reward": _evidence_reward_perturbation_cell(_rule),
+               **{task: _classification_perturbation_cell(_rule, task) for task in ("digits", "yinyang")}},
+        empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
+        hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward", "digits",
+                                                                           "yinyang")},
+        discrete_weights=("xor", "evidence-reward", "digits", "yinyang")))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

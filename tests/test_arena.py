@@ -228,7 +228,7 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("ttfs", "yinyang"), ("chl", "yinyang"),
                                                          ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
-                                                         ("np", "xor")}
+                                                         ("np", "xor"), ("wp", "digits"), ("np", "yinyang")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
@@ -267,6 +267,21 @@ def test_weight_perturbation_on_xor_starts_from_the_backprop_cell_s_network_and_
     assert cells["wp"]["untrained"] == cells["bptt"]["untrained"] == 0.5
     assert cells["wp"]["trials"] == 800 and cells["wp"]["synaptic_operations_per_trial"] == 2 * (8 * 3 + 9)
     assert cells["wp"]["performance"] == 1.0  # seed 1 solves XOR within the quick budget
+
+
+def test_perturbation_on_the_digits_starts_from_the_backprop_cell_s_network_and_minibatches(tmp_path):
+    cells = {rule: arena.run(arena.Options(rule=rule, task="digits", quick=True, device="runtime",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("np", "bptt")}
+    # the same 64-64-10 weights in Brian2 Synapses (NP) and in the numpy feed-forward net (backprop), the same test
+    # images; two epochs of the 200 quick training images, in minibatches of 20 (an update each)
+    assert cells["np"]["untrained"] == cells["bptt"]["untrained"]
+    assert cells["np"]["trials"] == cells["bptt"]["trials"] == 400
+    assert cells["np"]["synaptic_operations_per_trial"] == 2 * (65 * 64 + 65 * 10)
+    curve = pd.read_parquet(tmp_path / "np" / "curve.parquet")
+    assert list(curve["trial"]) == [200, 400] and round(curve["performance"].iloc[-1] * 359) == \
+        curve["performance"].iloc[-1] * 359
+    hyper = arena_cells.HYPERPARAMETERS[("np", "digits")]
+    assert hyper["noise_dimension"] == (64 + 10) * 20 and math.isclose(hyper["learning_rate"], 1 / math.sqrt(1482))
 
 
 def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tmp_path):

@@ -40,7 +40,7 @@ class PerturbationNetworkTrainer(RunnerHolder):
         self.device = self.runner.device
 
     def train(self, n_trials, learners, weights, values=None, stimuli=None, seed=1, progress=None,
-              on_run=None):
+              on_run=None, first_run=0):
         """Train for ``n_trials`` trials.
 
         Parameters
@@ -49,10 +49,17 @@ class PerturbationNetworkTrainer(RunnerHolder):
         learners : LearnerValues
         weights : dict
             ``w:NAME`` -> initial weights of every plastic Synapses (synapse order).
-        values, stimuli : dict
-            Further state variables and TimedArrays of the model, the same for every run.
+        values : dict
+            Further state variables of the model, the same for every run.
+        stimuli : dict or callable
+            Further TimedArrays of the model: the same for every run, or ``stimuli(first_trial, trials_per_run)``
+            giving those of the run that starts at ``first_trial`` (e.g. the next minibatches of a training set;
+            rows past the run's last trial are not used).
         seed : int
             Run ``k`` of the training seeds its perturbations with ``seed * 100003 + k``.
+        first_run : int
+            ``k`` of the first run: a training continued over several calls (e.g. an epoch each) numbers its runs
+            on, so that no two runs share a seed.
         progress : callable or None
             ``progress(trials_done, n_trials, {"mean_error": ...})`` after each run (the mean over
             learners of the last trial's unperturbed error, or perturbed error with reference = 'average').
@@ -72,14 +79,19 @@ class PerturbationNetworkTrainer(RunnerHolder):
         learner_arrays = learners.arrays(self.n_learners)
         start = time.perf_counter()
         state = {**weights, "R_bar": np.zeros(self.n_learners), "n_done": np.zeros(self.n_learners)}
-        fixed = {"values": {**(values or {}), **learner_arrays}, "stimuli": dict(stimuli or {})}
-        run_count = [0]
+        if stimuli is not None and not callable(stimuli) and not isinstance(stimuli, dict):
+            raise ValueError(f"'stimuli' must be a dict or a callable, got {type(stimuli).__name__}")
+        fixed = {"values": {**(values or {}), **learner_arrays},
+                 "stimuli": stimuli if callable(stimuli) else (lambda first, n: dict(stimuli or {}))}
+        if isinstance(first_run, bool) or not isinstance(first_run, (int, np.integer)) or first_run < 0:
+            raise ValueError(f"'first_run' must be a non-negative integer, got {first_run!r}")
+        run_count = [int(first_run)]
         outputs = []
 
         def step(state, n_now, first):
             run_seed = int(seed) * 100003 + run_count[0]
             run_count[0] += 1
-            model, new_state = self._run(state, n_now, run_seed, fixed)
+            model, new_state = self._run(state, n_now, (run_seed, first), fixed)
             learning = model.learning
             frame = self._history(learning, first, n_now)
             bad = ~np.isfinite(frame["E_pert"].to_numpy()) | ~np.isfinite(frame["dR"].to_numpy())
@@ -94,25 +106,27 @@ class PerturbationNetworkTrainer(RunnerHolder):
                 if on_run is not None:
                     on_run(model, first, n_now)
 
-            return Chunk(state=new_state, history=frame, losses=losses, context=run_seed,
+            return Chunk(state=new_state, history=frame, losses=losses, context=(run_seed, first),
                          progress={"mean_error": mean_error}, model=model, accept=accept)
 
-        def replay(state, n_updates, run_seed):
-            return self._run(state, n_updates, run_seed, fixed)[1]
+        def replay(state, n_updates, context):
+            return self._run(state, n_updates, context, fixed)[1]
 
         loop = TrainingLoop(step, self.trials_per_run, unit="trial", replay=replay,
                             hint="the update scales as eta*dR/sigma^2: lower 'eta'")
         state, history = loop.run(state, n_trials, progress=progress)
         return {"history": history, "outputs": pd.concat(outputs, ignore_index=True),
                 "weights": {name: value for name, value in state.items() if name.startswith("w:")},
-                "wall_seconds": time.perf_counter() - start, "runs": run_count[0]}
+                "wall_seconds": time.perf_counter() - start, "runs": run_count[0] - int(first_run)}
 
-    def _run(self, state, n_now, run_seed, fixed):
-        """One run of ``n_now`` trials from ``state``; returns (model, new state)."""
+    def _run(self, state, n_now, context, fixed):
+        """One run of ``n_now`` trials from ``state`` (``context``: the run's seed and first trial); returns
+        (model, new state)."""
+        run_seed, first = context
         gate = np.zeros(self.trials_per_run)
         gate[:n_now] = 1.0
         model = self.runner.run({**fixed["values"], **state, "seed": run_seed},
-                                {**fixed["stimuli"], "trial_gate": gate})
+                                {**fixed["stimuli"](first, self.trials_per_run), "trial_gate": gate})
         learning = model.learning
         if learning.n_learners != self.n_learners:
             raise ValueError(f"the model has {learning.n_learners} learners, the trainer {self.n_learners}")
