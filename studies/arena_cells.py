@@ -45,8 +45,8 @@ held weights (straight-through; WP perturbs the held weights by one level). Back
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
 (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR,
-the digits and Yin-Yang (in Brian2; one set of levels for the network) and from reward, and reward-based e-prop
-(``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
+the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network) and from reward, and
+reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -74,9 +74,11 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   perturbation-spiking study's scan on their 2-2-1 network. On the digits and Yin-Yang, of the backprop cell's
   network, initial weights and minibatches in Brian2 Synapses (:mod:`brian2learn.plasticity.classifier_network`),
   a reference and a perturbed pass per minibatch, backprop's rate divided by the square root of the noise
-  dimension (updates of backprop's size in expectation). On evidence-reward, of the e-prop cells' LIF/ALIF
-  network in JAX from the reward of its greedy choice alone (:mod:`brian2learn.plasticity.reward_perturbation`),
-  each trial run unperturbed and perturbed, Adam.
+  dimension (updates of backprop's size in expectation). On the circle, of the ctbptt cell's CTRNN
+  (:mod:`brian2learn.plasticity.ctrnn_network`; W and b, the time constants fixed), the window run as a reference
+  and a perturbed pass per update, plain gradient descent's rate divided in the same way. On evidence-reward, of
+  the e-prop cells' LIF/ALIF network in JAX from the reward of its greedy choice alone
+  (:mod:`brian2learn.plasticity.reward_perturbation`), each trial run unperturbed and perturbed, Adam.
 - ``wp-jabri-flower``: Jabri & Flower's serial weight perturbation on their own 2-2-1 network (a row of its own,
   not the task's 2-8-1), in numpy (:func:`brian2learn.plasticity.xor_network.serial_weight_perturbation`).
 - ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
@@ -252,6 +254,16 @@ def _perturbation_classification(rule, task):
                       "XOR cells"}
 
 
+#: Plain gradient descent on the circle's exact gradient (ctbptt.train_jax, "gd", the time constants fixed): the
+#: best final RMS error after 3000 iterations of the rates 0.3, 1, 3 and 10 on the tuning seed 101 (0.103, 0.0195,
+#: 0.026, 0.022). The perturbation rules' reference rate, as backprop's is on the classification tasks.
+CIRCLE_GRADIENT_DESCENT_RATE = 1.0
+#: Perturbations per circle trial: WP one per weight and bias, NP one per unit and grid point of the window.
+PERTURBATION_DIMENSION_CIRCLE = {
+    "wp": CIRCLE_PROTOCOL["n_units"] * (CIRCLE_PROTOCOL["n_units"] + 1),
+    "np": CIRCLE_PROTOCOL["n_units"] * (CIRCLE_PROTOCOL["window_periods"] * round(
+        CIRCLE_PROTOCOL["period_s"] / CIRCLE_PROTOCOL["dt_s"]) + 1)}
+
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
     **{(rule, task): _perturbation_classification(rule, task) for rule in ("wp", "np")
@@ -306,6 +318,13 @@ HYPERPARAMETERS = {
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
     **{(rule, "circle"): {"optimizer": "adam", "learning_rate": 0.02, "learn_tau": True,
                           "source": "pearlmutter-trajectories study (our choices)"} for rule in ("ctbptt", "bptt")},
+    **{(rule, "circle"): {"learning_rate": CIRCLE_GRADIENT_DESCENT_RATE / math.sqrt(
+                              PERTURBATION_DIMENSION_CIRCLE[rule] + 2),
+                          "sigma": JABRI_FLOWER_LEARNING[rule]["sigma"],
+                          "noise_dimension": PERTURBATION_DIMENSION_CIRCLE[rule],
+                          "source": "plain gradient descent's rate on the circle (a scan on the tuning seed) / "
+                                    "sqrt(noise dimension + 2); sigma of the XOR cells"}
+       for rule in ("wp", "np")},
     ("rflo", "circle"): {"learning_rate": 0.03, "gain": 1.5, "tau_steps": 16.0,
                          "source": "Murray 2019 notebook (rates, gain); tau 1 s as the CTRNN's initial T"},
 }
@@ -857,6 +876,51 @@ def _circle_rflo_cell(spec):
                             "performance: RMS error of the last trial before its update")
 
 
+def _circle_perturbation_cell(rule):
+    """WP or NP (``rule``) on the circle's 12-unit CTRNN (the ctbptt cell's network, initial weights, time constants
+    and initial state; :mod:`brian2learn.plasticity.ctrnn_network`): W and b plastic, the time constants fixed; a
+    trial is the window run twice from the same state, a reference and a perturbed pass, and one update. With
+    ``spec.weight_bits`` the synapses run with W and b at the levels of the ctbptt cell's (one layer), and WP
+    perturbs by one level."""
+    def cell(spec):
+        from brian2learn.plasticity import ctrnn_network
+        from brian2learn.plasticity.perturbation_network import LearnerValues
+        from brian2learn.training.perturbation_network import PerturbationNetworkTrainer
+
+        config, task, params = _circle_setup(spec.seed)
+        weights = ctrnn_network.synapse_weights(params)
+        levels, sigma = {}, HYPERPARAMETERS[(rule, "circle")]["sigma"]
+        if spec.weight_bits is not None:
+            level, limit = _levels_of_layers(spec, params, CTRNN_LAYERS)["w"]
+            levels = {f"w_{kind}:{name[2:]}": np.full(value.size, number) for name, value in weights.items()
+                      for kind, number in (("level", level), ("limit", limit))}
+            sigma = level if rule == "wp" else sigma
+        learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
+        per_run = min(500, spec.trials)
+        frames, current, start = [], weights, time.perf_counter()
+        trainer = PerturbationNetworkTrainer(
+            lambda n: ctrnn_network.ctrnn_model(config, params, task, 1, n), 1, device=spec.device,
+            trials_per_run=per_run, directory=os.path.join(spec.run_dir, "build"))
+        try:  # run k of the training seeded spec.seed * 100003 + k
+            for run, n_now in enumerate(_chunks(spec.trials, per_run)):
+                out = trainer.train(n_now, learners, current, values=levels, seed=spec.seed, first_run=run)
+                current = out["weights"]
+                frames.append(out["history"]["E_ref"].to_numpy())
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+        finally:
+            trainer.close()
+        rms = _rms(np.concatenate(frames), config)
+        return CellResult(performance=float(rms[-1]), untrained=float(rms[0]), trials=len(rms),
+                          curve=pd.DataFrame({"trial": np.arange(1, len(rms) + 1), "performance": rms}),
+                          compile_seconds=compile_seconds,
+                          synaptic_operations_per_trial=2 * _ctrnn_operations(config),
+                          notes="the time constants fixed at their initial 1 s; performance: RMS error of the last "
+                                "trial's reference pass, before its update; synaptic operations: both passes")
+    return cell
+
+
 # -- pattern generation (spiking form) ---------------------------------------------------------------------------
 
 def _pattern_setup(spec):
@@ -1332,11 +1396,12 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
         _rule, f"{_name}, every weight or node perturbed in parallel, the reference pass unperturbed "
                "(plasticity.perturbation_network)",
         cells={"xor": _xor_perturbation_cell(_rule), "evidence-reward": _evidence_reward_perturbation_cell(_rule),
-               **{task: _classification_perturbation_cell(_rule, task) for task in ("digits", "yinyang")}},
-        empty={"pattern": _NOT_YET_PERTURBATION, "circle": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
+               **{task: _classification_perturbation_cell(_rule, task) for task in ("digits", "yinyang")},
+               "circle": _circle_perturbation_cell(_rule)},
+        empty={"pattern": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
         hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward", "digits",
-                                                                           "yinyang")},
-        discrete_weights=("xor", "evidence-reward", "digits", "yinyang")))
+                                                                           "yinyang", "circle")},
+        discrete_weights=("xor", "evidence-reward", "digits", "yinyang", "circle")))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

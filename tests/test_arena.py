@@ -228,7 +228,8 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("ttfs", "yinyang"), ("chl", "yinyang"),
                                                          ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
-                                                         ("np", "xor"), ("wp", "digits"), ("np", "yinyang")}
+                                                         ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
+                                                         ("wp", "circle")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
@@ -282,6 +283,16 @@ def test_perturbation_on_the_digits_starts_from_the_backprop_cell_s_network_and_
         curve["performance"].iloc[-1] * 359
     hyper = arena_cells.HYPERPARAMETERS[("np", "digits")]
     assert hyper["noise_dimension"] == (64 + 10) * 20 and math.isclose(hyper["learning_rate"], 1 / math.sqrt(1482))
+
+
+def test_perturbation_on_the_circle_starts_from_the_error_of_bptt_s_network(tmp_path):
+    pytest.importorskip("jax")
+    cells = {rule: arena.run(arena.Options(rule=rule, task="circle", quick=True, trials=3, device="runtime",
+                                           out=str(tmp_path / rule)))["cell"] for rule in ("wp", "bptt")}
+    # the same CTRNN from the same parameters: the reference pass in Brian2, the forward pass in JAX
+    assert math.isclose(cells["wp"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-9)
+    assert cells["wp"]["trials"] == 3 and cells["wp"]["synaptic_operations_per_trial"] == 2 * 12 ** 2 * 192
+    assert cells["wp"]["performance"] != cells["wp"]["untrained"]  # two updates before the last trial
 
 
 def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tmp_path):
