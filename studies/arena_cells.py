@@ -19,10 +19,12 @@ arena holds seven tasks:
   pattern_generation_task`); the task is one fixed trial, so the score is the loss of the last training
   trial (the network as trained, on the only trial there is). Criterion: loss 5 (the target of random
   e-prop in the eprop-pattern study).
-- ``digits`` (rate form): scikit-learn's 8x8 digits, the shared split of :mod:`brian2learn.tasks.digits` (1438
-  training and 359 test images; the validation split is 20 % of each class of the training images), targets
-  0.1/0.9, a 64-64-10 network for every rule, minibatches of 20 (quick: the first 200 training images);
-  accuracy of the largest output on the held-out images after each epoch. Criterion: accuracy 0.9.
+- ``digits`` (rate and first-spike form): scikit-learn's 8x8 digits, the shared split of :mod:`brian2learn.tasks.
+  digits` (1438 training and 359 test images; the validation split is 20 % of each class of the training images),
+  targets 0.1/0.9, a 64-64-10 network for every rule, minibatches of 20 (quick: the first 200 training images);
+  accuracy of the largest output (first-spike form: of the first output to fire) on the held-out images after each
+  epoch. The first-spike form codes each pixel as one spike, brighter earlier, and adds a bias spike
+  (:data:`DIGITS_TTFS_SIZES`). Criterion: accuracy 0.9.
 - ``yinyang`` (spiking and rate form): Kriener et al.'s (2021) Yin-Yang splits (5000 training, 1000 validation,
   1000 test samples; :mod:`brian2learn.tasks.yinyang`), quick: the first 500 training samples. Spiking form: Göltz
   et al.'s (2021) first-spike code (4 input times and a bias spike, 120 hidden and 3 output neurons that fire at
@@ -46,7 +48,7 @@ held weights (straight-through; WP perturbs the held weights by one level). Back
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
 (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR,
 the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network) and from reward, and
-reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang.
+reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -84,7 +86,8 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 - ``eprop-reward``: reward-based e-prop, an actor-critic of the same LIF/ALIF network with random feedback and one
   online update per trial (:func:`brian2learn.plasticity.eprop_reward.evidence_accumulation_config`).
 - ``ttfs``: Göltz, Kriener et al.'s (2021) exact spike-time gradients of the first-spike network, its forward pass
-  in closed form, Adam with their settings (:class:`brian2learn.plasticity.ttfs.TTFSConfig`).
+  in closed form, Adam with their settings (:class:`brian2learn.plasticity.ttfs.TTFSConfig`); on the digits their
+  Yin-Yang initial weights scaled by the fan-in.
 """
 
 import dataclasses
@@ -280,6 +283,11 @@ HYPERPARAMETERS = {
                           "batch_size": ttfs.TTFSConfig.batch_size, "xi": ttfs.TTFSConfig.xi,
                           "alpha": ttfs.TTFSConfig.alpha,
                           "source": "Göltz et al. 2021 (plasticity.ttfs.TTFSConfig; the ttfs-yinyang study)"},
+    ("ttfs", "digits"): {"optimizer": "adam", "learning_rate": ttfs.TTFSConfig.learning_rate,
+                         "batch_size": ttfs.TTFSConfig.batch_size, "xi": ttfs.TTFSConfig.xi,
+                         "alpha": ttfs.TTFSConfig.alpha,
+                         "source": "Göltz et al.'s Yin-Yang settings, the initial weights scaled by the fan-in "
+                                   "(DIGITS_TTFS_SIZES), not tuned for the digits"},
     **{(rule, "evidence"): {"learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"],
                             "optimizer": "adam", "c_reg": eprop.BELLEC2020_EVIDENCE_LEARNING["c_reg"],
                             "f_target_hz": float(eprop.BELLEC2020_EVIDENCE_LEARNING["f_target"] / b2.Hz),
@@ -646,9 +654,42 @@ class _LevelledForward:
         return self.analytic(t_in, self.realised_weights(weights))
 
 
+#: The first-spike form of the digits (our choices): each pixel one input spike, brighter earlier, at the Yin-Yang
+#: encoding's times (1 - intensity in [0, 1] as the feature), and a bias spike; 64 hidden neurons (the rate form's
+#: size) and 10 outputs. Göltz et al.'s Yin-Yang initialisation scaled by the fan-in (the mean by 5/n_in, the std by
+#: sqrt(5/n_in) in the first layer, 120/64 and its square root in the second), so that a neuron's summed initial
+#: input has the statistics it has on Yin-Yang.
+DIGITS_TTFS_SIZES = (64 + 1, CLASSIFICATION_SIZES["digits"][1], 10)
+
+
+def _fan_in_scaled_init(sizes):
+    reference = ttfs.TTFSConfig()
+    scaled = []
+    for (mean, std), fan_in, reference_fan_in in zip(reference.weight_init, sizes[:-1], reference.layer_sizes[:-1]):
+        ratio = reference_fan_in / fan_in
+        scaled.append((mean * ratio, std * math.sqrt(ratio)))
+    return tuple(scaled)
+
+
+def _ttfs_data(spec):
+    """The task's examples as input spike times: Yin-Yang's own, the digits' by :data:`DIGITS_TTFS_SIZES`."""
+    if spec.task.name == "yinyang":
+        return _yinyang_data(spec)
+    data = _digits_data(spec)
+    return {**{f"spikes_{part}": yinyang.encode_spike_times(1.0 - data[f"x_{part}"], **yinyang.ENCODING)
+               for part in ("train", "held")}, "y_train": data["y_train"], "y_held": data["y_held"]}
+
+
+def _ttfs_config(spec):
+    if spec.task.name == "yinyang":
+        return ttfs.TTFSConfig(learning_rate=_learning_rate(spec))
+    return ttfs.TTFSConfig(learning_rate=_learning_rate(spec), layer_sizes=DIGITS_TTFS_SIZES,
+                           weight_init=_fan_in_scaled_init(DIGITS_TTFS_SIZES))
+
+
 def _ttfs_cell(spec):
-    data = _yinyang_data(spec)
-    config = ttfs.TTFSConfig(learning_rate=_learning_rate(spec))
+    data = _ttfs_data(spec)
+    config = _ttfs_config(spec)
     weights = ttfs.initial_weights(config, spec.seed)
     realised = _held_at_levels(spec, dict(enumerate(weights)), tuple((layer,) for layer in range(len(weights))))
     trainer = TTFSTrainer(config, weights, forward=None if realised is None else _LevelledForward(config, realised))
@@ -666,12 +707,15 @@ def _ttfs_cell(spec):
             break
     curve = pd.DataFrame(rows, columns=["trial", "performance"])
     final = float(curve["performance"].iloc[-1]) if len(curve) else float("nan")
+    network = ("Göltz et al.'s network and settings (plasticity.ttfs.TTFSConfig)" if spec.task.name == "yinyang" else
+               f"layers {'-'.join(map(str, config.layer_sizes))} with Göltz et al.'s settings and fan-in-scaled "
+               "initial weights (DIGITS_TTFS_SIZES)")
     return CellResult(performance=final, untrained=untrained, curve=curve,
                       trials=int(curve["trial"].iloc[-1]) if len(curve) else 0, curve_split=spec.split,
                       **_ttfs_energy(result["times"], config),
-                      notes="Göltz et al.'s network and settings (plasticity.ttfs.TTFSConfig), forward pass in closed "
-                            f"form; curve: {spec.split} accuracy after each epoch; energy: spikes of the held-out "
-                            "samples (hidden and output; the energy complexity is not defined in continuous time)")
+                      notes=network + f", forward pass in closed form; curve: {spec.split} accuracy after each "
+                            "epoch; energy: spikes of the held-out samples (hidden and output; the energy complexity "
+                            "is not defined in continuous time)")
 
 
 def _xor_perturbation_cell(rule):
@@ -1297,12 +1341,11 @@ def _evidence_reward_perturbation_cell(rule):
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
-_NO_SPIKING_DIGITS = "the digits' spiking form is not registered yet"
 _NOT_YET_PERTURBATION = "a perturbation network of this task is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
-_NO_EPROP_YINYANG = ("Yin-Yang is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
-                     "form; a form for a recurrent network of repeatedly spiking neurons is not registered yet")
+_NO_EPROP_STATIC = ("this task is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
+                    "form; a form for a recurrent network of repeatedly spiking neurons is not registered yet")
 _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling network: there is no trajectory to "
                                  "follow")
 _NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
@@ -1329,7 +1372,7 @@ for _feedback in eprop.FEEDBACK_MODES:
         cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback)},
         discrete_weights=("pattern", "evidence"),
         empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE,
-               "digits": _NO_SPIKING_DIGITS, "yinyang": _NO_EPROP_YINYANG},
+               "digits": _NO_EPROP_STATIC, "yinyang": _NO_EPROP_STATIC},
         hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)] for task in ("pattern", "evidence")}))
 
 register_rule(ArenaRule(
@@ -1374,14 +1417,14 @@ register_rule(ArenaRule(
 register_rule(ArenaRule(
     "ttfs", "time-to-first-spike learning with exact spike-time gradients (Göltz, Kriener et al. 2021; "
             "plasticity.ttfs)",
-    cells={"yinyang": _ttfs_cell},
+    cells={"yinyang": _ttfs_cell, "digits": _ttfs_cell},
     empty={"evidence-reward": _SUPERVISED_RULE,
-           "xor": _NO_SPIKING_XOR, "digits": _NO_SPIKING_DIGITS,
+           "xor": _NO_SPIKING_XOR,
            "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
            "evidence": "TTFS neurons fire at most once per trial; the task needs memory of cues over two seconds",
            "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},
-    hyperparameters={"yinyang": HYPERPARAMETERS[("ttfs", "yinyang")]},
-    discrete_weights=("yinyang",)))
+    hyperparameters={task: HYPERPARAMETERS[("ttfs", task)] for task in ("yinyang", "digits")},
+    discrete_weights=("yinyang", "digits")))
 
 register_rule(ArenaRule(
     "eprop-reward", "reward-based e-prop: an actor-critic of the recurrent spiking network, random feedback, one "

@@ -219,6 +219,27 @@ def test_bad_registrations_and_options_name_the_parameter(capsys):
     assert len(error) == 1 and "'--bits-seeds' must be an integer from 1 to --seeds (2)" in error[0]
 
 
+def test_ttfs_cell_on_the_digits_codes_brighter_pixels_earlier_and_learns(tmp_path):
+    from brian2learn.tasks import yinyang
+
+    spec = registry.CellSpec(rule=registry.RULES["ttfs"], task=registry.TASKS["digits"], seed=1, mode="quick",
+                             trials=400, wall_cap_seconds=60, split="test", device="runtime", run_dir=str(tmp_path))
+    data = arena_cells._ttfs_data(spec)
+    x = arena_cells._digits_data(spec)["x_train"]
+    times = data["spikes_train"]
+    encoding = yinyang.ENCODING
+    assert times.shape == (200, 65) and np.all(times[:, -1] == encoding["t_bias"])
+    assert np.allclose(times[:, :-1][x == 1.0], encoding["t_early"]) and np.allclose(times[:, :-1][x == 0.0],
+                                                                                     encoding["t_late"])
+    # Göltz et al.'s Yin-Yang initialisation scaled to the fan-in: (1.5, 0.8) over 5 inputs -> 65, (0.5, 0.8) 120 -> 64
+    (m1, s1), (m2, s2) = arena_cells._ttfs_config(spec).weight_init
+    assert math.isclose(m1 * 65, 1.5 * 5) and math.isclose(s1 ** 2 * 65, 0.8 ** 2 * 5)
+    assert math.isclose(m2 * 64, 0.5 * 120) and math.isclose(s2 ** 2 * 64, 0.8 ** 2 * 120)
+    cell = arena.run(arena.Options(rule="ttfs", task="digits", quick=True, out=str(tmp_path / "cell")))["cell"]
+    assert cell["trials"] == 400 and cell["performance"] > cell["untrained"]
+    assert round(cell["performance"] * 359) == cell["performance"] * 359  # scored on the 359 test images
+
+
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
                                 tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward"])
@@ -229,7 +250,7 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
                                                          ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
-                                                         ("wp", "circle")}
+                                                         ("wp", "circle"), ("ttfs", "digits")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
