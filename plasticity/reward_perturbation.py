@@ -4,10 +4,13 @@ The network is the discrete LIF/ALIF network with leaky readouts of :mod:`brian2
 al. 2020), of which only the forward pass is used (JAX). It acts by a greedy choice, the readout with the largest
 window-weighted sum, :math:`c = \\arg\\max_o \\sum_t m_t y_o^t`, and receives a reward :math:`r`, 1 when the choice
 is the rewarded one and 0 otherwise. Nothing else of the task reaches the rule.
+On a supervised task the same learner takes minus each trial's task loss as its reward (:func:`task_rewards`,
+:meth:`RewardPerturbationLearner.update_with`): the perturbation rules then descend the loss that BPTT descends.
 
 Both rules estimate the gradient of the expected reward from the change of reward a random perturbation causes,
 measured against a reference pass of the unperturbed network on the same trial (Jabri & Flower's reference pass;
-the reinforcement baseline of Williams 1992), and ascend it with Adam (:mod:`brian2learn.plasticity.optimizers`).
+the reinforcement baseline of Williams 1992), and ascend it with Adam or plain gradient ascent
+(:mod:`brian2learn.plasticity.optimizers`).
 
 **Weight perturbation** (Jabri & Flower 1991, IEEE Trans Neural Netw 3:154, doi:10.1109/72.105429; every weight at
 once, as in Cauwenberghs 1993, NIPS 5): trial :math:`k` of a batch of :math:`B` runs with its own perturbation
@@ -56,13 +59,15 @@ class RewardPerturbationConfig:
     ----------
     rule : {'wp', 'np'}
     learning_rate : float
-        Adam's rate.
+        The optimizer's rate.
     weight_sigma : float
         WP: the perturbation of each weight group, relative to the root mean square of its initial weights.
     current_sigma : float
         NP: noise added to each recurrent neuron's input current per step, in volts.
     readout_sigma : float
         NP: noise added to each readout's input per step.
+    optimizer_kind : {'adam', 'gd'}
+        Adam (the default), or plain gradient ascent of the estimate.
     """
 
     rule: str
@@ -70,10 +75,13 @@ class RewardPerturbationConfig:
     weight_sigma: float = 0.05
     current_sigma: float = 0.05
     readout_sigma: float = 0.5
+    optimizer_kind: str = "adam"
 
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"'rule' must be one of {', '.join(RULES)}, got {self.rule!r}")
+        if self.optimizer_kind not in ("adam", "gd"):
+            raise ValueError(f"'optimizer_kind' must be 'adam' or 'gd', got {self.optimizer_kind!r}")
         for name in ("learning_rate", "weight_sigma", "current_sigma", "readout_sigma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
@@ -81,7 +89,7 @@ class RewardPerturbationConfig:
                 raise ValueError(f"'{name}' must be a positive number, got {value!r}")
 
     def optimizer(self):
-        return OptimizerSpec("adam", learning_rate=self.learning_rate)
+        return OptimizerSpec(self.optimizer_kind, learning_rate=self.learning_rate)
 
 
 def choices(readouts, window):
@@ -95,6 +103,25 @@ def choices(readouts, window):
 def rewards(readouts, window, rewarded):
     """1.0 where the greedy choice is the rewarded choice ``rewarded`` (B,), else 0.0."""
     return (choices(readouts, window) == np.asarray(rewarded)).astype(float)
+
+
+def task_rewards(readouts, targets, window, loss):
+    """The reward of a supervised trial: minus its task loss, the losses of :mod:`brian2learn.plasticity.bptt`.
+
+    ``loss`` 'mse': :math:`E = \\tfrac12 \\sum_t m_t \\sum_k (y_k^t - y_k^{*t})^2`; 'softmax':
+    :math:`E = -\\sum_t m_t \\sum_k y_k^{*t} \\log \\mathrm{softmax}(y^t)_k`. ``readouts`` and ``targets``
+    (B, T, n_out), ``window`` (B, T); returns (B,).
+    """
+    y, targets, window = (np.asarray(a, dtype=float) for a in (readouts, targets, window))
+    if loss == "mse":
+        per_step = 0.5 * np.sum((y - targets) ** 2, axis=-1)
+    elif loss == "softmax":
+        shifted = y - y.max(axis=-1, keepdims=True)
+        log_softmax = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        per_step = -np.sum(targets * log_softmax, axis=-1)
+    else:
+        raise ValueError(f"'loss' must be 'mse' or 'softmax', got {loss!r}")
+    return -np.sum(window * per_step, axis=-1)
 
 
 class RewardPerturbationLearner:
@@ -158,11 +185,20 @@ class RewardPerturbationLearner:
 
         Returns the gradient estimate :math:`\\hat g` (dict of arrays) it ascended.
         """
-        inputs, window = np.asarray(inputs, dtype=float), np.asarray(window, dtype=float)
+        window = np.asarray(window, dtype=float)
+        return self.update_with(inputs, lambda readouts: rewards(readouts, window, rewarded))
+
+    def update_with(self, inputs, reward_of):
+        """One update from a batch ``inputs`` (B, T, n_in) whose rewards ``reward_of(readouts)`` gives (B,) from the
+        readouts (B, T, n_out) of a pass, e.g. :func:`task_rewards` on a supervised task.
+
+        Returns the gradient estimate :math:`\\hat g` (dict of arrays) it ascended.
+        """
+        inputs = np.asarray(inputs, dtype=float)
         rng = np.random.default_rng([self.seed, self.updates])
-        reference = rewards(self.readouts(inputs), window, rewarded)
+        reference = np.asarray(reward_of(self.readouts(inputs)), dtype=float)
         estimate = (self._weight_estimate if self.config.rule == "wp" else self._node_estimate)(
-            inputs, rewarded, window, reference, rng)
+            inputs, reward_of, reference, rng)
         estimate["w_rec"] = estimate["w_rec"] * self._rec_mask
         # Adam descends: ascend the reward by descending its negative
         self.weights, self._state = self._spec.step(self.weights, {k: -v for k, v in estimate.items()}, self._state)
@@ -174,28 +210,28 @@ class RewardPerturbationLearner:
                              "perturbed_reward": float(np.mean(perturbed)),
                              "changed": float(np.mean(perturbed != reference))})
 
-    def _weight_estimate(self, inputs, rewarded, window, reference, rng):
+    def _weight_estimate(self, inputs, reward_of, reference, rng):
         n_batch = len(inputs)
         noise = {name: rng.normal(0.0, self._sigma[name], (n_batch, *value.shape))
                  for name, value in self.weights.items()}
         noise["w_rec"] *= self._rec_mask
         held = self.held()
         perturbed_weights = {name: held[name][None] + noise[name] for name in GROUPS}
-        perturbed = rewards(self._bptt.readout_batch(perturbed_weights, inputs, self.params, per_trial_weights=True),
-                            window, rewarded)
+        perturbed = np.asarray(reward_of(self._bptt.readout_batch(perturbed_weights, inputs, self.params,
+                                                                  per_trial_weights=True)), dtype=float)
         self._record(reference, perturbed)
         change = perturbed - reference
         return {name: np.einsum("k,k...->...", change, noise[name]) / (n_batch * self._sigma[name] ** 2)
                 for name in GROUPS}
 
-    def _node_estimate(self, inputs, rewarded, window, reference, rng):
+    def _node_estimate(self, inputs, reward_of, reference, rng):
         n_batch, n_steps = inputs.shape[:2]
         n_rec, n_out = self.weights["w_rec"].shape[0], self.weights["w_out"].shape[0]
         c = self.config
         rec_noise = rng.normal(0.0, c.current_sigma, (n_batch, n_steps, n_rec))
         out_noise = rng.normal(0.0, c.readout_sigma, (n_batch, n_steps, n_out))
         traces = self._bptt.perturbed_batch(self.held(), inputs, self.params, rec_noise, out_noise)
-        perturbed = rewards(traces["y"], window, rewarded)
+        perturbed = np.asarray(reward_of(traces["y"]), dtype=float)
         self._record(reference, perturbed)
         change = perturbed - reference
         estimate = {name: np.zeros_like(value) for name, value in self.weights.items()}

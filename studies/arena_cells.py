@@ -47,7 +47,8 @@ held weights (straight-through; WP perturbs the held weights by one level). Back
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
 (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR,
-the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network) and from reward, and
+the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network), on pattern and evidence and
+from reward (in JAX, the e-prop cells' levels), and
 reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
@@ -78,7 +79,9 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   a reference and a perturbed pass per minibatch, backprop's rate divided by the square root of the noise
   dimension (updates of backprop's size in expectation). On the circle, of the ctbptt cell's CTRNN
   (:mod:`brian2learn.plasticity.ctrnn_network`; W and b, the time constants fixed), the window run as a reference
-  and a perturbed pass per update, plain gradient descent's rate divided in the same way. On evidence-reward, of
+  and a perturbed pass per update, plain gradient descent's rate divided in the same way. On pattern and evidence,
+  of the e-prop cells' network in JAX (:mod:`brian2learn.plasticity.reward_perturbation` with minus each trial's
+  task loss as its reward), 5 % perturbations, the BPTT cell's optimizer and rate. On evidence-reward, of
   the e-prop cells' LIF/ALIF network in JAX from the reward of its greedy choice alone
   (:mod:`brian2learn.plasticity.reward_perturbation`), each trial run unperturbed and perturbed, Adam.
 - ``wp-jabri-flower``: Jabri & Flower's serial weight perturbation on their own 2-2-1 network (a row of its own,
@@ -267,10 +270,38 @@ PERTURBATION_DIMENSION_CIRCLE = {
     "np": CIRCLE_PROTOCOL["n_units"] * (CIRCLE_PROTOCOL["window_periods"] * round(
         CIRCLE_PROTOCOL["period_s"] / CIRCLE_PROTOCOL["dt_s"]) + 1)}
 
+#: WP and NP of the spiking supervised tasks (plasticity.reward_perturbation, minus the task loss as the reward;
+#: our choices): perturbations of 5 % (WP: of each weight group's RMS; NP: of the threshold per step, and 0.05 on
+#: each readout's input); the optimizer of the task's BPTT cell at its rate, divided on the pattern (plain gradient
+#: descent) by sqrt(D + 2) as on the rate tasks, D the noise dimension of a trial (WP: the weights; NP: the neurons
+#: and readouts times the steps). Adam (the evidence task) sets its step size itself.
+SPIKING_PERTURBATION_SIZE = 0.05
+
+
+def _spiking_perturbation(rule, task):
+    if task == "pattern":
+        sizes, neurons = PATTERN_SIZES["full"], BELLEC2020_PATTERN_GENERATION
+        n_in, n_rec, n_out, n_steps = (sizes[key] for key in ("n_in", "n_rec", "n_out", "n_steps"))
+        dimension = (n_rec * (n_in + n_rec + n_out) if rule == "wp" else (n_rec + n_out) * n_steps)
+        values = {"optimizer": "gd", "learning_rate": PATTERN_LEARNING["learning_rate"] / math.sqrt(dimension + 2),
+                  "noise_dimension": dimension}
+    else:
+        neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
+        values = {"optimizer": "adam", "learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"]}
+    if rule == "wp":
+        values["weight_sigma"] = SPIKING_PERTURBATION_SIZE
+    else:
+        values.update(current_sigma=SPIKING_PERTURBATION_SIZE * float(neurons["v_th"] / b2.volt),
+                      readout_sigma=SPIKING_PERTURBATION_SIZE)
+    return {**values, "source": "our choice: 5 % perturbations; the BPTT cell's optimizer and rate (pattern: / "
+                                "sqrt(noise dimension + 2))"}
+
+
 #: (rule, task) -> the values its cell uses and where they come from.
 HYPERPARAMETERS = {
     **{(rule, task): _perturbation_classification(rule, task) for rule in ("wp", "np")
        for task in ("digits", "yinyang")},
+    **{(rule, task): _spiking_perturbation(rule, task) for rule in ("wp", "np") for task in ("pattern", "evidence")},
     **{(rule, "xor"): {"learning_rate": cl.XOR_LEARNING_RATES[rule],
                        **({"beta": cl.XOR_PROTOCOL["beta"]} if rule != "chl" else {}),
                        "source": "contrastive-xor study (chosen on XOR seeds 1-10; plasticity.contrastive)"}
@@ -1336,12 +1367,89 @@ def _evidence_reward_perturbation_cell(rule):
     return cell
 
 
+def _supervised_perturbation_learner(spec, rule, config, weights):
+    """The JAX WP/NP learner of a spiking supervised cell (plasticity.reward_perturbation, minus the task loss as the
+    reward) with the rule's values on the task (:data:`HYPERPARAMETERS`) and the e-prop cells' levels."""
+    from brian2learn.plasticity import bptt
+    from brian2learn.plasticity.reward_perturbation import RewardPerturbationConfig, RewardPerturbationLearner
+
+    hyper = HYPERPARAMETERS[(rule, spec.task.name)]
+    sizes = {key: hyper[key] for key in ("weight_sigma", "current_sigma", "readout_sigma") if key in hyper}
+    return RewardPerturbationLearner(
+        RewardPerturbationConfig(rule, learning_rate=_learning_rate(spec), optimizer_kind=hyper["optimizer"], **sizes),
+        weights, _bptt_params(bptt, config), seed=spec.seed, weight_levels=_discrete_levels_of(spec, weights)[0])
+
+
+def _pattern_perturbation_cell(rule):
+    """WP or NP (``rule``) of the pattern cells' LIF network in JAX (plasticity.reward_perturbation with minus the
+    trial's task loss as its reward): every update runs the one trial unperturbed and perturbed."""
+    def cell(spec):
+        from brian2learn.plasticity import bptt
+        from brian2learn.plasticity.reward_perturbation import task_rewards
+
+        config, task, weights = _pattern_setup(spec)
+        learner = _supervised_perturbation_learner(spec, rule, config, weights)
+        losses, start = [], time.perf_counter()
+        while learner.updates < spec.trials:
+            learner.update_with(task["inputs"], lambda y: task_rewards(y, task["targets"], task["window"], "mse"))
+            losses.append(-learner.history[-1]["reference_reward"])
+            if _capped(spec, start):
+                break
+        trial = bptt.simulate(learner.held(), task["inputs"][0], _bptt_params(bptt, config))
+        loss = np.asarray(losses)
+        return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
+                          curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
+                          **_spike_energy(np.nonzero(task["inputs"][0])[0], np.nonzero(np.asarray(trial["z"]))[0],
+                                          config),
+                          notes="the LIF network of the e-prop cells in JAX, its task loss (no rate regularization) "
+                                "as minus the reward; performance: the loss of the last trial's unperturbed pass, "
+                                "before its update; energy: the trained network on the trial (one pass)")
+    return cell
+
+
+def _evidence_perturbation_cell(rule):
+    """WP or NP (``rule``) of the evidence cells' LIF/ALIF network in JAX from minus each trial's task loss (the
+    softmax loss BPTT descends) as its reward: batches of the BPTT cell's size, each trial run unperturbed and
+    perturbed, Adam."""
+    def cell(spec):
+        from brian2learn.plasticity import bptt
+        from brian2learn.plasticity.reward_perturbation import task_rewards
+
+        config, weights, _, held_out, p = _evidence_setup(spec)
+        learner = _supervised_perturbation_learner(spec, rule, config, weights)
+
+        def accuracy_of():
+            return 1.0 - decision_error(learner.readouts(held_out["inputs"]), held_out["targets"], held_out["window"])
+
+        updates, untrained = max(1, spec.trials // p["batch_size"]), accuracy_of()
+        rows, start = [], time.perf_counter()
+        while learner.updates < updates:
+            trials = _evidence_trials(spec.seed, "train", learner.updates, p["batch_size"])
+            learner.update_with(trials["inputs"],
+                                lambda y, t=trials: task_rewards(y, t["targets"], t["window"], "softmax"))
+            if learner.updates % p["score_every"] == 0 or learner.updates == updates or _capped(spec, start):
+                rows.append({"trial": learner.updates * p["batch_size"], "performance": accuracy_of()})
+                if _capped(spec, start):
+                    break
+        last = held_out["inputs"][-1]
+        trial = bptt.simulate(learner.held(), last, _bptt_params(bptt, config))
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
+                          **_spike_energy(np.nonzero(last)[0], np.nonzero(np.asarray(trial["z"]))[0], config),
+                          notes=f"the LIF/ALIF network of the e-prop cells in JAX, its task loss (no rate "
+                                f"regularization) as minus the reward; batches of {p['batch_size']}, each trial run "
+                                "unperturbed and perturbed (a trial counts once; its synaptic operations are one "
+                                f"pass's); performance and curve: accuracy on {len(held_out['labels'])} {spec.split} "
+                                "trials (the e-prop cells' trials); energy: the last of them")
+    return cell
+
+
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
 _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
-_NOT_YET_PERTURBATION = "a perturbation network of this task is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
 _NO_EPROP_STATIC = ("this task is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
@@ -1440,11 +1548,12 @@ for _rule, _name in (("wp", "weight perturbation (Jabri & Flower 1991)"),
                "(plasticity.perturbation_network)",
         cells={"xor": _xor_perturbation_cell(_rule), "evidence-reward": _evidence_reward_perturbation_cell(_rule),
                **{task: _classification_perturbation_cell(_rule, task) for task in ("digits", "yinyang")},
-               "circle": _circle_perturbation_cell(_rule)},
-        empty={"pattern": _NOT_YET_PERTURBATION, "evidence": _NOT_YET_PERTURBATION},
+               "circle": _circle_perturbation_cell(_rule), "pattern": _pattern_perturbation_cell(_rule),
+               "evidence": _evidence_perturbation_cell(_rule)},
         hyperparameters={task: HYPERPARAMETERS[(_rule, task)] for task in ("xor", "evidence-reward", "digits",
-                                                                           "yinyang", "circle")},
-        discrete_weights=("xor", "evidence-reward", "digits", "yinyang", "circle")))
+                                                                           "yinyang", "circle", "pattern",
+                                                                           "evidence")},
+        discrete_weights=("xor", "evidence-reward", "digits", "yinyang", "circle", "pattern", "evidence")))
 
 register_rule(ArenaRule(
     "wp-jabri-flower", "Jabri & Flower's (1991) serial weight perturbation on their own 2-2-1 XOR network, one weight "

@@ -250,7 +250,8 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("eprop-adaptive", "evidence"), ("bptt", "evidence"),
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
                                                          ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
-                                                         ("wp", "circle"), ("ttfs", "digits")}
+                                                         ("wp", "circle"), ("ttfs", "digits"), ("np", "pattern"),
+                                                         ("wp", "evidence")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
@@ -314,6 +315,19 @@ def test_perturbation_on_the_circle_starts_from_the_error_of_bptt_s_network(tmp_
     assert math.isclose(cells["wp"]["untrained"], cells["bptt"]["untrained"], rel_tol=1e-9)
     assert cells["wp"]["trials"] == 3 and cells["wp"]["synaptic_operations_per_trial"] == 2 * 12 ** 2 * 192
     assert cells["wp"]["performance"] != cells["wp"]["untrained"]  # two updates before the last trial
+
+
+def test_perturbation_of_the_spiking_networks_starts_from_bptt_s_loss_and_decisions(tmp_path):
+    pytest.importorskip("jax")
+    pattern = {rule: arena.run(arena.Options(rule=rule, task="pattern", quick=True, trials=3, device="runtime",
+                                             out=str(tmp_path / f"pattern-{rule}")))["cell"] for rule in ("wp", "bptt")}
+    # the same LIF network and trial: WP's first unperturbed pass has the loss of BPTT's first trial
+    assert math.isclose(pattern["wp"]["untrained"], pattern["bptt"]["untrained"], rel_tol=1e-9)
+    assert pattern["wp"]["trials"] == 3 and pattern["wp"]["spikes_per_trial"] > 0
+    evidence = {rule: arena.run(arena.Options(rule=rule, task="evidence", quick=True, trials=16, split="validation",
+                                              out=str(tmp_path / f"evidence-{rule}")))["cell"]
+                for rule in ("np", "bptt")}
+    assert evidence["np"]["untrained"] == evidence["bptt"]["untrained"] and evidence["np"]["trials"] == 16
 
 
 def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tmp_path):

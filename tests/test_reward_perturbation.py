@@ -16,6 +16,7 @@ from brian2learn.plasticity.reward_perturbation import (  # noqa: E402
     RewardPerturbationLearner,
     choices,
     rewards,
+    task_rewards,
 )
 
 N_IN, N_REC, N_OUT, N_STEPS = 2, 12, 2, 60
@@ -131,11 +132,45 @@ def test_perturbation_learns_to_choose_the_active_channel(rule):
     assert after > 0.9, (before, after)
 
 
+@pytest.mark.parametrize("loss", ["mse", "softmax"])
+def test_task_rewards_are_minus_bptt_s_task_loss(loss):
+    weights, params = _network()
+    params = bptt.network_params_from(BELLEC2020_EVIDENCE_ACCUMULATION, N_REC, loss=loss)
+    inputs, labels, window = _trials(5, seed=3)
+    targets = np.zeros((5, N_STEPS, N_OUT))
+    targets[np.arange(5), :, labels] = 1.0  # one-hot, or a target level for the squared error
+    losses, _ = bptt.loss_and_gradients(weights, inputs, targets, window, params)  # JAX, the mean over the batch
+    reward = task_rewards(bptt.readout_batch(weights, inputs, params), targets, window, loss)
+    assert reward.shape == (5,)
+    assert -reward.mean() == pytest.approx(losses["task_loss"], rel=1e-9)
+    with pytest.raises(ValueError, match="'loss' must be 'mse' or 'softmax'"):
+        task_rewards(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), np.ones((1, 2)), "hinge")
+
+
+def test_supervised_update_with_plain_gradient_ascent_steps_by_the_rate_times_the_estimate():
+    weights, params = _network()
+    inputs, labels, window = _trials(6, seed=4)
+    targets = np.zeros((6, N_STEPS, N_OUT))
+    targets[np.arange(6), :, labels] = 1.0
+    learner = RewardPerturbationLearner(RewardPerturbationConfig("np", learning_rate=0.01, optimizer_kind="gd"),
+                                        weights, params, seed=2)
+    estimate = learner.update_with(inputs, lambda y: task_rewards(y, targets, window, "mse"))
+    for name in ("w_in", "w_rec", "w_out"):
+        np.testing.assert_allclose(learner.weights[name], weights[name] * (1 - np.eye(N_REC) if name == "w_rec"
+                                                                           else 1) + 0.01 * estimate[name],
+                                   rtol=1e-12, atol=1e-15)
+    reference = task_rewards(bptt.readout_batch(weights, inputs, params), targets, window, "mse")
+    assert learner.history[0]["reference_reward"] == pytest.approx(reference.mean())
+    assert np.any(estimate["w_out"] != 0) and learner.history[0]["changed"] == 1.0  # a continuous reward
+
+
 def test_config_errors_name_the_parameter():
     with pytest.raises(ValueError, match="'rule'"):
         RewardPerturbationConfig("sgd")
     with pytest.raises(ValueError, match="'weight_sigma'"):
         RewardPerturbationConfig("wp", weight_sigma=0.0)
+    with pytest.raises(ValueError, match="'optimizer_kind' must be 'adam' or 'gd'"):
+        RewardPerturbationConfig("wp", optimizer_kind="sgd")
 
 
 def test_at_discrete_levels_the_network_runs_rounded_and_wp_perturbs_by_one_level():
