@@ -22,14 +22,16 @@ arena holds seven tasks:
 - ``digits`` (rate and first-spike form): scikit-learn's 8x8 digits, the shared split of :mod:`brian2learn.tasks.
   digits` (1438 training and 359 test images; the validation split is 20 % of each class of the training images),
   targets 0.1/0.9, a 64-64-10 network for every rule, minibatches of 20 (quick: the first 200 training images);
-  accuracy of the largest output (first-spike form: of the first output to fire) on the held-out images after each
-  epoch. The first-spike form codes each pixel as one spike, brighter earlier, and adds a bias spike
-  (:data:`DIGITS_TTFS_SIZES`). Criterion: accuracy 0.9.
-- ``yinyang`` (spiking and rate form): Kriener et al.'s (2021) Yin-Yang splits (5000 training, 1000 validation,
-  1000 test samples; :mod:`brian2learn.tasks.yinyang`), quick: the first 500 training samples. Spiking form: Göltz
-  et al.'s (2021) first-spike code (4 input times and a bias spike, 120 hidden and 3 output neurons that fire at
-  most once; the class of the first output spike). Rate form: the features (x, y, 1-x, 1-y) into 4-120-3 units
-  with biases, targets 0.1/0.9, the class of the largest output. Criterion: accuracy 0.9.
+  accuracy of the largest output (first-spike form: of the first output to fire; rate-coded form: of the readout
+  with the largest sum over the trial's last 50 ms) on the held-out images after each epoch. The first-spike form
+  codes each pixel as one spike, brighter earlier, and adds a bias spike (:data:`DIGITS_TTFS_SIZES`); the
+  rate-coded form as Poisson spikes of 100 ms with a bias channel (:data:`RATE_CODED`). Criterion: accuracy 0.9.
+- ``yinyang`` (spiking, rate-coded spiking and rate form; the rate-coded form as the digits'): Kriener et al.'s (2021)
+  Yin-Yang splits (5000 training, 1000 validation, 1000 test samples; :mod:`brian2learn.tasks.yinyang`), quick: the
+  first 500 training samples. Spiking form: Göltz et al.'s (2021) first-spike code (4 input times and a bias spike, 120
+  hidden and 3 output neurons that fire at most once; the class of the first output spike). Rate form: the features (x,
+  y, 1-x, 1-y) into 4-120-3 units with biases, targets 0.1/0.9, the class of the largest output. Criterion: accuracy
+  0.9.
 - ``evidence`` (spiking form): Bellec et al.'s (2020, Fig. 3) evidence accumulation (:mod:`brian2learn.tasks.
   evidence_accumulation`; the network, learning and initialization of :func:`brian2learn.plasticity.eprop.
   evidence_accumulation_config`): 40 inputs, 50 LIF and 50 ALIF neurons, 2 readouts, fresh training trials in
@@ -42,14 +44,14 @@ arena holds seven tasks:
 The precision axis (``--bits``): the cells of every rule also run with their
 weights held at signed discrete levels (:mod:`brian2learn.models.weight_levels`; each layer's largest initial |w|
 exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2learn.studies.arena_registry.
-layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the
-held weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
+layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the held
+weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
-held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern and evidence; BPTT and ctbptt on the circle
-(W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and NP on XOR,
-the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network), on pattern and evidence and
-from reward (in JAX, the e-prop cells' levels), and
-reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
+held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, the digits and Yin-Yang; BPTT and
+ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and
+NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network), on pattern and evidence
+and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS
+on Yin-Yang and the digits.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -59,7 +61,8 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   Yin-Yang (the digits' settling protocol and rates on both: :data:`brian2learn.plasticity.contrastive.
   DIGITS_PROTOCOL`).
 - ``eprop-random``, ``eprop-symmetric``, ``eprop-adaptive``: e-prop with random, symmetric and adaptive
-  feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020).
+  feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020); on the digits and Yin-Yang in their rate-coded
+  form, with the evidence task's learning and LIF neurons.
 - ``bptt``: the exact gradient of the task's network: BPTT with the pseudo-derivative in JAX on the spiking
   network (:mod:`brian2learn.plasticity.bptt`), backpropagation on the rate network (the feed-forward network
   of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`), discrete BPTT of the continuous-time
@@ -213,6 +216,18 @@ REWARD_PERTURBATION = {"batch_size": {"quick": 4, "full": 32}, "learning_rate": 
 #: Independent trial streams of a seed (those of the eprop-evidence study).
 EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
 
+#: The rate-coded spiking form of the digits and Yin-Yang for recurrent spiking networks (tasks.rate_coding; our
+#: choices): trials of 100 steps of 1 ms, a feature of 1 (and the bias channel) firing at 200 Hz, the class the
+#: readout with the largest sum over the last 50 ms; all-LIF neurons of the evidence network (Bellec et al.'s
+#: evidence-task neurons without adaptation: nothing to remember beyond a trial) and its learning (softmax loss,
+#: Adam at 5e-3, rate regularization, batches of 32 (quick: 8)); as many recurrent neurons as the rate form's
+#: hidden units. The held-out examples are scored by the same network in JAX (plasticity.bptt, one trial each).
+RATE_CODED = {"n_steps": 100, "rate_max_hz": 200.0, "window_steps": 50,
+              "batch_size": {"quick": 8, "full": 32}, "iterations_per_run": {"quick": 2, "full": 4}}
+#: Independent spike streams of a seed's rate-coded trials.
+RATE_CODED_STREAMS = {"train": 0, "validation": 1, "test": 2}
+
+
 #: Training examples in quick mode (the first of the training split; the digits' as contrastive-digits --quick).
 QUICK_TRAINING = {"digits": 200, "yinyang": 500}
 #: Hidden units of Yin-Yang (Göltz et al. 2021's network, plasticity.ttfs.TTFSConfig).
@@ -319,6 +334,13 @@ HYPERPARAMETERS = {
                          "alpha": ttfs.TTFSConfig.alpha,
                          "source": "Göltz et al.'s Yin-Yang settings, the initial weights scaled by the fan-in "
                                    "(DIGITS_TTFS_SIZES), not tuned for the digits"},
+    **{(rule, task): {"learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"], "optimizer": "adam",
+                      "c_reg": eprop.BELLEC2020_EVIDENCE_LEARNING["c_reg"],
+                      "f_target_hz": float(eprop.BELLEC2020_EVIDENCE_LEARNING["f_target"] / b2.Hz),
+                      "batch_size": RATE_CODED["batch_size"]["full"],
+                      "source": "the evidence task's e-prop learning (Bellec et al. 2020 / NEST 3.10), not tuned for "
+                                "the rate-coded form (RATE_CODED)"}
+       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive") for task in ("digits", "yinyang")},
     **{(rule, "evidence"): {"learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"],
                             "optimizer": "adam", "c_reg": eprop.BELLEC2020_EVIDENCE_LEARNING["c_reg"],
                             "f_target_hz": float(eprop.BELLEC2020_EVIDENCE_LEARNING["f_target"] / b2.Hz),
@@ -1184,6 +1206,88 @@ def _evidence_eprop_cell(feedback_mode):
     return cell
 
 
+def _rate_coded_setup(spec):
+    """Configuration, data (the rate form's examples), initial weights, random feedback and the trial makers of a
+    rate-coded cell."""
+    from brian2learn.tasks.rate_coding import rate_coded_trials
+
+    data = CLASSIFICATION[spec.task.name]["data"](spec)
+    n_in, n_hidden, n_out = CLASSIFICATION[spec.task.name]["sizes"]
+    features = {part: data[f"x_{part}"] if spec.task.name == "digits" else
+                np.clip(data[f"x_{part}"], 0.0, 1.0) for part in ("train", "held")}
+    neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
+    batch = RATE_CODED["batch_size"][spec.mode]
+    config = eprop.EpropConfig(n_in=n_in + 1, n_rec=n_hidden, n_out=n_out, n_steps=RATE_CODED["n_steps"],
+                               neuron_params=neurons, beta=eprop.adaptation_strengths(n_hidden, 0, neurons["beta"]),
+                               batch_size=batch, **{**eprop.BELLEC2020_EVIDENCE_LEARNING,
+                                                     "learning_rate": _learning_rate(spec)})
+    init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
+    weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
+    feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
+    dt_ms = float(neurons["dt"] / b2.ms)
+
+    def trials(part, indices, stream, draw):
+        return rate_coded_trials(features[part][indices], data[f"y_{part}"][indices], n_out, RATE_CODED["n_steps"],
+                                 RATE_CODED["rate_max_hz"], dt_ms, RATE_CODED["window_steps"],
+                                 seed=[spec.seed, RATE_CODED_STREAMS[stream], draw])
+
+    n_train = len(features["train"])
+    rng = np.random.default_rng(spec.seed)  # a permutation of the training examples per epoch
+    order = np.concatenate([rng.permutation(n_train) for _ in range(spec.trials // n_train + 2)])
+    held_out = trials("held", np.arange(len(features["held"])), spec.split, 0)
+    return config, weights, feedback, held_out, lambda draw, n: trials("train", order[draw * n:(draw + 1) * n],
+                                                                       "train", draw)
+
+
+def _rate_coded_eprop_cell(feedback_mode):
+    """e-prop (``feedback_mode``) on the rate-coded spiking form of a classification task (:data:`RATE_CODED`)."""
+    def cell(spec):
+        from brian2learn.plasticity import bptt
+
+        config, weights, feedback, held_out, train_trials = _rate_coded_setup(spec)
+        config, held = _config_at_levels(spec, config, weights)
+        params = _bptt_params(bptt, config)
+        per_run = RATE_CODED["iterations_per_run"][spec.mode]
+        n_run = per_run * config.batch_size
+
+        def accuracy_of(current):
+            weights_now = held({name: current[name] for name in ("w_in", "w_rec", "w_out")})
+            readouts = bptt.readout_batch(weights_now, held_out["inputs"], params)
+            return 1.0 - decision_error(readouts, held_out["targets"], held_out["window"])
+
+        iterations = max(1, spec.trials // config.batch_size)
+        n_train = len(CLASSIFICATION[spec.task.name]["data"](spec)["x_train"])
+        score_every = per_run * max(1, round(n_train / n_run))  # about an epoch, whole runs
+        first_run = {key: value[:n_run] for key, value in held_out.items()}
+        rows, start = [], time.perf_counter()
+        with EpropTrainer(config, weights, train_trials, feedback=feedback_mode, feedback_matrix=feedback,
+                          device=spec.device, iterations_per_run=per_run,
+                          directory=os.path.join(spec.run_dir, "build")) as trainer:
+            untrained = accuracy_of(weights)
+            cosine = _cosine_with_bptt(config, held(weights), first_run, trainer.gradients(trials=first_run)[0])
+            done = 0
+            for n_now in _chunks(iterations, score_every):
+                trainer.train(n_now)
+                done += n_now
+                rows.append({"trial": done * config.batch_size, "performance": accuracy_of(trainer.weights())})
+                if _capped(spec, start):
+                    break
+            compile_seconds = trainer.runner.compile_seconds
+            spikes = trainer.last_spikes
+        dt = float(config.dt)
+        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
+        curve = pd.DataFrame(rows)
+        return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                          trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
+                          gradient_cosine_bptt=cosine, curve_split=spec.split, **energy,
+                          notes=f"rate-coded trials of {RATE_CODED['n_steps']} ms (tasks.rate_coding), "
+                                f"{config.n_rec} LIF neurons, batches of {config.batch_size}; performance and curve: "
+                                f"accuracy on the {len(held_out['labels'])} {spec.split} examples (JAX forward of "
+                                "the same network); energy: the last trial of the last run; gradient cosine: "
+                                f"e-prop's gradient and BPTT's of the untrained network on {n_run} of them")
+    return cell
+
+
 def _evidence_bptt_cell(spec):
     from brian2learn.plasticity import bptt
 
@@ -1452,8 +1556,6 @@ _NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
-_NO_EPROP_STATIC = ("this task is registered in a first-spike form (one spike per neuron, feed-forward) and a rate "
-                    "form; a form for a recurrent network of repeatedly spiking neurons is not registered yet")
 _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling network: there is no trajectory to "
                                  "follow")
 _NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
@@ -1477,11 +1579,12 @@ for _rule in cl.RULES:
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
-        cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback)},
-        discrete_weights=("pattern", "evidence"),
-        empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE,
-               "digits": _NO_EPROP_STATIC, "yinyang": _NO_EPROP_STATIC},
-        hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)] for task in ("pattern", "evidence")}))
+        cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback),
+               "digits": _rate_coded_eprop_cell(_feedback), "yinyang": _rate_coded_eprop_cell(_feedback)},
+        discrete_weights=("pattern", "evidence", "digits", "yinyang"),
+        empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE},
+        hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)]
+                         for task in ("pattern", "evidence", "digits", "yinyang")}))
 
 register_rule(ArenaRule(
     "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "

@@ -240,6 +240,30 @@ def test_ttfs_cell_on_the_digits_codes_brighter_pixels_earlier_and_learns(tmp_pa
     assert round(cell["performance"] * 359) == cell["performance"] * 359  # scored on the 359 test images
 
 
+def test_rate_coded_eprop_cell_scores_in_jax_the_decisions_of_its_brian2_network(tmp_path):
+    pytest.importorskip("jax")
+    from brian2learn.plasticity import bptt
+    from brian2learn.tasks.evidence_accumulation import decision_error
+    from brian2learn.training.eprop import EpropTrainer
+
+    spec = registry.CellSpec(rule=registry.RULES["eprop-random"], task=registry.TASKS["digits"], seed=2,
+                             mode="quick", trials=16, wall_cap_seconds=60, split="validation", device="runtime",
+                             run_dir=str(tmp_path))
+    config, weights, feedback, held_out, train_trials = arena_cells._rate_coded_setup(spec)
+    assert config.n_in == 65 and config.n_rec == 64 and config.n_out == 10 and not np.any(config.beta)
+    first = {key: value[:16] for key, value in held_out.items()}  # one quick run: 2 iterations of 8
+    with EpropTrainer(config, weights, train_trials, feedback="random", feedback_matrix=feedback, device="runtime",
+                      iterations_per_run=2) as trainer:
+        brian2_error = trainer.evaluate(trials=first)["error"]
+    readouts = bptt.readout_batch(weights, first["inputs"], arena_cells._bptt_params(bptt, config))
+    assert brian2_error == decision_error(readouts, first["targets"], first["window"])
+    # the cell: one run of 16 trials, the validation images scored, e-prop's first gradient beside BPTT's
+    cell = arena.run(arena.Options(rule="eprop-random", task="digits", quick=True, split="validation", trials=16,
+                                   device="runtime", out=str(tmp_path / "cell")))["cell"]
+    assert cell["trials"] == 16 and 0 < cell["gradient_cosine_bptt"] <= 1 and cell["spikes_per_trial"] > 0
+    assert round(cell["performance"] * len(held_out["labels"])) == cell["performance"] * len(held_out["labels"])
+
+
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
                                 tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward"])
@@ -251,7 +275,8 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("eprop-reward", "evidence-reward"), ("wp", "xor"),
                                                          ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
                                                          ("wp", "circle"), ("ttfs", "digits"), ("np", "pattern"),
-                                                         ("wp", "evidence")}
+                                                         ("wp", "evidence"), ("eprop-random", "digits"),
+                                                         ("eprop-adaptive", "yinyang")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
