@@ -38,7 +38,7 @@ from brian2learn.plasticity.perturbation_network import (
     PerturbationLearning,
     PerturbationModel,
 )
-from brian2learn.plasticity.xor_network import HIDDEN_EQS, LAYER_SYNAPSE_EQS
+from brian2learn.plasticity.xor_network import HIDDEN_EQS, layer_synapses
 from brian2learn.simulation.devices import STEP_DT
 
 OUTPUT_UNIT_EQS = PLASTIC_NEURON_EQS + OUTPUT_EQS + """
@@ -133,16 +133,7 @@ def classifier_model(n_learners, n_trials, sizes, batch_size, reference="unpertu
     E += (y - y_target)**2/(2*n_steps)
     """, when="groups", order=2, name=f"{name}_output_step")
     conn = connectivity(n_learners, sizes)
-    layer1 = b2.Synapses(inputs, hidden, LAYER_SYNAPSE_EQS.format(activity="x"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer1")
-    layer1.connect(i=conn["layer1"][0], j=conn["layer1"][1])
-    layer2 = b2.Synapses(hidden, output, LAYER_SYNAPSE_EQS.format(activity="h"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer2")
-    layer2.connect(i=conn["layer2"][0], j=conn["layer2"][1])
-    layer1.summed_updaters["u_post"].when = "before_groups"
-    layer1.summed_updaters["u_post"].order = 6
-    layer2.summed_updaters["u_post"].when = "groups"
-    layer2.summed_updaters["u_post"].order = 1
+    layer1, layer2 = layer_synapses(inputs, hidden, output, conn, namespace, dt, name)
     learning.add_output(output, np.repeat(np.arange(n_learners), n_out))
     learning.add_plastic(layer1, np.repeat(np.arange(n_learners), n_hidden + 1), activity="x_pre",
                          eligibility_when="before_groups", eligibility_order=7)

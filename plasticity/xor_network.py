@@ -138,6 +138,23 @@ def serial_weight_perturbation(w1, w2, n_updates, eta, perturbation, targets=TAR
     return w1, w2, errors
 
 
+def layer_synapses(inputs, hidden, output, conn, namespace, dt, name):
+    """The two plastic layers of a network of this schedule: Synapses ``{name}_layer1`` (inputs to hidden units,
+    activity ``x``) and ``{name}_layer2`` (hidden to output units, activity ``h``) connected as ``conn``, their summed
+    inputs ``u`` in the slots of the module's schedule (``before_groups`` order 6 and ``groups`` order 1)."""
+    layer1 = b2.Synapses(inputs, hidden, LAYER_SYNAPSE_EQS.format(activity="x"), dt=dt, namespace=namespace,
+                         name=f"{name}_layer1")
+    layer1.connect(i=conn["layer1"][0], j=conn["layer1"][1])
+    layer2 = b2.Synapses(hidden, output, LAYER_SYNAPSE_EQS.format(activity="h"), dt=dt, namespace=namespace,
+                         name=f"{name}_layer2")
+    layer2.connect(i=conn["layer2"][0], j=conn["layer2"][1])
+    layer1.summed_updaters["u_post"].when = "before_groups"
+    layer1.summed_updaters["u_post"].order = 6
+    layer2.summed_updaters["u_post"].when = "groups"
+    layer2.summed_updaters["u_post"].order = 1
+    return layer1, layer2
+
+
 def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="xor", n_hidden=N_HIDDEN,
               targets=TARGETS):
     """Brian2 XOR networks of ``n_learners`` learners (state variables ``w:{name}_layer1``, ``w:{name}_layer2``).
@@ -174,16 +191,7 @@ def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="x
     correct += int(abs(y - y_target) < 0.5)
     """, when="groups", order=2, name=f"{name}_output_step")
     conn = connectivity(n_learners, n_hidden)
-    layer1 = b2.Synapses(inputs, hidden, LAYER_SYNAPSE_EQS.format(activity="x"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer1")
-    layer1.connect(i=conn["layer1"][0], j=conn["layer1"][1])
-    layer2 = b2.Synapses(hidden, output, LAYER_SYNAPSE_EQS.format(activity="h"), dt=dt, namespace=namespace,
-                         name=f"{name}_layer2")
-    layer2.connect(i=conn["layer2"][0], j=conn["layer2"][1])
-    layer1.summed_updaters["u_post"].when = "before_groups"
-    layer1.summed_updaters["u_post"].order = 6
-    layer2.summed_updaters["u_post"].when = "groups"
-    layer2.summed_updaters["u_post"].order = 1
+    layer1, layer2 = layer_synapses(inputs, hidden, output, conn, namespace, dt, name)
     learning.add_output(output, np.arange(n_learners), metrics=("correct",))
     learning.add_plastic(layer1, np.repeat(np.arange(n_learners), n_hidden + 1), activity="x_pre",
                          eligibility_when="before_groups", eligibility_order=7)

@@ -1171,31 +1171,37 @@ def _evidence_setup(spec):
     return config, weights, feedback, held_out, p
 
 
+def _train_eprop_scored(spec, trainer, iterations, score_every, score, start):
+    """Train an e-prop cell ``iterations`` iterations in chunks of ``score_every``, scoring after each (the wall-time
+    cap, from ``start``, checked between chunks); returns the curve, the compile time and the energy of the last
+    trial the trainer ran."""
+    rows, done = [], 0
+    for n_now in _chunks(iterations, score_every):
+        trainer.train(n_now)
+        done += n_now
+        rows.append({"trial": done * trainer.config.batch_size, "performance": score()})
+        if _capped(spec, start):
+            break
+    spikes, dt = trainer.last_spikes, float(trainer.config.dt)
+    energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), trainer.config)
+    return pd.DataFrame(rows), trainer.runner.compile_seconds, energy
+
+
 def _evidence_eprop_cell(feedback_mode):
     def cell(spec):
         config, weights, feedback, held_out, p = _evidence_setup(spec)
         config, held = _config_at_levels(spec, config, weights)
         iterations = max(1, spec.trials // p["batch_size"])
-        rows, start = [], time.perf_counter()
+        start = time.perf_counter()
         with EpropTrainer(config, weights, lambda draw, n: _evidence_trials(spec.seed, "train", draw, n),
                           feedback=feedback_mode, feedback_matrix=feedback, device=spec.device,
                           iterations_per_run=p["iterations_per_run"],
                           directory=os.path.join(spec.run_dir, "build")) as trainer:
             untrained = 1.0 - trainer.evaluate(trials=held_out)["error"]
             cosine = _cosine_with_bptt(config, held(weights), held_out, trainer.gradients(trials=held_out)[0])
-            done = 0
-            for n_now in _chunks(iterations, p["score_every"]):
-                trainer.train(n_now)
-                done += n_now
-                rows.append({"trial": done * p["batch_size"],
-                             "performance": 1.0 - trainer.evaluate(trials=held_out)["error"]})
-                if _capped(spec, start):
-                    break
-            compile_seconds = trainer.runner.compile_seconds
-            spikes = trainer.last_spikes
-        dt = float(config.dt)
-        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
-        curve = pd.DataFrame(rows)
+            curve, compile_seconds, energy = _train_eprop_scored(
+                spec, trainer, iterations, p["score_every"],
+                lambda: 1.0 - trainer.evaluate(trials=held_out)["error"], start)
         return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
                           trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
                           gradient_cosine_bptt=cosine, curve_split=spec.split, **energy,
@@ -1259,24 +1265,14 @@ def _rate_coded_eprop_cell(feedback_mode):
         n_train = len(CLASSIFICATION[spec.task.name]["data"](spec)["x_train"])
         score_every = per_run * max(1, round(n_train / n_run))  # about an epoch, whole runs
         first_run = {key: value[:n_run] for key, value in held_out.items()}
-        rows, start = [], time.perf_counter()
+        start = time.perf_counter()
         with EpropTrainer(config, weights, train_trials, feedback=feedback_mode, feedback_matrix=feedback,
                           device=spec.device, iterations_per_run=per_run,
                           directory=os.path.join(spec.run_dir, "build")) as trainer:
             untrained = accuracy_of(weights)
             cosine = _cosine_with_bptt(config, held(weights), first_run, trainer.gradients(trials=first_run)[0])
-            done = 0
-            for n_now in _chunks(iterations, score_every):
-                trainer.train(n_now)
-                done += n_now
-                rows.append({"trial": done * config.batch_size, "performance": accuracy_of(trainer.weights())})
-                if _capped(spec, start):
-                    break
-            compile_seconds = trainer.runner.compile_seconds
-            spikes = trainer.last_spikes
-        dt = float(config.dt)
-        energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
-        curve = pd.DataFrame(rows)
+            curve, compile_seconds, energy = _train_eprop_scored(
+                spec, trainer, iterations, score_every, lambda: accuracy_of(trainer.weights()), start)
         return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
                           trials=int(curve["trial"].iloc[-1]), compile_seconds=compile_seconds,
                           gradient_cosine_bptt=cosine, curve_split=spec.split, **energy,
