@@ -3,10 +3,11 @@
 Each registration below is the same call a user makes for a rule or task of their own. So far the
 arena holds seven tasks:
 
-- ``xor`` (rate form): the four XOR patterns, targets 0.1/0.9 (:func:`brian2learn.tasks.parity.parity_task`);
-  every rule trains a 2-8-1 network; there is no held-out data in a task of four patterns, so the test
-  (and validation) split is the four patterns themselves, scored by accuracy (an output on the right side of
-  0.5) after training. Criterion: accuracy 1.
+- ``xor`` (rate and rate-coded spiking form): the four XOR patterns, targets 0.1/0.9
+  (:func:`brian2learn.tasks.parity.parity_task`); every rule trains a 2-8-1 network; there is no held-out data in a
+  task of four patterns, so the test (and validation) split is the four patterns themselves (the rate-coded form:
+  32 fresh trials of each), scored by accuracy (an output on the right side of 0.5) after training. Criterion:
+  accuracy 1.
 - ``circle`` (rate form): Pearlmutter's (1989) circle, radius 0.3, period 4 s, a window of three periods on a
   grid of 1/16 s (:func:`brian2learn.tasks.trajectories.trajectory_task`; the pearlmutter-trajectories study's
   settings); every rule trains 12 units (for the continuous-time network, its first two units are the outputs;
@@ -47,7 +48,7 @@ exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2lea
 layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the held
 weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
-held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, the digits and Yin-Yang; BPTT and
+held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, XOR, the digits and Yin-Yang; BPTT and
 ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and
 NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network), on pattern and evidence
 and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS
@@ -62,7 +63,7 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
   DIGITS_PROTOCOL`).
 - ``eprop-random``, ``eprop-symmetric``, ``eprop-adaptive``: e-prop with random, symmetric and adaptive
   feedback (:mod:`brian2learn.plasticity.eprop`; Bellec et al. 2020); on the digits and Yin-Yang in their rate-coded
-  form, with the evidence task's learning and LIF neurons.
+  form, and on XOR's (one readout), with the evidence task's learning and LIF neurons.
 - ``bptt``: the exact gradient of the task's network: BPTT with the pseudo-derivative in JAX on the spiking
   network (:mod:`brian2learn.plasticity.bptt`), backpropagation on the rate network (the feed-forward network
   of the same layer sizes, :mod:`brian2learn.plasticity.feedforward`), discrete BPTT of the continuous-time
@@ -221,9 +222,12 @@ EVIDENCE_STREAMS = {"train": 0, "validation": 1, "test": 2}
 #: readout with the largest sum over the last 50 ms; all-LIF neurons of the evidence network (Bellec et al.'s
 #: evidence-task neurons without adaptation: nothing to remember beyond a trial) and its learning (softmax loss,
 #: Adam at 5e-3, rate regularization, batches of 32 (quick: 8)); as many recurrent neurons as the rate form's
-#: hidden units. The held-out examples are scored by the same network in JAX (plasticity.bptt, one trial each).
+#: hidden units. The held-out examples are scored by the same network in JAX (plasticity.bptt, one trial each). XOR:
+#: its four patterns (inputs 0 or 1), 8 LIF neurons and one readout trained to 0.1/0.9 (squared error), each
+#: pattern held out as 32 fresh trials.
 RATE_CODED = {"n_steps": 100, "rate_max_hz": 200.0, "window_steps": 50,
-              "batch_size": {"quick": 8, "full": 32}, "iterations_per_run": {"quick": 2, "full": 4}}
+              "batch_size": {"quick": 8, "full": 32}, "iterations_per_run": {"quick": 2, "full": 4},
+              "xor_draws": 32}
 #: Independent spike streams of a seed's rate-coded trials.
 RATE_CODED_STREAMS = {"train": 0, "validation": 1, "test": 2}
 
@@ -340,7 +344,7 @@ HYPERPARAMETERS = {
                       "batch_size": RATE_CODED["batch_size"]["full"],
                       "source": "the evidence task's e-prop learning (Bellec et al. 2020 / NEST 3.10), not tuned for "
                                 "the rate-coded form (RATE_CODED)"}
-       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive") for task in ("digits", "yinyang")},
+       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive") for task in ("digits", "yinyang", "xor")},
     **{(rule, "evidence"): {"learning_rate": eprop.BELLEC2020_EVIDENCE_LEARNING["learning_rate"],
                             "optimizer": "adam", "c_reg": eprop.BELLEC2020_EVIDENCE_LEARNING["c_reg"],
                             "f_target_hz": float(eprop.BELLEC2020_EVIDENCE_LEARNING["f_target"] / b2.Hz),
@@ -1212,34 +1216,61 @@ def _evidence_eprop_cell(feedback_mode):
     return cell
 
 
+def _rate_coded_examples(spec):
+    """The examples of a rate-coded cell, ``x_``/``y_`` ``train`` and ``held``, and its layer sizes: the rate form's
+    (features clipped to [0, 1]); XOR's four patterns in both parts, held out :data:`RATE_CODED` ``xor_draws`` times
+    each (fresh spikes every time)."""
+    if spec.task.name == "xor":
+        data = _xor_data()
+        labels = (data["targets"][:, 0] > 0.5).astype(int)
+        draws = RATE_CODED["xor_draws"]
+        return ({"x_train": data["inputs"], "y_train": labels, "x_held": np.tile(data["inputs"], (draws, 1)),
+                 "y_held": np.tile(labels, draws)}, (XOR_NETWORK["n_in"], XOR_NETWORK["n_hidden"], 1))
+    data = CLASSIFICATION[spec.task.name]["data"](spec)
+    return ({key: np.clip(data[key], 0.0, 1.0) if key.startswith("x_") else data[key]
+             for key in ("x_train", "y_train", "x_held", "y_held")}, CLASSIFICATION[spec.task.name]["sizes"])
+
+
+def _rate_coded_score(readouts, trials):
+    """Accuracy of the decisions: the readout with the largest sum over the window, or with one readout (XOR) its
+    window mean on the target's side of 0.5."""
+    if readouts.shape[-1] > 1:
+        return 1.0 - decision_error(readouts, trials["targets"], trials["window"])
+    mean = np.einsum("nt,nt->n", trials["window"], readouts[..., 0]) / trials["window"].sum(axis=1)
+    return float(np.mean((mean > 0.5) == (trials["labels"] == 1)))
+
+
 def _rate_coded_setup(spec):
-    """Configuration, data (the rate form's examples), initial weights, random feedback and the trial makers of a
-    rate-coded cell."""
+    """Configuration, examples, initial weights, random feedback and the trial makers of a rate-coded cell (the
+    softmax loss over the readouts; XOR: one readout, the squared error to 0.1/0.9)."""
     from brian2learn.tasks.rate_coding import rate_coded_trials
 
-    data = CLASSIFICATION[spec.task.name]["data"](spec)
-    n_in, n_hidden, n_out = CLASSIFICATION[spec.task.name]["sizes"]
-    features = {part: data[f"x_{part}"] if spec.task.name == "digits" else
-                np.clip(data[f"x_{part}"], 0.0, 1.0) for part in ("train", "held")}
+    data, (n_in, n_hidden, n_out) = _rate_coded_examples(spec)
+    features = {part: data[f"x_{part}"] for part in ("train", "held")}
     neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
     batch = RATE_CODED["batch_size"][spec.mode]
     config = eprop.EpropConfig(n_in=n_in + 1, n_rec=n_hidden, n_out=n_out, n_steps=RATE_CODED["n_steps"],
                                neuron_params=neurons, beta=eprop.adaptation_strengths(n_hidden, 0, neurons["beta"]),
                                batch_size=batch, **{**eprop.BELLEC2020_EVIDENCE_LEARNING,
-                                                     "learning_rate": _learning_rate(spec)})
+                                                     "learning_rate": _learning_rate(spec),
+                                                     **({"loss": "mse"} if n_out == 1 else {})})
     init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
     weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
     feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
     dt_ms = float(neurons["dt"] / b2.ms)
 
     def trials(part, indices, stream, draw):
-        return rate_coded_trials(features[part][indices], data[f"y_{part}"][indices], n_out, RATE_CODED["n_steps"],
-                                 RATE_CODED["rate_max_hz"], dt_ms, RATE_CODED["window_steps"],
+        made = rate_coded_trials(features[part][indices], data[f"y_{part}"][indices], max(n_out, 2),
+                                 RATE_CODED["n_steps"], RATE_CODED["rate_max_hz"], dt_ms, RATE_CODED["window_steps"],
                                  seed=[spec.seed, RATE_CODED_STREAMS[stream], draw])
+        if n_out == 1:  # XOR's targets 0.1/0.9 on one readout
+            low, high = cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"]
+            made["targets"] = np.where(made["targets"][..., 1:] > 0.5, high, low)
+        return made
 
-    n_train = len(features["train"])
+    n_train, n_run = len(features["train"]), batch * RATE_CODED["iterations_per_run"][spec.mode]
     rng = np.random.default_rng(spec.seed)  # a permutation of the training examples per epoch
-    order = np.concatenate([rng.permutation(n_train) for _ in range(spec.trials // n_train + 2)])
+    order = np.concatenate([rng.permutation(n_train) for _ in range((spec.trials + 2 * n_run) // n_train + 2)])
     held_out = trials("held", np.arange(len(features["held"])), spec.split, 0)
     return config, weights, feedback, held_out, lambda draw, n: trials("train", order[draw * n:(draw + 1) * n],
                                                                        "train", draw)
@@ -1258,11 +1289,10 @@ def _rate_coded_eprop_cell(feedback_mode):
 
         def accuracy_of(current):
             weights_now = held({name: current[name] for name in ("w_in", "w_rec", "w_out")})
-            readouts = bptt.readout_batch(weights_now, held_out["inputs"], params)
-            return 1.0 - decision_error(readouts, held_out["targets"], held_out["window"])
+            return _rate_coded_score(bptt.readout_batch(weights_now, held_out["inputs"], params), held_out)
 
         iterations = max(1, spec.trials // config.batch_size)
-        n_train = len(CLASSIFICATION[spec.task.name]["data"](spec)["x_train"])
+        n_train = len(_rate_coded_examples(spec)[0]["x_train"])
         score_every = per_run * max(1, round(n_train / n_run))  # about an epoch, whole runs
         first_run = {key: value[:n_run] for key, value in held_out.items()}
         start = time.perf_counter()
@@ -1548,7 +1578,6 @@ def _evidence_perturbation_cell(rule):
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
-_NO_SPIKING_XOR = "XOR's spiking form is not registered yet"
 _NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
@@ -1576,11 +1605,11 @@ for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
         cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback),
-               "digits": _rate_coded_eprop_cell(_feedback), "yinyang": _rate_coded_eprop_cell(_feedback)},
-        discrete_weights=("pattern", "evidence", "digits", "yinyang"),
-        empty={"evidence-reward": _SUPERVISED_RULE, "xor": _NO_SPIKING_XOR, "circle": _NO_SPIKING_CIRCLE},
+               **{task: _rate_coded_eprop_cell(_feedback) for task in ("digits", "yinyang", "xor")}},
+        discrete_weights=("pattern", "evidence", "digits", "yinyang", "xor"),
+        empty={"evidence-reward": _SUPERVISED_RULE, "circle": _NO_SPIKING_CIRCLE},
         hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)]
-                         for task in ("pattern", "evidence", "digits", "yinyang")}))
+                         for task in ("pattern", "evidence", "digits", "yinyang", "xor")}))
 
 register_rule(ArenaRule(
     "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "
@@ -1626,7 +1655,8 @@ register_rule(ArenaRule(
             "plasticity.ttfs)",
     cells={"yinyang": _ttfs_cell, "digits": _ttfs_cell},
     empty={"evidence-reward": _SUPERVISED_RULE,
-           "xor": _NO_SPIKING_XOR,
+           "xor": "a first-spike network reports a class by the first of several outputs to fire; XOR's network has "
+                  "one output (2-8-1)",
            "pattern": "TTFS neurons fire at most once per trial; the pattern is a continuous output over the trial",
            "evidence": "TTFS neurons fire at most once per trial; the task needs memory of cues over two seconds",
            "circle": "TTFS neurons fire at most once per trial; the trajectory is a continuous output over the trial"},

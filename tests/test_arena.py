@@ -264,6 +264,23 @@ def test_rate_coded_eprop_cell_scores_in_jax_the_decisions_of_its_brian2_network
     assert round(cell["performance"] * len(held_out["labels"])) == cell["performance"] * len(held_out["labels"])
 
 
+def test_rate_coded_xor_has_one_readout_trained_to_its_targets_and_scored_on_its_side_of_one_half(tmp_path):
+    spec = registry.CellSpec(rule=registry.RULES["eprop-symmetric"], task=registry.TASKS["xor"], seed=1,
+                             mode="quick", trials=800, wall_cap_seconds=60, split="test", device="runtime",
+                             run_dir=str(tmp_path))
+    config, _, _, held_out, train_trials = arena_cells._rate_coded_setup(spec)
+    assert (config.n_in, config.n_rec, config.n_out, config.loss) == (3, 8, 1, "mse")
+    assert held_out["inputs"].shape == (4 * 32, 100, 3) and list(held_out["labels"][:4]) == [0, 1, 1, 0]
+    np.testing.assert_array_equal(held_out["targets"][:4, 0, 0], [0.1, 0.9, 0.9, 0.1])
+    # (0, 0): only the bias channel fires
+    assert held_out["inputs"][0, :, :2].sum() == 0 and held_out["inputs"][0, :, 2].sum() > 0
+    assert train_trials(0, 16)["inputs"].shape == (16, 100, 3)
+    readouts = np.zeros((4, 100, 1))
+    readouts[:, 50:, 0] = [[0.4], [0.6], [0.2], [0.7]]  # window means 0.4, 0.6, 0.2, 0.7
+    trials = {"window": held_out["window"][:4], "labels": np.array([0, 1, 1, 1])}
+    assert arena_cells._rate_coded_score(readouts, trials) == 0.75  # the third is on the wrong side
+
+
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
                                 tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward"])
@@ -276,7 +293,7 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
                                                          ("wp", "circle"), ("ttfs", "digits"), ("np", "pattern"),
                                                          ("wp", "evidence"), ("eprop-random", "digits"),
-                                                         ("eprop-adaptive", "yinyang")}
+                                                         ("eprop-adaptive", "yinyang"), ("eprop-random", "xor")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
