@@ -49,10 +49,10 @@ layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated
 weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, XOR, the digits and Yin-Yang; BPTT and
-ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence; WP and
-NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the network), on pattern and evidence
-and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS
-on Yin-Yang and the digits.
+ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence, the
+digits and Yin-Yang; WP and NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the
+network), on pattern and evidence and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop
+(``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
@@ -71,7 +71,8 @@ cell's learning-rate factor: 1, or the factor the arena's tuning chose on the va
 - ``bptt-srnn``: BPTT with a surrogate gradient of Yin, Corradi & Bohté's (2021) adaptive SRNN (adaptive hidden and
   output neurons, learned time constants, the hidden adaptation starting at the task network's ALIF tau_a;
   :mod:`brian2learn.plasticity.srnn_bptt`) on the evidence trials, their framewise softmax loss over the decision
-  window, the ECG script's Adam rate.
+  window, the ECG script's Adam rate; on the rate-coded digits and Yin-Yang with the ECG script's initial time
+  constants.
 - ``ctbptt``: Pearlmutter's continuous-time BPTT, his adjoint as Brian2 code (:mod:`brian2learn.plasticity.
   ctbptt`, continuous flavour), Adam on W, b and log T.
 - ``rflo``: Murray's (2019) random-feedback local online learning (:mod:`brian2learn.plasticity.rflo`).
@@ -351,6 +352,12 @@ HYPERPARAMETERS = {
                             "source": "Bellec et al. 2020 / NEST 3.10 e-prop example (plasticity.eprop; the "
                                       "eprop-evidence study)"}
        for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive", "bptt")},
+    **{("bptt-srnn", task): {"optimizer": "adam", "learning_rate": EVIDENCE_SRNN["learning_rate"],
+                             "surrogate": EVIDENCE_SRNN["surrogate"], "learn_tau": EVIDENCE_SRNN["learn_tau"],
+                             "batch_size": RATE_CODED["batch_size"]["full"],
+                             "source": "Yin et al. 2021's ECG script (its initial time constants); the rate-coded "
+                                       "form (RATE_CODED)"}
+       for task in ("digits", "yinyang")},
     ("bptt-srnn", "evidence"): {"optimizer": "adam", "learning_rate": EVIDENCE_SRNN["learning_rate"],
                                 "surrogate": EVIDENCE_SRNN["surrogate"], "learn_tau": EVIDENCE_SRNN["learn_tau"],
                                 "tau_adp_h_init_steps": EVIDENCE_SRNN["tau_init"]["tau_adp_h"],
@@ -1240,27 +1247,17 @@ def _rate_coded_score(readouts, trials):
     return float(np.mean((mean > 0.5) == (trials["labels"] == 1)))
 
 
-def _rate_coded_setup(spec):
-    """Configuration, examples, initial weights, random feedback and the trial makers of a rate-coded cell (the
-    softmax loss over the readouts; XOR: one readout, the squared error to 0.1/0.9)."""
+def _rate_coded_streams(spec):
+    """Layer sizes, the held-out trials and the training trial maker (``draw``, ``n`` -> the draw-th ``n`` trials of
+    a per-epoch permutation of the training examples, fresh spikes each) of a rate-coded cell (XOR's targets 0.1/0.9
+    on its one readout)."""
     from brian2learn.tasks.rate_coding import rate_coded_trials
 
     data, (n_in, n_hidden, n_out) = _rate_coded_examples(spec)
-    features = {part: data[f"x_{part}"] for part in ("train", "held")}
-    neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
-    batch = RATE_CODED["batch_size"][spec.mode]
-    config = eprop.EpropConfig(n_in=n_in + 1, n_rec=n_hidden, n_out=n_out, n_steps=RATE_CODED["n_steps"],
-                               neuron_params=neurons, beta=eprop.adaptation_strengths(n_hidden, 0, neurons["beta"]),
-                               batch_size=batch, **{**eprop.BELLEC2020_EVIDENCE_LEARNING,
-                                                     "learning_rate": _learning_rate(spec),
-                                                     **({"loss": "mse"} if n_out == 1 else {})})
-    init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
-    weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
-    feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
-    dt_ms = float(neurons["dt"] / b2.ms)
+    dt_ms = float(eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION["dt"] / b2.ms)
 
     def trials(part, indices, stream, draw):
-        made = rate_coded_trials(features[part][indices], data[f"y_{part}"][indices], max(n_out, 2),
+        made = rate_coded_trials(data[f"x_{part}"][indices], data[f"y_{part}"][indices], max(n_out, 2),
                                  RATE_CODED["n_steps"], RATE_CODED["rate_max_hz"], dt_ms, RATE_CODED["window_steps"],
                                  seed=[spec.seed, RATE_CODED_STREAMS[stream], draw])
         if n_out == 1:  # XOR's targets 0.1/0.9 on one readout
@@ -1268,12 +1265,29 @@ def _rate_coded_setup(spec):
             made["targets"] = np.where(made["targets"][..., 1:] > 0.5, high, low)
         return made
 
-    n_train, n_run = len(features["train"]), batch * RATE_CODED["iterations_per_run"][spec.mode]
+    n_train = len(data["x_train"])
+    n_run = RATE_CODED["batch_size"][spec.mode] * RATE_CODED["iterations_per_run"][spec.mode]
     rng = np.random.default_rng(spec.seed)  # a permutation of the training examples per epoch
     order = np.concatenate([rng.permutation(n_train) for _ in range((spec.trials + 2 * n_run) // n_train + 2)])
-    held_out = trials("held", np.arange(len(features["held"])), spec.split, 0)
-    return config, weights, feedback, held_out, lambda draw, n: trials("train", order[draw * n:(draw + 1) * n],
-                                                                       "train", draw)
+    held_out = trials("held", np.arange(len(data["x_held"])), spec.split, 0)
+    return (n_in, n_hidden, n_out), held_out, lambda draw, n: trials("train", order[draw * n:(draw + 1) * n],
+                                                                     "train", draw)
+
+
+def _rate_coded_setup(spec):
+    """Configuration, initial weights, random feedback and the trials (:func:`_rate_coded_streams`) of a rate-coded
+    e-prop cell: the softmax loss over the readouts; XOR: one readout, the squared error to 0.1/0.9."""
+    (n_in, n_hidden, n_out), held_out, train_trials = _rate_coded_streams(spec)
+    neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
+    config = eprop.EpropConfig(n_in=n_in + 1, n_rec=n_hidden, n_out=n_out, n_steps=RATE_CODED["n_steps"],
+                               neuron_params=neurons, beta=eprop.adaptation_strengths(n_hidden, 0, neurons["beta"]),
+                               batch_size=RATE_CODED["batch_size"][spec.mode],
+                               **{**eprop.BELLEC2020_EVIDENCE_LEARNING, "learning_rate": _learning_rate(spec),
+                                  **({"loss": "mse"} if n_out == 1 else {})})
+    init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
+    weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
+    feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
+    return config, weights, feedback, held_out, train_trials
 
 
 def _rate_coded_eprop_cell(feedback_mode):
@@ -1451,6 +1465,65 @@ def _evidence_srnn_cell(spec):
                             f"{len(held_out['labels'])} {spec.split} trials; energy: the last of them (hidden spikes)")
 
 
+def _rate_coded_srnn_cell(spec):
+    """BPTT with a surrogate gradient of Yin et al.'s adaptive SRNN on the rate-coded trials of a classification task
+    (:func:`_rate_coded_streams`): the ECG script's neurons, initial time constants and Adam rate, the framewise
+    softmax over the scoring window, batches of the e-prop cells' size; the decision the output with the largest
+    window sum."""
+    from brian2learn.models.adaptive_srnn import SrnnArchitecture
+    from brian2learn.plasticity import srnn_bptt
+    from brian2learn.training.framewise import FramewiseTrainer
+
+    (n_in, n_hidden, n_out), held_out, train_trials = _rate_coded_streams(spec)
+    batch, n_steps = RATE_CODED["batch_size"][spec.mode], RATE_CODED["n_steps"]
+    architecture = SrnnArchitecture(n_in + 1, n_hidden, n_out, EVIDENCE_SRNN["hidden_kind"],
+                                    EVIDENCE_SRNN["output_kind"])
+    scored_from = n_steps - RATE_CODED["window_steps"]
+    training = srnn_bptt.SrnnTraining(batch_size=batch, learning_rate=_learning_rate(spec),
+                                      surrogate=EVIDENCE_SRNN["surrogate"], learn_tau=EVIDENCE_SRNN["learn_tau"],
+                                      scored_from=scored_from, seed=spec.seed, lr_decay=1.0)
+    initial = srnn_bptt.initial_parameters(architecture, spec.seed)
+    levels, held = _discrete_levels_of(spec, initial, SRNN_LAYERS)
+    trainer = FramewiseTrainer(srnn_bptt.SrnnObjective(architecture, initial, training, weight_levels=levels),
+                               batch_size=batch, seed=spec.seed, scored_from=scored_from)
+
+    def frames(trials):
+        return np.repeat(trials["labels"][:, None], n_steps, axis=1)
+
+    def forward(params):
+        return srnn_bptt.evaluate(architecture, held(params), held_out["inputs"], frames(held_out), scored_from,
+                                  batch_size=64)
+
+    def accuracy_of(result):
+        return 1.0 - decision_error(result["u_out"], held_out["targets"], held_out["window"])
+
+    untrained = accuracy_of(forward(initial))
+    n_train = len(_rate_coded_examples(spec)[0]["x_train"])
+    chunk = max(1, round(n_train / batch))  # iterations between two scorings: about an epoch
+    iterations = max(1, spec.trials // batch)
+    rows, done, start = [], 0, time.perf_counter()
+    for draw, n_now in enumerate(_chunks(iterations, chunk)):
+        trials = {key: value[:n_now * batch] for key, value in train_trials(draw, chunk * batch).items()}
+        trainer.train_epoch(trials["inputs"], frames(trials))
+        done += n_now
+        result = forward(trainer.parameters())
+        rows.append({"trial": done * batch, "performance": accuracy_of(result)})
+        if _capped(spec, start):
+            break
+    hidden_steps = np.nonzero(result["hidden_spikes"][-1])[0]
+    events = (int(np.count_nonzero(held_out["inputs"][-1])) * architecture.n_hidden
+              + len(hidden_steps) * (architecture.n_hidden + architecture.n_out))
+    curve = pd.DataFrame(rows)
+    return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
+                      trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
+                      spikes_per_trial=float(len(hidden_steps)), synaptic_operations_per_trial=float(events),
+                      energy_complexity=float(np.bincount(hidden_steps).max()) if len(hidden_steps) else 0.0,
+                      notes=f"Yin et al.'s adaptive SRNN ({n_hidden} adaptive hidden neurons, the ECG script's "
+                            "initial time constants), BPTT in JAX (float32), rate-coded trials (RATE_CODED); "
+                            f"performance and curve: accuracy on the {len(held_out['labels'])} {spec.split} "
+                            "examples; energy: the last of them (hidden spikes)")
+
+
 def _evidence_reward_perturbation_cell(rule):
     def cell(spec):
         from brian2learn.plasticity import bptt
@@ -1585,8 +1658,6 @@ _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling
                                  "follow")
 _NO_FIXED_POINT = "the target is a limit cycle: the network has no fixed point to settle to"
 _SPIKING_TASK = "a continuous-time rate network's rule; this task is registered in its spiking form only"
-_SEQUENCE_ONLY = ("a rule for sequences of spikes; this task is registered as static examples (rate form) or a "
-                  "first-spike code")
 _RATE_TASK = "a rate network's rule; this task is registered in its spiking form only"
 
 for _rule in cl.RULES:
@@ -1625,12 +1696,13 @@ register_rule(ArenaRule(
 register_rule(ArenaRule(
     "bptt-srnn", "BPTT with a surrogate gradient of the adaptive SRNN (Yin, Corradi & Bohté 2021; "
                  "plasticity.srnn_bptt)",
-    cells={"evidence": _evidence_srnn_cell}, discrete_weights=("evidence",),
+    cells={"evidence": _evidence_srnn_cell, "digits": _rate_coded_srnn_cell, "yinyang": _rate_coded_srnn_cell},
+    discrete_weights=("evidence", "digits", "yinyang"),
     empty={"evidence-reward": _SUPERVISED_RULE,
            "pattern": "the adaptive SRNN's loss is a framewise classification (softmax); the pattern is a regression",
-           "xor": _SEQUENCE_ONLY, "digits": _SEQUENCE_ONLY, "yinyang": _SEQUENCE_ONLY,
+           "xor": "the adaptive SRNN's loss is a softmax over its outputs; XOR's network has one output (2-8-1)",
            "circle": "the circle is registered as a rate task; the adaptive SRNN is a spiking classifier"},
-    hyperparameters={"evidence": HYPERPARAMETERS[("bptt-srnn", "evidence")]}))
+    hyperparameters={task: HYPERPARAMETERS[("bptt-srnn", task)] for task in ("evidence", "digits", "yinyang")}))
 
 register_rule(ArenaRule(
     "ctbptt", "continuous-time BPTT, Pearlmutter's adjoint as Brian2 code (Pearlmutter 1989; plasticity.ctbptt)",

@@ -281,6 +281,13 @@ def test_rate_coded_xor_has_one_readout_trained_to_its_targets_and_scored_on_its
     assert arena_cells._rate_coded_score(readouts, trials) == 0.75  # the third is on the wrong side
 
 
+def test_adaptive_srnn_learns_the_rate_coded_digits_scored_on_the_e_prop_cells_trials(tmp_path):
+    pytest.importorskip("jax")
+    cell = arena.run(arena.Options(rule="bptt-srnn", task="digits", quick=True, out=str(tmp_path / "cell")))["cell"]
+    assert cell["trials"] == 400 and cell["performance"] > cell["untrained"] + 0.2
+    assert round(cell["performance"] * 359) == cell["performance"] * 359 and cell["spikes_per_trial"] > 0
+
+
 def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason():
     defined, empty = arena.plan(rules=[r for r in registry.RULES if not r.startswith("toy")],
                                 tasks=["xor", "pattern", "circle", "digits", "yinyang", "evidence", "evidence-reward"])
@@ -293,7 +300,8 @@ def test_every_built_in_rule_covers_every_built_in_task_with_a_cell_or_a_reason(
                                                          ("np", "xor"), ("wp", "digits"), ("np", "yinyang"),
                                                          ("wp", "circle"), ("ttfs", "digits"), ("np", "pattern"),
                                                          ("wp", "evidence"), ("eprop-random", "digits"),
-                                                         ("eprop-adaptive", "yinyang"), ("eprop-random", "xor")}
+                                                         ("eprop-adaptive", "yinyang"), ("eprop-random", "xor"),
+                                                         ("bptt-srnn", "digits")}
     assert all(e["reason"] and e["reason"] != "no cell registered" for e in empty)
     for name, rule in registry.RULES.items():  # the precision axis: every built-in cell has a discrete-weight form
         if not name.startswith("toy"):
