@@ -104,3 +104,18 @@ def test_the_mean_update_of_many_learners_points_along_backprop(rule):
     expected = np.concatenate([b - a for a, b in zip(cn.to_synapses(params), cn.to_synapses(stepped))])
     cosine = change @ expected / np.linalg.norm(change) / np.linalg.norm(expected)
     assert cosine > 0.9, f"{rule}: cosine {cosine:.3f} of the mean update with backprop's step"
+
+
+def test_trainer_refuses_stimuli_of_another_kind_and_a_negative_first_run():
+    params = _params()
+    layer1, layer2 = cn.to_synapses(params)
+    trainer = PerturbationNetworkTrainer(lambda n: cn.classifier_model(1, n, SIZES, BATCH), 1, device="runtime",
+                                         trials_per_run=1)
+    try:
+        weights = {"w:clf_layer1": layer1, "w:clf_layer2": layer2}
+        with pytest.raises(ValueError, match="'stimuli' must be a dict or a callable"):
+            trainer.train(1, LearnerValues("wp", eta=1.0, sigma=0.1), weights, stimuli=[1, 2])
+        with pytest.raises(ValueError, match="'first_run' must be a non-negative integer"):
+            trainer.train(1, LearnerValues("wp", eta=1.0, sigma=0.1), weights, first_run=-1)
+    finally:
+        trainer.close()
