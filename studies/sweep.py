@@ -290,6 +290,14 @@ def completed_point(run_dir, ref, argv):
     return summary, record
 
 
+def failed_point(run_dir):
+    """The error of a point whose last attempt failed (its ``summary.json`` says ``failed``), or ``None``."""
+    summary = _read_json(os.path.join(run_dir, "summary.json"))
+    if isinstance(summary, dict) and summary.get("status") == "failed":
+        return " ".join(str(summary.get("error") or "failed").split())
+    return None
+
+
 def _without_out(argv):
     """The options of a point without its ``--out`` (a sweep directory may be moved)."""
     argv = list(argv)
@@ -475,7 +483,8 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
     pandas.DataFrame
         One row per point and seed (module docstring); ``table.attrs`` holds the counts
         ``computed``, ``skipped``, ``failed`` and ``pending`` (points neither completed nor run: only without
-        ``compute``).
+        ``compute``; without it, ``failed`` counts the points whose last attempt failed, read from their run
+        directories).
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
                                 or workers < 1):
@@ -499,12 +508,17 @@ def run_sweep(study, grid, seeds, out_dir, scheduler=None, workers=None, retries
     counts = {"computed": 0, "skipped": total - len(todo), "failed": 0, "pending": 0}
     start = time.perf_counter()
     if not compute:
-        counts["pending"] = len(todo)
+        for index in todo:  # a point whose last attempt failed is finished, not pending
+            error = failed_point(points[index]["run_dir"])
+            if error is not None:
+                rows[index] = _row(points[index], "failed", error=error)
+                counts["failed"] += 1
+        counts["pending"] = len(todo) - counts["failed"]
         table = sweep_table([row for row in rows if row is not None])
         table.attrs.update(counts)
         if progress:
-            print(f"[{label}] {counts['skipped']}/{total} points completed, {len(todo)} pending (none run)",
-                  file=sys.stderr, flush=True)
+            print(f"[{label}] {counts['skipped']}/{total} points completed, {counts['failed']} failed, "
+                  f"{counts['pending']} pending (none run)", file=sys.stderr, flush=True)
         return table
 
     def report(point=None, outcome=""):

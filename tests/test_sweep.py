@@ -258,3 +258,14 @@ def test_stdp_song_sweep_compiles_once_per_worker_and_reused_builds_give_the_sam
                 "per_rate.20.frac_low"):
         assert row[key] == alone[key], key
     assert table["per_rate.20.mean_w"].nunique() == 4  # the seeds differ: the comparison is not between constants
+
+
+def test_without_compute_a_point_whose_last_attempt_failed_counts_as_failed_not_pending(tmp_path):
+    points = sweep.plan_points(STUDY, {"drive": [1.0, 2.0]}, [1], str(tmp_path))[2]
+    failed = points[0]
+    os.makedirs(failed["run_dir"])
+    write_summary(failed["run_dir"], {"study": NAME, "status": "failed", "error": "ValueError:  it\n broke"})
+    table = sweep.run_sweep(STUDY, {"drive": [1.0, 2.0]}, [1], str(tmp_path), compute=False, progress=False)
+    assert table.attrs == {"computed": 0, "skipped": 0, "failed": 1, "pending": 1}
+    assert list(table["status"]) == ["failed"] and table["error"].iloc[0] == "ValueError: it broke"
+    assert table["point"].iloc[0] == failed["point"] and not os.path.exists(tmp_path / sweep.TABLE_NAME)
