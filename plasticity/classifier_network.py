@@ -38,7 +38,7 @@ from brian2learn.plasticity.perturbation_network import (
     PerturbationLearning,
     PerturbationModel,
 )
-from brian2learn.plasticity.xor_network import HIDDEN_EQS, layer_synapses
+from brian2learn.plasticity.xor_network import hidden_units, layer_synapses
 from brian2learn.simulation.devices import STEP_DT
 
 OUTPUT_UNIT_EQS = PLASTIC_NEURON_EQS + OUTPUT_EQS + """
@@ -119,13 +119,7 @@ def classifier_model(n_learners, n_trials, sizes, batch_size, reference="unpertu
     row = "((int(t/dt + 0.5) // (n_passes*n_steps))*n_steps + int(t/dt + 0.5) % n_steps)*dt"
     inputs = b2.NeuronGroup(n_in + 1, "x : 1", dt=dt, namespace=namespace, name=f"{name}_inputs")
     inputs.run_regularly(f"x = clf_examples({row}, i)", when="before_groups", order=0, name=f"{name}_inputs_step")
-    hidden = b2.NeuronGroup(n_learners * (n_hidden + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
-                            name=f"{name}_hidden")
-    is_bias = np.tile(np.r_[np.zeros(n_hidden), 1.0], n_learners)
-    hidden.is_bias = is_bias
-    hidden.h = is_bias
-    hidden.run_regularly("h = is_bias + (1 - is_bias)/(1 + exp(-(u + pert)))", when="groups", order=0,
-                         name=f"{name}_hidden_step")
+    hidden = hidden_units(n_learners, n_hidden, namespace, dt, name)
     output = b2.NeuronGroup(n_learners * n_out, OUTPUT_UNIT_EQS, dt=dt, namespace=namespace, name=f"{name}_output")
     output.run_regularly(f"""
     y = 1/(1 + exp(-(u + pert)))

@@ -138,6 +138,19 @@ def serial_weight_perturbation(w1, w2, n_updates, eta, perturbation, targets=TAR
     return w1, w2, errors
 
 
+def hidden_units(n_learners, n_hidden, namespace, dt, name):
+    """The hidden layer of a network of this schedule: ``n_hidden`` logistic units and a constant unit (the next
+    layer's bias) per learner, updated in ``groups`` order 0 (NeuronGroup ``{name}_hidden``)."""
+    hidden = b2.NeuronGroup(n_learners * (n_hidden + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
+                            name=f"{name}_hidden")
+    is_bias = np.tile(np.r_[np.zeros(n_hidden), 1.0], n_learners)
+    hidden.is_bias = is_bias
+    hidden.h = is_bias
+    hidden.run_regularly("h = is_bias + (1 - is_bias)/(1 + exp(-(u + pert)))", when="groups", order=0,
+                         name=f"{name}_hidden_step")
+    return hidden
+
+
 def layer_synapses(inputs, hidden, output, conn, namespace, dt, name):
     """The two plastic layers of a network of this schedule: Synapses ``{name}_layer1`` (inputs to hidden units,
     activity ``x``) and ``{name}_layer2`` (hidden to output units, activity ``h``) connected as ``conn``, their summed
@@ -176,13 +189,7 @@ def xor_model(n_learners, n_trials, reference="unperturbed", dt=STEP_DT, name="x
     inputs = b2.NeuronGroup(3, "x : 1", dt=dt, namespace=namespace, name=f"{name}_inputs")
     inputs.run_regularly(f"x = xor_patterns({lookup}, i)", when="before_groups", order=0,
                          name=f"{name}_inputs_step")
-    hidden = b2.NeuronGroup(n_learners * (n_hidden + 1), HIDDEN_EQS, dt=dt, namespace=namespace,
-                            name=f"{name}_hidden")
-    is_bias = np.tile(np.r_[np.zeros(n_hidden), 1.0], n_learners)
-    hidden.is_bias = is_bias
-    hidden.h = is_bias
-    hidden.run_regularly("h = is_bias + (1 - is_bias)/(1 + exp(-(u + pert)))", when="groups", order=0,
-                         name=f"{name}_hidden_step")
+    hidden = hidden_units(n_learners, n_hidden, namespace, dt, name)
     output = b2.NeuronGroup(n_learners, OUTPUT_UNIT_EQS, dt=dt, namespace=namespace, name=f"{name}_output")
     output.run_regularly(f"""
     y = 1/(1 + exp(-(u + pert)))

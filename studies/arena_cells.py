@@ -1407,6 +1407,16 @@ def _evidence_reward_cell(spec):
 SRNN_LAYERS = (("w_in", "b_h"), ("w_rec",), ("w_out", "b_o"))
 
 
+def _srnn_energy(hidden_spikes, inputs, architecture):
+    """Spikes, synaptic events and energy complexity of one SRNN trial from its hidden spikes (T, n_hidden) and input
+    spikes (T, n_in): inputs reach every hidden neuron, hidden neurons every hidden and output neuron."""
+    hidden_steps = np.nonzero(hidden_spikes)[0]
+    events = (int(np.count_nonzero(inputs)) * architecture.n_hidden
+              + len(hidden_steps) * (architecture.n_hidden + architecture.n_out))
+    return {"spikes_per_trial": float(len(hidden_steps)), "synaptic_operations_per_trial": float(events),
+            "energy_complexity": float(np.bincount(hidden_steps).max()) if len(hidden_steps) else 0.0}
+
+
 def _evidence_srnn_cell(spec):
     """BPTT with a surrogate gradient of Yin et al.'s adaptive SRNN on the evidence trials: the softmax of the output
     membranes against the trial's side at every step of the decision window (their framewise loss), fresh training
@@ -1448,16 +1458,10 @@ def _evidence_srnn_cell(spec):
         rows.append({"trial": done * p["batch_size"], "performance": accuracy_of(result)})
         if _capped(spec, start):
             break
-    hidden = result["hidden_spikes"][-1]
-    hidden_steps = np.nonzero(hidden)[0]
-    input_events = int(np.count_nonzero(held_out["inputs"][-1]))
-    events = (input_events * architecture.n_hidden
-              + len(hidden_steps) * (architecture.n_hidden + architecture.n_out))
     curve = pd.DataFrame(rows)
     return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
                       trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
-                      spikes_per_trial=float(len(hidden_steps)), synaptic_operations_per_trial=float(events),
-                      energy_complexity=float(np.bincount(hidden_steps).max()) if len(hidden_steps) else 0.0,
+                      **_srnn_energy(result["hidden_spikes"][-1], held_out["inputs"][-1], architecture),
                       notes=f"Yin et al.'s adaptive SRNN ({architecture.hidden_kind} hidden, "
                             f"{architecture.output_kind} output; {operations_per_spike(architecture.hidden_kind)} "
                             "operations per hidden spike not counted), BPTT in JAX (float32); each chunk of fresh "
@@ -1510,14 +1514,10 @@ def _rate_coded_srnn_cell(spec):
         rows.append({"trial": done * batch, "performance": accuracy_of(result)})
         if _capped(spec, start):
             break
-    hidden_steps = np.nonzero(result["hidden_spikes"][-1])[0]
-    events = (int(np.count_nonzero(held_out["inputs"][-1])) * architecture.n_hidden
-              + len(hidden_steps) * (architecture.n_hidden + architecture.n_out))
     curve = pd.DataFrame(rows)
     return CellResult(performance=float(curve["performance"].iloc[-1]), untrained=untrained, curve=curve,
                       trials=int(curve["trial"].iloc[-1]), curve_split=spec.split,
-                      spikes_per_trial=float(len(hidden_steps)), synaptic_operations_per_trial=float(events),
-                      energy_complexity=float(np.bincount(hidden_steps).max()) if len(hidden_steps) else 0.0,
+                      **_srnn_energy(result["hidden_spikes"][-1], held_out["inputs"][-1], architecture),
                       notes=f"Yin et al.'s adaptive SRNN ({n_hidden} adaptive hidden neurons, the ECG script's "
                             "initial time constants), BPTT in JAX (float32), rate-coded trials (RATE_CODED); "
                             f"performance and curve: accuracy on the {len(held_out['labels'])} {spec.split} "
