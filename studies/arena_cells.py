@@ -141,7 +141,8 @@ from brian2learn.training.ttfs import TTFSTrainer
 # -- tasks -----------------------------------------------------------------------------------------------------
 
 XOR = register_task(ArenaTask(
-    name="xor", description="XOR of two bits, targets 0.1/0.9 (rate form; tasks.parity)", metric="accuracy",
+    name="xor", description="XOR of two bits, targets 0.1/0.9 (rate form; tasks.parity; rate-coded spiking form: "
+                            "32 fresh trials of each pattern held out, tasks.rate_coding)", metric="accuracy",
     criterion=1.0, budget={"quick": 800, "full": 12_000}, wall_cap_seconds={"quick": 120, "full": 1200},
     network={"quick": "2-8-1", "full": "2-8-1"}))
 
@@ -160,7 +161,9 @@ PATTERN = register_task(ArenaTask(
 DIGITS = register_task(ArenaTask(
     name="digits", description="scikit-learn's 8x8 digits, the shared stratified split (1438 training, 359 test "
                                "images; validation: 20 % of each class of the training images), accuracy of the "
-                               "largest output (rate form; tasks.digits)",
+                               "largest output (rate form; tasks.digits), of the first output to fire (first-"
+                               "spike form) or of the readout with the largest sum over the last 50 ms (rate-coded "
+                               "spiking form, tasks.rate_coding)",
     metric="accuracy", criterion=0.9, budget={"quick": 400, "full": 35_500},
     wall_cap_seconds={"quick": 120, "full": 1800},
     network={"quick": "64-64-10, 200 training images", "full": "64-64-10"}))
@@ -168,7 +171,7 @@ DIGITS = register_task(ArenaTask(
 YINYANG = register_task(ArenaTask(
     name="yinyang", description="Yin-Yang, Kriener et al. 2021's splits (5000 training, 1000 validation, 1000 test "
                                 "samples), accuracy (spiking form: the first output to fire; rate form: the largest "
-                                "output; tasks.yinyang)",
+                                "output; tasks.yinyang; rate-coded spiking form as the digits')",
     metric="accuracy", criterion=0.9, budget={"quick": 1000, "full": 100_000},
     wall_cap_seconds={"quick": 120, "full": 400},
     network={"quick": "4 (+ bias) - 120 - 3, 500 training samples", "full": "4 (+ bias) - 120 - 3"}))
