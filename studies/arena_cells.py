@@ -654,12 +654,7 @@ def _classification_perturbation_cell(rule, task):
         params = feedforward.from_symmetric(cl.initial_weights(_classification_config(task, "ep"), spec.seed)["w"],
                                             *sizes)
         weights = dict(zip(("w:clf_layer1", "w:clf_layer2"), cn.to_synapses(params)))
-        levels, sigma, level_of = {}, HYPERPARAMETERS[(rule, task)]["sigma"], None
-        if spec.weight_bits is not None:
-            level_of = layer_levels(spec.weight_bits, max(float(np.max(np.abs(w))) for w in weights.values()))
-            levels = {f"w_{kind}:clf_layer{k}": np.full(weights[f"w:clf_layer{k}"].size, value)
-                      for k in (1, 2) for kind, value in zip(("level", "limit"), level_of)}
-            sigma = level_of[0] if rule == "wp" else sigma
+        levels, sigma, level_of = _synapse_levels(spec, rule, weights, HYPERPARAMETERS[(rule, task)]["sigma"])
 
         def accuracy_of(current):  # of the weights the network runs with
             layers = [current[f"w:clf_layer{k}"] for k in (1, 2)]
@@ -785,6 +780,20 @@ def _ttfs_cell(spec):
                             "is not defined in continuous time)")
 
 
+def _synapse_levels(spec, rule, weights, sigma):
+    """``(values, sigma, level_of)`` of a WP/NP cell in Brian2 (plasticity.perturbation_network) at
+    ``spec.weight_bits``: the ``w_level:NAME`` and ``w_limit:NAME`` state variables of every plastic Synapses of
+    ``weights`` (``w:NAME`` -> initial weights) at one set of levels for the network (its largest initial |w| on level
+    2**(bits - 2): arena_registry.layer_levels; a WP perturbation of one level is then one size), WP's ``sigma``
+    one level, and ``level_of`` = (step, limit); at full precision ``({}, sigma, None)``."""
+    if spec.weight_bits is None:
+        return {}, sigma, None
+    level_of = layer_levels(spec.weight_bits, max(float(np.max(np.abs(w))) for w in weights.values()))
+    values = {f"w_{kind}:{name[2:]}": np.full(np.size(w), number) for name, w in weights.items()
+              for kind, number in zip(("level", "limit"), level_of)}
+    return values, level_of[0] if rule == "wp" else sigma, level_of
+
+
 def _xor_perturbation_cell(rule):
     """WP or NP (``rule``) on the same 2-8-1 network: the feed-forward net of the backprop cell, its weights in
     Brian2 Synapses (:func:`brian2learn.plasticity.xor_network.xor_model`); one update per pass pair over the four
@@ -806,17 +815,12 @@ def _xor_perturbation_cell(rule):
         low, high = cl.XOR_PROTOCOL["low"], cl.XOR_PROTOCOL["high"]
         targets = np.where(PATTERNS.sum(axis=1) % 2 == 1, high, low)
 
-        levels, sigma = {}, HYPERPARAMETERS[(rule, "xor")]["sigma"]
-        if spec.weight_bits is not None:
-            level, limit = layer_levels(spec.weight_bits, max(float(np.max(np.abs(w))) for w in weights.values()))
-            levels = {f"w_{kind}:xor_layer{k}": np.full(weights[f"w:xor_layer{k}"].size, value)
-                      for k in (1, 2) for kind, value in (("level", level), ("limit", limit))}
-            sigma = level if rule == "wp" else sigma
+        levels, sigma, level_of = _synapse_levels(spec, rule, weights, HYPERPARAMETERS[(rule, "xor")]["sigma"])
 
         def accuracy_of(current):
             w1, w2 = current["w:xor_layer1"].reshape(n_hidden, 3), current["w:xor_layer2"]
-            if levels:
-                w1, w2 = held_values(w1, level, limit), held_values(w2, level, limit)
+            if level_of is not None:
+                w1, w2 = held_values(w1, *level_of), held_values(w2, *level_of)
             return accuracy(xor_network.forward_numpy(w1, w2)[:, None], targets[:, None])
 
         learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
@@ -1000,12 +1004,7 @@ def _circle_perturbation_cell(rule):
 
         config, task, params = _circle_setup(spec.seed)
         weights = ctrnn_network.synapse_weights(params)
-        levels, sigma = {}, HYPERPARAMETERS[(rule, "circle")]["sigma"]
-        if spec.weight_bits is not None:
-            level, limit = _levels_of_layers(spec, params, CTRNN_LAYERS)["w"]
-            levels = {f"w_{kind}:{name[2:]}": np.full(value.size, number) for name, value in weights.items()
-                      for kind, number in (("level", level), ("limit", limit))}
-            sigma = level if rule == "wp" else sigma
+        levels, sigma, _ = _synapse_levels(spec, rule, weights, HYPERPARAMETERS[(rule, "circle")]["sigma"])
         learners = LearnerValues(rule, eta=_learning_rate(spec), sigma=sigma)
         per_run = min(500, spec.trials)
         frames, current, start = [], weights, time.perf_counter()
@@ -1251,9 +1250,9 @@ def _rate_coded_score(readouts, trials):
 
 
 def _rate_coded_streams(spec):
-    """Layer sizes, the held-out trials and the training trial maker (``draw``, ``n`` -> the draw-th ``n`` trials of
-    a per-epoch permutation of the training examples, fresh spikes each) of a rate-coded cell (XOR's targets 0.1/0.9
-    on its one readout)."""
+    """Layer sizes, the held-out trials, the training trial maker (``draw``, ``n`` -> the draw-th ``n`` trials of a
+    per-epoch permutation of the training examples, fresh spikes each) and the number of training examples of a
+    rate-coded cell (XOR's targets 0.1/0.9 on its one readout)."""
     from brian2learn.tasks.rate_coding import rate_coded_trials
 
     data, (n_in, n_hidden, n_out) = _rate_coded_examples(spec)
@@ -1273,14 +1272,14 @@ def _rate_coded_streams(spec):
     rng = np.random.default_rng(spec.seed)  # a permutation of the training examples per epoch
     order = np.concatenate([rng.permutation(n_train) for _ in range((spec.trials + 2 * n_run) // n_train + 2)])
     held_out = trials("held", np.arange(len(data["x_held"])), spec.split, 0)
-    return (n_in, n_hidden, n_out), held_out, lambda draw, n: trials("train", order[draw * n:(draw + 1) * n],
-                                                                     "train", draw)
+    return ((n_in, n_hidden, n_out), held_out,
+            lambda draw, n: trials("train", order[draw * n:(draw + 1) * n], "train", draw), n_train)
 
 
 def _rate_coded_setup(spec):
     """Configuration, initial weights, random feedback and the trials (:func:`_rate_coded_streams`) of a rate-coded
     e-prop cell: the softmax loss over the readouts; XOR: one readout, the squared error to 0.1/0.9."""
-    (n_in, n_hidden, n_out), held_out, train_trials = _rate_coded_streams(spec)
+    (n_in, n_hidden, n_out), held_out, train_trials, n_train = _rate_coded_streams(spec)
     neurons = eprop_neurons.BELLEC2020_EVIDENCE_ACCUMULATION
     config = eprop.EpropConfig(n_in=n_in + 1, n_rec=n_hidden, n_out=n_out, n_steps=RATE_CODED["n_steps"],
                                neuron_params=neurons, beta=eprop.adaptation_strengths(n_hidden, 0, neurons["beta"]),
@@ -1290,7 +1289,7 @@ def _rate_coded_setup(spec):
     init = eprop.BELLEC2020_EVIDENCE_INITIALIZATION
     weights = eprop.initial_weights(config, spec.seed, readout_init=init["readout_init"])
     feedback = eprop.random_feedback(config, spec.seed, scale=init["feedback_scale"])
-    return config, weights, feedback, held_out, train_trials
+    return config, weights, feedback, held_out, train_trials, n_train
 
 
 def _rate_coded_eprop_cell(feedback_mode):
@@ -1298,7 +1297,7 @@ def _rate_coded_eprop_cell(feedback_mode):
     def cell(spec):
         from brian2learn.plasticity import bptt
 
-        config, weights, feedback, held_out, train_trials = _rate_coded_setup(spec)
+        config, weights, feedback, held_out, train_trials, n_train = _rate_coded_setup(spec)
         config, held = _config_at_levels(spec, config, weights)
         params = _bptt_params(bptt, config)
         per_run = RATE_CODED["iterations_per_run"][spec.mode]
@@ -1309,7 +1308,6 @@ def _rate_coded_eprop_cell(feedback_mode):
             return _rate_coded_score(bptt.readout_batch(weights_now, held_out["inputs"], params), held_out)
 
         iterations = max(1, spec.trials // config.batch_size)
-        n_train = len(_rate_coded_examples(spec)[0]["x_train"])
         score_every = per_run * max(1, round(n_train / n_run))  # about an epoch, whole runs
         first_run = {key: value[:n_run] for key, value in held_out.items()}
         start = time.perf_counter()
@@ -1481,7 +1479,7 @@ def _rate_coded_srnn_cell(spec):
     from brian2learn.plasticity import srnn_bptt
     from brian2learn.training.framewise import FramewiseTrainer
 
-    (n_in, n_hidden, n_out), held_out, train_trials = _rate_coded_streams(spec)
+    (n_in, n_hidden, n_out), held_out, train_trials, n_train = _rate_coded_streams(spec)
     batch, n_steps = RATE_CODED["batch_size"][spec.mode], RATE_CODED["n_steps"]
     architecture = SrnnArchitecture(n_in + 1, n_hidden, n_out, EVIDENCE_SRNN["hidden_kind"],
                                     EVIDENCE_SRNN["output_kind"])
@@ -1505,7 +1503,6 @@ def _rate_coded_srnn_cell(spec):
         return 1.0 - decision_error(result["u_out"], held_out["targets"], held_out["window"])
 
     untrained = accuracy_of(forward(initial))
-    n_train = len(_rate_coded_examples(spec)[0]["x_train"])
     chunk = max(1, round(n_train / batch))  # iterations between two scorings: about an epoch
     iterations = max(1, spec.trials // batch)
     rows, done, start = [], 0, time.perf_counter()

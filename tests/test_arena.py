@@ -249,7 +249,7 @@ def test_rate_coded_eprop_cell_scores_in_jax_the_decisions_of_its_brian2_network
     spec = registry.CellSpec(rule=registry.RULES["eprop-random"], task=registry.TASKS["digits"], seed=2,
                              mode="quick", trials=16, wall_cap_seconds=60, split="validation", device="runtime",
                              run_dir=str(tmp_path))
-    config, weights, feedback, held_out, train_trials = arena_cells._rate_coded_setup(spec)
+    config, weights, feedback, held_out, train_trials, _ = arena_cells._rate_coded_setup(spec)
     assert config.n_in == 65 and config.n_rec == 64 and config.n_out == 10 and not np.any(config.beta)
     first = {key: value[:16] for key, value in held_out.items()}  # one quick run: 2 iterations of 8
     with EpropTrainer(config, weights, train_trials, feedback="random", feedback_matrix=feedback, device="runtime",
@@ -268,13 +268,13 @@ def test_rate_coded_xor_has_one_readout_trained_to_its_targets_and_scored_on_its
     spec = registry.CellSpec(rule=registry.RULES["eprop-symmetric"], task=registry.TASKS["xor"], seed=1,
                              mode="quick", trials=800, wall_cap_seconds=60, split="test", device="runtime",
                              run_dir=str(tmp_path))
-    config, _, _, held_out, train_trials = arena_cells._rate_coded_setup(spec)
+    config, _, _, held_out, train_trials, n_train = arena_cells._rate_coded_setup(spec)
     assert (config.n_in, config.n_rec, config.n_out, config.loss) == (3, 8, 1, "mse")
     assert held_out["inputs"].shape == (4 * 32, 100, 3) and list(held_out["labels"][:4]) == [0, 1, 1, 0]
     np.testing.assert_array_equal(held_out["targets"][:4, 0, 0], [0.1, 0.9, 0.9, 0.1])
     # (0, 0): only the bias channel fires
     assert held_out["inputs"][0, :, :2].sum() == 0 and held_out["inputs"][0, :, 2].sum() > 0
-    assert train_trials(0, 16)["inputs"].shape == (16, 100, 3)
+    assert train_trials(0, 16)["inputs"].shape == (16, 100, 3) and n_train == 4
     readouts = np.zeros((4, 100, 1))
     readouts[:, 50:, 0] = [[0.4], [0.6], [0.2], [0.7]]  # window means 0.4, 0.6, 0.2, 0.7
     trials = {"window": held_out["window"][:4], "labels": np.array([0, 1, 1, 1])}
