@@ -8,12 +8,15 @@ arena holds seven tasks:
   task of four patterns, so the test (and validation) split is the four patterns themselves (the rate-coded form:
   32 fresh trials of each), scored by accuracy (an output on the right side of 0.5) after training. Criterion:
   accuracy 1.
-- ``circle`` (rate form): Pearlmutter's (1989) circle, radius 0.3, period 4 s, a window of three periods on a
-  grid of 1/16 s (:func:`brian2learn.tasks.trajectories.trajectory_task`; the pearlmutter-trajectories study's
-  settings); every rule trains 12 units (for the continuous-time network, its first two units are the outputs;
-  for RFLO's leaky tanh network, a linear readout of its 12 units, since RFLO's learning signal needs one), from a
-  fixed initial state; the score is the RMS error over the window (the one trial there is); criterion 0.03 (10 %
-  of the radius).
+- ``circle`` (rate and spiking form): Pearlmutter's (1989) circle, radius 0.3, period 4 s, a window of three
+  periods on a grid of 1/16 s (:func:`brian2learn.tasks.trajectories.trajectory_task`; the pearlmutter-trajectories
+  study's settings); every rule trains 12 units (for the continuous-time network, its first two units are the
+  outputs; for RFLO's leaky tanh network, a linear readout of its 12 units, since RFLO's learning signal needs one),
+  from a fixed initial state; the score is the RMS error over the window (the one trial there is); criterion 0.03
+  (10 % of the radius). The spiking form (:data:`CIRCLE_SPIKING`) runs the same window in steps of 1 ms: 12 LIF
+  neurons and two leaky readouts of the pattern task's kind, driven by 100 frozen Poisson inputs whose spikes repeat
+  every period (:func:`brian2learn.tasks.trajectories.spiking_trajectory_task`; quick: a period of 0.2 s, 20
+  inputs), scored like the pattern by the RMS error of the last training trial.
 - ``pattern`` (spiking form): Bellec et al. (2020, Nat Commun 11:3625, Fig. S7) pattern generation, 100
   frozen Poisson inputs at 50 Hz, 100 LIF neurons, a leaky readout producing a sum of four sines over 1000
   steps of 1 ms (quick: 20 inputs, 20 LIF, 200 steps) (:func:`brian2learn.tasks.pattern_generation.
@@ -132,7 +135,7 @@ from brian2learn.tasks.evidence_accumulation import (
 )
 from brian2learn.tasks.parity import parity_task
 from brian2learn.tasks.pattern_generation import pattern_generation_task
-from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, trajectory_task
+from brian2learn.tasks.trajectories import PEARLMUTTER_TRAJECTORY, spiking_trajectory_task, trajectory_task
 from brian2learn.training.contrastive import ContrastiveTrainer, accuracy
 from brian2learn.training.eprop import EpropTrainer
 from brian2learn.training.eprop_reward import RewardEpropTrainer
@@ -148,9 +151,11 @@ XOR = register_task(ArenaTask(
 
 CIRCLE = register_task(ArenaTask(
     name="circle", description="Pearlmutter's circle, 3 periods of 4 s, loss: the RMS error over the window "
-                               "(rate form; tasks.trajectories)",
+                               "(rate form; tasks.trajectories; spiking form: steps of 1 ms, a frozen Poisson clock "
+                               "repeated every period, tasks.trajectories.spiking_trajectory_task)",
     metric="loss", criterion=0.03, budget={"quick": 20, "full": 3000}, wall_cap_seconds={"quick": 120, "full": 1800},
-    network={"quick": "12 units", "full": "12 units"}))
+    network={"quick": "12 units (spiking: 20 inputs, 12 LIF, 2 readouts, 600 steps)",
+             "full": "12 units (spiking: 100 inputs, 12 LIF, 2 readouts, 12000 steps)"}))
 
 PATTERN = register_task(ArenaTask(
     name="pattern", description="four-sine pattern generation, Bellec et al. 2020 Fig. S7, loss: Bellec's "
@@ -252,6 +257,22 @@ PATTERN_LEARNING = eprop.BELLEC2020_PATTERN_LEARNING
 
 #: The circle's window and grid (tasks.trajectories.PEARLMUTTER_TRAJECTORY), its 12 units and their initial tau.
 CIRCLE_PROTOCOL = {**PEARLMUTTER_TRAJECTORY, "n_units": 12, "tau_init_s": 1.0}
+#: The circle's spiking form (our choices): the pattern task's neurons and learning (Bellec et al. 2020, Fig. S7) with
+#: as many LIF neurons as the rate form's units and a readout per coordinate, driven by the pattern's 100 frozen
+#: Poisson inputs at 50 Hz whose spikes repeat every period; steps of 1 ms over the rate form's window of three
+#: periods (quick: periods of 0.2 s, 20 inputs).
+CIRCLE_SPIKING = {"quick": {"n_in": 20, "period_s": 0.2},
+                  "full": {"n_in": eprop.BELLEC2020_PATTERN_NETWORK["n_in"],
+                           "period_s": PEARLMUTTER_TRAJECTORY["period_s"]},
+                  "n_rec": CIRCLE_PROTOCOL["n_units"], "n_out": 2, "input_rate_hz": 50.0}
+#: Steps of the spiking form's full trial (12000).
+CIRCLE_SPIKING_STEPS = PEARLMUTTER_TRAJECTORY["window_periods"] * round(
+    PEARLMUTTER_TRAJECTORY["period_s"] / float(BELLEC2020_PATTERN_GENERATION["dt"]))
+#: The pattern's rate scaled by the ratio of the trial lengths (1000 against 12000 steps): the loss sums over the
+#: steps of a trial, and so does its gradient. At the pattern's rate itself the loss diverged within 5 trials
+#: (seed 1, symmetric feedback); at 1e-5 the RMS error fell from 0.53 to 0.10 in 1000 trials.
+CIRCLE_SPIKING_LEARNING_RATE = (PATTERN_LEARNING["learning_rate"] * eprop.BELLEC2020_PATTERN_NETWORK["n_steps"]
+                                / CIRCLE_SPIKING_STEPS)
 
 HYPERPARAMETERS_DIGITS = {
     **{(rule, "digits"): {"learning_rate": cl.DIGITS_LEARNING_RATES[rule],
@@ -400,6 +421,12 @@ HYPERPARAMETERS = {
                           "source": "plain gradient descent's rate on the circle (a scan on the tuning seed) / "
                                     "sqrt(noise dimension + 2); sigma of the XOR cells"}
        for rule in ("wp", "np")},
+    **{(rule, "circle"): {"learning_rate": CIRCLE_SPIKING_LEARNING_RATE, "optimizer": PATTERN_LEARNING["optimizer"],
+                          "c_reg": PATTERN_LEARNING["c_reg"],
+                          "f_target_hz": float(PATTERN_LEARNING["f_target"] / b2.Hz),
+                          "source": "the pattern's e-prop learning (Bellec et al. 2020 / NEST 3.10), its rate scaled "
+                                    "by the trial length (CIRCLE_SPIKING_LEARNING_RATE)"}
+       for rule in ("eprop-random", "eprop-symmetric", "eprop-adaptive")},
     ("rflo", "circle"): {"learning_rate": 0.03, "gain": 1.5, "tau_steps": 16.0,
                          "source": "Murray 2019 notebook (rates, gain); tau 1 s as the CTRNN's initial T"},
 }
@@ -1102,9 +1129,38 @@ def _config_at_levels(spec, config, weights, layers=SPIKING_LAYERS):
     return dataclasses.replace(config, weight_levels={name[2:]: level for name, level in levels.items()}), held
 
 
+def _circle_spiking_setup(spec):
+    """The e-prop configuration, trial and initial weights of the circle's spiking form (:data:`CIRCLE_SPIKING`)."""
+    sizes = CIRCLE_SPIKING[spec.mode]
+    task = spiking_trajectory_task("circle", sizes["period_s"], CIRCLE_PROTOCOL["window_periods"],
+                                   float(BELLEC2020_PATTERN_GENERATION["dt"]), sizes["n_in"],
+                                   CIRCLE_SPIKING["input_rate_hz"], seed=spec.seed, radius=CIRCLE_PROTOCOL["radius"],
+                                   centre=CIRCLE_PROTOCOL["centre"])
+    config = eprop.EpropConfig(neuron_params=BELLEC2020_PATTERN_GENERATION, n_in=sizes["n_in"],
+                               n_rec=CIRCLE_SPIKING["n_rec"], n_out=CIRCLE_SPIKING["n_out"],
+                               n_steps=task["inputs"].shape[1],
+                               **{**PATTERN_LEARNING, "learning_rate": _learning_rate(spec)})
+    return config, task, eprop.initial_weights(config, spec.seed)
+
+
+def _squared_error_rms(losses, config):
+    """RMS error over a trial from Bellec's E = 1/2 sum over its steps and outputs of the squared error."""
+    return np.sqrt(2 * np.asarray(losses, dtype=float) / (config.n_steps * config.n_out))
+
+
+#: Each regression task of e-prop's: its setup, the score of a trial's loss, and what the score is.
+EPROP_REGRESSION = {
+    "pattern": (_pattern_setup, lambda losses, config: np.asarray(losses, dtype=float),
+                "performance: the loss of the last training trial (one fixed trial)"),
+    "circle": (_circle_spiking_setup, _squared_error_rms,
+               "spiking form; performance: the RMS error of the last training trial (one fixed trial)"),
+}
+
+
 def _eprop_cell(feedback):
     def cell(spec):
-        config, task, weights = _pattern_setup(spec)
+        setup, score, described = EPROP_REGRESSION[spec.task.name]
+        config, task, weights = setup(spec)
         config, held = _config_at_levels(spec, config, weights)
         per_run = min(20 if spec.quick else 100, spec.trials)
         start = time.perf_counter()
@@ -1120,13 +1176,13 @@ def _eprop_cell(feedback):
             spikes = trainer.last_spikes
         dt = float(config.dt)
         energy = _spike_energy(np.round(spikes["inputs"][1] / dt), np.round(spikes["recurrent"][1] / dt), config)
-        loss = history["loss"].to_numpy()
+        loss = score(history["loss"].to_numpy(), config)
         return CellResult(performance=float(loss[-1]), untrained=float(loss[0]), trials=len(loss),
                           curve=pd.DataFrame({"trial": np.arange(1, len(loss) + 1), "performance": loss}),
                           compile_seconds=compile_seconds, gradient_cosine_bptt=cosine, **energy,
-                          notes="performance: the loss of the last training trial (one fixed trial); curve: the loss "
-                                "of each trial before its update; energy: the last trial; gradient cosine: e-prop's "
-                                "gradient and BPTT's of the untrained network on the task's trial")
+                          notes=f"{described}; curve: that score of each trial before its update; energy: the last "
+                                "trial; gradient cosine: e-prop's gradient and BPTT's of the untrained network on the "
+                                "task's trial")
     return cell
 
 
@@ -1651,7 +1707,6 @@ def _evidence_perturbation_cell(rule):
 # -- rules -------------------------------------------------------------------------------------------------------
 
 _RATE_ONLY = "a settling rate network's rule; the spiking form of this task has no fixed point to settle to"
-_NO_SPIKING_CIRCLE = "the circle's spiking form is not registered yet"
 _REWARD_RULE = "a reward-based rule; of the tasks, only evidence-reward gives a reward alone"
 _SUPERVISED_RULE = "a supervised rule: the task gives a reward alone, no target"
 _CLASSIFICATION_NO_TRAJECTORY = ("a classification by a feed-forward or settling network: there is no trajectory to "
@@ -1675,12 +1730,13 @@ for _rule in cl.RULES:
 for _feedback in eprop.FEEDBACK_MODES:
     register_rule(ArenaRule(
         f"eprop-{_feedback}", f"e-prop with {_feedback} feedback (Bellec et al. 2020; plasticity.eprop)",
-        cells={"pattern": _eprop_cell(_feedback), "evidence": _evidence_eprop_cell(_feedback),
+        cells={"pattern": _eprop_cell(_feedback), "circle": _eprop_cell(_feedback),
+               "evidence": _evidence_eprop_cell(_feedback),
                **{task: _rate_coded_eprop_cell(_feedback) for task in ("digits", "yinyang", "xor")}},
-        discrete_weights=("pattern", "evidence", "digits", "yinyang", "xor"),
-        empty={"evidence-reward": _SUPERVISED_RULE, "circle": _NO_SPIKING_CIRCLE},
+        discrete_weights=("pattern", "circle", "evidence", "digits", "yinyang", "xor"),
+        empty={"evidence-reward": _SUPERVISED_RULE},
         hyperparameters={task: HYPERPARAMETERS[(f"eprop-{_feedback}", task)]
-                         for task in ("pattern", "evidence", "digits", "yinyang", "xor")}))
+                         for task in ("pattern", "circle", "evidence", "digits", "yinyang", "xor")}))
 
 register_rule(ArenaRule(
     "bptt", "the exact gradient: BPTT with the pseudo-derivative (spiking, JAX), backprop (feed-forward rate, "
@@ -1701,7 +1757,8 @@ register_rule(ArenaRule(
     empty={"evidence-reward": _SUPERVISED_RULE,
            "pattern": "the adaptive SRNN's loss is a framewise classification (softmax); the pattern is a regression",
            "xor": "the adaptive SRNN's loss is a softmax over its outputs; XOR's network has one output (2-8-1)",
-           "circle": "the circle is registered as a rate task; the adaptive SRNN is a spiking classifier"},
+           "circle": "the adaptive SRNN's loss is a framewise classification (softmax); the circle is a "
+                     "regression"},
     hyperparameters={task: HYPERPARAMETERS[("bptt-srnn", task)] for task in ("evidence", "digits", "yinyang")}))
 
 register_rule(ArenaRule(

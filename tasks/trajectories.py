@@ -12,6 +12,11 @@ the sources reachable here; these are our choices, centred in the range (0, 1) o
   crossing itself at the centre twice per period;
 
 with :math:`\\omega = 2\\pi/P`, centre ``c = 0.5`` and size ``r = 0.3`` by default.
+
+The spiking form (:func:`spiking_trajectory_task`) gives a spiking network the clock it needs to trace a curve,
+as in Bellec et al.'s (2020, Nat Commun 11:3625, doi:10.1038/s41467-020-17236-y, Fig. S7) pattern generation:
+frozen Poisson spikes, here one period of them repeated in every period of the window, so that the input is as
+periodic as the target.
 """
 
 import numpy as np
@@ -69,3 +74,40 @@ def trajectory_task(shape, period, n_periods, dt, radius=0.3, centre=0.5):
     t = np.arange(n_steps + 1) * dt
     return {"targets": trajectory(shape, t, period, radius, centre), "t": t, "n_steps": n_steps,
             "steps_per_period": steps_per_period}
+
+
+def spiking_trajectory_task(shape, period, n_periods, dt, n_in, input_rate, seed, radius=0.3, centre=0.5):
+    """Inputs, targets and learning window of one trial of the spiking form: ``n_periods`` periods of ``shape``
+    on the grid ``t_n = n dt`` (n = 0 .. N - 1), driven by ``n_in`` channels of frozen Poisson spikes.
+
+    In each step of one period a channel spikes with probability ``input_rate * dt`` (drawn once from ``seed``);
+    every later period repeats those spikes. The learning window is the whole trial.
+
+    Parameters
+    ----------
+    shape : {'circle', 'eight'}
+    period, dt : float
+        In seconds; ``period / dt`` must be a whole number of at least 4 steps.
+    n_periods, n_in : int
+    input_rate : float
+        In Hz; ``input_rate * dt`` must lie in [0, 1].
+    seed : int or sequence of int
+        Seed of the numpy generator that draws the input spikes.
+
+    Returns
+    -------
+    dict
+        ``inputs`` (1, N, n_in) of 0/1, ``targets`` (1, N, 2), ``window`` (1, N) of ones, ``t`` (N,) and
+        ``steps_per_period``, with N = ``n_periods * period / dt``.
+    """
+    if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or n_in < 1:
+        raise ValueError(f"'n_in' must be a positive integer, got {n_in!r}")
+    probability = float(input_rate) * float(dt)
+    if not 0 <= probability <= 1:
+        raise ValueError(f"'input_rate' * 'dt' must lie in [0, 1], got {probability!r}")
+    grid = trajectory_task(shape, period, n_periods, dt, radius, centre)
+    n_steps, steps_per_period = grid["n_steps"], grid["steps_per_period"]
+    one_period = np.random.default_rng(seed).random((steps_per_period, n_in)) < probability
+    inputs = np.tile(one_period, (n_periods, 1)).astype(float)
+    return {"inputs": inputs[None], "targets": grid["targets"][None, :n_steps], "window": np.ones((1, n_steps)),
+            "t": grid["t"][:n_steps], "steps_per_period": steps_per_period}

@@ -391,6 +391,27 @@ def test_eprop_in_brian2_and_bptt_in_jax_start_from_the_same_network_and_loss(tm
     assert 0 < cells["eprop-symmetric"]["gradient_cosine_bptt"] < 1 and cells["bptt"]["gradient_cosine_bptt"] is None
 
 
+def test_eprop_on_the_spiking_circle_starts_from_the_rms_error_of_the_same_network_in_jax(tmp_path):
+    """The circle's spiking form: e-prop's first trial in Brian2 scores the RMS error sqrt(2 E / (N * 2)) of BPTT's
+    JAX loss E of the same initial network on the same trial (quick: 600 steps, 20 inputs, 12 LIF, 2 readouts), and
+    with symmetric feedback its gradient points along BPTT's."""
+    pytest.importorskip("jax")
+    from brian2learn.plasticity import bptt
+
+    spec = registry.CellSpec(rule=registry.RULES["eprop-symmetric"], task=registry.TASKS["circle"], seed=1,
+                             mode="quick", trials=1, wall_cap_seconds=60, split="test", device="runtime",
+                             run_dir=str(tmp_path))
+    config, task, weights = arena_cells._circle_spiking_setup(spec)
+    assert (config.n_in, config.n_rec, config.n_out, config.n_steps) == (20, 12, 2, 600)
+    losses, _ = bptt.loss_and_gradients(weights, task["inputs"], task["targets"], task["window"],
+                                        arena_cells._bptt_params(bptt, config))
+    cell = arena.run(arena.Options(rule="eprop-symmetric", task="circle", quick=True, trials=2, device="runtime",
+                                   out=str(tmp_path / "cell")))["cell"]
+    assert cell["untrained"] == pytest.approx(np.sqrt(2 * float(losses["task_loss"]) / (600 * 2)), rel=1e-6)
+    assert cell["trials"] == 2 and cell["spikes_per_trial"] > 0
+    assert 0.5 < cell["gradient_cosine_bptt"] <= 1  # symmetric feedback: e-prop's approximation of BPTT's gradient
+
+
 def test_eprop_in_brian2_and_bptt_in_jax_score_the_same_untrained_evidence_network(tmp_path):
     pytest.importorskip("jax")
     cells = {rule: arena.run(arena.Options(rule=rule, task="evidence", quick=True, trials=16, split="validation",
