@@ -51,9 +51,9 @@ exactly on level 2**(bits - 2), a range of about +-2 times it: :func:`~brian2lea
 layer_levels`; Jabri & Flower's row over their own +-8), the updates accumulated at full precision and taken at the held
 weights (straight-through; WP perturbs the held weights by one level). Backprop and the contrastive rules
 (``ContrastiveConfig.weight_levels``) on XOR, digits and Yin-Yang; BPTT (:func:`brian2learn.plasticity.bptt.
-held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, XOR, the digits and Yin-Yang; BPTT and
-ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``); the adaptive SRNN on evidence, the
-digits and Yin-Yang; WP and NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the
+held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, XOR, the digits and Yin-Yang (e-prop
+also on the spiking circle); BPTT and ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``);
+the adaptive SRNN on evidence, the digits and Yin-Yang; WP and NP on XOR, the digits, Yin-Yang and the circle (in Brian2; one set of levels for the
 network), on pattern and evidence and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop
 (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
 
