@@ -54,8 +54,8 @@ weights (straight-through; WP perturbs the held weights by one level). Backprop 
 held_at_levels`) and e-prop (``EpropConfig.weight_levels``) on pattern, evidence, XOR, the digits and Yin-Yang (e-prop
 also on the spiking circle); BPTT and ctbptt on the circle (W with the biases) and RFLO (``RfloConfig.weight_levels``);
 the adaptive SRNN on evidence, the digits and Yin-Yang; WP and NP on XOR, the digits, Yin-Yang and the circle (in
-Brian2; one set of levels for the network), on pattern and evidence and from reward (in JAX, the e-prop cells' levels), and reward-based e-prop
-(``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
+Brian2; one set of levels for the network), on pattern and evidence and from reward (in JAX, the e-prop cells' levels),
+and reward-based e-prop (``RewardEpropConfig.weight_levels``); TTFS on Yin-Yang and the digits.
 
 Rules and their values (each cell uses the value stated in :data:`HYPERPARAMETERS`, with its source, times the
 cell's learning-rate factor: 1, or the factor the arena's tuning chose on the validation split):
