@@ -290,13 +290,23 @@ def choose_factors(tuning, tasks):
     return chosen
 
 
+def _missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def arena_table(sweep):
-    """One row per cell and seed from the sweep table (``cell.*`` columns of each cell's summary)."""
+    """One row per cell and seed from the sweep table (``cell.*`` columns of each cell's summary; a failed run,
+    which has none, takes its learning-rate factor, resolution and split from its sweep point)."""
     rows = []
     for record in sweep.to_dict("records"):
         row = {column: record.get(f"cell.{column}") for column in TABLE_COLUMNS}
         row.update({"rule": record.get("param.rule"), "task": record.get("param.task"), "seed": record.get("seed"),
                     "status": record.get("status"), "error": record.get("error")})
+        for column in ("learning_rate_factor", "weight_bits", "split"):
+            if _missing(row[column]):
+                row[column] = record.get(f"param.{column}")
+        if _missing(row["mode"]) and not _missing(record.get("param.quick")):
+            row["mode"] = "quick" if record["param.quick"] else "full"
         rows.append(row)
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     for column in ("performance", "untrained", "normalized", "wall_seconds", "compile_seconds", "spikes_per_trial",
@@ -309,16 +319,31 @@ def arena_table(sweep):
     return table.sort_values(["task", "rule", "seed"], ignore_index=True)
 
 
+def failed_runs(table):
+    """``{(rule, task, bits): runs}`` of the runs that stopped with an error (``bits`` None at full precision)."""
+    failed = table[table["status"] == "failed"]
+    return {(rule, task, None if pd.isna(bits) else float(bits)): len(frame)
+            for (rule, task, bits), frame in failed.groupby(["rule", "task", "weight_bits"], dropna=False)}
+
+
+def _seeds_text(completed, failed):
+    """A cell's count of seeds, with its failed runs: "3", "3 + 2 failed"."""
+    return f"{completed} + {failed} failed" if failed else f"{completed}"
+
+
 def cell_statistics(table):
     """Per rule and task: seeds, median and quartiles of performance and normalised performance, seeds that met
     the criterion, median trials to criterion, median wall time, median synaptic operations per trial (the cells at
-    full precision; :func:`precision_statistics` has the others)."""
+    full precision; :func:`precision_statistics` has the others); ``failed``: the runs that stopped with an error,
+    left out of the medians."""
     done = table[(table["status"] == "completed") & table["weight_bits"].isna()]
+    failed = failed_runs(table)
     rows = []
     for (rule, task), frame in done.groupby(["rule", "task"], sort=True):
         q25, median, q75 = np.percentile(frame["performance"], [25, 50, 75])
         reached = frame["trials_to_criterion"].dropna()
         rows.append({"rule": rule, "task": task, "metric": frame["metric"].iloc[0], "seeds": len(frame),
+                     "failed": failed.get((rule, task, None), 0),
                      "performance": median, "q25": q25, "q75": q75,
                      "normalized": float(np.median(frame["normalized"])), "reached": len(reached),
                      "trials_to_criterion": float(np.median(reached)) if len(reached) else float("nan"),
@@ -333,15 +358,19 @@ def cell_statistics(table):
 
 def precision_statistics(table):
     """Per task, rule and weight resolution (``bits``: NaN for full precision): seeds and the median normalised
-    performance, of the (task, rule) pairs run at discrete weights."""
-    done = table[table["status"] == "completed"]
-    quantized = set(zip(done.loc[done["weight_bits"].notna(), "task"], done.loc[done["weight_bits"].notna(), "rule"]))
+    performance, of the (task, rule) pairs run at discrete weights; ``failed``: the runs that stopped with an error,
+    left out of the median (NaN where every run failed)."""
+    finished = table[table["status"].isin(["completed", "failed"])]
+    quantized = set(zip(finished.loc[finished["weight_bits"].notna(), "task"],
+                        finished.loc[finished["weight_bits"].notna(), "rule"]))
     rows = []
-    for (task, rule, bits), frame in done.groupby(["task", "rule", "weight_bits"], sort=True, dropna=False):
+    for (task, rule, bits), frame in finished.groupby(["task", "rule", "weight_bits"], sort=True, dropna=False):
         if (task, rule) in quantized:
-            rows.append({"task": task, "rule": rule, "bits": bits, "seeds": len(frame),
-                         "normalized": float(np.median(frame["normalized"]))})
-    return pd.DataFrame(rows, columns=["task", "rule", "bits", "seeds", "normalized"])
+            done = frame[frame["status"] == "completed"]
+            rows.append({"task": task, "rule": rule, "bits": bits, "seeds": len(done),
+                         "failed": int((frame["status"] == "failed").sum()),
+                         "normalized": float(np.median(done["normalized"])) if len(done) else float("nan")})
+    return pd.DataFrame(rows, columns=["task", "rule", "bits", "seeds", "failed", "normalized"])
 
 
 def _precision_markdown(table):
@@ -356,7 +385,8 @@ def _precision_markdown(table):
     for (task, rule), frame in stats.groupby(["task", "rule"], sort=True):
         by_bits = {("full" if pd.isna(row.bits) else row.bits): row for row in frame.itertuples()}
         cells = [by_bits.get(key) for key in ("full", *resolutions)]
-        entries = ["—" if c is None else f"{_number(c.normalized, 2)} ({c.seeds})" for c in cells]
+        entries = ["—" if c is None else f"{_number(c.normalized, 2)} ({_seeds_text(c.seeds, c.failed)})"
+                   for c in cells]
         lines.append(f"| {task} | {rule} | " + " | ".join(entries) + " |")
     return lines
 
@@ -397,20 +427,25 @@ def markdown(table, empty, tasks_info):
     lines = ["| rule | " + " | ".join(tasks) + " |", "| --- |" + " --- |" * len(tasks)]
     by_cell = {(row.rule, row.task): row for row in stats.itertuples()}
     reasons = {(row.rule, row.task): row.reason for row in empty.itertuples()}
+    failed = failed_runs(table)
     notes = {}
     for rule in rules:
         cells = []
         for task in tasks:
             row = by_cell.get((rule, task))
             if row is not None:
-                cells.append(f"{_number(row.normalized, 2)} ({row.seeds})")
+                cells.append(f"{_number(row.normalized, 2)} ({_seeds_text(row.seeds, row.failed)})")
+            elif failed.get((rule, task, None)):
+                cells.append(f"— ({_seeds_text(0, failed[(rule, task, None)])})")
             else:
                 reason = reasons.get((rule, task), "not run")
                 mark = notes.setdefault(reason, len(notes) + 1)
                 cells.append(f"—[{mark}]")
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
     lines += ["", "Each entry: the median over seeds (in brackets) of the normalised performance, (performance − "
-              "untrained) / (perfect − untrained): 1 is a perfect network, 0 no progress from the untrained one.", ""]
+              "untrained) / (perfect − untrained): 1 is a perfect network, 0 no progress from the untrained one. "
+              "\"+ k failed\": k runs stopped with an error (arena.parquet's error column), left out of the median.",
+              ""]
     for reason, mark in notes.items():
         lines.append(f"[{mark}] {reason}  ")
     lines += ["", "| task | rule | measure: median [q25, q75] | seeds at criterion | trials to criterion "
@@ -419,7 +454,8 @@ def markdown(table, empty, tasks_info):
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in stats.sort_values(["task", "rule"]).itertuples():
         lines.append(f"| {row.task} | {row.rule} | {row.metric} {_number(row.performance)} [{_number(row.q25)}, "
-                     f"{_number(row.q75)}] | {row.reached}/{row.seeds} | {_count(row.trials_to_criterion)} | "
+                     f"{_number(row.q75)}] | {row.reached}/{_seeds_text(row.seeds, row.failed)} | "
+                     f"{_count(row.trials_to_criterion)} | "
                      f"{_count(row.trials)} | {_number(row.wall_seconds)} | "
                      f"{_number(row.synaptic_operations_per_trial)} | {_number(row.spikes_per_trial)} | "
                      f"{_number(row.gradient_cosine_bptt, 2)} | {row.learning_rate_factor:g} |")

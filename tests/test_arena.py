@@ -53,6 +53,15 @@ registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent
                                           discrete_weights=("toy-quadratic",)))
 registry.register_rule(registry.ArenaRule("toy-full", "test only: full precision only",
                                           cells={"toy-quadratic": toy_cell}))
+def toy_cell_diverging_on_seed_2(spec):
+    if spec.seed == 2:
+        raise FloatingPointError("the toy's loss left the finite numbers")
+    return toy_cell(spec)
+
+
+registry.register_rule(registry.ArenaRule("toy-diverging", "test only: seed 2 stops with an error",
+                                          cells={"toy-quadratic": toy_cell_diverging_on_seed_2},
+                                          discrete_weights=("toy-quadratic",)))
 registry.register_rule(registry.ArenaRule("toy-none", "test only: never defined",
                                           cells={}, empty={"toy-quadratic": "the toy rule has no cell here"}))
 
@@ -136,6 +145,27 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
     assert fewer.attrs["computed"] == 0
     with pytest.raises(ValueError, match="'--weight-bits': rule 'toy-full' has no discrete-weight form"):
         arena.Options(rule="toy-full", task="toy-quadratic", weight_bits=4)
+
+
+def test_failed_runs_keep_their_factor_and_resolution_and_the_tables_count_them(cluster, tmp_path):
+    """A run that stops with an error is left out of the medians and counted beside them ("1 + 1 failed"), in the
+    matrix, the detailed table and the precision table; its row in arena.parquet carries the factor tuning chose
+    and the resolution it ran at, read from its sweep point since it has no cell summary."""
+    out = tmp_path / "failing"
+    table = arena.run_arena(out, quick=True, rules=["toy-diverging"], tasks=["toy-quadratic"], seeds=2, tune=True,
+                            bits=(3,), scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    failed = table[table["status"] == "failed"]
+    assert sorted(failed["weight_bits"].fillna(0)) == [0, 3] and set(failed["seed"]) == {2}
+    assert set(failed["learning_rate_factor"]) == {4.0} and set(failed["split"]) == {"test"}
+    assert all("FloatingPointError" in error for error in failed["error"])
+    seed_1 = table[(table["status"] == "completed") & table["weight_bits"].isna()].iloc[0]
+    assert math.isclose(seed_1.performance, toy_loss(1, 30, 4.0), rel_tol=1e-9)
+    text = (out / "arena.md").read_text()
+    assert f"| toy-diverging | {seed_1.normalized:.2g} (1 + 1 failed) |" in text  # the matrix: seed 1 alone
+    assert "| 1/1 + 1 failed |" in text  # seeds at criterion
+    assert "| toy-quadratic | toy-diverging | " in text and text.count("(1 + 1 failed)") == 3  # full and 3 bits too
+    stats = arena.precision_statistics(table)
+    assert stats["failed"].tolist() == [1, 1] and stats["seeds"].tolist() == [1, 1]
 
 
 def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():
