@@ -391,22 +391,53 @@ def _precision_markdown(table):
     return lines
 
 
-def plot_precision(table, axes=None):
-    """Median normalised performance against the weight resolution (full precision at the right), one line per
-    task and rule run at discrete weights."""
+def plot_precision(table, task, axes=None, colors=None, legend=True):
+    """One task: the median normalised performance of each rule run at discrete weights against the weight
+    resolution (the grid's resolutions, full precision at the right)."""
     ax = axes if axes is not None else plt.gca()
     stats = precision_statistics(table)
     resolutions = sorted(set(stats["bits"].dropna()))
     positions = {b: k for k, b in enumerate(resolutions)}
-    for (task, rule), frame in stats.groupby(["task", "rule"], sort=True):
-        x = [positions.get(b, len(resolutions)) for b in frame["bits"]]
+    frame = stats[stats["task"] == task]
+    colors = colors or rule_colors(frame["rule"])
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    for rule, rows in frame.groupby("rule", sort=True):
+        x = np.array([positions.get(b, len(resolutions)) for b in rows["bits"]])
         order = np.argsort(x)
-        ax.plot(np.asarray(x)[order], frame["normalized"].to_numpy()[order], marker="o", label=f"{task}: {rule}")
+        ax.plot(x[order], rows["normalized"].to_numpy()[order], marker="o", color=colors[rule], label=rule)
     ax.set_xticks(range(len(resolutions) + 1), [f"{b:g}" for b in resolutions] + ["full"])
     ax.set_xlabel("weight resolution (bits)")
     ax.set_ylabel("normalised performance (median)")
-    ax.legend(fontsize=7)
+    ax.set_title(task)
+    if legend:
+        ax.legend(fontsize=7)
     return ax
+
+
+def rule_colors(rules):
+    """A fixed colour for each rule (in sorted order), the same in every panel of a figure."""
+    palette = plt.get_cmap("tab20").colors
+    return {rule: palette[k % len(palette)] for k, rule in enumerate(sorted(set(rules)))}
+
+
+def _task_panels(n_tasks, columns=4, size=(4.2, 3.4)):
+    """A figure with a panel per task and one more, the last, for the legend the panels share."""
+    slots = n_tasks + 1
+    n_columns = min(columns, slots)
+    n_rows = -(-slots // n_columns)
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(size[0] * n_columns, size[1] * n_rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n_tasks:]:
+        ax.axis("off")
+    return fig, axes[:n_tasks], axes[n_tasks]
+
+
+def _shared_legend(ax, colors, marker):
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=color, marker=marker, linestyle="-" if marker == "o" else "none", label=rule)
+               for rule, color in colors.items()]
+    ax.legend(handles=handles, loc="center", title="rule", fontsize=8, ncols=2 if len(handles) > 10 else 1)
 
 
 def _number(value, digits=3):
@@ -487,20 +518,22 @@ def plot_heatmap(table, empty=None, axes=None):
     return ax
 
 
-def plot_energy(table, task, axes=None):
+def plot_energy(table, task, axes=None, colors=None, legend=True):
     """One task: performance after training against the synaptic operations spent in training, one point per
     seed, one colour per rule."""
     ax = axes if axes is not None else plt.gca()
     frame = table[(table["task"] == task) & (table["status"] == "completed") & table["weight_bits"].isna()]
+    colors = colors or rule_colors(frame["rule"])
     for rule, rows in frame.groupby("rule", sort=True):
-        ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, label=rule)
+        ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, color=colors[rule], label=rule)
     operations = frame["training_synaptic_operations"].dropna()
-    if len(operations) and operations.min() > 0 and operations.max() >= 10 * operations.min():
+    if len(operations) and operations.min() > 0:  # rules differ by orders of magnitude
         ax.set_xscale("log")
     ax.set_xlabel("synaptic operations of the training trials (forward)")
     ax.set_ylabel(frame["metric"].iloc[0] if len(frame) else "performance")
     ax.set_title(task)
-    ax.legend(fontsize=7)
+    if legend:
+        ax.legend(fontsize=7)
     return ax
 
 
@@ -525,15 +558,22 @@ def write_outputs(out_dir, table, empty, register=(), details=None):
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(info), 1.2 + 0.4 * len(set(table["rule"]) | set(empty["rule"]))))
     plot_heatmap(table, empty, axes=ax)
     figures = [save_figure(fig, out_dir, "arena_heatmap.png")]
-    ran = sorted(set(table[table["status"] == "completed"]["task"]))
+    colors = rule_colors(table["rule"])  # one colour per rule in both figures
+    full = table[(table["status"] == "completed") & table["weight_bits"].isna()]
+    ran = sorted(set(full["task"]))
     if ran:
-        fig, axes = plt.subplots(1, len(ran), figsize=(4.2 * len(ran), 3.6), squeeze=False)
-        for ax, task in zip(axes[0], ran):
-            plot_energy(table, task, axes=ax)
+        fig, axes, legend_ax = _task_panels(len(ran))
+        for ax, task in zip(axes, ran):
+            plot_energy(table, task, axes=ax, colors=colors, legend=False)
+        _shared_legend(legend_ax, {rule: colors[rule] for rule in sorted(set(full["rule"]))}, marker=".")
         figures.append(save_figure(fig, out_dir, "arena_energy.png"))
-    if table["weight_bits"].notna().any():
-        fig, ax = plt.subplots(figsize=(6, 4))
-        plot_precision(table, axes=ax)
+    stats = precision_statistics(table)
+    if stats["bits"].notna().any():
+        quantized = sorted(set(stats["task"]))
+        fig, axes, legend_ax = _task_panels(len(quantized))
+        for ax, task in zip(axes, quantized):
+            plot_precision(table, task, axes=ax, colors=colors, legend=False)
+        _shared_legend(legend_ax, {rule: colors[rule] for rule in sorted(set(stats["rule"]))}, marker="o")
         figures.append(save_figure(fig, out_dir, "arena_precision.png"))
     write_summary(out_dir, {"study": "arena", "status": "completed", "figures": figures, "tasks": info,
                             "cells": int(len(table)), "empty_cells": int(len(empty)), **(details or {})},

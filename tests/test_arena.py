@@ -136,6 +136,16 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
     text = (out / "arena.md").read_text()
     assert "| toy-quadratic | toy-gd |" in text and "3 bits" in text and "5 bits" in text
     assert (out / "arena_precision.png").stat().st_size > 0
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()  # the task's panel: the medians at 3 bits, 5 bits and full precision, in that order
+    line = [lin for lin in arena.plot_precision(table, "toy-quadratic", axes=ax).get_lines() if lin.get_label() ==
+            "toy-gd"][0]
+    plt.close(fig)
+    medians = [np.median(table.loc[table["weight_bits"] == bits, "normalized"]) for bits in (3, 5)]
+    medians.append(np.median(table.loc[table["weight_bits"].isna(), "normalized"]))
+    np.testing.assert_allclose(line.get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(line.get_ydata(), medians, rtol=1e-12)
     full = table[table["weight_bits"].isna()]
     assert arena.cell_statistics(table)["seeds"].tolist() == [len(full)]  # the main table: full precision only
     # the precision axis on the first seed only: the full-precision cells keep both seeds, the held ones are reused
