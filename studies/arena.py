@@ -527,8 +527,11 @@ def plot_energy(table, task, axes=None, colors=None, legend=True):
     for rule, rows in frame.groupby("rule", sort=True):
         ax.scatter(rows["training_synaptic_operations"], rows["performance"], s=14, color=colors[rule], label=rule)
     operations = frame["training_synaptic_operations"].dropna()
-    if len(operations) and operations.min() > 0:  # rules differ by orders of magnitude
+    if len(operations) and operations.min() > 0 and operations.max() >= 10 * operations.min():
         ax.set_xscale("log")
+    else:  # each tick its own number (an offset such as "1e10" would sit on the axis label)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:.2g}"))
     ax.set_xlabel("synaptic operations of the training trials (forward)")
     ax.set_ylabel(frame["metric"].iloc[0] if len(frame) else "performance")
     ax.set_title(task)
