@@ -358,18 +358,22 @@ def cell_statistics(table):
 
 def precision_statistics(table):
     """Per task, rule and weight resolution (``bits``: NaN for full precision): seeds and the median normalised
-    performance, of the (task, rule) pairs run at discrete weights; ``failed``: the runs that stopped with an error,
-    left out of the median (NaN where every run failed)."""
+    performance, of the (task, rule) pairs run at discrete weights, full precision on the same seeds as the held
+    weights (``--bits-seeds``) so that every column compares the same networks; ``failed``: the runs that stopped
+    with an error, left out of the median (NaN where every run failed)."""
     finished = table[table["status"].isin(["completed", "failed"])]
-    quantized = set(zip(finished.loc[finished["weight_bits"].notna(), "task"],
-                        finished.loc[finished["weight_bits"].notna(), "rule"]))
+    held = finished[finished["weight_bits"].notna()]
+    seeds_held = {key: set(frame["seed"]) for key, frame in held.groupby(["task", "rule"])}
     rows = []
     for (task, rule, bits), frame in finished.groupby(["task", "rule", "weight_bits"], sort=True, dropna=False):
-        if (task, rule) in quantized:
-            done = frame[frame["status"] == "completed"]
-            rows.append({"task": task, "rule": rule, "bits": bits, "seeds": len(done),
-                         "failed": int((frame["status"] == "failed").sum()),
-                         "normalized": float(np.median(done["normalized"])) if len(done) else float("nan")})
+        if (task, rule) not in seeds_held:
+            continue
+        if pd.isna(bits):
+            frame = frame[frame["seed"].isin(seeds_held[(task, rule)])]
+        done = frame[frame["status"] == "completed"]
+        rows.append({"task": task, "rule": rule, "bits": bits, "seeds": len(done),
+                     "failed": int((frame["status"] == "failed").sum()),
+                     "normalized": float(np.median(done["normalized"])) if len(done) else float("nan")})
     return pd.DataFrame(rows, columns=["task", "rule", "bits", "seeds", "failed", "normalized"])
 
 
@@ -379,7 +383,7 @@ def _precision_markdown(table):
         return []
     resolutions = sorted(set(stats["bits"].dropna()), reverse=True)
     lines = ["", "Weight precision: the median normalised performance (seeds) with the weights held at signed "
-             "discrete levels (updates accumulated at full precision), beside full precision.", "",
+             "discrete levels (updates accumulated at full precision), beside full precision on the same seeds.", "",
              "| task | rule | full | " + " | ".join(f"{b:g} bits" for b in resolutions) + " |",
              "| --- | --- | --- |" + " --- |" * len(resolutions)]
     for (task, rule), frame in stats.groupby(["task", "rule"], sort=True):

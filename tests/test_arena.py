@@ -153,6 +153,10 @@ def test_the_precision_axis_runs_the_discrete_weight_cells_and_tabulates_them(cl
                             bits_seeds=1, scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
     assert sorted(zip(fewer["weight_bits"].fillna(0), fewer["seed"])) == [(0, 1), (0, 2), (3, 1), (5, 1)]
     assert fewer.attrs["computed"] == 0
+    stats = arena.precision_statistics(fewer)
+    full_column = stats[stats["bits"].isna()].iloc[0]  # full precision on the held weights' seed 1 only
+    assert full_column["seeds"] == 1
+    assert full_column["normalized"] == fewer.query("seed == 1 and weight_bits != weight_bits")["normalized"].item()
     with pytest.raises(ValueError, match="'--weight-bits': rule 'toy-full' has no discrete-weight form"):
         arena.Options(rule="toy-full", task="toy-quadratic", weight_bits=4)
 
