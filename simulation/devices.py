@@ -414,6 +414,10 @@ class DeviceRunner:
         previous_target = b2.prefs.codegen.target
         b2.prefs.codegen.target = self.codegen_target
         try:
+            # Brian2's name lookup (brian2.core.names.find_name) dereferences each weak reference to its objects
+            # twice; an unreachable object that the garbage collector frees in between fails the lookup
+            # ('NoneType' object has no attribute 'name'), so collect the previous runs' objects first
+            gc.collect()
             model = self.build()
             self._check_values(model, values, stimuli)
             for name, value in values.items():
