@@ -53,8 +53,16 @@ registry.register_rule(registry.ArenaRule("toy-gd", "test only: gradient descent
                                           discrete_weights=("toy-quadratic",)))
 registry.register_rule(registry.ArenaRule("toy-full", "test only: full precision only",
                                           cells={"toy-quadratic": toy_cell}))
+
+
 def toy_cell_diverging_on_seed_2(spec):
     if spec.seed == 2:
+        raise FloatingPointError("the toy's loss left the finite numbers")
+    return toy_cell(spec)
+
+
+def toy_cell_diverging_above_factor_2(spec):
+    if spec.learning_rate_factor > 2:
         raise FloatingPointError("the toy's loss left the finite numbers")
     return toy_cell(spec)
 
@@ -62,6 +70,8 @@ def toy_cell_diverging_on_seed_2(spec):
 registry.register_rule(registry.ArenaRule("toy-diverging", "test only: seed 2 stops with an error",
                                           cells={"toy-quadratic": toy_cell_diverging_on_seed_2},
                                           discrete_weights=("toy-quadratic",)))
+registry.register_rule(registry.ArenaRule("toy-unstable", "test only: a factor above 2 stops with an error",
+                                          cells={"toy-quadratic": toy_cell_diverging_above_factor_2}))
 registry.register_rule(registry.ArenaRule("toy-none", "test only: never defined",
                                           cells={}, empty={"toy-quadratic": "the toy rule has no cell here"}))
 
@@ -180,6 +190,18 @@ def test_failed_runs_keep_their_factor_and_resolution_and_the_tables_count_them(
     assert "| toy-quadratic | toy-diverging | " in text and text.count("(1 + 1 failed)") == 3  # full and 3 bits too
     stats = arena.precision_statistics(table)
     assert stats["failed"].tolist() == [1, 1] and stats["seeds"].tolist() == [1, 1]
+
+
+def test_a_failed_tuning_run_counts_against_its_own_factor(cluster, tmp_path):
+    """The toy's loss after 30 trials is smallest at factor 4, which fails; of the others, factor 1 is better than
+    0.25 (toy_loss), so tuning chooses 1: the failed run is filed under 4, not under the default factor."""
+    out = tmp_path / "unstable"
+    table = arena.run_arena(out, quick=True, rules=["toy-unstable"], tasks=["toy-quadratic"], seeds=1, tune=True,
+                            scheduler=cluster.scheduler_address, register=(HERE,), progress=False)
+    tuning = pd.read_parquet(out / "arena_tuning.parquet")
+    assert tuning.loc[tuning["status"] == "failed", "learning_rate_factor"].tolist() == [4.0]
+    assert toy_loss(101, 30, 1.0) < toy_loss(101, 30, 0.25)
+    assert table["learning_rate_factor"].tolist() == [1.0] and table["status"].tolist() == ["completed"]
 
 
 def test_choose_factors_prefers_the_best_score_then_the_factor_nearest_one():
