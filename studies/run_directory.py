@@ -5,8 +5,8 @@ holds the directory's lock, the file :data:`LOCK_NAME` created exclusively (``O_
 atomic on POSIX file systems) holding the process id, host and start time of its holder:
 
 - a second run into the same directory stops with a one-line error naming the holder's process;
-- a lock whose process is gone (same host, no such process) is stale: it is taken over with a
-  warning on stderr;
+- a lock whose process is gone (same host, no such process, or a process of that id started after
+  the lock was taken: the id was reused) is stale: it is taken over with a warning on stderr;
 - a directory that already holds a run (a ``summary.json``) is not written over unless
   ``overwrite`` is set (``--overwrite``); then the old ``summary.json`` is removed first, so that
   the directory never passes for the earlier run while the new one writes into it.
@@ -18,6 +18,7 @@ or error, the options, and the files it had written.
 """
 
 import contextlib
+import datetime
 import functools
 import hashlib
 import json
@@ -73,6 +74,20 @@ def _process_alive(pid):
     return True
 
 
+def _started_after(pid, started):
+    """Whether process ``pid`` started after the time ``started`` (the lock's "%Y-%m-%dT%H:%M:%S%z"): then it is
+    another process that reuses the lock holder's id. Read from Linux's /proc; False where that cannot be told."""
+    try:
+        lock_time = datetime.datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, after the name
+        with open("/proc/stat", encoding="utf-8") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK") > lock_time + 2.0  # the lock's time has whole seconds
+    except (OSError, ValueError, TypeError, IndexError, StopIteration):
+        return False
+
+
 def lock_holder(run_dir):
     """The holder recorded in ``run_dir``'s lock (dict with pid, host, started), or None if unlocked."""
     try:
@@ -96,7 +111,8 @@ def _take_lock(run_dir):
             if holder is None:
                 continue  # released meanwhile: try again
             pid, host = holder.get("pid"), holder.get("host")
-            if isinstance(pid, int) and host == socket.gethostname() and not _process_alive(pid):
+            if isinstance(pid, int) and host == socket.gethostname() and (
+                    not _process_alive(pid) or _started_after(pid, holder.get("started"))):
                 print(f"brian2learn: warning: taking over the stale lock of process {pid} (gone) in {run_dir}",
                       file=sys.stderr, flush=True)
                 with contextlib.suppress(FileNotFoundError):

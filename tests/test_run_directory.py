@@ -4,8 +4,10 @@ and the command line's checks made before any directory exists."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -54,6 +56,26 @@ def test_a_second_run_into_a_held_directory_is_refused_and_a_stale_lock_taken_ov
         assert lock_holder(path)["pid"] == os.getpid()
     assert f"taking over the stale lock of process {holder.pid}" in capsys.readouterr().err
     assert not os.path.exists(run_dir / LOCK_NAME)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times are read from Linux's /proc")
+def test_a_lock_whose_process_id_was_reused_by_a_later_process_is_stale(tmp_path, capsys):
+    """A lock taken a day ago by a process whose id now belongs to this (younger) test process is stale; the same
+    id with a lock taken now holds."""
+    def lock(run_dir, started):
+        run_dir.mkdir()
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": started, "command": "earlier run"}
+        (run_dir / LOCK_NAME).write_text(json.dumps(record))
+
+    reused, held = tmp_path / "reused", tmp_path / "held"
+    lock(reused, time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - 86400)))
+    with claim_run_dir(str(reused)):
+        assert lock_holder(reused)["command"] != "earlier run"
+    assert f"taking over the stale lock of process {os.getpid()}" in capsys.readouterr().err
+    lock(held, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    with pytest.raises(StudyError, match=f"in use by process {os.getpid()}"):
+        with claim_run_dir(str(held)):
+            pass
 
 
 def test_the_lock_is_released_when_the_run_fails(tmp_path):
