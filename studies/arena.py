@@ -290,10 +290,6 @@ def choose_factors(tuning, tasks):
     return chosen
 
 
-def _missing(value):
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def arena_table(sweep):
     """One row per cell and seed from the sweep table (``cell.*`` columns of each cell's summary; a failed run,
     which has none, takes its learning-rate factor, resolution and split from its sweep point)."""
@@ -303,9 +299,9 @@ def arena_table(sweep):
         row.update({"rule": record.get("param.rule"), "task": record.get("param.task"), "seed": record.get("seed"),
                     "status": record.get("status"), "error": record.get("error")})
         for column in ("learning_rate_factor", "weight_bits", "split"):
-            if _missing(row[column]):
+            if pd.isna(row[column]):
                 row[column] = record.get(f"param.{column}")
-        if _missing(row["mode"]) and not _missing(record.get("param.quick")):
+        if pd.isna(row["mode"]) and not pd.isna(record.get("param.quick")):
             row["mode"] = "quick" if record["param.quick"] else "full"
         rows.append(row)
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -113,7 +113,8 @@ def _take_lock(run_dir):
             pid, host = holder.get("pid"), holder.get("host")
             if isinstance(pid, int) and host == socket.gethostname() and (
                     not _process_alive(pid) or _started_after(pid, holder.get("started"))):
-                print(f"brian2learn: warning: taking over the stale lock of process {pid} (gone) in {run_dir}",
+                why = "gone" if not _process_alive(pid) else "gone; its id now belongs to a later process"
+                print(f"brian2learn: warning: taking over the stale lock of process {pid} ({why}) in {run_dir}",
                       file=sys.stderr, flush=True)
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)

@@ -71,7 +71,8 @@ def test_a_lock_whose_process_id_was_reused_by_a_later_process_is_stale(tmp_path
     lock(reused, time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - 86400)))
     with claim_run_dir(str(reused)):
         assert lock_holder(reused)["command"] != "earlier run"
-    assert f"taking over the stale lock of process {os.getpid()}" in capsys.readouterr().err
+    assert (f"taking over the stale lock of process {os.getpid()} (gone; its id now belongs to a later process)"
+            in capsys.readouterr().err)
     lock(held, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     with pytest.raises(StudyError, match=f"in use by process {os.getpid()}"):
         with claim_run_dir(str(held)):
