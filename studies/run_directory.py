@@ -111,9 +111,11 @@ def _take_lock(run_dir):
             if holder is None:
                 continue  # released meanwhile: try again
             pid, host = holder.get("pid"), holder.get("host")
-            if isinstance(pid, int) and host == socket.gethostname() and (
-                    not _process_alive(pid) or _started_after(pid, holder.get("started"))):
-                why = "gone" if not _process_alive(pid) else "gone; its id now belongs to a later process"
+            local = isinstance(pid, int) and host == socket.gethostname()
+            gone = local and not _process_alive(pid)
+            reused = local and not gone and _started_after(pid, holder.get("started"))
+            if gone or reused:
+                why = "gone" if gone else "gone; its id now belongs to a later process"
                 print(f"brian2learn: warning: taking over the stale lock of process {pid} ({why}) in {run_dir}",
                       file=sys.stderr, flush=True)
                 with contextlib.suppress(FileNotFoundError):
